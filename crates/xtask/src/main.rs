@@ -1,0 +1,70 @@
+//! Keepsake's developer tasks, run as `cargo xtask COMMAND`: set the machine
+//! up, run the demo, run every test, run the benchmarks.
+//!
+//! It is glue over cargo, the reference platform binary and a few external
+//! tools, and stays std-only so it builds in seconds on a cold machine. It
+//! must never hold product logic, and never put a token in argv or on disk.
+
+mod bench;
+mod demo;
+mod platform;
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+use util::Failure;
+
+const USAGE: &str = "\
+Keepsake developer tasks
+
+Usage: cargo xtask <COMMAND>
+
+Commands:
+  setup              Install what the build and the tests need: Debian/Ubuntu
+                     packages (via apt-get, with sudo when not root) and the
+                     Python tools (schemathesis, bagit) in target/xtask/venv
+  demo [--check]     Seed a fresh reference platform in target/demo/ and serve
+                     it on a loopback port until Ctrl-C; --check asks /healthz
+                     once and stops (the CI smoke test)
+  test [--no-conformance] [-- CARGO_TEST_ARGS...]
+                     cargo test --workspace, then the contract conformance run
+                     (schemathesis against a seeded platform)
+  platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
+                     (e.g. `platform seed --db x.db --preset demo`)
+  bench              Benchmark the reference platform into docs/benchmarks.md
+  help               Print this text
+
+demo and test run setup first.";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let Some(command) = args.next() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest: Vec<_> = args.collect();
+
+    let result = match command.to_str() {
+        Some("setup") => util::no_args("setup", &rest)
+            .and_then(|()| setup::run())
+            .map(|()| ExitCode::SUCCESS),
+        Some("demo") => demo::run(&rest),
+        Some("test") => test::run(&rest),
+        Some("platform") => platform::passthrough(&rest),
+        Some("bench") => bench::run(&rest).map(|()| ExitCode::SUCCESS),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(Failure::usage(format!(
+            "unknown command `{}`",
+            command.to_string_lossy()
+        ))),
+    };
+    result.unwrap_or_else(|failure| {
+        failure.report();
+        failure.exit_code()
+    })
+}
