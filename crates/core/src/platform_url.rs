@@ -17,7 +17,9 @@ pub struct PlatformUrl(Url);
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlatformUrlError {
     /// The text is not a URL at all.
-    #[error("'{input}' is not a valid URL ({reason}); enter the platform address, e.g. https://platform.example")]
+    #[error(
+        "'{input}' is not a valid URL ({reason}); enter the platform address, e.g. https://platform.example"
+    )]
     Invalid {
         /// What the user typed.
         input: String,
@@ -25,7 +27,9 @@ pub enum PlatformUrlError {
         reason: String,
     },
     /// A scheme other than http or https.
-    #[error("'{input}' uses the scheme '{scheme}'; only https:// (or http:// to this computer) is supported")]
+    #[error(
+        "'{input}' uses the scheme '{scheme}'; only https:// (or http:// to this computer) is supported"
+    )]
     Scheme {
         /// What the user typed.
         input: String,
@@ -33,13 +37,17 @@ pub enum PlatformUrlError {
         scheme: String,
     },
     /// `http://` to a host that is not this machine.
-    #[error("refusing plain http:// to '{host}': your data and sign-in would cross the network unencrypted; use https://{host} instead (http:// is allowed only for 127.0.0.1, [::1] and localhost)")]
+    #[error(
+        "refusing plain http:// to '{host}': your data and sign-in would cross the network unencrypted; use https://{host} instead (http:// is allowed only for 127.0.0.1, [::1] and localhost)"
+    )]
     InsecureRemote {
         /// The non-loopback host.
         host: String,
     },
     /// Credentials embedded in the URL would end up in logs and history.
-    #[error("the platform URL must not contain a user name or password; sign in with `keepsake login` instead")]
+    #[error(
+        "the platform URL must not contain a user name or password; sign in with `keepsake login` instead"
+    )]
     EmbeddedCredentials,
 }
 

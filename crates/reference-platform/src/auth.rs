@@ -27,7 +27,10 @@ impl Actor {
             return if self.has(SCOPE_SELF) {
                 Ok(())
             } else {
-                Err(Problem::insufficient_scope(SCOPE_SELF, "this token cannot export your account; sign in with export:self"))
+                Err(Problem::insufficient_scope(
+                    SCOPE_SELF,
+                    "this token cannot export your account; sign in with export:self",
+                ))
             };
         }
         Err(Problem::insufficient_scope(
@@ -38,17 +41,27 @@ impl Actor {
 }
 
 /// Checks the `Authorization: Bearer` header.
-pub(crate) async fn authenticate(state: &PlatformState, headers: &HeaderMap) -> Result<Actor, Problem> {
+pub(crate) async fn authenticate(
+    state: &PlatformState,
+    headers: &HeaderMap,
+) -> Result<Actor, Problem> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(Problem::invalid_token("this request needs an access token (Authorization: Bearer …)"));
+        return Err(Problem::invalid_token(
+            "this request needs an access token (Authorization: Bearer …)",
+        ));
     };
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Problem::invalid_token("the Authorization header must be 'Bearer <token>'"))?;
+        .ok_or_else(|| {
+            Problem::invalid_token("the Authorization header must be 'Bearer <token>'")
+        })?;
     let hash = hash_secret(token);
     let fault_ttl = state.faults().token_ttl_secs;
     let row = state
@@ -73,12 +86,17 @@ pub(crate) async fn authenticate(state: &PlatformState, headers: &HeaderMap) -> 
         })
         .await?;
     let Some((user_id, scope, kind, created_at, expires_at, revoked)) = row else {
-        return Err(Problem::invalid_token("this access token is not known; sign in again"));
+        return Err(Problem::invalid_token(
+            "this access token is not known; sign in again",
+        ));
     };
     let now = clock::now();
-    let fault_expired = kind == "access" && fault_ttl.is_some_and(|ttl| created_at + ttl as i64 <= now);
+    let fault_expired =
+        kind == "access" && fault_ttl.is_some_and(|ttl| created_at + ttl as i64 <= now);
     if revoked || expires_at.is_some_and(|e| e <= now) || fault_expired {
-        return Err(Problem::invalid_token("this access token has expired or was revoked; refresh it or sign in again"));
+        return Err(Problem::invalid_token(
+            "this access token has expired or was revoked; refresh it or sign in again",
+        ));
     }
     Ok(Actor {
         user_id,

@@ -8,7 +8,14 @@ use serde_json::{Value, json};
 use crate::{auth::Actor, clock, media::Signer, problem::Problem, store, wire::UserRow};
 
 /// The data categories of an export.
-pub(crate) const CATEGORIES: [&str; 6] = ["profile", "posts", "comments", "likes", "connections", "media"];
+pub(crate) const CATEGORIES: [&str; 6] = [
+    "profile",
+    "posts",
+    "comments",
+    "likes",
+    "connections",
+    "media",
+];
 
 /// The body of `POST …/exports`.
 #[derive(Debug, Default, Deserialize)]
@@ -26,7 +33,7 @@ pub(crate) struct ExportRequest {
 pub(crate) struct Outcome {
     pub status: String,
     pub counts: Option<serde_json::Map<String, Value>>,
-    pub bytes: Option<i64>,
+    pub bytes: Option<serde_json::Number>,
     pub archive_sha256: Option<String>,
     pub error: Option<String>,
 }
@@ -57,7 +64,7 @@ impl ExportRow {
         // so it no longer blocks new exports.
         c.execute(
             "UPDATE exports SET status = 'failed', finished_at = ?2, \
-             outcome = json_object('status', 'failed', 'error', 'abandoned') \
+             outcome = json_object('status', 'failed', 'counts', NULL, 'bytes', NULL, 'archive_sha256', NULL, 'error', 'abandoned') \
              WHERE id = ?1 AND status = 'running' AND last_seen_at < ?2 - ?3",
             params![id, now, abandon_after],
         )?;
@@ -137,14 +144,33 @@ fn alive(alias: &str) -> String {
 fn estimate(c: &Connection, category: &str, s: Snapshot) -> rusqlite::Result<(i64, i64)> {
     let sql = match category {
         "profile" => return Ok((1, 600)),
-        "posts" => format!("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(p.body AS BLOB))), 0) + COUNT(*) * 130 FROM posts p WHERE p.author_id = ?1 AND ?3 = 0 AND {}", alive("p")),
-        "comments" => format!("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(c.body AS BLOB))), 0) + COUNT(*) * 150 FROM comments c WHERE c.author_id = ?1 AND ?3 = 0 AND {}", alive("c")),
-        "likes" => format!("SELECT COUNT(*), COUNT(*) * 120 FROM likes l WHERE l.user_id = ?1 AND ?3 = 0 AND {}", alive("l")),
-        "connections" => format!("SELECT COUNT(*), COUNT(*) * 170 FROM connections k WHERE (k.follower_id = ?1 OR k.followee_id = ?1) AND ?3 = 0 AND {}", alive("k")),
-        "media" => format!("SELECT COUNT(*), COALESCE(SUM(m.size), 0) FROM media m WHERE m.owner_id = ?1 AND ?3 = 0 AND {}", alive("m")),
+        "posts" => format!(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(p.body AS BLOB))), 0) + COUNT(*) * 130 FROM posts p WHERE p.author_id = ?1 AND ?3 = 0 AND {}",
+            alive("p")
+        ),
+        "comments" => format!(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(c.body AS BLOB))), 0) + COUNT(*) * 150 FROM comments c WHERE c.author_id = ?1 AND ?3 = 0 AND {}",
+            alive("c")
+        ),
+        "likes" => format!(
+            "SELECT COUNT(*), COUNT(*) * 120 FROM likes l WHERE l.user_id = ?1 AND ?3 = 0 AND {}",
+            alive("l")
+        ),
+        "connections" => format!(
+            "SELECT COUNT(*), COUNT(*) * 170 FROM connections k WHERE (k.follower_id = ?1 OR k.followee_id = ?1) AND ?3 = 0 AND {}",
+            alive("k")
+        ),
+        "media" => format!(
+            "SELECT COUNT(*), COALESCE(SUM(m.size), 0) FROM media m WHERE m.owner_id = ?1 AND ?3 = 0 AND {}",
+            alive("m")
+        ),
         other => unreachable!("unknown category {other}"),
     };
-    c.query_row(&sql, params![s.subject_id, s.rev, 0, s.since, s.until], |r| Ok((r.get(0)?, r.get(1)?)))
+    c.query_row(
+        &sql,
+        params![s.subject_id, s.rev, 0, s.since, s.until],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Opens an export session after every check the contract names, in one
@@ -159,18 +185,25 @@ pub(crate) fn open(
 ) -> rusqlite::Result<Result<Value, Problem>> {
     let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let Some(subject) = UserRow::by_id(&tx, subject_id)? else {
-        return Ok(Err(Problem::not_found(format!("no account with id {subject_id}"))));
+        return Ok(Err(Problem::not_found(format!(
+            "no account with id {subject_id}"
+        ))));
     };
     if subject.deleted_at.is_some() {
         return Ok(Err(Problem::account_deleted(subject_id)));
     }
-    let reason = req.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    let reason = req
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty());
     if subject_id != actor.user_id && reason.is_none() {
         return Ok(Err(Problem::reason_required()));
     }
     let categories = match req.categories {
         None => CATEGORIES.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        Some(list) if list.is_empty() => return Ok(Err(Problem::bad_request("categories must not be empty"))),
+        Some(list) if list.is_empty() => {
+            return Ok(Err(Problem::bad_request("categories must not be empty")));
+        }
         Some(list) => {
             if let Some(bad) = list.iter().find(|c| !CATEGORIES.contains(&c.as_str())) {
                 return Ok(Err(Problem::bad_request(format!(
@@ -179,14 +212,20 @@ pub(crate) fn open(
                 ))));
             }
             // Keep the contract's order, whatever order the client sent.
-            CATEGORIES.iter().filter(|k| list.iter().any(|c| c == *k)).map(|s| s.to_string()).collect()
+            CATEGORIES
+                .iter()
+                .filter(|k| list.iter().any(|c| c == *k))
+                .map(|s| s.to_string())
+                .collect()
         }
     };
     let bound = |text: Option<String>, name: &str| match text {
         None => Ok(None),
-        Some(t) => clock::parse_bound(&t)
-            .map(Some)
-            .ok_or_else(|| Problem::bad_request(format!("{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time, not '{t}'"))),
+        Some(t) => clock::parse_bound(&t).map(Some).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "{name} must be a date (YYYY-MM-DD) or an RFC 3339 date-time, not '{t}'"
+            ))
+        }),
     };
     let (since, until) = match (bound(req.since, "since"), bound(req.until, "until")) {
         (Ok(s), Ok(u)) => (s, u),
@@ -195,20 +234,24 @@ pub(crate) fn open(
     if let (Some(s), Some(u)) = (since, until)
         && s >= u
     {
-        return Ok(Err(Problem::bad_request("since must be earlier than until")));
+        return Ok(Err(Problem::bad_request(
+            "since must be earlier than until",
+        )));
     }
 
     let now = clock::now();
     tx.execute(
         "UPDATE exports SET status = 'failed', finished_at = ?2, \
-         outcome = json_object('status', 'failed', 'error', 'abandoned') \
+         outcome = json_object('status', 'failed', 'counts', NULL, 'bytes', NULL, 'archive_sha256', NULL, 'error', 'abandoned') \
          WHERE subject_id = ?1 AND status = 'running' AND last_seen_at < ?2 - ?3",
         params![subject_id, now, abandon_after],
     )?;
     let running: Option<String> = tx
-        .query_row("SELECT id FROM exports WHERE subject_id = ?1 AND status = 'running' LIMIT 1", [subject_id], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT id FROM exports WHERE subject_id = ?1 AND status = 'running' LIMIT 1",
+            [subject_id],
+            |r| r.get(0),
+        )
         .optional()?;
     if let Some(id) = running {
         return Ok(Err(Problem::export_running(&id)));
@@ -218,7 +261,9 @@ pub(crate) fn open(
         "SELECT created_at FROM exports WHERE subject_id = ?1 AND created_at > ?2 \
          AND status NOT IN ('failed', 'cancelled') ORDER BY created_at",
     )?;
-    let recent: Vec<i64> = stmt.query_map(params![subject_id, now - window], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let recent: Vec<i64> = stmt
+        .query_map(params![subject_id, now - window], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     drop(stmt);
     if per_window > 0 && recent.len() >= per_window as usize {
         let idx = recent.len() - per_window as usize;
@@ -228,7 +273,12 @@ pub(crate) fn open(
     }
 
     let rev = store::current_rev(&tx)?;
-    let snap = Snapshot { subject_id, rev, since: since.unwrap_or(i64::MIN), until: until.unwrap_or(i64::MAX) };
+    let snap = Snapshot {
+        subject_id,
+        rev,
+        since: since.unwrap_or(i64::MIN),
+        until: until.unwrap_or(i64::MAX),
+    };
     let mut estimates = serde_json::Map::new();
     for cat in &categories {
         let (count, bytes) = estimate(&tx, cat, snap)?;
@@ -263,7 +313,11 @@ pub(crate) fn open(
 }
 
 /// Records the outcome the client reports.
-pub(crate) fn finish(c: &Connection, row: &ExportRow, outcome: Outcome) -> rusqlite::Result<Result<Value, Problem>> {
+pub(crate) fn finish(
+    c: &Connection,
+    row: &ExportRow,
+    outcome: Outcome,
+) -> rusqlite::Result<Result<Value, Problem>> {
     const STATUSES: [&str; 4] = ["completed", "failed", "cancelled", "incomplete"];
     if !STATUSES.contains(&outcome.status.as_str()) {
         return Ok(Err(Problem::invalid_outcome(format!(
@@ -274,25 +328,49 @@ pub(crate) fn finish(c: &Connection, row: &ExportRow, outcome: Outcome) -> rusql
     }
     let sha_ok = |s: &String| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
     match &outcome.archive_sha256 {
-        Some(s) if !sha_ok(s) => return Ok(Err(Problem::invalid_outcome("archive_sha256 must be 64 hex digits"))),
+        Some(s) if !sha_ok(s) => {
+            return Ok(Err(Problem::invalid_outcome(
+                "archive_sha256 must be 64 hex digits",
+            )));
+        }
         None if matches!(outcome.status.as_str(), "completed" | "incomplete") => {
-            return Ok(Err(Problem::invalid_outcome("archive_sha256 is required for a completed or incomplete export")));
+            return Ok(Err(Problem::invalid_outcome(
+                "archive_sha256 is required for a completed or incomplete export",
+            )));
         }
         _ => {}
     }
-    if outcome.bytes.is_some_and(|b| b < 0) {
-        return Ok(Err(Problem::invalid_outcome("bytes must not be negative")));
-    }
+    // JSON has one number type: 1234.0 is the integer 1234.
+    let bytes = match &outcome.bytes {
+        None => None,
+        Some(n) => match n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f < 9e15)
+                .map(|f| f as i64)
+        }) {
+            Some(b) if b >= 0 => Some(b),
+            _ => {
+                return Ok(Err(Problem::invalid_outcome(
+                    "bytes must be a non-negative integer",
+                )));
+            }
+        },
+    };
     if let Some(counts) = &outcome.counts
-        && counts.iter().any(|(k, v)| !CATEGORIES.contains(&k.as_str()) || !v.as_i64().is_some_and(|n| n >= 0))
+        && counts.iter().any(|(k, v)| {
+            !CATEGORIES.contains(&k.as_str())
+                || !v.as_f64().is_some_and(|n| n >= 0.0 && n.fract() == 0.0)
+        })
     {
-        return Ok(Err(Problem::invalid_outcome("counts must map known categories to non-negative integers")));
+        return Ok(Err(Problem::invalid_outcome(
+            "counts must map known categories to non-negative integers",
+        )));
     }
     let now = clock::now();
     let stored = json!({
         "status": outcome.status,
         "counts": outcome.counts,
-        "bytes": outcome.bytes,
+        "bytes": bytes,
         "archive_sha256": outcome.archive_sha256.map(|s| s.to_ascii_lowercase()),
         "error": outcome.error,
     });
@@ -313,9 +391,14 @@ pub(crate) fn encode_cursor(after_id: i64) -> String {
 }
 
 pub(crate) fn decode_cursor(cursor: &str) -> Option<i64> {
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
     let text = String::from_utf8(raw).ok()?;
-    text.strip_prefix("k1:")?.parse().ok().filter(|id: &i64| *id >= 0)
+    text.strip_prefix("k1:")?
+        .parse()
+        .ok()
+        .filter(|id: &i64| *id >= 0)
 }
 
 /// One page request, after validation.
@@ -370,7 +453,14 @@ pub(crate) fn page(
         other => unreachable!("unknown collection {other}"),
     };
     let mut stmt = c.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![s.subject_id, s.rev, req.after_id, s.since, s.until, req.limit + 1])?;
+    let mut rows = stmt.query(params![
+        s.subject_id,
+        s.rev,
+        req.after_id,
+        s.since,
+        s.until,
+        req.limit + 1
+    ])?;
     let mut items = Vec::new();
     let mut last = None;
     let mut more = false;
@@ -392,9 +482,11 @@ pub(crate) fn page(
                        "visibility": r.get::<_, String>(3)?, "reply_to": r.get::<_, Option<i64>>(4)?,
                        "media_ids": media_ids})
             }
-            "comments" => json!({"id": id, "created_at": created_at, "post_id": r.get::<_, i64>(2)?,
+            "comments" => {
+                json!({"id": id, "created_at": created_at, "post_id": r.get::<_, i64>(2)?,
                 "body": r.get::<_, String>(3)?,
-                "post_author": author(r.get(4)?, r.get(5)?)}),
+                "post_author": author(r.get(4)?, r.get(5)?)})
+            }
             "likes" => json!({"id": id, "created_at": created_at, "post_id": r.get::<_, i64>(2)?,
                 "post_author": author(r.get(3)?, r.get(4)?)}),
             "connections" => json!({"id": id, "created_at": created_at,
@@ -446,32 +538,43 @@ pub(crate) fn media_json(signer: &Signer, m: MediaRow) -> Value {
 }
 
 /// One media item of the export's subject, alive in its snapshot.
-pub(crate) fn media_item(c: &Connection, row: &ExportRow, media_id: i64) -> rusqlite::Result<Option<MediaRow>> {
+pub(crate) fn media_item(
+    c: &Connection,
+    row: &ExportRow,
+    media_id: i64,
+) -> rusqlite::Result<Option<MediaRow>> {
     let s = row.snapshot();
     let sql = format!(
         "SELECT m.id, m.created_at, m.post_id, m.filename, m.content_type, m.size, m.sha256, m.alt_text \
          FROM media m WHERE m.owner_id = ?1 AND m.id = ?3 AND {}",
         alive("m")
     );
-    c.query_row(&sql, params![s.subject_id, s.rev, media_id, s.since, s.until], |r| {
-        Ok(MediaRow {
-            id: r.get(0)?,
-            created_at: r.get(1)?,
-            post_id: r.get(2)?,
-            filename: r.get(3)?,
-            content_type: r.get(4)?,
-            size: r.get(5)?,
-            sha256: r.get(6)?,
-            alt_text: r.get(7)?,
-        })
-    })
+    c.query_row(
+        &sql,
+        params![s.subject_id, s.rev, media_id, s.since, s.until],
+        |r| {
+            Ok(MediaRow {
+                id: r.get(0)?,
+                created_at: r.get(1)?,
+                post_id: r.get(2)?,
+                filename: r.get(3)?,
+                content_type: r.get(4)?,
+                size: r.get(5)?,
+                sha256: r.get(6)?,
+                alt_text: r.get(7)?,
+            })
+        },
+    )
     .optional()
 }
 
 /// Notes that the session is in use (so it is not taken for abandoned).
 pub(crate) fn touch(c: &Connection, id: &str) -> rusqlite::Result<()> {
     let now = clock::now();
-    c.execute("UPDATE exports SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at < ?2 - 30", params![id, now])?;
+    c.execute(
+        "UPDATE exports SET last_seen_at = ?2 WHERE id = ?1 AND last_seen_at < ?2 - 30",
+        params![id, now],
+    )?;
     Ok(())
 }
 
@@ -483,6 +586,9 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         assert_eq!(decode_cursor(&encode_cursor(12345)), Some(12345));
         assert_eq!(decode_cursor("not-a-cursor"), None);
-        assert_eq!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("k1:-5")), None);
+        assert_eq!(
+            decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("k1:-5")),
+            None
+        );
     }
 }

@@ -196,7 +196,10 @@ fn request_key(req: &Request) -> u64 {
     req.method().as_str().hash(&mut h);
     req.uri().path().hash(&mut h);
     if let Some(q) = req.uri().query() {
-        for pair in q.split('&').filter(|p| !p.starts_with("sig=") && !p.starts_with("expires=")) {
+        for pair in q
+            .split('&')
+            .filter(|p| !p.starts_with("sig=") && !p.starts_with("expires="))
+        {
             pair.hash(&mut h);
         }
     }
@@ -204,7 +207,11 @@ fn request_key(req: &Request) -> u64 {
 }
 
 /// Middleware: applies the fault plan to `/api/v1/*` and `/media/*`.
-pub(crate) async fn inject(State(state): State<PlatformState>, mut req: Request, next: Next) -> Response {
+pub(crate) async fn inject(
+    State(state): State<PlatformState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let path = req.uri().path();
     if !(path.starts_with("/api/v1/") || path.starts_with("/media/")) {
         return next.run(req).await;
@@ -258,7 +265,10 @@ fn cut_mid_body(resp: Response) -> Response {
     let stream = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         if budget == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected fault: connection reset"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected fault: connection reset",
+            ));
         }
         let take = (chunk.len() as u64).min(budget) as usize;
         budget -= take as u64;
@@ -266,13 +276,22 @@ fn cut_mid_body(resp: Response) -> Response {
     });
     // Ensure the cut happens even when the body arrived in one chunk.
     let tail = futures_util::stream::once(async {
-        Err::<Bytes, _>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected fault: connection reset"))
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection reset",
+        ))
     });
     Response::from_parts(parts, Body::from_stream(stream.chain(tail)))
 }
 
 fn declared_len_parts(parts: &axum::http::response::Parts) -> Option<u64> {
-    parts.headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    parts
+        .headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 async fn truncate(resp: Response) -> Response {
@@ -281,7 +300,9 @@ async fn truncate(resp: Response) -> Response {
         return Problem::internal("injected fault: body unavailable").into_response();
     };
     let cut = bytes.slice(..bytes.len() / 2);
-    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(cut.len()));
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(cut.len()));
     Response::from_parts(parts, Body::from(cut))
 }
 
@@ -293,7 +314,9 @@ fn slow(resp: Response, delay_ms: u64) -> Response {
         .map(|chunk| {
             let chunk = chunk.map_err(std::io::Error::other);
             futures_util::stream::iter(match chunk {
-                Ok(c) => (0..c.len()).map(|i| Ok(c.slice(i..i + 1))).collect::<Vec<_>>(),
+                Ok(c) => (0..c.len())
+                    .map(|i| Ok(c.slice(i..i + 1)))
+                    .collect::<Vec<_>>(),
                 Err(e) => vec![Err(e)],
             })
         })
@@ -317,10 +340,18 @@ mod tests {
 
     #[test]
     fn rolls_are_deterministic_and_roughly_fair() {
-        let plan = FaultPlan { rate_500: 0.3, ..FaultPlan::default() };
+        let plan = FaultPlan {
+            rate_500: 0.3,
+            ..FaultPlan::default()
+        };
         let hits = |seed| {
-            let plan = FaultPlan { seed, ..plan.clone() };
-            (0..10_000).filter(|n| Roll { key: 42, n: *n }.hits(&plan, Knob::Status500)).count()
+            let plan = FaultPlan {
+                seed,
+                ..plan.clone()
+            };
+            (0..10_000)
+                .filter(|n| Roll { key: 42, n: *n }.hits(&plan, Knob::Status500))
+                .count()
         };
         assert_eq!(hits(7), hits(7));
         assert_ne!(hits(7), hits(8));
@@ -332,12 +363,25 @@ mod tests {
     fn zero_never_and_one_always() {
         let roll = Roll { key: 1, n: 1 };
         assert!(!roll.hits(&FaultPlan::default(), Knob::Reset));
-        assert!(roll.hits(&FaultPlan { reset_mid_body: 1.0, ..FaultPlan::default() }, Knob::Reset));
+        assert!(roll.hits(
+            &FaultPlan {
+                reset_mid_body: 1.0,
+                ..FaultPlan::default()
+            },
+            Knob::Reset
+        ));
     }
 
     #[test]
     fn fractions_out_of_range_are_refused() {
-        assert!(FaultPlan { rate_429: 1.5, ..FaultPlan::default() }.validate().is_err());
+        assert!(
+            FaultPlan {
+                rate_429: 1.5,
+                ..FaultPlan::default()
+            }
+            .validate()
+            .is_err()
+        );
         assert!(FaultPlan::default().validate().is_ok());
     }
 }

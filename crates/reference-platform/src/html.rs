@@ -69,7 +69,9 @@ pub(crate) fn consent_page(c: &Consent<'_>) -> String {
     body.push_str("<p><strong>Keepsake</strong> asks to:</p>\n<ul>\n");
     for s in c.scopes {
         let what = match s.as_str() {
-            crate::SCOPE_ANY => "export the data of any account (support staff; every export is audited with its reason)",
+            crate::SCOPE_ANY => {
+                "export the data of any account (support staff; every export is audited with its reason)"
+            }
             _ => "export a copy of your own data",
         };
         let _ = writeln!(body, "<li>{} (<code>{}</code>)</li>", esc(what), esc(s));
@@ -80,7 +82,11 @@ pub(crate) fn consent_page(c: &Consent<'_>) -> String {
     }
     body.push_str("<form method=\"post\" action=\"/oauth/authorize\">\n");
     for (k, v) in c.hidden {
-        let _ = writeln!(body, r#"<input type="hidden" name="{k}" value="{}">"#, esc(v));
+        let _ = writeln!(
+            body,
+            r#"<input type="hidden" name="{k}" value="{}">"#,
+            esc(v)
+        );
     }
     let _ = writeln!(
         body,
@@ -98,7 +104,12 @@ pub(crate) fn consent_page(c: &Consent<'_>) -> String {
     if !c.demo_accounts.is_empty() {
         body.push_str("<section class=\"demo\" aria-labelledby=\"demo-h\">\n<h2 id=\"demo-h\">Demo accounts</h2>\n<ul>\n");
         for (login, password) in c.demo_accounts {
-            let _ = writeln!(body, "<li><code>{}</code> / <code>{}</code></li>", esc(login), esc(password));
+            let _ = writeln!(
+                body,
+                "<li><code>{}</code> / <code>{}</code></li>",
+                esc(login),
+                esc(password)
+            );
         }
         body.push_str("</ul>\n<p>This is the Keepsake reference platform running in demo mode.</p>\n</section>\n");
     }
@@ -122,6 +133,9 @@ mod tests {
 
     #[test]
     fn escaping_neutralises_markup() {
-        assert_eq!(esc(r#"<img src=x onerror="a">'&"#), "&lt;img src=x onerror=&quot;a&quot;&gt;&#39;&amp;");
+        assert_eq!(
+            esc(r#"<img src=x onerror="a">'&"#),
+            "&lt;img src=x onerror=&quot;a&quot;&gt;&#39;&amp;"
+        );
     }
 }

@@ -192,7 +192,8 @@ impl FaultArgs {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "keepsake_platform=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "keepsake_platform=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -208,7 +209,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Seed { db, preset, seed, posts, media, force } => {
+        Command::Seed {
+            db,
+            preset,
+            seed,
+            posts,
+            media,
+            force,
+        } => {
             if force {
                 for suffix in ["", "-wal", "-shm"] {
                     let mut p = db.clone().into_os_string();
@@ -218,7 +226,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let started = Instant::now();
             let store = Store::open(&db)?;
-            let r = seed::seed(&store, &seed::SeedOptions { preset, seed, posts, media })?;
+            let r = seed::seed(
+                &store,
+                &seed::SeedOptions {
+                    preset,
+                    seed,
+                    posts,
+                    media,
+                },
+            )?;
             eprintln!(
                 "seeded {} ({:?}, seed {seed}) in {:.1} s: {} users, {} posts, {} comments, {} likes, {} connections, {} media ({:.1} MB)",
                 db.display(),
@@ -234,19 +250,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Token { command: TokenCommand::Create { db, user, scope, ttl_secs } } => {
+        Command::Token {
+            command:
+                TokenCommand::Create {
+                    db,
+                    user,
+                    scope,
+                    ttl_secs,
+                },
+        } => {
             let token = Store::open(&db)?.create_pat(&user, &scope, ttl_secs)?;
             // The token goes to stdout alone so scripts can capture it; it is
             // stored only as a hash and cannot be shown again.
             println!("{token}");
             Ok(())
         }
-        Command::AddUser { db, login, role, display_name } => {
+        Command::AddUser {
+            db,
+            login,
+            role,
+            display_name,
+        } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']);
             anyhow::ensure!(!password.is_empty(), "no password on standard input");
-            let id = Store::open(&db)?.create_user(&login, display_name.as_deref().unwrap_or(&login), &role, Some(password))?;
+            let id = Store::open(&db)?.create_user(
+                &login,
+                display_name.as_deref().unwrap_or(&login),
+                &role,
+                Some(password),
+            )?;
             eprintln!("added account {login} (id {id}, role {role})");
             Ok(())
         }
@@ -289,10 +323,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

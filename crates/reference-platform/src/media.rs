@@ -46,21 +46,30 @@ impl Signer {
         let expires = clock::now() + self.ttl_secs;
         let sig = signature(&self.key, media_id, &self.export_id, expires);
         (
-            format!("{}/media/{media_id}/content?export={}&expires={expires}&sig={sig}", self.base, self.export_id),
+            format!(
+                "{}/media/{media_id}/content?export={}&expires={expires}&sig={sig}",
+                self.base, self.export_id
+            ),
             expires,
         )
     }
 }
 
 fn valid(key: &[u8], media_id: i64, q: &HashMap<String, String>) -> bool {
-    let (Some(export), Some(expires), Some(sig)) = (q.get("export"), q.get("expires"), q.get("sig")) else {
+    let (Some(export), Some(expires), Some(sig)) =
+        (q.get("export"), q.get("expires"), q.get("sig"))
+    else {
         return false;
     };
-    let Ok(expires) = expires.parse::<i64>() else { return false };
+    let Ok(expires) = expires.parse::<i64>() else {
+        return false;
+    };
     if expires <= clock::now() {
         return false;
     }
-    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else { return false };
+    let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {
+        return false;
+    };
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(format!("{media_id}.{export}.{expires}").as_bytes());
     mac.verify_slice(&given).is_ok()
@@ -82,7 +91,11 @@ fn parse_range(value: &str, size: i64) -> Option<Result<(i64, i64), ()>> {
         ((size - n).max(0), size - 1)
     } else {
         let start: i64 = a.parse().ok()?;
-        let end = if b.is_empty() { size - 1 } else { b.parse::<i64>().ok()?.min(size - 1) };
+        let end = if b.is_empty() {
+            size - 1
+        } else {
+            b.parse::<i64>().ok()?.min(size - 1)
+        };
         if start > end || start >= size {
             return Some(Err(()));
         }
@@ -121,13 +134,17 @@ pub(crate) async fn download(
     if deleted {
         return Err(Problem::account_deleted(owner));
     }
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).and_then(|v| parse_range(v, size));
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_range(v, size));
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, size - 1),
         Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
         Some(Err(())) => {
             let mut resp = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            resp.headers_mut().insert(header::CONTENT_RANGE, hv(format!("bytes */{size}")));
+            resp.headers_mut()
+                .insert(header::CONTENT_RANGE, hv(format!("bytes */{size}")));
             return Ok(resp);
         }
     };
@@ -136,7 +153,13 @@ pub(crate) async fn download(
     let body = if method == Method::HEAD || len == 0 {
         Body::empty()
     } else {
-        Body::from_stream(blob_stream(state.clone(), media_id, start, end, corrupt.then_some(size / 2)))
+        Body::from_stream(blob_stream(
+            state.clone(),
+            media_id,
+            start,
+            end,
+            corrupt.then_some(size / 2),
+        ))
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -145,17 +168,30 @@ pub(crate) async fn download(
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::ETAG, hv(format!("\"{sha256}\"")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment"),
+    );
     if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(header::CONTENT_RANGE, hv(format!("bytes {start}-{end}/{size}")));
+        h.insert(
+            header::CONTENT_RANGE,
+            hv(format!("bytes {start}-{end}/{size}")),
+        );
     }
     Ok(resp)
 }
 
 fn hv(s: String) -> HeaderValue {
-    HeaderValue::from_str(&s).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+    HeaderValue::from_str(&s)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
 /// Streams `start..=end` of the blob in chunks, never holding the whole file.
@@ -178,7 +214,8 @@ fn blob_stream(
             let read = state
                 .store()
                 .run(move |c| {
-                    let blob = c.blob_open(rusqlite::MAIN_DB, "media_blobs", "data", media_id, true)?;
+                    let blob =
+                        c.blob_open(rusqlite::MAIN_DB, "media_blobs", "data", media_id, true)?;
                     let mut buf = vec![0u8; n as usize];
                     blob.read_at_exact(&mut buf, pos as usize)?;
                     Ok(buf)
@@ -215,10 +252,18 @@ mod tests {
 
     #[test]
     fn signatures_bind_media_export_and_expiry() {
-        let signer = Signer { key: b"k".to_vec(), base: "http://h".into(), export_id: "exp_1".into(), ttl_secs: 60 };
+        let signer = Signer {
+            key: b"k".to_vec(),
+            base: "http://h".into(),
+            export_id: "exp_1".into(),
+            ttl_secs: 60,
+        };
         let (url, _) = signer.url(7);
-        let q: HashMap<String, String> =
-            url::Url::parse(&url).expect("url").query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let q: HashMap<String, String> = url::Url::parse(&url)
+            .expect("url")
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
         assert!(valid(b"k", 7, &q));
         assert!(!valid(b"k", 8, &q), "another media id");
         assert!(!valid(b"other", 7, &q), "another key");

@@ -9,7 +9,7 @@ use axum::{
     Form, Json,
     extract::{Query, State},
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Response},
 };
 use base64::Engine as _;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -45,18 +45,26 @@ enum AuthError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         match self {
-            AuthError::Page(msg) => with_csp((StatusCode::BAD_REQUEST, Html(html::error_page(&msg))).into_response()),
-            AuthError::Redirect(url) => Redirect::to(url.as_str()).into_response(),
+            AuthError::Page(msg) => {
+                with_csp((StatusCode::BAD_REQUEST, Html(html::error_page(&msg))).into_response())
+            }
+            AuthError::Redirect(url) => found(&url),
         }
     }
 }
 
 fn with_csp(mut resp: Response) -> Response {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(html::CSP));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(html::CSP),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }
 
@@ -69,14 +77,21 @@ pub(crate) fn loopback_redirect(uri: &str) -> Option<Url> {
         Host::Ipv6(ip) => ip.is_loopback(),
         Host::Domain(_) => false,
     };
-    (url.scheme() == "http" && loopback && url.port().is_some() && url.fragment().is_none()).then_some(url)
+    (url.scheme() == "http" && loopback && url.port().is_some() && url.fragment().is_none())
+        .then_some(url)
 }
 
-fn redirect_error(redirect: &Url, error: &str, description: &str, state: Option<&str>) -> AuthError {
+fn redirect_error(
+    redirect: &Url,
+    error: &str,
+    description: &str,
+    state: Option<&str>,
+) -> AuthError {
     let mut url = redirect.clone();
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair("error", error).append_pair("error_description", description);
+        q.append_pair("error", error)
+            .append_pair("error_description", description);
         if let Some(s) = state {
             q.append_pair("state", s);
         }
@@ -85,12 +100,16 @@ fn redirect_error(redirect: &Url, error: &str, description: &str, state: Option<
 }
 
 fn pkce_value_ok(v: &str) -> bool {
-    (43..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 fn validate(p: &Params) -> Result<AuthRequest, AuthError> {
     if p.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
-        return Err(AuthError::Page(format!("unknown client: this platform only accepts the client id '{CLIENT_ID}'")));
+        return Err(AuthError::Page(format!(
+            "unknown client: this platform only accepts the client id '{CLIENT_ID}'"
+        )));
     }
     let Some(redirect) = p.get("redirect_uri").and_then(|r| loopback_redirect(r)) else {
         return Err(AuthError::Page(
@@ -100,14 +119,31 @@ fn validate(p: &Params) -> Result<AuthRequest, AuthError> {
     let state = p.get("state").cloned();
     let st = state.as_deref();
     if p.get("response_type").map(String::as_str) != Some("code") {
-        return Err(redirect_error(&redirect, "unsupported_response_type", "only response_type=code is supported", st));
+        return Err(redirect_error(
+            &redirect,
+            "unsupported_response_type",
+            "only response_type=code is supported",
+            st,
+        ));
     }
     if p.get("code_challenge_method").map(String::as_str) != Some("S256") {
-        return Err(redirect_error(&redirect, "invalid_request", "PKCE with code_challenge_method=S256 is required", st));
+        return Err(redirect_error(
+            &redirect,
+            "invalid_request",
+            "PKCE with code_challenge_method=S256 is required",
+            st,
+        ));
     }
     let challenge = match p.get("code_challenge") {
         Some(c) if pkce_value_ok(c) => c.clone(),
-        _ => return Err(redirect_error(&redirect, "invalid_request", "a valid code_challenge is required", st)),
+        _ => {
+            return Err(redirect_error(
+                &redirect,
+                "invalid_request",
+                "a valid code_challenge is required",
+                st,
+            ));
+        }
     };
     let scopes: Vec<String> = p
         .get("scope")
@@ -115,20 +151,48 @@ fn validate(p: &Params) -> Result<AuthRequest, AuthError> {
         .filter(|v: &Vec<String>| !v.is_empty())
         .unwrap_or_else(|| vec![crate::SCOPE_SELF.to_owned()]);
     if let Some(bad) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(&s.as_str())) {
-        return Err(redirect_error(&redirect, "invalid_scope", &format!("unknown scope '{bad}'"), st));
+        return Err(redirect_error(
+            &redirect,
+            "invalid_scope",
+            &format!("unknown scope '{bad}'"),
+            st,
+        ));
     }
-    Ok(AuthRequest { redirect, state, challenge, scopes })
+    Ok(AuthRequest {
+        redirect,
+        state,
+        challenge,
+        scopes,
+    })
 }
 
 fn hidden(p: &Params) -> Vec<(&'static str, String)> {
-    ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"]
-        .into_iter()
-        .filter_map(|k| p.get(k).map(|v| (k, v.clone())))
-        .collect()
+    [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    ]
+    .into_iter()
+    .filter_map(|k| p.get(k).map(|v| (k, v.clone())))
+    .collect()
 }
 
-fn consent(state: &PlatformState, p: &Params, req: &AuthRequest, error: Option<&str>, status: StatusCode) -> Response {
-    let demo = if state.config().demo { state.store().demo_credentials().unwrap_or_default() } else { Vec::new() };
+fn consent(
+    state: &PlatformState,
+    p: &Params,
+    req: &AuthRequest,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let demo = if state.config().demo {
+        state.store().demo_credentials().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let page = html::consent_page(&html::Consent {
         hidden: &hidden(p),
         scopes: &req.scopes,
@@ -140,7 +204,10 @@ fn consent(state: &PlatformState, p: &Params, req: &AuthRequest, error: Option<&
 }
 
 /// `GET /oauth/authorize`: the sign-in and consent page.
-pub(crate) async fn authorize_page(State(state): State<PlatformState>, Query(p): Query<Params>) -> Response {
+pub(crate) async fn authorize_page(
+    State(state): State<PlatformState>,
+    Query(p): Query<Params>,
+) -> Response {
     match validate(&p) {
         Ok(req) => consent(&state, &p, &req, None, StatusCode::OK),
         Err(e) => e.into_response(),
@@ -148,14 +215,23 @@ pub(crate) async fn authorize_page(State(state): State<PlatformState>, Query(p):
 }
 
 /// `POST /oauth/authorize`: the form's answer.
-pub(crate) async fn authorize_submit(State(state): State<PlatformState>, Form(p): Form<Params>) -> Response {
+pub(crate) async fn authorize_submit(
+    State(state): State<PlatformState>,
+    Form(p): Form<Params>,
+) -> Response {
     let req = match validate(&p) {
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
     let st = req.state.as_deref();
     if p.get("decision").map(String::as_str) != Some("approve") {
-        return redirect_error(&req.redirect, "access_denied", "the user denied the request", st).into_response();
+        return redirect_error(
+            &req.redirect,
+            "access_denied",
+            "the user denied the request",
+            st,
+        )
+        .into_response();
     }
     let login = p.get("login").cloned().unwrap_or_default();
     let password = p.get("password").cloned().unwrap_or_default();
@@ -166,33 +242,65 @@ pub(crate) async fn authorize_submit(State(state): State<PlatformState>, Form(p)
             c.query_row(
                 "SELECT id, role, password_hash FROM users WHERE login = ?1 AND deleted_at IS NULL",
                 [lookup_login],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
             )
             .optional()
         })
         .await;
     let user = match user {
         Ok(u) => u,
-        Err(_) => return with_csp((StatusCode::INTERNAL_SERVER_ERROR, Html(html::error_page("the platform failed; try again"))).into_response()),
+        Err(_) => {
+            return with_csp(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html(html::error_page("the platform failed; try again")),
+                )
+                    .into_response(),
+            );
+        }
     };
     // Verify off the async threads: argon2 is deliberately slow.
     let verified = match user {
-        Some((id, role, Some(hash))) => tokio::task::spawn_blocking(move || store::verify_password(&password, &hash).then_some((id, role)))
-            .await
-            .ok()
-            .flatten(),
+        Some((id, role, Some(hash))) => tokio::task::spawn_blocking(move || {
+            store::verify_password(&password, &hash).then_some((id, role))
+        })
+        .await
+        .ok()
+        .flatten(),
         _ => None,
     };
     let Some((user_id, role)) = verified else {
-        return consent(&state, &p, &req, Some("That login and password do not match. Try again."), StatusCode::UNAUTHORIZED);
+        return consent(
+            &state,
+            &p,
+            &req,
+            Some("That login and password do not match. Try again."),
+            StatusCode::UNAUTHORIZED,
+        );
     };
     if req.scopes.iter().any(|s| s == crate::SCOPE_ANY) && role != "support" {
-        return redirect_error(&req.redirect, "invalid_scope", "export:any is only for support staff accounts", st).into_response();
+        return redirect_error(
+            &req.redirect,
+            "invalid_scope",
+            "export:any is only for support staff accounts",
+            st,
+        )
+        .into_response();
     }
     let code = new_secret("ksc_");
     let family = new_secret("");
-    let (code_hash, redirect, challenge, scope) =
-        (hash_secret(&code), req.redirect.to_string(), req.challenge.clone(), store::normalize_scope(&req.scopes.join(" ")));
+    let (code_hash, redirect, challenge, scope) = (
+        hash_secret(&code),
+        req.redirect.to_string(),
+        req.challenge.clone(),
+        store::normalize_scope(&req.scopes.join(" ")),
+    );
     let stored = state
         .store()
         .run(move |c| {
@@ -204,7 +312,13 @@ pub(crate) async fn authorize_submit(State(state): State<PlatformState>, Form(p)
         })
         .await;
     if stored.is_err() {
-        return with_csp((StatusCode::INTERNAL_SERVER_ERROR, Html(html::error_page("the platform failed; try again"))).into_response());
+        return with_csp(
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html(html::error_page("the platform failed; try again")),
+            )
+                .into_response(),
+        );
     }
     let mut url = req.redirect.clone();
     {
@@ -214,13 +328,27 @@ pub(crate) async fn authorize_submit(State(state): State<PlatformState>, Form(p)
             q.append_pair("state", s);
         }
     }
-    Redirect::to(url.as_str()).into_response()
+    found(&url)
+}
+
+/// `302 Found` to the client's redirect URI, as RFC 6749 §4.1.2 shows it.
+fn found(url: &Url) -> Response {
+    let mut resp = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    with_csp(resp)
 }
 
 /// An RFC 6749 §5.2 error (these are `application/json`, as OAuth clients expect).
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut resp = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -229,10 +357,20 @@ fn invalid_grant(description: &str) -> Response {
 }
 
 /// Issues an access + refresh token pair in `family`.
-fn issue(c: &Connection, state: &PlatformState, user_id: i64, scope: &str, family: &str) -> rusqlite::Result<serde_json::Value> {
+fn issue(
+    c: &Connection,
+    state: &PlatformState,
+    user_id: i64,
+    scope: &str,
+    family: &str,
+) -> rusqlite::Result<serde_json::Value> {
     let cfg = state.config();
     let now = clock::now();
-    let access_ttl = state.faults().token_ttl_secs.map(|t| t as i64).unwrap_or(cfg.access_token_ttl.as_secs() as i64);
+    let access_ttl = state
+        .faults()
+        .token_ttl_secs
+        .map(|t| t as i64)
+        .unwrap_or(cfg.access_token_ttl.as_secs() as i64);
     let access = new_secret("ksa_");
     let refresh = new_secret("ksr_");
     c.execute(
@@ -265,24 +403,45 @@ enum Grant {
 /// `POST /oauth/token`.
 pub(crate) async fn token(State(state): State<PlatformState>, Form(p): Form<Params>) -> Response {
     if p.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client_id");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client_id",
+        );
     }
     let grant_type = p.get("grant_type").cloned().unwrap_or_default();
     let st = state.clone();
     let result = match grant_type.as_str() {
         "authorization_code" => {
-            let (Some(code), Some(redirect), Some(verifier)) = (p.get("code"), p.get("redirect_uri"), p.get("code_verifier")) else {
-                return token_error(StatusCode::BAD_REQUEST, "invalid_request", "code, redirect_uri and code_verifier are required");
+            let (Some(code), Some(redirect), Some(verifier)) =
+                (p.get("code"), p.get("redirect_uri"), p.get("code_verifier"))
+            else {
+                return token_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "code, redirect_uri and code_verifier are required",
+                );
             };
-            let (code_hash, redirect, verifier) = (hash_secret(code), redirect.clone(), verifier.clone());
-            state.store().run(move |c| exchange_code(c, &st, &code_hash, &redirect, &verifier)).await
+            let (code_hash, redirect, verifier) =
+                (hash_secret(code), redirect.clone(), verifier.clone());
+            state
+                .store()
+                .run(move |c| exchange_code(c, &st, &code_hash, &redirect, &verifier))
+                .await
         }
         "refresh_token" => {
             let Some(refresh) = p.get("refresh_token") else {
-                return token_error(StatusCode::BAD_REQUEST, "invalid_request", "refresh_token is required");
+                return token_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "refresh_token is required",
+                );
             };
             let (hash, scope) = (hash_secret(refresh), p.get("scope").cloned());
-            state.store().run(move |c| rotate(c, &st, &hash, scope.as_deref())).await
+            state
+                .store()
+                .run(move |c| rotate(c, &st, &hash, scope.as_deref()))
+                .await
         }
         _ => {
             return token_error(
@@ -295,19 +454,31 @@ pub(crate) async fn token(State(state): State<PlatformState>, Form(p): Form<Para
     match result {
         Ok(Grant::Issued(body)) => {
             let mut resp = Json(body).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
         Ok(Grant::Refused(why)) => invalid_grant(why),
         Err(e) => {
             tracing::error!(error = %e, "token endpoint");
-            token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "the platform failed; try again")
+            token_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the platform failed; try again",
+            )
         }
     }
 }
 
-fn exchange_code(c: &Connection, state: &PlatformState, code_hash: &str, redirect: &str, verifier: &str) -> rusqlite::Result<Grant> {
+fn exchange_code(
+    c: &Connection,
+    state: &PlatformState,
+    code_hash: &str,
+    redirect: &str,
+    verifier: &str,
+) -> rusqlite::Result<Grant> {
     let row = c
         .query_row(
             "SELECT user_id, redirect_uri, code_challenge, scope, family, expires_at, used FROM auth_codes WHERE hash = ?1",
@@ -330,24 +501,43 @@ fn exchange_code(c: &Connection, state: &PlatformState, code_hash: &str, redirec
     };
     // Single use, atomically: a second exchange means the code leaked, so
     // everything issued from it is revoked (RFC 6749 §4.1.2).
-    if used || c.execute("UPDATE auth_codes SET used = 1 WHERE hash = ?1 AND used = 0", [code_hash])? == 0 {
+    if used
+        || c.execute(
+            "UPDATE auth_codes SET used = 1 WHERE hash = ?1 AND used = 0",
+            [code_hash],
+        )? == 0
+    {
         revoke_family(c, &family)?;
-        return Ok(Grant::Refused("this authorization code was already used; tokens issued from it are revoked"));
+        return Ok(Grant::Refused(
+            "this authorization code was already used; tokens issued from it are revoked",
+        ));
     }
     if expires_at <= clock::now() {
-        return Ok(Grant::Refused("the authorization code has expired; sign in again"));
+        return Ok(Grant::Refused(
+            "the authorization code has expired; sign in again",
+        ));
     }
     if want_redirect != redirect {
-        return Ok(Grant::Refused("redirect_uri does not match the one used to authorize"));
+        return Ok(Grant::Refused(
+            "redirect_uri does not match the one used to authorize",
+        ));
     }
-    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     if !pkce_value_ok(verifier) || computed != challenge {
-        return Ok(Grant::Refused("the PKCE code_verifier does not match the code_challenge"));
+        return Ok(Grant::Refused(
+            "the PKCE code_verifier does not match the code_challenge",
+        ));
     }
     Ok(Grant::Issued(issue(c, state, user_id, &scope, &family)?))
 }
 
-fn rotate(c: &Connection, state: &PlatformState, hash: &str, scope: Option<&str>) -> rusqlite::Result<Grant> {
+fn rotate(
+    c: &Connection,
+    state: &PlatformState,
+    hash: &str,
+    scope: Option<&str>,
+) -> rusqlite::Result<Grant> {
     let row = c
         .query_row(
             "SELECT t.user_id, t.scope, t.family, t.expires_at, t.used, t.revoked, u.deleted_at IS NOT NULL \
@@ -370,16 +560,27 @@ fn rotate(c: &Connection, state: &PlatformState, hash: &str, scope: Option<&str>
         return Ok(Grant::Refused("unknown refresh token; sign in again"));
     };
     if revoked {
-        return Ok(Grant::Refused("this refresh token was revoked; sign in again"));
+        return Ok(Grant::Refused(
+            "this refresh token was revoked; sign in again",
+        ));
     }
     // Rotation with reuse detection: a refresh token works once. A second use
     // means two parties hold it, so the whole family is revoked.
-    if used || c.execute("UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0", [hash])? == 0 {
+    if used
+        || c.execute(
+            "UPDATE tokens SET used = 1 WHERE hash = ?1 AND used = 0",
+            [hash],
+        )? == 0
+    {
         revoke_family(c, &family)?;
-        return Ok(Grant::Refused("this refresh token was already used; every token of this sign-in is revoked, sign in again"));
+        return Ok(Grant::Refused(
+            "this refresh token was already used; every token of this sign-in is revoked, sign in again",
+        ));
     }
     if expires_at.is_some_and(|e| e <= clock::now()) {
-        return Ok(Grant::Refused("the refresh token has expired; sign in again"));
+        return Ok(Grant::Refused(
+            "the refresh token has expired; sign in again",
+        ));
     }
     if deleted {
         return Ok(Grant::Refused("the account has been deleted"));
@@ -389,7 +590,9 @@ fn rotate(c: &Connection, state: &PlatformState, hash: &str, scope: Option<&str>
         Some(asked) => {
             let held: Vec<&str> = granted.split_whitespace().collect();
             if asked.split_whitespace().any(|s| !held.contains(&s)) {
-                return Ok(Grant::Refused("the requested scope exceeds the one granted"));
+                return Ok(Grant::Refused(
+                    "the requested scope exceeds the one granted",
+                ));
             }
             store::normalize_scope(asked)
         }
@@ -405,18 +608,25 @@ pub(crate) async fn revoke(State(state): State<PlatformState>, Form(p): Form<Par
             .store()
             .run(move |c| {
                 let family: Option<(String, Option<String>)> = c
-                    .query_row("SELECT kind, family FROM tokens WHERE hash = ?1", [&hash], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(
+                        "SELECT kind, family FROM tokens WHERE hash = ?1",
+                        [&hash],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()?;
                 match family {
                     Some((kind, Some(fam))) if kind == "refresh" => revoke_family(c, &fam),
-                    Some(_) => c.execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [&hash]).map(|_| ()),
+                    Some(_) => c
+                        .execute("UPDATE tokens SET revoked = 1 WHERE hash = ?1", [&hash])
+                        .map(|_| ()),
                     None => Ok(()),
                 }
             })
             .await;
     }
     let mut resp = StatusCode::OK.into_response();
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 

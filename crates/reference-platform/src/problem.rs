@@ -20,8 +20,20 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, detail: detail.into(), headers: Vec::new(), extensions: Map::new() }
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            headers: Vec::new(),
+            extensions: Map::new(),
+        }
     }
 
     fn header(mut self, name: HeaderName, value: String) -> Self {
@@ -37,18 +49,35 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     pub fn invalid_token(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid-token", "Invalid or expired token", detail).header(
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-token",
+            "Invalid or expired token",
+            detail,
+        )
+        .header(
             header::WWW_AUTHENTICATE,
             r#"Bearer realm="keepsake", error="invalid_token""#.to_owned(),
         )
     }
 
     pub fn insufficient_scope(scope: &str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "insufficient-scope", "Insufficient scope", detail).header(
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "insufficient-scope",
+            "Insufficient scope",
+            detail,
+        )
+        .header(
             header::WWW_AUTHENTICATE,
             format!(r#"Bearer realm="keepsake", error="insufficient_scope", scope="{scope}""#),
         )
@@ -115,7 +144,12 @@ impl Problem {
     }
 
     pub fn invalid_outcome(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-outcome", "Invalid export outcome", detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-outcome",
+            "Invalid export outcome",
+            detail,
+        )
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
@@ -142,7 +176,12 @@ impl Problem {
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error", detail)
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+            detail,
+        )
     }
 
     pub fn unavailable(retry_after: u64) -> Self {
@@ -173,7 +212,10 @@ impl IntoResponse for Problem {
         body.extend(self.extensions);
         let mut resp = (
             self.status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
             Value::Object(body).to_string(),
         )
             .into_response();

@@ -34,7 +34,9 @@ impl std::str::FromStr for Preset {
             "demo" => Ok(Self::Demo),
             "edge" => Ok(Self::Edge),
             "large" => Ok(Self::Large),
-            other => Err(format!("unknown preset '{other}' (use demo, edge or large)")),
+            other => Err(format!(
+                "unknown preset '{other}' (use demo, edge or large)"
+            )),
         }
     }
 }
@@ -160,12 +162,14 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "garden", "river", "coffee", "morning", "bicycle", "library", "sunset", "tomato", "harbour", "violin", "mountain",
-    "letter", "window", "breeze", "market", "kitten", "lantern", "orchard", "pebble", "meadow", "thunder", "biscuit",
-    "compass", "festival", "journey", "notebook", "puzzle", "quartz", "saffron", "tulip", "umbrella", "velvet", "walnut",
-    "yarn", "zephyr", "today", "finally", "really", "little", "bright", "quiet", "lovely", "strange", "early", "late",
-    "walked", "found", "baked", "painted", "planted", "wrote", "heard", "watched", "fixed", "learned", "the", "a", "my",
-    "our", "with", "under", "over", "near", "after", "before", "and", "but", "so",
+    "garden", "river", "coffee", "morning", "bicycle", "library", "sunset", "tomato", "harbour",
+    "violin", "mountain", "letter", "window", "breeze", "market", "kitten", "lantern", "orchard",
+    "pebble", "meadow", "thunder", "biscuit", "compass", "festival", "journey", "notebook",
+    "puzzle", "quartz", "saffron", "tulip", "umbrella", "velvet", "walnut", "yarn", "zephyr",
+    "today", "finally", "really", "little", "bright", "quiet", "lovely", "strange", "early",
+    "late", "walked", "found", "baked", "painted", "planted", "wrote", "heard", "watched", "fixed",
+    "learned", "the", "a", "my", "our", "with", "under", "over", "near", "after", "before", "and",
+    "but", "so",
 ];
 
 /// 2019-01-01T00:00:00Z: seeded content is dated from here on.
@@ -205,7 +209,13 @@ impl Seeder<'_> {
         EPOCH + (SPAN as f64 * (i as f64 / n.max(1) as f64)) as i64 + self.rng.below(3600) as i64
     }
 
-    fn user(&mut self, login: &str, display: &str, role: &str, password: Option<&str>) -> Result<i64, StoreError> {
+    fn user(
+        &mut self,
+        login: &str,
+        display: &str,
+        role: &str,
+        password: Option<&str>,
+    ) -> Result<i64, StoreError> {
         let hash = password.map(store::hash_password).transpose()?;
         let created = EPOCH - 86_400 * (1 + self.rng.below(900) as i64);
         self.tx
@@ -218,9 +228,18 @@ impl Seeder<'_> {
         Ok(self.tx.last_insert_rowid())
     }
 
-    fn set_profile(&mut self, id: i64, bio: &str, location: Option<&str>, website: Option<&str>) -> Result<(), StoreError> {
+    fn set_profile(
+        &mut self,
+        id: i64,
+        bio: &str,
+        location: Option<&str>,
+        website: Option<&str>,
+    ) -> Result<(), StoreError> {
         self.tx
-            .execute("UPDATE users SET bio = ?2, location = ?3, website = ?4 WHERE id = ?1", params![id, bio, location, website])
+            .execute(
+                "UPDATE users SET bio = ?2, location = ?3, website = ?4 WHERE id = ?1",
+                params![id, bio, location, website],
+            )
             .map_err(|e| self.err(e))?;
         Ok(())
     }
@@ -243,9 +262,14 @@ impl Seeder<'_> {
         let mut first = 0;
         for i in 0..n {
             let text = body(&mut self.rng, i);
-            let vis = if self.rng.below(10) == 0 { "followers" } else { "public" };
+            let vis = if self.rng.below(10) == 0 {
+                "followers"
+            } else {
+                "public"
+            };
             let at = self.when(i, n);
-            stmt.execute(params![author, text, vis, at]).map_err(|e| self.store.err(e))?;
+            stmt.execute(params![author, text, vis, at])
+                .map_err(|e| self.store.err(e))?;
             if i == 0 {
                 first = self.tx.last_insert_rowid();
             }
@@ -254,7 +278,12 @@ impl Seeder<'_> {
         Ok(first..=first + n as i64 - 1)
     }
 
-    fn comments(&mut self, author: i64, on: &RangeInclusive<i64>, n: u64) -> Result<(), StoreError> {
+    fn comments(
+        &mut self,
+        author: i64,
+        on: &RangeInclusive<i64>,
+        n: u64,
+    ) -> Result<(), StoreError> {
         let mut stmt = self
             .tx
             .prepare_cached("INSERT INTO comments (author_id, post_id, body, created_at, created_rev) VALUES (?1, ?2, ?3, ?4, 1)")
@@ -263,7 +292,8 @@ impl Seeder<'_> {
             let post = self.rng.in_range(on);
             let text = sentence(&mut self.rng, 3, 20);
             let at = self.when(i, n);
-            stmt.execute(params![author, post, text, at]).map_err(|e| self.store.err(e))?;
+            stmt.execute(params![author, post, text, at])
+                .map_err(|e| self.store.err(e))?;
         }
         self.report.comments += n;
         Ok(())
@@ -277,7 +307,8 @@ impl Seeder<'_> {
         for i in 0..n {
             let post = self.rng.in_range(on);
             let at = self.when(i, n);
-            stmt.execute(params![user, post, at]).map_err(|e| self.store.err(e))?;
+            stmt.execute(params![user, post, at])
+                .map_err(|e| self.store.err(e))?;
         }
         self.report.likes += n;
         Ok(())
@@ -317,7 +348,10 @@ impl Seeder<'_> {
             .map_err(|e| self.err(e))?;
         let id = self.tx.last_insert_rowid();
         self.tx
-            .execute("INSERT INTO media_blobs (media_id, data) VALUES (?1, ?2)", params![id, bytes])
+            .execute(
+                "INSERT INTO media_blobs (media_id, data) VALUES (?1, ?2)",
+                params![id, bytes],
+            )
             .map_err(|e| self.err(e))?;
         self.report.media += 1;
         self.report.media_bytes += bytes.len() as u64;
@@ -330,11 +364,19 @@ impl Seeder<'_> {
         let mut raw = vec![0u8; (w * h * 3) as usize];
         self.rng.fill(&mut raw);
         let mask = if noise >= 8 { 0xFF } else { (1u8 << noise) - 1 };
-        let (r0, g0, b0) = (self.rng.below(256) as u32, self.rng.below(256) as u32, self.rng.below(256) as u32);
+        let (r0, g0, b0) = (
+            self.rng.below(256) as u32,
+            self.rng.below(256) as u32,
+            self.rng.below(256) as u32,
+        );
         for y in 0..h {
             for x in 0..w {
                 let i = ((y * w + x) * 3) as usize;
-                let base = [(r0 + x * 255 / w) % 256, (g0 + y * 255 / h) % 256, (b0 + (x + y) * 128 / (w + h)) % 256];
+                let base = [
+                    (r0 + x * 255 / w) % 256,
+                    (g0 + y * 255 / h) % 256,
+                    (b0 + (x + y) * 128 / (w + h)) % 256,
+                ];
                 for c in 0..3 {
                     raw[i + c] = (base[c] as u8).wrapping_add(raw[i + c] & mask);
                 }
@@ -361,12 +403,22 @@ impl Seeder<'_> {
         s.into_bytes()
     }
 
-    fn fillers(&mut self, prefix: &str, n: u64, posts_each: u64) -> Result<(Vec<i64>, RangeInclusive<i64>), StoreError> {
+    fn fillers(
+        &mut self,
+        prefix: &str,
+        n: u64,
+        posts_each: u64,
+    ) -> Result<(Vec<i64>, RangeInclusive<i64>), StoreError> {
         let mut ids = Vec::new();
         let mut first = None;
         let mut last = 0;
         for i in 1..=n {
-            let id = self.user(&format!("{prefix}{i:04}"), &format!("Friend {i}"), "user", None)?;
+            let id = self.user(
+                &format!("{prefix}{i:04}"),
+                &format!("Friend {i}"),
+                "user",
+                None,
+            )?;
             let r = self.posts(id, posts_each)?;
             first.get_or_insert(*r.start());
             last = *r.end();
@@ -379,7 +431,9 @@ impl Seeder<'_> {
 /// Writes a preset into an empty store.
 pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError> {
     let mut conn = store.conn()?;
-    let existing: i64 = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).map_err(|e| store.err(e))?;
+    let existing: i64 = conn
+        .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+        .map_err(|e| store.err(e))?;
     if existing > 0 {
         return Err(StoreError::Invalid(format!(
             "{} already holds {existing} accounts; seed a new database file (or pass --force to replace it)",
@@ -387,9 +441,15 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
         )));
     }
     // Bulk load: durability of each row does not matter until commit.
-    conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;").map_err(|e| store.err(e))?;
+    conn.execute_batch("PRAGMA synchronous = OFF; PRAGMA cache_size = -65536;")
+        .map_err(|e| store.err(e))?;
     let tx = conn.transaction().map_err(|e| store.err(e))?;
-    let mut s = Seeder { tx: &tx, rng: Rng(opts.seed ^ 0x6B65_6570_7361_6B65), report: SeedReport::default(), store };
+    let mut s = Seeder {
+        tx: &tx,
+        rng: Rng(opts.seed ^ 0x6B65_6570_7361_6B65),
+        report: SeedReport::default(),
+        store,
+    };
     match opts.preset {
         Preset::Demo => demo(&mut s, opts)?,
         Preset::Edge => edge(&mut s, opts)?,
@@ -397,7 +457,8 @@ pub fn seed(store: &Store, opts: &SeedOptions) -> Result<SeedReport, StoreError>
     }
     let report = s.report.clone();
     tx.commit().map_err(|e| store.err(e))?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; ANALYZE;").map_err(|e| store.err(e))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; ANALYZE;")
+        .map_err(|e| store.err(e))?;
     Ok(report)
 }
 
@@ -407,8 +468,18 @@ fn demo(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
         ids.push(s.user(login, name, role, Some(password))?);
     }
     let (alice, bob, carol) = (ids[0], ids[1], ids[2]);
-    s.set_profile(alice, "Curious about everything. Gardens, bicycles and old maps.", Some("Oxford"), Some("https://alice.example.org"))?;
-    s.set_profile(bob, "Database person. Please sanitise your inputs.", Some("Utrecht"), None)?;
+    s.set_profile(
+        alice,
+        "Curious about everything. Gardens, bicycles and old maps.",
+        Some("Oxford"),
+        Some("https://alice.example.org"),
+    )?;
+    s.set_profile(
+        bob,
+        "Database person. Please sanitise your inputs.",
+        Some("Utrecht"),
+        None,
+    )?;
     let (friends, pool) = s.fillers("friend", 12, 15)?;
     let alice_posts = s.posts(alice, opts.posts.unwrap_or(150))?;
     let bob_posts = s.posts(bob, 40)?;
@@ -434,19 +505,51 @@ fn demo(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
         if i % 3 == 2 {
             let len = 2_000 + s.rng.below(6_000) as usize;
             let bytes = s.text_file(len);
-            s.media(alice, Some(post), &format!("notes-{i:02}.txt"), "text/plain; charset=utf-8", &bytes, None)?;
+            s.media(
+                alice,
+                Some(post),
+                &format!("notes-{i:02}.txt"),
+                "text/plain; charset=utf-8",
+                &bytes,
+                None,
+            )?;
         } else {
             let bytes = s.png(320, 240, 4);
-            s.media(alice, Some(post), &format!("photo-{i:02}.png"), "image/png", &bytes, Some("A colourful gradient photo"))?;
+            s.media(
+                alice,
+                Some(post),
+                &format!("photo-{i:02}.png"),
+                "image/png",
+                &bytes,
+                Some("A colourful gradient photo"),
+            )?;
         }
     }
     let bytes = s.png(128, 128, 3);
-    let avatar = s.media(alice, None, "avatar.png", "image/png", &bytes, Some("Alice's avatar"))?;
-    s.tx.execute("UPDATE users SET avatar_media_id = ?1 WHERE id = ?2", params![avatar, alice]).map_err(|e| s.err(e))?;
+    let avatar = s.media(
+        alice,
+        None,
+        "avatar.png",
+        "image/png",
+        &bytes,
+        Some("Alice's avatar"),
+    )?;
+    s.tx.execute(
+        "UPDATE users SET avatar_media_id = ?1 WHERE id = ?2",
+        params![avatar, alice],
+    )
+    .map_err(|e| s.err(e))?;
     for i in 0..4 {
         let post = s.rng.in_range(&bob_posts);
         let bytes = s.png(200, 150, 5);
-        s.media(bob, Some(post), &format!("bob-{i}.png"), "image/png", &bytes, None)?;
+        s.media(
+            bob,
+            Some(post),
+            &format!("bob-{i}.png"),
+            "image/png",
+            &bytes,
+            None,
+        )?;
     }
     let creds: Vec<(&str, &str)> = DEMO_ACCOUNTS.iter().map(|(l, _, _, p)| (*l, *p)).collect();
     s.tx.execute(
@@ -460,7 +563,11 @@ fn demo(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
 fn edge(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
     let mut ids = Vec::new();
     for login in EDGE_ACCOUNTS {
-        let role = if login == "support" { "support" } else { "user" };
+        let role = if login == "support" {
+            "support"
+        } else {
+            "user"
+        };
         let password = format!("{login}-edge-password");
         ids.push(s.user(login, login, role, Some(&password))?);
     }
@@ -493,31 +600,75 @@ fn edge(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
         "CJK: 日本語のテキスト、中文文本、한국어 텍스트",
         "Combining: Z\u{351}\u{36b}\u{343}a\u{33e}\u{35b}l\u{346}g\u{30e}o\u{310}",
     ];
-    let posts = s.posts_with(unicode, 40, |_, i| unicode_bodies[i as usize % unicode_bodies.len()].to_owned())?;
+    let posts = s.posts_with(unicode, 40, |_, i| {
+        unicode_bodies[i as usize % unicode_bodies.len()].to_owned()
+    })?;
     s.comments(unicode, &posts, 10)?;
-    for (i, name) in ["ファイル.txt", "caf\u{e9}.png", "cafe\u{301}.png", "😀.txt", "مرحبا.txt"].iter().enumerate() {
-        let bytes = if name.ends_with(".png") { s.png(64, 64, 8) } else { s.text_file(500) };
-        let ct = if name.ends_with(".png") { "image/png" } else { "text/plain; charset=utf-8" };
-        s.media(unicode, Some(*posts.start() + i as i64), name, ct, &bytes, Some("صورة — 画像 — 👀"))?;
+    for (i, name) in [
+        "ファイル.txt",
+        "caf\u{e9}.png",
+        "cafe\u{301}.png",
+        "😀.txt",
+        "مرحبا.txt",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let bytes = if name.ends_with(".png") {
+            s.png(64, 64, 8)
+        } else {
+            s.text_file(500)
+        };
+        let ct = if name.ends_with(".png") {
+            "image/png"
+        } else {
+            "text/plain; charset=utf-8"
+        };
+        s.media(
+            unicode,
+            Some(*posts.start() + i as i64),
+            name,
+            ct,
+            &bytes,
+            Some("صورة — 画像 — 👀"),
+        )?;
     }
 
     let hposts = s.posts_with(hostile, HOSTILE_BODIES.len() as u64 * 2, |_, i| {
         HOSTILE_BODIES[i as usize % HOSTILE_BODIES.len()].to_owned()
     })?;
     s.comments(hostile, &hposts, 10)?;
-    s.set_profile(hostile, "<b>bold</b><script>alert('bio')</script>", Some("\u{2028}"), Some("javascript:alert(1)"))?;
+    s.set_profile(
+        hostile,
+        "<b>bold</b><script>alert('bio')</script>",
+        Some("\u{2028}"),
+        Some("javascript:alert(1)"),
+    )?;
     for (i, name) in hostile_filenames().iter().enumerate() {
         let (ct, bytes): (&str, Vec<u8>) = if name == "evil.svg" {
             ("image/svg+xml", b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(2)</script></svg>".to_vec())
         } else if name == "page.html" {
-            ("text/html", b"<!doctype html><html><body><script>alert('page')</script></body></html>".to_vec())
+            (
+                "text/html",
+                b"<!doctype html><html><body><script>alert('page')</script></body></html>".to_vec(),
+            )
         } else if name.to_ascii_lowercase().ends_with(".png") {
             ("image/png", s.png(32, 32, 8))
         } else {
-            ("application/octet-stream", format!("hostile file {i}\n").into_bytes())
+            (
+                "application/octet-stream",
+                format!("hostile file {i}\n").into_bytes(),
+            )
         };
         let alt = "<img src=x onerror=alert('alt')>";
-        s.media(hostile, Some(*hposts.start() + (i as i64 % HOSTILE_BODIES.len() as i64)), name, ct, &bytes, Some(alt))?;
+        s.media(
+            hostile,
+            Some(*hposts.start() + (i as i64 % HOSTILE_BODIES.len() as i64)),
+            name,
+            ct,
+            &bytes,
+            Some(alt),
+        )?;
     }
     for f in &friends {
         s.follow(*f, hostile)?;
@@ -543,15 +694,33 @@ fn large(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
     // ≈ 1 GB: 70 % incompressible PNGs of ≈ 600 KB, 30 % text of ≈ 200 KB.
     let media = opts.media.unwrap_or(2_000);
     for i in 0..media {
-        let post = if posts.is_empty() { None } else { Some(s.rng.in_range(&posts)) };
+        let post = if posts.is_empty() {
+            None
+        } else {
+            Some(s.rng.in_range(&posts))
+        };
         if i % 10 < 7 {
             let side = 400 + s.rng.below(100) as u32;
             let bytes = s.png(side, side, 8);
-            s.media(user, post, &format!("IMG_{i:05}.png"), "image/png", &bytes, None)?;
+            s.media(
+                user,
+                post,
+                &format!("IMG_{i:05}.png"),
+                "image/png",
+                &bytes,
+                None,
+            )?;
         } else {
             let len = 150_000 + s.rng.below(100_000) as usize;
             let bytes = s.text_file(len);
-            s.media(user, post, &format!("notes_{i:05}.txt"), "text/plain; charset=utf-8", &bytes, None)?;
+            s.media(
+                user,
+                post,
+                &format!("notes_{i:05}.txt"),
+                "text/plain; charset=utf-8",
+                &bytes,
+                None,
+            )?;
         }
     }
     Ok(())

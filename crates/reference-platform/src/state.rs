@@ -52,7 +52,11 @@ impl PlatformState {
 
     /// The fault plan in force now.
     pub fn faults(&self) -> FaultPlan {
-        self.inner.faults.read().map(|f| f.clone()).unwrap_or_default()
+        self.inner
+            .faults
+            .read()
+            .map(|f| f.clone())
+            .unwrap_or_default()
     }
 
     /// Replaces the fault plan (and restarts its deterministic sequence).

@@ -206,21 +206,32 @@ pub fn new_secret(prefix: &str) -> String {
     use base64::Engine as _;
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the OS random generator is available");
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and its schema.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let store = Self { inner: Arc::new(StoreInner { path, idle: Mutex::new(Vec::new()) }) };
+        let store = Self {
+            inner: Arc::new(StoreInner {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        };
         {
             let conn = store.conn()?;
             conn.execute_batch(SCHEMA).map_err(|e| store.err(e))?;
             if store.meta(&conn, "media_key")?.is_none() {
                 let key = new_secret("");
-                conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('media_key', ?1)", [key])
-                    .map_err(|e| store.err(e))?;
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('media_key', ?1)",
+                    [key],
+                )
+                .map_err(|e| store.err(e))?;
             }
         }
         Ok(store)
@@ -232,7 +243,10 @@ impl Store {
     }
 
     pub(crate) fn err(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.inner.path.clone(), source }
+        StoreError::Sqlite {
+            path: self.inner.path.clone(),
+            source,
+        }
     }
 
     /// A connection from the pool (or a new one).
@@ -250,7 +264,10 @@ impl Store {
                 c
             }
         };
-        Ok(Conn { conn: Some(conn), store: &self.inner })
+        Ok(Conn {
+            conn: Some(conn),
+            store: &self.inner,
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -277,36 +294,58 @@ impl Store {
     /// The key that signs media URLs (random per database).
     pub fn media_key(&self) -> Result<Vec<u8>> {
         let conn = self.conn()?;
-        Ok(self.meta(&conn, "media_key")?.unwrap_or_default().into_bytes())
+        Ok(self
+            .meta(&conn, "media_key")?
+            .unwrap_or_default()
+            .into_bytes())
     }
 
     /// Demo accounts (login, password) recorded by the demo preset.
     pub fn demo_credentials(&self) -> Result<Vec<(String, String)>> {
         let conn = self.conn()?;
-        let raw = self.meta(&conn, "demo_credentials")?.unwrap_or_else(|| "[]".into());
+        let raw = self
+            .meta(&conn, "demo_credentials")?
+            .unwrap_or_else(|| "[]".into());
         Ok(serde_json::from_str(&raw).unwrap_or_default())
     }
 
     /// The id of the account with this login.
     pub fn user_id(&self, login: &str) -> Result<i64> {
         let conn = self.conn()?;
-        conn.query_row("SELECT id FROM users WHERE login = ?1", [login], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?
-            .ok_or_else(|| StoreError::NoSuchUser(login.to_owned()))
+        conn.query_row("SELECT id FROM users WHERE login = ?1", [login], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| self.err(e))?
+        .ok_or_else(|| StoreError::NoSuchUser(login.to_owned()))
     }
 
     /// Creates an account; returns its id. `password` is hashed with argon2.
-    pub fn create_user(&self, login: &str, display_name: &str, role: &str, password: Option<&str>) -> Result<i64> {
+    pub fn create_user(
+        &self,
+        login: &str,
+        display_name: &str,
+        role: &str,
+        password: Option<&str>,
+    ) -> Result<i64> {
         if !matches!(role, "user" | "support") {
-            return Err(StoreError::Invalid(format!("unknown role '{role}' (use user or support)")));
+            return Err(StoreError::Invalid(format!(
+                "unknown role '{role}' (use user or support)"
+            )));
         }
         let hash = password.map(hash_password).transpose()?;
         let conn = self.conn()?;
         conn.execute(
             "INSERT INTO users (login, email, display_name, role, password_hash, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![login, format!("{login}@example.invalid"), display_name, role, hash, clock::now()],
+            params![
+                login,
+                format!("{login}@example.invalid"),
+                display_name,
+                role,
+                hash,
+                clock::now()
+            ],
         )
         .map_err(|e| self.err(e))?;
         Ok(conn.last_insert_rowid())
@@ -318,7 +357,9 @@ impl Store {
         let user_id = self.user_id(login)?;
         let conn = self.conn()?;
         let role: String = conn
-            .query_row("SELECT role FROM users WHERE id = ?1", [user_id], |r| r.get(0))
+            .query_row("SELECT role FROM users WHERE id = ?1", [user_id], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))?;
         check_scope_for_role(scope, &role)?;
         let token = new_secret("ksp_");
@@ -335,8 +376,11 @@ impl Store {
     pub fn delete_user(&self, login: &str) -> Result<()> {
         let id = self.user_id(login)?;
         let conn = self.conn()?;
-        conn.execute("UPDATE users SET deleted_at = ?1 WHERE id = ?2 AND deleted_at IS NULL", params![clock::now(), id])
-            .map_err(|e| self.err(e))?;
+        conn.execute(
+            "UPDATE users SET deleted_at = ?1 WHERE id = ?2 AND deleted_at IS NULL",
+            params![clock::now(), id],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -357,8 +401,11 @@ impl Store {
     pub fn delete_post(&self, post_id: i64) -> Result<()> {
         let conn = self.conn()?;
         let rev = next_rev(&conn).map_err(|e| self.err(e))?;
-        conn.execute("UPDATE posts SET deleted_rev = ?1 WHERE id = ?2 AND deleted_rev IS NULL", params![rev, post_id])
-            .map_err(|e| self.err(e))?;
+        conn.execute(
+            "UPDATE posts SET deleted_rev = ?1 WHERE id = ?2 AND deleted_rev IS NULL",
+            params![rev, post_id],
+        )
+        .map_err(|e| self.err(e))?;
         Ok(())
     }
 
@@ -366,9 +413,13 @@ impl Store {
     pub fn post_ids(&self, author_id: i64) -> Result<Vec<i64>> {
         let conn = self.conn()?;
         let mut stmt = conn
-            .prepare("SELECT id FROM posts WHERE author_id = ?1 AND deleted_rev IS NULL ORDER BY id")
+            .prepare(
+                "SELECT id FROM posts WHERE author_id = ?1 AND deleted_rev IS NULL ORDER BY id",
+            )
             .map_err(|e| self.err(e))?;
-        let ids = stmt.query_map([author_id], |r| r.get(0)).and_then(|rows| rows.collect());
+        let ids = stmt
+            .query_map([author_id], |r| r.get(0))
+            .and_then(|rows| rows.collect());
         ids.map_err(|e| self.err(e))
     }
 
@@ -376,8 +427,12 @@ impl Store {
     /// that refused requests opened nothing).
     pub fn export_count(&self, subject_id: i64) -> Result<i64> {
         let conn = self.conn()?;
-        conn.query_row("SELECT COUNT(*) FROM exports WHERE subject_id = ?1", [subject_id], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        conn.query_row(
+            "SELECT COUNT(*) FROM exports WHERE subject_id = ?1",
+            [subject_id],
+            |r| r.get(0),
+        )
+        .map_err(|e| self.err(e))
     }
 }
 
@@ -392,14 +447,19 @@ pub(crate) fn next_rev(conn: &Connection) -> rusqlite::Result<i64> {
 
 /// The current revision (the snapshot an export opened now sees).
 pub(crate) fn current_rev(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev'", [], |r| r.get(0))
+    conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'rev'",
+        [],
+        |r| r.get(0),
+    )
 }
 
 pub(crate) fn hash_password(password: &str) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let mut raw = [0u8; 16];
     getrandom::fill(&mut raw).expect("the OS random generator is available");
-    let salt = SaltString::encode_b64(&raw).map_err(|e| StoreError::Invalid(format!("could not make a salt: {e}")))?;
+    let salt = SaltString::encode_b64(&raw)
+        .map_err(|e| StoreError::Invalid(format!("could not make a salt: {e}")))?;
     argon2::Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -409,7 +469,11 @@ pub(crate) fn hash_password(password: &str) -> Result<String> {
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -425,16 +489,24 @@ pub(crate) fn normalize_scope(scope: &str) -> String {
 pub(crate) fn check_scope_for_role(scope: &str, role: &str) -> Result<()> {
     let parts: Vec<&str> = scope.split_whitespace().collect();
     if parts.is_empty() {
-        return Err(StoreError::Invalid("no scope given (use export:self and/or export:any)".into()));
+        return Err(StoreError::Invalid(
+            "no scope given (use export:self and/or export:any)".into(),
+        ));
     }
     for s in parts {
         match s {
             crate::SCOPE_SELF => {}
             crate::SCOPE_ANY if role == "support" => {}
             crate::SCOPE_ANY => {
-                return Err(StoreError::Invalid("export:any is only for support staff accounts".into()));
+                return Err(StoreError::Invalid(
+                    "export:any is only for support staff accounts".into(),
+                ));
             }
-            other => return Err(StoreError::Invalid(format!("unknown scope '{other}' (use export:self or export:any)"))),
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "unknown scope '{other}' (use export:self or export:any)"
+                )));
+            }
         }
     }
     Ok(())

@@ -21,8 +21,7 @@ pub(crate) struct UserRow {
     pub deleted_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str =
-    "id, login, email, display_name, bio, location, website, role, avatar_media_id, created_at, deleted_at";
+const USER_COLUMNS: &str = "id, login, email, display_name, bio, location, website, role, avatar_media_id, created_at, deleted_at";
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -42,14 +41,22 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 
 impl UserRow {
     pub fn by_id(c: &Connection, id: i64) -> rusqlite::Result<Option<Self>> {
-        c.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"), [id], user_from_row)
-            .optional()
+        c.query_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+            [id],
+            user_from_row,
+        )
+        .optional()
     }
 
     pub fn by_field(c: &Connection, field: &str, value: &str) -> rusqlite::Result<Option<Self>> {
         let column = if field == "email" { "email" } else { "login" };
-        c.query_row(&format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"), [value], user_from_row)
-            .optional()
+        c.query_row(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"),
+            [value],
+            user_from_row,
+        )
+        .optional()
     }
 
     pub fn json(&self) -> Value {
