@@ -7,11 +7,21 @@
 //!
 //! This crate must never depend on Tauri, the CLI or the reference platform,
 //! and must never write a secret to disk, a log or a process argument.
-//!
-//! Today it holds only the platform URL policy; the export pipeline arrives
-//! with the export-engine issue.
 #![warn(missing_docs)]
 
+pub mod archive;
+pub mod audit;
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod export;
+pub mod oauth;
 pub mod platform_url;
+pub mod secret;
 
+pub use error::{Class, Error, Result};
 pub use platform_url::{PlatformUrl, PlatformUrlError};
+pub use secret::Secret;
+
+/// This build's version, recorded in archives and the audit log.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -18,6 +18,12 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "curl",
     "python3-venv",
     "unzip",
+    // The OS keyring: libdbus for the Secret Service client, and a session
+    // bus plus gnome-keyring so tests use the real store, headless.
+    "libdbus-1-dev",
+    "dbus",
+    "dbus-x11",
+    "gnome-keyring",
 ];
 
 /// The Debian package that gives `python3` a working `venv`; optional when the
