@@ -135,7 +135,7 @@ pub enum Error {
     },
 
     /// Not enough free disk space for the export.
-    #[error("not enough free space in {}: the export needs about {needed_mb} MB, {available_mb} MB are free; free some space or choose another folder with --out")]
+    #[error("not enough free space in {}: the export needs about {needed_mb} MB, {available_mb} MB are free; free some space or choose another folder with --out", path.display())]
     DiskFull {
         /// The destination folder.
         path: PathBuf,
