@@ -22,7 +22,14 @@ impl Platform {
     /// Seeds `preset` into a fresh database and serves it with defaults,
     /// except that the per-minute rate limit is off.
     pub async fn start(preset: seed::Preset) -> Self {
-        Self::start_with(preset, Config { rate_limit_per_min: 0, ..Config::default() }).await
+        Self::start_with(
+            preset,
+            Config {
+                rate_limit_per_min: 0,
+                ..Config::default()
+            },
+        )
+        .await
     }
 
     /// Seeds `preset` and serves it with `config`.
@@ -30,9 +37,20 @@ impl Platform {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("platform.db");
         let store = keepsake_platform::Store::open(&db).expect("open store");
-        seed::seed(&store, &seed::SeedOptions { preset, seed: 7, posts: None, media: None }).expect("seed");
+        seed::seed(
+            &store,
+            &seed::SeedOptions {
+                preset,
+                seed: 7,
+                posts: None,
+                media: None,
+            },
+        )
+        .expect("seed");
         let state = PlatformState::new(store, config).expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let serving = state.clone();
@@ -42,7 +60,12 @@ impl Platform {
             })
             .await;
         });
-        Self { url, state, shutdown: Some(tx), _dir: dir }
+        Self {
+            url,
+            state,
+            shutdown: Some(tx),
+            _dir: dir,
+        }
     }
 
     /// The id of an account.
@@ -52,12 +75,19 @@ impl Platform {
 
     /// A personal access token for `login` with `scope`.
     pub fn token(&self, login: &str, scope: &str) -> String {
-        self.state.store().create_pat(login, scope, None).expect("mint token")
+        self.state
+            .store()
+            .create_pat(login, scope, None)
+            .expect("mint token")
     }
 
     /// An API client for this platform, with `token`.
     pub fn api(&self, token: &str) -> Api {
-        Api { base: self.url.clone(), token: token.to_owned(), http: client() }
+        Api {
+            base: self.url.clone(),
+            token: token.to_owned(),
+            http: client(),
+        }
     }
 }
 
@@ -97,7 +127,10 @@ impl Reply {
 
     /// The problem type slug (`…/problems/{slug}`).
     pub fn problem(&self) -> &str {
-        self.body["type"].as_str().and_then(|t| t.rsplit('/').next()).unwrap_or("")
+        self.body["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .unwrap_or("")
     }
 
     /// Asserts the status, with the body in the message.
@@ -122,7 +155,10 @@ pub struct Api {
 impl Api {
     /// Sends a request and parses the reply.
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -130,7 +166,11 @@ impl Api {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let bytes = resp.bytes().await.unwrap_or_default();
-        Reply { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
     }
 
     /// `GET path`.
@@ -140,20 +180,37 @@ impl Api {
 
     /// Opens an export session for `user_id` with `body`.
     pub async fn open_export(&self, user_id: i64, body: Value) -> Reply {
-        self.send(reqwest::Method::POST, &format!("/api/v1/users/{user_id}/exports"), Some(body)).await
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/v1/users/{user_id}/exports"),
+            Some(body),
+        )
+        .await
     }
 
     /// Reports an outcome.
     pub async fn finish(&self, user_id: i64, export_id: &str, outcome: Value) -> Reply {
-        self.send(reqwest::Method::PATCH, &format!("/api/v1/users/{user_id}/exports/{export_id}"), Some(outcome)).await
+        self.send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{user_id}/exports/{export_id}"),
+            Some(outcome),
+        )
+        .await
     }
 
     /// Walks a whole collection, page by page, returning every item in order.
-    pub async fn walk(&self, user_id: i64, export_id: &str, collection: &str, limit: u32) -> Vec<Value> {
+    pub async fn walk(
+        &self,
+        user_id: i64,
+        export_id: &str,
+        collection: &str,
+        limit: u32,
+    ) -> Vec<Value> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..1_000_000 {
-            let mut path = format!("/api/v1/users/{user_id}/exports/{export_id}/{collection}?limit={limit}");
+            let mut path =
+                format!("/api/v1/users/{user_id}/exports/{export_id}/{collection}?limit={limit}");
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
@@ -170,5 +227,8 @@ impl Api {
 
 /// The `id` fields of a list of records.
 pub fn ids(items: &[Value]) -> Vec<i64> {
-    items.iter().map(|i| i["id"].as_i64().expect("record id")).collect()
+    items
+        .iter()
+        .map(|i| i["id"].as_i64().expect("record id"))
+        .collect()
 }

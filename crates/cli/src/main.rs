@@ -1,25 +1,465 @@
-//! `keepsake`: the headless front end over `keepsake-core`.
+//! `keepsake`: the headless front end over `keepsake-core`, for support
+//! staff, scripts and offline archive creation.
 //!
 //! Glue only: parse arguments, call the engine, render progress, map errors
-//! to exit codes. The export commands arrive with the export-engine issue;
-//! until then this binary says so instead of pretending.
+//! to exit codes. Tokens never appear in arguments or output.
 
+mod args;
+mod auth;
+mod render;
+
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use keepsake_core::client::ApiClient;
+use keepsake_core::export::{
+    self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
+};
+use keepsake_core::{Class, Error, Result, Secret, archive, audit, credentials, oauth};
+use serde_json::{Value, json};
+
+use args::{AuditCommand, Cli, Command, ExportArgs, Global};
+
+/// Exit codes, as documented in `keepsake --help`.
+mod code {
+    pub const FAILED: u8 = 1;
+    pub const SIGN_IN: u8 = 3;
+    pub const INCOMPLETE: u8 = 4;
+    pub const DAMAGED: u8 = 5;
+    pub const LATER: u8 = 6;
+    pub const CANCELLED: u8 = 130;
+}
 
 fn main() -> ExitCode {
-    let arg = std::env::args().nth(1);
-    match arg.as_deref() {
-        Some("--version" | "-V") => {
-            println!("keepsake {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keepsake: could not start: {e}");
+            return ExitCode::from(code::FAILED);
         }
-        _ => {
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keepsake: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::Cancelled => code::CANCELLED,
+        Error::TryLater { .. } => code::LATER,
+        _ if e.class() == Class::NeedsSignIn => code::SIGN_IN,
+        _ => code::FAILED,
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Login {
+            token_stdin,
+            support,
+            no_browser,
+        } => login(g, token_stdin, support, no_browser).await,
+        Command::Logout => logout(g).await,
+        Command::Whoami => whoami(g).await,
+        Command::Export(a) => export(g, a).await,
+        Command::Verify { archive } => verify(g, &archive),
+        Command::Audit { command } => audit_cmd(g, command),
+    }
+}
+
+async fn client(g: &Global) -> Result<ApiClient> {
+    let platform = auth::platform(g)?;
+    ApiClient::new(&platform, auth::tokens(g, &platform).await?)
+}
+
+async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -> Result<ExitCode> {
+    let platform = auth::platform(g)?;
+    let store = auth::store(g)?;
+    let creds = if token_stdin {
+        eprintln!("paste the personal access token and press Enter:");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(Error::io("read", "standard input"))?;
+        let token = Secret::new(line.trim());
+        if token.expose().is_empty() {
+            return Err(Error::Invalid(
+                "no token on standard input; nothing was stored".into(),
+            ));
+        }
+        credentials::Credentials::from_pat(&platform, token)
+    } else {
+        let scopes: &[&str] = if support {
+            &["export:self", "export:any"]
+        } else {
+            &["export:self"]
+        };
+        oauth::login_with_browser(
+            &platform,
+            scopes,
+            |url| {
+                eprintln!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
+                if no_browser {
+                    Ok(())
+                } else {
+                    open_browser(url.as_str())
+                }
+            },
+            Duration::from_secs(300),
+        )
+        .await?
+    };
+    // Check the token before keeping it: a typo should not be stored.
+    let tokens = Arc::new(keepsake_core::client::StaticToken::new(
+        creds.access_token.clone(),
+        &platform,
+    ));
+    let me: Value = ApiClient::new(&platform, tokens)?
+        .get_json("/api/v1/me")
+        .await?;
+    store.save(&creds)?;
+    auth::remember(&platform);
+    print_result(
+        g,
+        &json!({"signed_in": true, "login": me["login"], "scopes": me["scopes"]}),
+        || {
+            format!(
+                "signed in to {} as {} ({})",
+                platform.as_url(),
+                me["login"].as_str().unwrap_or("?"),
+                me["scopes"]
+            )
+        },
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the system browser; the URL carries no secret (only the PKCE
+/// challenge and state).
+fn open_browser(url: &str) -> std::io::Result<()> {
+    let mut cmd = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    cmd.arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(|_| ())
+}
+
+async fn logout(g: &Global) -> Result<ExitCode> {
+    let platform = auth::platform(g)?;
+    let store = auth::store(g)?;
+    let key = credentials::normalise_platform(&platform);
+    if let Some(c) = store.load(&key)? {
+        // Revoke first: a forgotten but live token is still a live token.
+        if let Some(r) = &c.refresh_token {
+            oauth::revoke(&key, r).await?;
+        }
+        oauth::revoke(&key, &c.access_token).await?;
+    }
+    store.delete(&key)?;
+    print_result(g, &json!({"signed_out": true}), || {
+        format!(
+            "signed out of {}; the token is revoked and forgotten",
+            platform.as_url()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn whoami(g: &Global) -> Result<ExitCode> {
+    let me: Value = client(g).await?.get_json("/api/v1/me").await?;
+    print_result(g, &me, || {
+        format!(
+            "{} (id {}, {}), scopes: {}",
+            me["login"].as_str().unwrap_or("?"),
+            me["id"],
+            me["role"].as_str().unwrap_or("?"),
+            me["scopes"]
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
+    let base: Arc<dyn export::Reporter> = Arc::from(render::reporter(g.json));
+    let reporter: Arc<dyn export::Reporter> = Arc::new(Throttled::new(
+        ArcReporter(base),
+        Duration::from_millis(250),
+    ));
+    let waits = reporter.clone();
+    let client = client(g)
+        .await?
+        .on_wait(Arc::new(move |d: Duration, e: &Error| {
+            let until = time::OffsetDateTime::now_utc() + d;
+            let reason = match e.code() {
+                "rate_limited" => "rate limited by the platform",
+                "network" => "connection problem",
+                _ => "the platform is busy",
+            };
+            waits.report(ExportEvent::Waiting {
+                reason: reason.into(),
+                until: format!(
+                    "{:02}:{:02}:{:02} UTC",
+                    until.hour(),
+                    until.minute(),
+                    until.second()
+                ),
+                secs: d.as_secs().max(1),
+            });
+        }));
+    let subject_id = match (&a.user, &a.login) {
+        (Some(id), _) => Some(*id),
+        (None, Some(login)) => {
+            let found: Value = client
+                .get_json(&format!("/api/v1/users?login={}", urlencode(login)))
+                .await?;
+            let id = found["items"][0]["id"].as_i64();
+            Some(id.ok_or_else(|| {
+                Error::Invalid(format!("no account with login '{login}' on this platform"))
+            })?)
+        }
+        (None, None) => None,
+    };
+    if subject_id.is_some() && a.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(Error::Invalid("exporting someone else's account needs --reason \"…\" (it is recorded in both audit trails)".into()));
+    }
+    let opts = ExportOptions {
+        subject_id,
+        reason: a.reason.clone(),
+        categories: a.include.clone(),
+        since: a.since.clone(),
+        until: a.until.clone(),
+        out_dir: a.out.clone(),
+        resume: if a.resume {
+            ResumeMode::Require
+        } else if a.no_resume {
+            ResumeMode::Never
+        } else {
+            ResumeMode::Auto
+        },
+        media_workers: a.parallel as usize,
+    };
+    let log = audit::AuditLog::open(&audit::AuditLog::default_dir()?)?;
+    let cancel = CancelFlag::default();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!(
-                "keepsake {}: the export commands (login, export, verify, audit) are not built yet.\n\
-                 Nothing was changed. Run `cargo xtask demo` to try the reference platform.",
-                env!("CARGO_PKG_VERSION")
+                "\nstopping… what was fetched is kept; run the same command again (or with --resume) to continue"
             );
-            ExitCode::from(2)
+            on_signal.cancel(true);
         }
+    });
+    let report = export::run(&client, &opts, reporter, cancel, Some(&log)).await?;
+    let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
+    print_result(g, &summary, || {
+        let mut s = format!(
+            "{} archive: {}\n  size {}  sha256 {}\n  {} of {}, snapshot {}\n",
+            if report.outcome == Outcome::Completed {
+                "complete"
+            } else {
+                "INCOMPLETE"
+            },
+            report.archive.display(),
+            render::human_bytes(report.bytes),
+            report.sha256,
+            report.subject,
+            report.export_id,
+            report.as_of
+        );
+        for (cat, c) in &report.counts {
+            let mark = if c.retrieved < c.expected {
+                "  ← short"
+            } else {
+                ""
+            };
+            s.push_str(&format!(
+                "  {cat:<12} {:>8} of {:>8}{mark}\n",
+                c.retrieved, c.expected
+            ));
+        }
+        for w in &report.warnings {
+            s.push_str(&format!("  warning: {w}\n"));
+        }
+        for r in &report.shortfalls {
+            s.push_str(&format!("  missing: {r}\n"));
+        }
+        s
+    });
+    Ok(if report.outcome == Outcome::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(code::INCOMPLETE)
+    })
+}
+
+/// Lets a shared reporter sit inside `Throttled`.
+struct ArcReporter(Arc<dyn export::Reporter>);
+impl export::Reporter for ArcReporter {
+    fn report(&self, e: ExportEvent) {
+        self.0.report(e);
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url_escape(s)
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn verify(g: &Global, path: &std::path::Path) -> Result<ExitCode> {
+    let report = archive::verify(path)?;
+    let summary = json!({
+        "ok": report.ok,
+        "files_checked": report.files_checked,
+        "bytes_checked": report.bytes_checked,
+        "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+    });
+    print_result(g, &summary, || {
+        if report.ok {
+            format!(
+                "{}: intact — {} files, {} checked against their SHA-256",
+                path.display(),
+                report.files_checked,
+                render::human_bytes(report.bytes_checked)
+            )
+        } else {
+            let mut s = format!(
+                "{}: DAMAGED — {} problem(s):\n",
+                path.display(),
+                report.problems.len()
+            );
+            for p in &report.problems {
+                s.push_str(&format!("  {p}\n"));
+            }
+            s
+        }
+    });
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(code::DAMAGED)
+    })
+}
+
+fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
+    let log = audit::AuditLog::open(&audit::AuditLog::default_dir()?)?;
+    match command {
+        AuditCommand::List => {
+            let records = log.list()?;
+            if g.json {
+                for r in &records {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                }
+            } else if records.is_empty() {
+                println!("no exports recorded yet ({})", log.dir().display());
+            } else {
+                for r in &records {
+                    let e = &r.entry;
+                    let who = if e.actor == e.subject {
+                        e.subject.clone()
+                    } else {
+                        format!("{} for {}", e.actor, e.subject)
+                    };
+                    println!(
+                        "#{:<4} {}  {:<10} {}{}  {}",
+                        r.seq,
+                        r.time,
+                        e.result.as_str(),
+                        who,
+                        e.reason
+                            .as_deref()
+                            .map(|r| format!(" (reason: {r})"))
+                            .unwrap_or_default(),
+                        e.archive_path.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify => {
+            let report = log.verify()?;
+            print_result(
+                g,
+                &serde_json::to_value(&report).unwrap_or(Value::Null),
+                || {
+                    if report.ok {
+                        format!(
+                            "audit log intact: {} records, chain and head verified",
+                            report.records
+                        )
+                    } else {
+                        format!("audit log BROKEN:\n  {}", report.problems.join("\n  "))
+                    }
+                },
+            );
+            Ok(if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(code::DAMAGED)
+            })
+        }
+        AuditCommand::Export { csv: _, output } => {
+            let n = match output {
+                Some(path) => {
+                    let mut f =
+                        std::io::BufWriter::new(fs_err::File::create(&path).map_err(|e| {
+                            Error::Io {
+                                action: "create",
+                                path: path.clone(),
+                                source: e,
+                            }
+                        })?);
+                    let n = log.export_csv(&mut f)?;
+                    f.flush().map_err(Error::io("write", &path))?;
+                    n
+                }
+                None => log.export_csv(&mut std::io::stdout().lock())?,
+            };
+            eprintln!("{n} records exported");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints a result as JSON (`--json`) or as text.
+fn print_result(g: &Global, value: &Value, text: impl FnOnce() -> String) {
+    if g.json {
+        println!("{}", json!({"result": value}));
+    } else {
+        println!("{}", text().trim_end());
     }
 }

@@ -84,14 +84,18 @@ pub enum Error {
     },
 
     /// No stored sign-in for this platform.
-    #[error("you are not signed in to {platform}; run `keepsake login --platform {platform}` first")]
+    #[error(
+        "you are not signed in to {platform}; run `keepsake login --platform {platform}` first"
+    )]
     NotSignedIn {
         /// The platform base URL.
         platform: String,
     },
 
     /// The OS keyring is unavailable or refused the operation.
-    #[error("the system keyring is not available ({detail}); Keepsake keeps tokens only there. Unlock or install a keyring (e.g. GNOME Keyring / KWallet with a D-Bus session), or pass --insecure-token-file PATH to accept a plain file")]
+    #[error(
+        "the system keyring is not available ({detail}); Keepsake keeps tokens only there. Unlock or install a keyring (e.g. GNOME Keyring / KWallet with a D-Bus session), or pass --insecure-token-file PATH to accept a plain file"
+    )]
     Keyring {
         /// What the keyring said.
         detail: String,
@@ -149,23 +153,44 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// The platform will allow this later (export quota, an export already
+    /// running); the message says when or what to do.
+    #[error("{message}")]
+    TryLater {
+        /// `quota` or `export_running`.
+        code: &'static str,
+        /// What happened and what to do next.
+        message: String,
+    },
+
     /// The export was cancelled.
-    #[error("the export was cancelled")]
+    #[error(
+        "the export was cancelled; what was fetched is kept in the destination folder, and the same command with --resume continues it"
+    )]
     Cancelled,
 }
 
 impl Error {
     /// Wraps an I/O error with the file it concerns.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { action, path, source }
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     }
 
     /// Retry, sign in, or stop.
     pub fn class(&self) -> Class {
         match self {
             Error::Network { .. } => Class::Retryable,
-            Error::Status { status, problem, .. } => match status {
+            Error::Status {
+                status, problem, ..
+            } => match status {
                 401 => Class::NeedsSignIn,
                 // A quota refusal is not worth retrying within an export: the
                 // wait is an hour, and the user decides.
@@ -173,7 +198,7 @@ impl Error {
                 408 | 425 | 429 | 500..=599 => Class::Retryable,
                 _ => Class::Fatal,
             },
-            Error::NotSignedIn { .. } => Class::NeedsSignIn,
+            Error::NotSignedIn { .. } | Error::SignIn { .. } => Class::NeedsSignIn,
             _ => Class::Fatal,
         }
     }
@@ -191,7 +216,9 @@ impl Error {
         match self {
             Error::PlatformUrl(_) => "platform_url",
             Error::Network { .. } => "network",
-            Error::Status { status, problem, .. } => match (status, problem.as_ref().map(|p| p.slug())) {
+            Error::Status {
+                status, problem, ..
+            } => match (status, problem.as_ref().map(|p| p.slug())) {
                 (401, _) => "signed_out",
                 (403, _) => "forbidden",
                 (404, _) => "not_found",
@@ -211,6 +238,7 @@ impl Error {
             Error::Audit { .. } => "audit",
             Error::DiskFull { .. } => "disk_full",
             Error::Invalid(_) => "invalid",
+            Error::TryLater { code, .. } => code,
             Error::Cancelled => "cancelled",
         }
     }
@@ -235,7 +263,10 @@ mod tests {
         Error::Status {
             status: code,
             url: "u".into(),
-            problem: Some(Box::new(Problem { kind: format!("x/{slug}"), ..Problem::default() })),
+            problem: Some(Box::new(Problem {
+                kind: format!("x/{slug}"),
+                ..Problem::default()
+            })),
             retry_after: None,
         }
     }
@@ -248,7 +279,14 @@ mod tests {
         assert_eq!(status(401, "invalid-token").class(), Class::NeedsSignIn);
         assert_eq!(status(410, "account-deleted").class(), Class::Fatal);
         assert_eq!(status(410, "account-deleted").code(), "account_deleted");
-        assert_eq!(Error::Network { url: "u".into(), detail: "reset".into() }.class(), Class::Retryable);
+        assert_eq!(
+            Error::Network {
+                url: "u".into(),
+                detail: "reset".into()
+            }
+            .class(),
+            Class::Retryable
+        );
     }
 
     #[test]

@@ -1,1 +1,780 @@
-//! (in progress)
+//! Signing in with OAuth 2.0 as a native app (docs/api.md §3.3–3.5):
+//! authorization code + PKCE (S256) through the system browser and a
+//! loopback redirect on `127.0.0.1:<ephemeral port>` (RFC 8252, RFC 7636),
+//! refresh with rotation, and revocation (RFC 7009).
+//!
+//! Keepsake never sees the user's password: the user types it into the
+//! browser they trust, and the platform sends the browser back to a
+//! one-shot listener here with a single-use code.
+//!
+//! Every request goes through one HTTP client policy: rustls, no redirects
+//! (a token endpoint that redirects is not followed with a code or a refresh
+//! token in the body), 10 s to connect, 30 s in all.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType, BasicTokenType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, CsrfToken, HttpClientError, PkceCodeChallenge,
+    RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse as _, TokenUrl,
+};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use url::Url;
+
+use crate::credentials::{Credentials, TokenKind, normalise_platform};
+use crate::error::Problem;
+use crate::{Error, PlatformUrl, Result, Secret};
+
+/// Keepsake's OAuth client id: a public client, no secret.
+pub const CLIENT_ID: &str = "keepsake";
+
+/// The path of the loopback redirect URI.
+const CALLBACK_PATH: &str = "/callback";
+
+/// A request head larger than this is not a browser coming back from sign-in.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// How long one connection to the listener may take to send its request.
+/// Browsers open speculative connections that never send anything; each
+/// connection is served on its own so that those cannot hold up the real one.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The HTTP client for the OAuth endpoints.
+fn http_client(base: &str) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("keepsake/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Network {
+            url: base.to_owned(),
+            detail: format!("cannot set up the HTTP client: {}", chain(&e)),
+        })
+}
+
+/// The platform's OAuth endpoint `path` (`oauth/token`, …).
+fn endpoint(base: &str, path: &str) -> Result<Url> {
+    Url::parse(&format!("{base}/{path}")).map_err(|e| {
+        Error::Invalid(format!(
+            "cannot form the address of {path} under {base}: {e}"
+        ))
+    })
+}
+
+/// Signs in through the system browser.
+///
+/// Listens on `127.0.0.1` on a port the OS picks, builds the authorization
+/// URL (PKCE S256, a random `state`, `scopes`), and calls `open` with it: the
+/// caller launches the browser (and should print the URL too, for when it
+/// cannot). `open` should fail only when the user cannot reach the URL at
+/// all. Then it waits up to `timeout` for the browser to come back to
+/// `/callback`, checks `state`, answers the browser with a short page,
+/// exchanges the code, and returns the new OAuth credentials.
+///
+/// Errors: [`Error::SignIn`] when the user declines, the answer is not for
+/// this sign-in (state mismatch), the platform refuses, or no answer comes
+/// within `timeout`; [`Error::Network`] / [`Error::Status`] when the token
+/// endpoint cannot be reached or fails.
+pub async fn login_with_browser(
+    platform: &PlatformUrl,
+    scopes: &[&str],
+    open: impl FnOnce(&Url) -> std::io::Result<()>,
+    timeout: Duration,
+) -> Result<Credentials> {
+    let base = normalise_platform(platform);
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .map_err(|e| Error::SignIn {
+            detail: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::SignIn {
+            detail: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+        })?
+        .port();
+    // RFC 8252 §8.3: the IP literal, not `localhost`, which may resolve elsewhere.
+    let redirect = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
+
+    let client = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
+        .set_auth_uri(AuthUrl::from_url(endpoint(&base, "oauth/authorize")?))
+        .set_token_uri(TokenUrl::from_url(endpoint(&base, "oauth/token")?))
+        .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| Error::SignIn {
+            detail: format!("cannot form the redirect address: {e}"),
+        })?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (authorize_url, state) = client
+        // 256 bits; the contract asks for at least 128.
+        .authorize_url(|| CsrfToken::new_random_len(32))
+        .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    open(&authorize_url).map_err(|e| Error::SignIn {
+        detail: format!(
+            "could not open the browser ({e}); open the sign-in address yourself, or sign in with a personal access token (`keepsake login --token-stdin`)"
+        ),
+    })?;
+    tracing::debug!(port, "waiting for the browser to come back");
+
+    let waited = tokio::time::timeout(timeout, wait_for_callback(&listener)).await;
+    // One answer only: stop listening before anything else happens.
+    drop(listener);
+    let Ok((mut stream, callback)) = waited else {
+        return Err(Error::SignIn {
+            detail: format!(
+                "no answer came from the browser within {}; run `keepsake login` again (or sign in with a personal access token: `keepsake login --token-stdin`)",
+                describe(timeout)
+            ),
+        });
+    };
+
+    let result = async {
+        callback.check(&state)?;
+        let http = http_client(&base)?;
+        let token_url = client.token_uri().to_string();
+        let recorder = Recorder::new(http);
+        let response = client
+            .exchange_code(AuthorizationCode::new(callback.code.unwrap_or_default()))
+            .set_pkce_verifier(verifier)
+            .request_async(&recorder)
+            .await
+            .map_err(|e| token_failure(e, recorder.status(), &token_url, "authorization code"))?;
+        credentials(base.clone(), &response, &token_url)
+    }
+    .await;
+
+    let (status, page) = match &result {
+        Ok(_) => ("200 OK", success_page()),
+        Err(e) => ("400 Bad Request", error_page(&e.to_string())),
+    };
+    respond(&mut stream, status, &page).await;
+    result
+}
+
+/// Refreshes an OAuth sign-in (`grant_type=refresh_token`). The presented
+/// refresh token is dead once this succeeds: store the result before using
+/// it. `platform` is a normalised platform URL.
+pub async fn refresh(platform: &str, refresh_token: &Secret) -> Result<Credentials> {
+    let base = normalise_platform(&PlatformUrl::parse(platform)?);
+    let token_url = endpoint(&base, "oauth/token")?;
+    let client = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
+        .set_token_uri(TokenUrl::from_url(token_url.clone()));
+    let http = http_client(&base)?;
+    let recorder = Recorder::new(http);
+    let token_url = token_url.to_string();
+    let response = client
+        .exchange_refresh_token(&RefreshToken::new(refresh_token.expose().to_owned()))
+        .request_async(&recorder)
+        .await
+        .map_err(|e| token_failure(e, recorder.status(), &token_url, "stored sign-in"))?;
+    let mut fresh = credentials(base, &response, &token_url)?;
+    // RFC 6749 §6: without a new refresh token, the old one stays valid.
+    if fresh.refresh_token.is_none() {
+        fresh.refresh_token = Some(refresh_token.clone());
+    }
+    Ok(fresh)
+}
+
+/// Revokes a token (RFC 7009): a refresh token ends its whole sign-in, an
+/// access token only itself, a personal access token ends for good.
+/// `platform` is a normalised platform URL.
+pub async fn revoke(platform: &str, token: &Secret) -> Result<()> {
+    let base = normalise_platform(&PlatformUrl::parse(platform)?);
+    let url = endpoint(&base, "oauth/revoke")?;
+    // Sent by hand: oauth2's revocation request refuses any http:// endpoint,
+    // and the platform may be a loopback http:// one (PlatformUrl has already
+    // refused plain http to anything else).
+    let http = http_client(&base)?;
+    let response = http
+        .post(url.clone())
+        .form(&[("token", token.expose()), ("client_id", CLIENT_ID)])
+        .send()
+        .await
+        .map_err(|e| network(&url, &e))?;
+    let status = response.status().as_u16();
+    if status == 200 {
+        return Ok(());
+    }
+    let retry_after = retry_after(response.headers());
+    let body = response.bytes().await.unwrap_or_default();
+    Err(Error::Status {
+        status,
+        url: crate::error::display_url(&url),
+        problem: problem_from(&body),
+        retry_after,
+    })
+}
+
+/// What came back to `/callback`.
+#[derive(Default)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+impl Callback {
+    fn from_url(url: &Url) -> Self {
+        let mut c = Callback::default();
+        for (k, v) in url.query_pairs() {
+            let slot = match k.as_ref() {
+                "code" => &mut c.code,
+                "state" => &mut c.state,
+                "error" => &mut c.error,
+                "error_description" => &mut c.error_description,
+                _ => continue,
+            };
+            slot.get_or_insert_with(|| v.into_owned());
+        }
+        c
+    }
+
+    /// The answer is ours and carries a code; otherwise why not.
+    fn check(&self, sent: &CsrfToken) -> Result<()> {
+        // Compared through hashes so that the time taken says nothing about
+        // how much of a guessed state matched.
+        let ours = Sha256::digest(sent.secret().as_bytes());
+        let matches = self
+            .state
+            .as_ref()
+            .is_some_and(|s| Sha256::digest(s.as_bytes()) == ours);
+        if !matches {
+            return Err(Error::SignIn {
+                detail: "the answer that reached Keepsake was not for this sign-in (its state did not match), so it was refused and nothing was stored; run `keepsake login` again".into(),
+            });
+        }
+        if let Some(error) = &self.error {
+            let detail = if error == "access_denied" {
+                "you declined the sign-in in the browser".to_owned()
+            } else {
+                format!(
+                    "the platform refused the sign-in ({error}: {})",
+                    self.error_description
+                        .as_deref()
+                        .unwrap_or("no details given")
+                )
+            };
+            return Err(Error::SignIn { detail });
+        }
+        if self.code.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::SignIn {
+                detail: "the browser came back without an authorization code; run `keepsake login` again".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Accepts connections until one asks for the callback path; everything else
+/// gets a `404` (favicon) or `405`, and the connection is closed.
+async fn wait_for_callback(listener: &TcpListener) -> (TcpStream, Callback) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve_connection(stream));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: try again shortly.
+                    tracing::debug!(error = %e, "accept on the sign-in listener failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Ok(Some(found)) = done {
+                    // Dropping the set aborts every other connection.
+                    return found;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one request; hands back the connection if it is for the callback.
+async fn serve_connection(mut stream: TcpStream) -> Option<(TcpStream, Callback)> {
+    let head = match tokio::time::timeout(CONNECTION_TIMEOUT, read_head(&mut stream)).await {
+        Ok(Head::Complete(h)) => h,
+        Ok(Head::TooLarge) => {
+            respond(
+                &mut stream,
+                "431 Request Header Fields Too Large",
+                &page("Request too large", "This is Keepsake's sign-in listener."),
+            )
+            .await;
+            return None;
+        }
+        Ok(Head::Closed) | Err(_) => return None,
+    };
+    let mut parts = head.lines().next().unwrap_or_default().split(' ');
+    let (method, target, version) = (parts.next(), parts.next(), parts.next());
+    let Some(target) = target.filter(|t| t.starts_with('/')) else {
+        respond(&mut stream, "400 Bad Request", &page("Bad request", "")).await;
+        return None;
+    };
+    if !version.is_some_and(|v| v.starts_with("HTTP/1.")) {
+        respond(&mut stream, "400 Bad Request", &page("Bad request", "")).await;
+        return None;
+    }
+    let Ok(url) = Url::parse(&format!("http://127.0.0.1{target}")) else {
+        respond(&mut stream, "400 Bad Request", &page("Bad request", "")).await;
+        return None;
+    };
+    if url.path() != CALLBACK_PATH {
+        respond(&mut stream, "404 Not Found", &page("Not found", "")).await;
+        return None;
+    }
+    if method != Some("GET") {
+        respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            &page("Method not allowed", ""),
+        )
+        .await;
+        return None;
+    }
+    Some((stream, Callback::from_url(&url)))
+}
+
+enum Head {
+    Complete(String),
+    TooLarge,
+    Closed,
+}
+
+/// Reads up to the blank line that ends a request head.
+async fn read_head(stream: &mut TcpStream) -> Head {
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return Head::Closed,
+            Ok(n) => n,
+        };
+        // Search only the new bytes (and the three before them).
+        let from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+            buf.truncate(from + end);
+            return match String::from_utf8(buf) {
+                Ok(s) => Head::Complete(s),
+                Err(_) => Head::Closed,
+            };
+        }
+        if buf.len() > MAX_REQUEST_HEAD {
+            return Head::TooLarge;
+        }
+    }
+}
+
+/// Sends one HTML answer and closes the connection.
+async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         Content-Length: {}\r\n\
+         Cache-Control: no-store\r\n\
+         Referrer-Policy: no-referrer\r\n\
+         X-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(body.as_bytes()).await?;
+        stream.flush().await?;
+        stream.shutdown().await
+    };
+    // A browser that went away is no reason to fail the sign-in.
+    let _ = tokio::time::timeout(CONNECTION_TIMEOUT, write).await;
+}
+
+fn success_page() -> String {
+    page(
+        "Signed in to Keepsake — you can close this tab",
+        "Keepsake has your sign-in. Return to Keepsake to continue.",
+    )
+}
+
+fn error_page(message: &str) -> String {
+    page(
+        "Keepsake could not sign you in",
+        &format!("{message}. You can close this tab and return to Keepsake."),
+    )
+}
+
+fn page(title: &str, text: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:36em;margin:4em auto;padding:0 1em;line-height:1.5}}</style>\
+         </head><body><h1>{t}</h1><p>{x}</p></body></html>",
+        t = escape_html(title),
+        x = escape_html(text)
+    )
+}
+
+/// Query parameters (an `error_description` a page could have planted) are
+/// shown as text, never as markup.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// "5 minutes", "1 minute", "90 seconds".
+fn describe(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        60 => "1 minute".into(),
+        s if s >= 60 && s % 60 == 0 => format!("{} minutes", s / 60),
+        1 => "1 second".into(),
+        s => format!("{s} seconds"),
+    }
+}
+
+/// Sends oauth2's requests through our client and remembers the last
+/// response's status, which oauth2's errors do not carry (a `503` or a
+/// `429` must stay retryable, with its `Retry-After`).
+struct Recorder {
+    http: reqwest::Client,
+    last: Mutex<Option<(u16, Option<Duration>)>>,
+}
+
+type HttpError = HttpClientError<reqwest::Error>;
+
+impl Recorder {
+    fn new(http: reqwest::Client) -> Self {
+        Self {
+            http,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn status(&self) -> Option<(u16, Option<Duration>)> {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+// A named implementation rather than a closure: a closure's future borrowing
+// the recorder makes the callers' futures fail to be `Send` for all lifetimes
+// (they run inside `tokio::spawn`).
+impl<'c> oauth2::AsyncHttpClient<'c> for Recorder {
+    type Error = HttpError;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = self.http.call(request).await?;
+            let info = (response.status().as_u16(), retry_after(response.headers()));
+            *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
+            Ok(response)
+        })
+    }
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// A problem+json body, or at least its text as the detail.
+fn problem_from(body: &[u8]) -> Option<Box<Problem>> {
+    if body.is_empty() {
+        return None;
+    }
+    serde_json::from_slice::<Problem>(body)
+        .ok()
+        .or_else(|| {
+            // RFC 6749 §5.2 JSON: {"error", "error_description"}.
+            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+            Some(Problem {
+                title: v["error"].as_str()?.to_owned(),
+                detail: v["error_description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                ..Problem::default()
+            })
+        })
+        .map(Box::new)
+}
+
+/// Maps oauth2's error for a token request to ours. `what` names what was
+/// presented ("authorization code", "stored sign-in").
+fn token_failure(
+    e: RequestTokenError<HttpError, BasicErrorResponse>,
+    status: Option<(u16, Option<Duration>)>,
+    url: &str,
+    what: &str,
+) -> Error {
+    let server_trouble = |status: u16| status == 429 || status >= 500;
+    match e {
+        RequestTokenError::Request(e) => Error::Network {
+            url: url.to_owned(),
+            detail: chain(&e),
+        },
+        RequestTokenError::ServerResponse(r) => {
+            let description = r
+                .error_description()
+                .cloned()
+                .unwrap_or_else(|| "no details given".into());
+            match status {
+                Some((code, retry_after)) if server_trouble(code) => Error::Status {
+                    status: code,
+                    url: url.to_owned(),
+                    problem: Some(Box::new(Problem {
+                        title: r.error().to_string(),
+                        detail: description,
+                        ..Problem::default()
+                    })),
+                    retry_after,
+                },
+                _ => Error::SignIn {
+                    detail: match r.error() {
+                        BasicErrorResponseType::InvalidGrant => format!(
+                            "the platform refused the {what} ({description}); run `keepsake login`"
+                        ),
+                        BasicErrorResponseType::InvalidClient => format!(
+                            "the platform does not accept the Keepsake client ({description}); it may not support Keepsake"
+                        ),
+                        other => {
+                            format!("the platform refused the {what} ({other}: {description})")
+                        }
+                    },
+                },
+            }
+        }
+        RequestTokenError::Parse(e, body) => match status {
+            Some((code, retry_after)) if !(200..300).contains(&code) => Error::Status {
+                status: code,
+                url: url.to_owned(),
+                problem: problem_from(&body),
+                retry_after,
+            },
+            _ => Error::Protocol {
+                url: url.to_owned(),
+                detail: format!("the token answer is not valid OAuth JSON: {e}"),
+            },
+        },
+        RequestTokenError::Other(msg) => match status {
+            Some((code, retry_after)) if !(200..300).contains(&code) => Error::Status {
+                status: code,
+                url: url.to_owned(),
+                problem: None,
+                retry_after,
+            },
+            _ => Error::Protocol {
+                url: url.to_owned(),
+                detail: msg,
+            },
+        },
+    }
+}
+
+fn credentials(
+    platform: String,
+    response: &oauth2::basic::BasicTokenResponse,
+    url: &str,
+) -> Result<Credentials> {
+    if *response.token_type() != BasicTokenType::Bearer {
+        return Err(Error::Protocol {
+            url: url.to_owned(),
+            detail: format!(
+                "the platform issued a '{}' token; Keepsake only uses bearer tokens",
+                response.token_type().as_ref()
+            ),
+        });
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    Ok(Credentials {
+        platform,
+        access_token: Secret::new(response.access_token().secret().as_str()),
+        refresh_token: response
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().as_str())),
+        expires_at: response
+            .expires_in()
+            .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
+        kind: TokenKind::OAuth,
+        scope: response
+            .scopes()
+            .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+    })
+}
+
+fn network(url: &Url, e: &reqwest::Error) -> Error {
+    Error::Network {
+        url: crate::error::display_url(url),
+        detail: chain(e),
+    }
+}
+
+/// An error and its causes, "outer: inner: innermost".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_parameters_are_read_once() {
+        let url =
+            Url::parse("http://127.0.0.1:1/callback?code=c1&state=s&code=c2&x=1").expect("url");
+        let c = Callback::from_url(&url);
+        assert_eq!(c.code.as_deref(), Some("c1"));
+        assert_eq!(c.state.as_deref(), Some("s"));
+        assert!(c.error.is_none());
+    }
+
+    #[test]
+    fn callback_checks_state_before_anything_else() {
+        let sent = CsrfToken::new("right".into());
+        let answer = |q: &str| {
+            Callback::from_url(
+                &Url::parse(&format!("http://127.0.0.1:1/callback?{q}")).expect("url"),
+            )
+            .check(&sent)
+            .map_err(|e| e.to_string())
+        };
+        assert!(answer("code=c&state=right").is_ok());
+        assert!(
+            answer("code=c&state=wrong")
+                .expect_err("mismatch")
+                .contains("state did not match")
+        );
+        assert!(
+            answer("code=c")
+                .expect_err("missing")
+                .contains("state did not match")
+        );
+        assert!(
+            answer("error=access_denied&state=wrong")
+                .expect_err("mismatch")
+                .contains("state did not match")
+        );
+        assert!(
+            answer("error=access_denied&state=right")
+                .expect_err("denied")
+                .contains("you declined")
+        );
+        assert!(
+            answer("error=invalid_scope&error_description=nope&state=right")
+                .expect_err("refused")
+                .contains("invalid_scope: nope")
+        );
+        assert!(
+            answer("state=right")
+                .expect_err("no code")
+                .contains("without an authorization code")
+        );
+    }
+
+    #[test]
+    fn pages_escape_what_the_query_carried() {
+        let p = error_page("<script>alert(1)</script>");
+        assert!(!p.contains("<script>"), "{p}");
+        assert!(p.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(describe(Duration::from_secs(300)), "5 minutes");
+        assert_eq!(describe(Duration::from_secs(60)), "1 minute");
+        assert_eq!(describe(Duration::from_secs(90)), "90 seconds");
+    }
+
+    #[tokio::test]
+    async fn the_listener_ignores_other_paths_and_idle_connections() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let client = tokio::spawn(async move {
+            // A speculative connection that never speaks must not block the rest.
+            let _idle = TcpStream::connect(addr).await.expect("connect");
+            let mut fav = TcpStream::connect(addr).await.expect("connect");
+            fav.write_all(b"GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("write");
+            let mut answer = String::new();
+            fav.read_to_string(&mut answer).await.expect("read");
+            assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+            let mut cb = TcpStream::connect(addr).await.expect("connect");
+            cb.write_all(b"GET /callback?code=abc&state=xyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .expect("write");
+            let mut answer = String::new();
+            cb.read_to_string(&mut answer).await.expect("read");
+            answer
+        });
+        let (mut stream, callback) =
+            tokio::time::timeout(Duration::from_secs(5), wait_for_callback(&listener))
+                .await
+                .expect("callback arrives");
+        assert_eq!(callback.code.as_deref(), Some("abc"));
+        assert_eq!(callback.state.as_deref(), Some("xyz"));
+        respond(&mut stream, "200 OK", &success_page()).await;
+        drop(stream);
+        let answer = client.await.expect("client");
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Connection: close"));
+        assert!(answer.contains("you can close this tab"));
+    }
+
+    #[tokio::test]
+    async fn oversized_requests_are_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            serve_connection(stream).await.is_none()
+        });
+        let mut c = TcpStream::connect(addr).await.expect("connect");
+        let big = format!("GET /callback?{} HTTP/1.1\r\n", "a".repeat(20_000));
+        let _ = c.write_all(big.as_bytes()).await;
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer).await;
+        assert!(server.await.expect("server"), "not handed on as a callback");
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    }
+}

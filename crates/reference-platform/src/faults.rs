@@ -206,6 +206,30 @@ fn request_key(req: &Request) -> u64 {
     h.finish()
 }
 
+/// `METHOD path?query` without the media signature, plus any Range.
+fn request_label(req: &Request) -> String {
+    let mut s = format!("{} {}", req.method(), req.uri().path());
+    if let Some(q) = req.uri().query() {
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|p| !p.starts_with("sig=") && !p.starts_with("expires="))
+            .collect();
+        if !kept.is_empty() {
+            s.push('?');
+            s.push_str(&kept.join("&"));
+        }
+    }
+    if let Some(r) = req
+        .headers()
+        .get(axum::http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        s.push_str(" range=");
+        s.push_str(r);
+    }
+    s
+}
+
 /// Middleware: applies the fault plan to `/api/v1/*` and `/media/*`.
 pub(crate) async fn inject(
     State(state): State<PlatformState>,
@@ -217,6 +241,9 @@ pub(crate) async fn inject(
         return next.run(req).await;
     }
     let plan = state.faults();
+    if let Ok(mut counts) = state.inner.requests.lock() {
+        *counts.entry(request_label(&req)).or_insert(0) += 1;
+    }
     let roll = state.inner.dice.roll_for(request_key(&req));
     req.extensions_mut().insert(roll);
     if plan.latency_ms > 0 {
@@ -275,7 +302,10 @@ fn cut_mid_body(resp: Response) -> Response {
         Ok(chunk.slice(..take))
     });
     // Ensure the cut happens even when the body arrived in one chunk.
+    // Pause before the cut so the first half reaches the client as data
+    // (as on a real network), rather than arriving together with the reset.
     let tail = futures_util::stream::once(async {
+        tokio::time::sleep(Duration::from_millis(30)).await;
         Err::<Bytes, _>(std::io::Error::new(
             std::io::ErrorKind::ConnectionReset,
             "injected fault: connection reset",

@@ -17,6 +17,7 @@ pub(crate) struct Inner {
     pub dice: FaultDice,
     pub rate: RateLimiter,
     pub media_key: Vec<u8>,
+    pub requests: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl PlatformState {
@@ -36,6 +37,7 @@ impl PlatformState {
                 store,
                 config,
                 media_key,
+                requests: Default::default(),
             }),
         })
     }
@@ -57,6 +59,24 @@ impl PlatformState {
             .read()
             .map(|f| f.clone())
             .unwrap_or_default()
+    }
+
+    /// How many times each request was served so far, keyed by
+    /// `METHOD path?query` (media signatures left out). Tests use it to prove
+    /// that a resumed export fetches nothing twice.
+    pub fn requests(&self) -> std::collections::HashMap<String, u64> {
+        self.inner
+            .requests
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// Forgets the request counts.
+    pub fn reset_requests(&self) {
+        if let Ok(mut r) = self.inner.requests.lock() {
+            r.clear();
+        }
     }
 
     /// Replaces the fault plan (and restarts its deterministic sequence).

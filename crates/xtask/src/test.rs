@@ -118,24 +118,114 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 }
 
 fn workspace_tests(extra: &[OsString]) -> Result<()> {
-    let mut cmd = util::cargo();
-    cmd.arg("test");
+    let mut args: Vec<OsString> = vec!["test".into()];
     let picks_packages = extra.iter().any(|a| {
         let a = a.to_string_lossy();
         a == "-p" || a.starts_with("--package") || (a.starts_with("-p") && !a.starts_with("--"))
     });
     if !picks_packages {
-        cmd.arg("--workspace");
+        args.push("--workspace".into());
     }
     if util::repo_root().join("Cargo.lock").is_file() {
-        cmd.arg("--locked");
+        args.push("--locked".into());
     }
-    cmd.args(extra);
+    args.extend(extra.iter().cloned());
+
+    let session = if cfg!(target_os = "linux") {
+        KeyringSession::create()?
+    } else {
+        // macOS and Windows tests use the user's own keychain / Credential Manager.
+        None
+    };
+    let mut cmd = match &session {
+        Some(s) => s.command(&args),
+        None => {
+            if cfg!(target_os = "linux") {
+                println!(
+                    "xtask test: warning: `dbus-run-session` or `gnome-keyring-daemon` is not on PATH, \
+                     so the tests of the real OS keyring are skipped (or, if this shell has a D-Bus \
+                     session, use your own keyring); install the `dbus` and `gnome-keyring` packages \
+                     to run them in a throwaway keyring"
+                );
+            }
+            let mut cmd = util::cargo();
+            cmd.args(&args);
+            cmd
+        }
+    };
     println!("xtask test: {}", util::display(&cmd));
-    util::run(&mut cmd).map_err(|e| {
+    let result = util::run(&mut cmd).map_err(|e| {
         Failure::new(format!("{e}"))
             .hint("see the failing tests above; rerun one with `cargo test -p CRATE TEST_NAME -- --nocapture`")
-    })
+    });
+    if let Some(s) = session {
+        s.remove()?;
+    }
+    result
+}
+
+/// A private D-Bus session with an unlocked, throwaway GNOME Keyring, so that
+/// the keyring tests use a real Secret Service (never the developer's own
+/// keyring) on desktops and headless CI alike.
+struct KeyringSession {
+    /// Scratch directory: the wrapper script and `XDG_DATA_HOME` (where
+    /// gnome-keyring keeps its keyring files).
+    dir: std::path::PathBuf,
+}
+
+/// Unlocks a fresh keyring in the session, then runs its arguments. They
+/// arrive as separate argv entries and are passed on with `"$@"`, so no
+/// argument is ever re-parsed by a shell. The password only protects a
+/// keyring that is deleted after the run.
+const KEYRING_SESSION_SCRIPT: &str = "\
+# Written by `cargo xtask test`; runs inside `dbus-run-session`.
+set -e
+printf %s ci | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+exec \"$@\"
+";
+
+impl KeyringSession {
+    /// `None` when `dbus-run-session` or `gnome-keyring-daemon` is missing.
+    fn create() -> Result<Option<Self>> {
+        if !(util::on_path("dbus-run-session") && util::on_path("gnome-keyring-daemon")) {
+            return Ok(None);
+        }
+        let dir = util::xtask_dir().join(format!("keyring-{}", std::process::id()));
+        util::remove_if_exists(&dir)?;
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).map_err(util::io_failure("create", &data))?;
+        let script = dir.join("keyring-session.sh");
+        std::fs::write(&script, KEYRING_SESSION_SCRIPT)
+            .map_err(util::io_failure("write", &script))?;
+        Ok(Some(Self { dir }))
+    }
+
+    /// `dbus-run-session -- sh SCRIPT CARGO ARGS…` with `XDG_DATA_HOME` in
+    /// the scratch directory.
+    fn command(&self, cargo_args: &[OsString]) -> Command {
+        let plain = util::cargo();
+        let mut cmd = Command::new("dbus-run-session");
+        if let Some(dir) = plain.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        for (name, value) in plain.get_envs() {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd.env("XDG_DATA_HOME", self.dir.join("data"))
+            .arg("--")
+            .arg("sh")
+            .arg(self.dir.join("keyring-session.sh"))
+            .arg(plain.get_program())
+            .args(cargo_args);
+        cmd
+    }
+
+    fn remove(self) -> Result<()> {
+        util::remove_if_exists(&self.dir)
+    }
 }
 
 fn conformance() -> Result<()> {
@@ -246,6 +336,51 @@ mod tests {
         assert_eq!(quick.cargo_args, args(&["-p", "xtask", "--no-conformance"]));
 
         assert!(parse(&args(&["--nocapture"])).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn the_keyring_session_passes_cargo_arguments_untouched() {
+        let session = KeyringSession {
+            dir: std::path::PathBuf::from("/x/keyring-1"),
+        };
+        let cargo_args = args(&["test", "--", "name with spaces", "it's", "$HOME", ""]);
+        let cmd = session.command(&cargo_args);
+        assert_eq!(cmd.get_program(), "dbus-run-session");
+        let argv: Vec<&OsStr> = cmd.get_args().collect();
+        assert_eq!(
+            argv[..3],
+            ["--", "sh", "/x/keyring-1/keyring-session.sh"].map(OsStr::new)
+        );
+        assert_eq!(
+            argv[4..],
+            cargo_args
+                .iter()
+                .map(OsString::as_os_str)
+                .collect::<Vec<_>>()[..]
+        );
+        let data = cmd
+            .get_envs()
+            .find(|(name, _)| *name == "XDG_DATA_HOME")
+            .and_then(|(_, value)| value);
+        assert_eq!(data, Some(OsStr::new("/x/keyring-1/data")));
+    }
+
+    #[test]
+    fn the_keyring_session_script_execs_its_arguments() -> Result<()> {
+        if !util::on_path("sh") {
+            return Ok(());
+        }
+        // Everything after the unlock line, run as the script runs it.
+        let tail = KEYRING_SESSION_SCRIPT
+            .lines()
+            .filter(|l| !l.contains("gnome-keyring-daemon"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let out = util::capture(Command::new("sh").args([
+            "-c", &tail, "sh", "printf", "[%s]", "a b", "it's", "$HOME", "",
+        ]))?;
+        assert_eq!(out, "[a b][it's][$HOME][]");
         Ok(())
     }
 }

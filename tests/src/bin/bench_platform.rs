@@ -1,1 +1,694 @@
-fn main(){}
+//! `bench-platform`: how fast the reference platform seeds, pages and serves
+//! media, measured end to end over loopback HTTP.
+//!
+//! `cargo xtask bench` runs it in release mode with `--out docs/benchmarks.md`;
+//! the results replace the section between the `bench-platform` markers in
+//! that file (and are printed as the same table). `--quick` shrinks every
+//! size to smoke-test the benchmark itself; its numbers mean little.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use keepsake_platform::{
+    Config, PlatformState, Store,
+    seed::{self, Preset, SeedOptions},
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+const START: &str = "<!-- bench-platform:start -->";
+const END: &str = "<!-- bench-platform:end -->";
+const USAGE: &str = "usage: bench-platform [--out PATH] [--quick]
+
+  --out PATH   write the results into PATH, between the bench-platform markers
+  --quick      small sizes, to check that the benchmark runs (numbers mean little)";
+
+struct Args {
+    out: Option<PathBuf>,
+    quick: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut parsed = Args {
+        out: None,
+        quick: false,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => parsed.quick = true,
+            "--out" => parsed.out = Some(args.next().ok_or("--out needs a path")?.into()),
+            "-h" | "--help" => return Ok(None),
+            other => match other.strip_prefix("--out=") {
+                Some(path) if !path.is_empty() => parsed.out = Some(path.into()),
+                _ => return Err(format!("unknown argument '{other}'")),
+            },
+        }
+    }
+    Ok(Some(parsed))
+}
+
+/// How much work each measurement does.
+struct Sizes {
+    /// Posts seeded for the seeding measurement.
+    seed_posts: u64,
+    /// Posts of the account whose pages are walked.
+    page_posts: u64,
+    /// Walks of that account, each in a new export session.
+    walks: usize,
+    /// Media files downloaded.
+    media: u64,
+    /// Timed download passes over them, per concurrency.
+    media_passes: usize,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                seed_posts: 20_000,
+                page_posts: 5_000,
+                walks: 2,
+                media: 6,
+                media_passes: 2,
+            }
+        } else {
+            Self {
+                seed_posts: 1_000_000,
+                page_posts: 100_000,
+                walks: 3,
+                media: 50,
+                media_passes: 5,
+            }
+        }
+    }
+}
+
+/// One line of the results table.
+struct Row {
+    measurement: String,
+    result: String,
+    target: String,
+}
+
+impl Row {
+    fn new(
+        measurement: impl Into<String>,
+        result: impl Into<String>,
+        target: impl Into<String>,
+    ) -> Self {
+        Self {
+            measurement: measurement.into(),
+            result: result.into(),
+            target: target.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench-platform: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-platform: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<()> {
+    if cfg!(debug_assertions) && !args.quick {
+        eprintln!(
+            "bench-platform: warning: this is a debug build; run with --release for meaningful numbers"
+        );
+    }
+    let sizes = Sizes::new(args.quick);
+    let dir = tempfile::tempdir().context("creating a temporary directory for the databases")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+
+    let mut rows = bench_seed(dir.path(), &sizes)?;
+    rows.extend(rt.block_on(bench_pages(dir.path(), &sizes))?);
+    rows.extend(rt.block_on(bench_media(dir.path(), &sizes))?);
+
+    let table = render_table(&rows);
+    println!("{table}");
+    if let Some(out) = &args.out {
+        let section = format!("{START}\n{}\n\n{table}{END}", machine_note(args.quick));
+        write_section(out, &section).with_context(|| format!("writing {}", out.display()))?;
+        eprintln!("bench-platform: results written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// Seeds a store at `path`, returning it and how long seeding took.
+fn seed_into(path: &Path, opts: &SeedOptions) -> Result<(Store, seed::SeedReport, Duration)> {
+    let store = Store::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let started = Instant::now();
+    let report = seed::seed(&store, opts).context("seeding")?;
+    Ok((store, report, started.elapsed()))
+}
+
+fn large(posts: u64, media: u64) -> SeedOptions {
+    SeedOptions {
+        preset: Preset::Large,
+        seed: 1,
+        posts: Some(posts),
+        media: Some(media),
+    }
+}
+
+/// (a) Seeding: the large preset with `seed_posts` posts and no media.
+fn bench_seed(dir: &Path, sizes: &Sizes) -> Result<Vec<Row>> {
+    eprintln!(
+        "bench-platform: seeding {} posts…",
+        thousands(sizes.seed_posts)
+    );
+    let db = dir.join("seed.db");
+    let (_store, report, took) = seed_into(&db, &large(sizes.seed_posts, 0))?;
+    // The preset's 200 follower accounts write two posts each besides the big account's.
+    ensure!(
+        report.posts >= sizes.seed_posts,
+        "the seed wrote {} posts, not {}",
+        report.posts,
+        sizes.seed_posts
+    );
+    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let rate = report.posts as f64 / took.as_secs_f64();
+    Ok(vec![Row::new(
+        format!(
+            "Seed `large` with {} posts (+ {} comments, {} likes; no media)",
+            thousands(sizes.seed_posts),
+            thousands(report.comments),
+            thousands(report.likes)
+        ),
+        format!(
+            "{:.1} s ({} posts/s, {:.0} MB database)",
+            took.as_secs_f64(),
+            thousands(rate as u64),
+            db_bytes as f64 / 1e6
+        ),
+        if sizes.seed_posts >= 1_000_000 {
+            "< 60 s"
+        } else {
+            "< 60 s for 1,000,000"
+        },
+    )])
+}
+
+/// A platform serving one seeded database on `127.0.0.1:0`, with rate
+/// limits and export quotas off so they do not pace the measurement.
+struct Server {
+    url: String,
+    state: PlatformState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(store: Store) -> Result<Self> {
+        let config = Config {
+            rate_limit_per_min: 0,
+            quota_per_window: 0,
+            ..Config::default()
+        };
+        let state = PlatformState::new(store, config).context("preparing the platform")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("binding 127.0.0.1:0")?;
+        let url = format!(
+            "http://{}",
+            listener.local_addr().context("the bound address")?
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = keepsake_platform::serve(listener, serving, async {
+                let _ = rx.await;
+            })
+            .await
+            {
+                eprintln!("bench-platform: the platform stopped: {e}");
+            }
+        });
+        Ok(Self {
+            url,
+            state,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// A client for the `large` account: its id and a fresh personal access token.
+    fn large_account(&self) -> Result<(i64, String)> {
+        let store = self.state.store();
+        Ok((
+            store.user_id("large")?,
+            store.create_pat("large", "export:self", None)?,
+        ))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn http() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .context("building the HTTP client")
+}
+
+/// Opens an export of `categories` for `user`; returns its id.
+async fn open_export(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    user: i64,
+    categories: &[&str],
+) -> Result<String> {
+    let resp = http
+        .post(format!("{}/api/v1/users/{user}/exports", server.url))
+        .bearer_auth(token)
+        .json(&json!({ "categories": categories }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let body: Value = resp.json().await.context("the export session is JSON")?;
+    ensure!(
+        status.as_u16() == 201,
+        "opening an export answered {status}: {body}"
+    );
+    Ok(body["export_id"]
+        .as_str()
+        .context("the session has an export_id")?
+        .to_owned())
+}
+
+/// Ends a session so the next one may open (only one runs per account).
+async fn cancel_export(
+    http: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    user: i64,
+    export: &str,
+) -> Result<()> {
+    let resp = http
+        .patch(format!(
+            "{}/api/v1/users/{user}/exports/{export}",
+            server.url
+        ))
+        .bearer_auth(token)
+        .json(&json!({ "status": "cancelled", "error": "benchmark walk finished" }))
+        .send()
+        .await?;
+    ensure!(
+        resp.status().is_success(),
+        "ending the export answered {}",
+        resp.status()
+    );
+    Ok(())
+}
+
+/// Walks a collection as a client would (request, parse, follow the
+/// cursor); returns the items and the number of pages.
+async fn walk(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    collection: &str,
+) -> Result<(Vec<Value>, usize)> {
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/{collection}?limit=500");
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let resp = http.get(&url).bearer_auth(token).send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        ensure!(
+            status.is_success(),
+            "{url} answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        let mut page: Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("{url} is not JSON"))?;
+        pages += 1;
+        if let Some(list) = page["items"].as_array_mut() {
+            items.append(list);
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok((items, pages)),
+        }
+    }
+}
+
+/// (b) Paging: walks of the posts of an account with `page_posts` posts.
+async fn bench_pages(dir: &Path, sizes: &Sizes) -> Result<Vec<Row>> {
+    eprintln!(
+        "bench-platform: seeding {} posts to page through…",
+        thousands(sizes.page_posts)
+    );
+    let db = dir.join("pages.db");
+    let (store, _, _) =
+        tokio::task::block_in_place(|| seed_into(&db, &large(sizes.page_posts, 0)))?;
+    let server = Server::start(store).await?;
+    let (user, token) = server.large_account()?;
+    let http = http()?;
+    let mut posts_per_sec = Vec::new();
+    let mut pages_per_sec = Vec::new();
+    for i in 1..=sizes.walks {
+        let export = open_export(&http, &server, &token, user, &["posts"]).await?;
+        let base = format!("{}/api/v1/users/{user}/exports/{export}", server.url);
+        let started = Instant::now();
+        let (items, pages) = walk(&http, &base, &token, "posts").await?;
+        let took = started.elapsed().as_secs_f64();
+        cancel_export(&http, &server, &token, user, &export).await?;
+        let ids: Vec<i64> = items.iter().filter_map(|p| p["id"].as_i64()).collect();
+        ensure!(
+            ids.len() as u64 == sizes.page_posts,
+            "walk {i} returned {} posts, not {}",
+            ids.len(),
+            sizes.page_posts
+        );
+        ensure!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "walk {i} returned posts out of order or twice"
+        );
+        eprintln!(
+            "bench-platform: walk {i}: {} posts in {pages} pages, {took:.2} s",
+            thousands(ids.len() as u64)
+        );
+        posts_per_sec.push(ids.len() as f64 / took);
+        pages_per_sec.push(pages as f64 / took);
+    }
+    let what = format!(
+        "{} posts at limit=500, {} walks, each a new export session",
+        thousands(sizes.page_posts),
+        sizes.walks
+    );
+    Ok(vec![
+        Row::new(
+            format!("Page walk: posts/s ({what})"),
+            format!(
+                "best {}, median {}",
+                thousands(max(&posts_per_sec) as u64),
+                thousands(median(&posts_per_sec) as u64)
+            ),
+            "—",
+        ),
+        Row::new(
+            "Page walk: pages/s (500 posts a page)",
+            format!(
+                "best {:.1}, median {:.1}",
+                max(&pages_per_sec),
+                median(&pages_per_sec)
+            ),
+            "—",
+        ),
+    ])
+}
+
+/// Downloads `urls` one after another; returns the bodies in order.
+async fn download_all(
+    http: reqwest::Client,
+    urls: Vec<(usize, String)>,
+) -> Result<Vec<(usize, impl AsRef<[u8]> + Send + use<>)>> {
+    let mut out = Vec::with_capacity(urls.len());
+    for (i, url) in urls {
+        let resp = http.get(&url).send().await?;
+        let status = resp.status();
+        ensure!(
+            status.as_u16() == 200,
+            "downloading {url} answered {status}"
+        );
+        out.push((i, resp.bytes().await?));
+    }
+    Ok(out)
+}
+
+/// Downloads every file once, `parallel` at a time; returns the seconds it
+/// took. Every body is checked against its declared sha256 after the clock
+/// stops (the client's hashing is not the server's speed).
+async fn download_pass(
+    http: &reqwest::Client,
+    urls: &[(usize, String)],
+    media: &[Value],
+    parallel: usize,
+    expected_bytes: u64,
+) -> Result<f64> {
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for lane in 0..parallel {
+        let share: Vec<(usize, String)> = urls
+            .iter()
+            .filter(|(i, _)| i % parallel == lane)
+            .cloned()
+            .collect();
+        tasks.spawn(download_all(http.clone(), share));
+    }
+    let mut bodies = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        bodies.extend(done.context("a download task failed")??);
+    }
+    let took = started.elapsed().as_secs_f64();
+    let mut bytes = 0u64;
+    for (i, body) in &bodies {
+        let m = &media[*i];
+        let body = body.as_ref();
+        let sha: String = Sha256::digest(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ensure!(
+            m["sha256"].as_str() == Some(sha.as_str()),
+            "media {} does not match its sha256",
+            m["id"]
+        );
+        bytes += body.len() as u64;
+    }
+    ensure!(
+        bytes == expected_bytes,
+        "downloaded {bytes} bytes, the seed wrote {expected_bytes}"
+    );
+    Ok(took)
+}
+
+/// (c) Media: downloads of every file of a small media set, one at a time
+/// and four at a time.
+async fn bench_media(dir: &Path, sizes: &Sizes) -> Result<Vec<Row>> {
+    eprintln!("bench-platform: seeding {} media files…", sizes.media);
+    let db = dir.join("media.db");
+    let (store, report, _) =
+        tokio::task::block_in_place(|| seed_into(&db, &large(1_000, sizes.media)))?;
+    let server = Server::start(store).await?;
+    let (user, token) = server.large_account()?;
+    let http = http()?;
+    let export = open_export(&http, &server, &token, user, &["media"]).await?;
+    let base = format!("{}/api/v1/users/{user}/exports/{export}", server.url);
+    let (media, _) = walk(&http, &base, &token, "media").await?;
+    ensure!(
+        media.len() as u64 == sizes.media,
+        "the media walk returned {} items, not {}",
+        media.len(),
+        sizes.media
+    );
+    let urls: Vec<(usize, String)> = media
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            Ok((
+                i,
+                m["download_url"]
+                    .as_str()
+                    .context("a download URL")?
+                    .to_owned(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let total_mb = report.media_bytes as f64 / 1e6;
+
+    // One untimed pass first, so every measured pass finds the same warm caches.
+    download_all(http.clone(), urls.clone()).await?;
+    let mut rows = Vec::new();
+    for parallel in [1usize, 4] {
+        let mut rates = Vec::new();
+        for pass in 1..=sizes.media_passes {
+            let took = download_pass(&http, &urls, &media, parallel, report.media_bytes).await?;
+            eprintln!(
+                "bench-platform: {} files, {parallel} at a time, pass {pass}: {took:.3} s",
+                media.len()
+            );
+            rates.push(total_mb / took);
+        }
+        rows.push(Row::new(
+            format!(
+                "Media download: {} files ({total_mb:.1} MB), {parallel} at a time, {} passes",
+                media.len(),
+                sizes.media_passes
+            ),
+            format!(
+                "best {:.0} MB/s, median {:.0} MB/s",
+                max(&rates),
+                median(&rates)
+            ),
+            "—",
+        ));
+    }
+    Ok(rows)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NAN, f64::max)
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let mut t = String::from("| Measurement | Result | Target |\n| --- | --- | --- |\n");
+    for r in rows {
+        t.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.measurement, r.result, r.target
+        ));
+    }
+    t
+}
+
+fn machine_note(quick: bool) -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get().to_string())
+        .unwrap_or_else(|_| "an unknown number of".into());
+    let date = time::OffsetDateTime::now_utc().date();
+    let mut note = format!(
+        "Measured on {date} on {} / {} with {cores} cores (`available_parallelism`), {} build, client and server in one process over loopback.",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        if cfg!(debug_assertions) {
+            "**debug**"
+        } else {
+            "release"
+        }
+    );
+    if quick {
+        note.push_str(" **`--quick` run: reduced sizes, not comparable with full runs.**");
+    }
+    note
+}
+
+/// Replaces the marked section of `path`, creating the file if needed.
+fn write_section(path: &Path, section: &str) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from(
+            "# Benchmarks\n\nThe reference platform's speed, measured by `cargo xtask bench` \
+             (the `bench-platform` binary in `tests/`). The section below is rewritten on every run.\n",
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let updated = match (text.find(START), text.find(END)) {
+        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
+        (None, None) => format!("{}\n\n{section}\n", text.trim_end()),
+        _ => bail!(
+            "the file's bench-platform markers are broken (one is missing or they are out of order); fix them by hand"
+        ),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    // Write beside and rename, so an interrupted run leaves the old file whole.
+    let tmp = path.with_extension("md.tmp");
+    std::fs::write(&tmp, updated)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn only_the_marked_section_is_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("docs").join("benchmarks.md");
+        write_section(&path, &format!("{START}\none\n{END}")).expect("create");
+        let created = std::fs::read_to_string(&path).expect("read");
+        assert!(created.starts_with("# Benchmarks\n"), "{created}");
+        std::fs::write(
+            &path,
+            format!("# Mine\n\nkept\n\n{START}\nold\n{END}\n\nalso kept\n"),
+        )
+        .expect("write");
+        write_section(&path, &format!("{START}\nnew\n{END}")).expect("update");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("# Mine\n\nkept\n\n{START}\nnew\n{END}\n\nalso kept\n")
+        );
+        std::fs::write(&path, format!("{START}\nno end\n")).expect("write");
+        assert!(
+            write_section(&path, "x").is_err(),
+            "a broken section is not overwritten"
+        );
+    }
+
+    #[test]
+    fn arguments_are_parsed_with_std_only() {
+        let parse = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        let args = parse(&["--out", "x.md", "--quick"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!((args.out, args.quick), (Some(PathBuf::from("x.md")), true));
+        assert!(parse(&["--out"]).is_err());
+        assert!(parse(&["--fast"]).is_err());
+        assert!(parse(&["--help"]).expect("valid").is_none());
+    }
+}

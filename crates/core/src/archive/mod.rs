@@ -1,1 +1,72 @@
-//! (in progress)
+//! The archive: one zip holding a BagIt bag (RFC 8493), so that anyone can
+//! check it years later with standard tools and without Keepsake.
+//!
+//! ```text
+//! bagit.txt               BagIt-Version, Tag-File-Character-Encoding
+//! bag-info.txt            who, which export, when, Payload-Oxum, Keepsake's version
+//! manifest-sha256.txt     the SHA-256 of every payload file
+//! tagmanifest-sha256.txt  the SHA-256 of every other tag file
+//! data/...                the payload
+//! ```
+//!
+//! [`ArchiveWriter`] streams entries into `<name>.partial` and renames it to
+//! the final name only once the bag is complete and on disk; [`verify`]
+//! re-reads a finished archive and checks every hash; [`names`] turns names
+//! the platform sent into entry names safe on every file system.
+//!
+//! This module never holds a whole entry in memory and never writes a file
+//! with the final name before the archive is complete.
+
+mod bagit;
+pub mod names;
+mod verify;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use bagit::BagInfo;
+pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
+pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive, partial_path_for};
+
+use std::io;
+use std::path::Path;
+
+use crate::Error;
+
+/// Read and write in pieces of this size: large enough for few system calls,
+/// small enough that memory stays flat.
+const CHUNK: usize = 64 * 1024;
+
+/// `Error::io`, without the path twice: `fs-err` already writes the file name
+/// into its errors, and `Error::Io` shows it again.
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
+    let wrap = Error::io(action, path);
+    move |e| wrap(os_error(e))
+}
+
+/// The OS error underneath an `fs-err` error; any other error unchanged.
+fn os_error(e: io::Error) -> io::Error {
+    let inner = e
+        .get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .and_then(|source| source.downcast_ref::<io::Error>());
+    match inner {
+        Some(os) => match os.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(os.kind(), os.to_string()),
+        },
+        None => e,
+    }
+}
+
+/// A zip library error as an engine error about `path`.
+fn zip_error(action: &'static str, path: &Path, e: zip::result::ZipError) -> Error {
+    match e {
+        zip::result::ZipError::Io(e) => io_error(action, path)(e),
+        other => Error::Archive {
+            path: path.to_owned(),
+            detail: other.to_string(),
+        },
+    }
+}

@@ -1,1 +1,890 @@
-//! (in progress)
+//! The export flow: open (or resume) a session, check the disk, fetch every
+//! category and media file into a staging directory with a checkpoint
+//! journal, feed finished entries to the zip writer as they complete,
+//! reconcile counts, and report the outcome to the platform.
+//!
+//! A finished archive appears only by rename after fsync; an interrupted run
+//! leaves a hidden staging directory that the next run resumes from without
+//! fetching again what it already has.
+
+mod assemble;
+mod fetch;
+mod media;
+pub mod progress;
+mod staging;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+pub use assemble::media_archive_path;
+pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
+pub use staging::STAGING_PREFIX;
+
+use crate::archive::BagInfo;
+use crate::client::ApiClient;
+use crate::{Error, Result};
+use staging::{Checkpoint, Staging};
+
+/// The archive format version written to `manifest.json`.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// Every category, in the order the contract lists them.
+pub const CATEGORIES: [&str; 6] = [
+    "profile",
+    "posts",
+    "comments",
+    "likes",
+    "connections",
+    "media",
+];
+
+/// Whether to continue an interrupted export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeMode {
+    /// Resume when an interrupted export of the same account is staged in
+    /// the destination folder; start afresh otherwise.
+    Auto,
+    /// Resume, or fail if there is nothing to resume.
+    Require,
+    /// Never resume.
+    Never,
+}
+
+/// What to export, and where.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The account to export; `None` for the signed-in account.
+    pub subject_id: Option<i64>,
+    /// Why (required when exporting someone else's account).
+    pub reason: Option<String>,
+    /// Categories; `None` for all.
+    pub categories: Option<Vec<String>>,
+    /// Only records created at or after this date / date-time.
+    pub since: Option<String>,
+    /// Only records created before this date / date-time.
+    pub until: Option<String>,
+    /// Destination folder.
+    pub out_dir: PathBuf,
+    /// Resume behaviour.
+    pub resume: ResumeMode,
+    /// Parallel media downloads.
+    pub media_workers: usize,
+}
+
+/// Stops an export from outside (Ctrl-C, a Cancel button).
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicU8>);
+
+const RUNNING: u8 = 0;
+const CANCEL_KEEP: u8 = 1;
+const CANCEL_DISCARD: u8 = 2;
+
+impl CancelFlag {
+    /// Stops the export; `keep` leaves what was fetched for a later resume.
+    pub fn cancel(&self, keep: bool) {
+        let _ = self.0.compare_exchange(
+            RUNNING,
+            if keep { CANCEL_KEEP } else { CANCEL_DISCARD },
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+    fn state(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub use crate::audit::Outcome;
+
+/// Expected versus retrieved, for one category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// What the session announced.
+    pub expected: u64,
+    /// What the archive holds.
+    pub retrieved: u64,
+}
+
+/// The result of an export that produced an archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    /// Completed or incomplete.
+    pub outcome: Outcome,
+    /// The platform's export id.
+    pub export_id: String,
+    /// The archive.
+    pub archive: PathBuf,
+    /// SHA-256 of the archive file.
+    pub sha256: String,
+    /// Size of the archive file.
+    pub bytes: u64,
+    /// Per category (media counts files).
+    pub counts: BTreeMap<String, Counts>,
+    /// Why the export is incomplete, if it is.
+    pub shortfalls: Vec<String>,
+    /// Things worth knowing that did not stop the export.
+    pub warnings: Vec<String>,
+    /// Whether this run continued an interrupted one.
+    pub resumed: bool,
+    /// The exported account's login.
+    pub subject: String,
+    /// The signed-in account's login.
+    pub actor: String,
+    /// The snapshot time.
+    pub as_of: String,
+}
+
+/// Per-category bookkeeping of the fetch.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    expected: u64,
+    retrieved: u64,
+    duplicates: u64,
+    cursor_repeats: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct UserRef {
+    id: i64,
+    login: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Estimate {
+    count: u64,
+    bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Session {
+    export_id: String,
+    status: String,
+    as_of: String,
+    subject: UserRef,
+    actor: UserRef,
+    reason: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    categories: BTreeMap<String, Estimate>,
+}
+
+/// What the staging directory remembers about its export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StagedSession {
+    platform: String,
+    session: Session,
+    archive_name: String,
+}
+
+/// State shared by the fetch tasks.
+pub(crate) struct Shared {
+    client: ApiClient,
+    reporter: Arc<dyn Reporter>,
+    session_path: String,
+    staging: Mutex<Staging>,
+    staging_dir: PathBuf,
+    expected: HashMap<String, u64>,
+    media_done: Mutex<HashMap<i64, u64>>,
+    cancel: CancelFlag,
+    failed: std::sync::atomic::AtomicBool,
+    bytes: AtomicU64,
+    total_bytes: u64,
+    started: Instant,
+}
+
+impl Shared {
+    fn staging_file(&self, cat: &str) -> PathBuf {
+        self.staging_dir.join(format!("{cat}.jsonl"))
+    }
+    fn media_paths(&self, id: i64) -> (PathBuf, PathBuf) {
+        let m = self.staging_dir.join("media");
+        (m.join(format!("{id}.part")), m.join(format!("{id}.bin")))
+    }
+    fn expected(&self, cat: &str) -> u64 {
+        self.expected.get(cat).copied().unwrap_or(0)
+    }
+    fn media_done(&self, id: i64) -> bool {
+        self.media_done
+            .lock()
+            .map(|m| m.contains_key(&id))
+            .unwrap_or(false)
+    }
+    fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+    fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        if let Checkpoint::Media { id, bytes } = c
+            && let Ok(mut m) = self.media_done.lock()
+        {
+            m.insert(*id, *bytes);
+        }
+        self.staging
+            .lock()
+            .map_err(|_| Error::Invalid("staging lock poisoned".into()))?
+            .record(c)
+    }
+    fn add_bytes(&self, n: u64) {
+        let done = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (done as f64 / secs) as u64;
+        let eta_secs =
+            (rate > 0 && self.total_bytes > done).then(|| (self.total_bytes - done) / rate.max(1));
+        self.reporter.report(ExportEvent::Bytes {
+            done,
+            total: self.total_bytes.max(done),
+            rate,
+            eta_secs,
+        });
+    }
+}
+
+/// The user-facing name of an archive.
+fn archive_name(session: &Session) -> String {
+    let login =
+        crate::archive::names::NameAllocator::default().allocate(&session.subject.login, "account");
+    let date = session.as_of.get(..10).unwrap_or("undated");
+    let short = session
+        .export_id
+        .trim_start_matches("exp_")
+        .get(..8)
+        .unwrap_or("export");
+    format!("keepsake-{login}-{date}-{short}.zip")
+}
+
+/// Finds an interrupted export of `subject_id` from `platform` in `out_dir`.
+fn find_resumable(
+    out_dir: &Path,
+    platform: &str,
+    subject_id: i64,
+) -> Option<(PathBuf, StagedSession)> {
+    staging::find_staged(out_dir).into_iter().find_map(|dir| {
+        let raw = std::fs::read(dir.join("session.json")).ok()?;
+        let s: StagedSession = serde_json::from_slice(&raw).ok()?;
+        (s.platform == platform && s.session.subject.id == subject_id).then_some((dir, s))
+    })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = staging::open_private(path, false)?;
+    f.set_len(0).map_err(Error::io("truncate", path))?;
+    f.write_all(bytes).map_err(Error::io("write", path))?;
+    f.sync_all().map_err(Error::io("sync", path))
+}
+
+/// What is known about an export attempt so far, for its audit record.
+#[derive(Default)]
+struct Attempt {
+    actor: Option<UserRef>,
+    subject: Option<UserRef>,
+    export_id: Option<String>,
+    reason: Option<String>,
+    categories: Vec<String>,
+}
+
+/// Runs one export to the end and records it in `audit` whatever happens.
+/// On success the archive exists and the platform has been told; on failure
+/// or cancellation no archive exists and the error says what was kept.
+pub async fn run(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancelFlag,
+    audit: Option<&crate::audit::AuditLog>,
+) -> Result<ExportReport> {
+    let started = Instant::now();
+    let mut attempt = Attempt::default();
+    let result = run_inner(client, opts, reporter.clone(), cancel, &mut attempt).await;
+    if let Some(log) = audit {
+        let entry = audit_entry(client, opts, &attempt, &result, started);
+        if let Err(e) = log.append(entry) {
+            // The export itself is done; say loudly that its record is not.
+            reporter.report(ExportEvent::Warning {
+                message: format!("the export could not be recorded in the audit log: {e}"),
+            });
+            if result.is_ok() {
+                return Err(e);
+            }
+        }
+    }
+    result
+}
+
+fn audit_entry(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    a: &Attempt,
+    result: &Result<ExportReport>,
+    started: Instant,
+) -> crate::audit::AuditEntry {
+    use crate::audit::{AuditEntry, CategoryCount, Filters};
+    let (outcome, code, message) = match result {
+        Ok(r) => (r.outcome, None, None),
+        Err(Error::Cancelled) => (Outcome::Cancelled, Some("cancelled".to_owned()), None),
+        Err(e) => (
+            Outcome::Failed,
+            Some(e.code().to_owned()),
+            Some(e.to_string()),
+        ),
+    };
+    let counts = match result {
+        Ok(r) => r
+            .counts
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.clone(),
+                    CategoryCount {
+                        expected: Some(c.expected),
+                        retrieved: c.retrieved,
+                    },
+                )
+            })
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    };
+    AuditEntry {
+        actor: a
+            .actor
+            .as_ref()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
+        actor_id: a.actor.as_ref().map(|u| u.id),
+        subject: a
+            .subject
+            .as_ref()
+            .map(|u| u.login.clone())
+            .unwrap_or_default(),
+        subject_id: a.subject.as_ref().map(|u| u.id).or(opts.subject_id),
+        reason: a.reason.clone().or_else(|| opts.reason.clone()),
+        platform: crate::error::display_url(client.base()),
+        categories: if a.categories.is_empty() {
+            opts.categories.clone().unwrap_or_default()
+        } else {
+            a.categories.clone()
+        },
+        filters: Filters {
+            since: opts.since.clone(),
+            until: opts.until.clone(),
+        },
+        export_id: a.export_id.clone(),
+        result: outcome,
+        error_code: code,
+        error_message: message,
+        counts,
+        bytes: result.as_ref().map(|r| r.bytes).unwrap_or(0),
+        archive_path: result
+            .as_ref()
+            .ok()
+            .map(|r| r.archive.display().to_string()),
+        archive_sha256: result.as_ref().ok().map(|r| r.sha256.clone()),
+        duration_ms: started.elapsed().as_millis() as u64,
+        app_version: crate::VERSION.to_owned(),
+    }
+}
+
+async fn run_inner(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancelFlag,
+    attempt: &mut Attempt,
+) -> Result<ExportReport> {
+    reporter.report(ExportEvent::Phase {
+        phase: Phase::Opening,
+    });
+    let platform = client.base().to_string();
+    let me: UserRef = client.get_json("/api/v1/me").await?;
+    attempt.actor = Some(me.clone());
+    let subject_id = opts.subject_id.unwrap_or(me.id);
+    crate::export::staging::create_private_dir(&opts.out_dir)?;
+
+    let mut resumed = false;
+    let mut staged = None;
+    if opts.resume != ResumeMode::Never
+        && let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id)
+    {
+        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
+        let live: Session = client.get_json(&path).await?;
+        if live.status == "running" {
+            resumed = true;
+            staged = Some((dir, s));
+        } else {
+            reporter.report(ExportEvent::Warning {
+                message: format!(
+                    "an interrupted export ({}) was found but the platform has ended it ({}); starting a new one",
+                    s.session.export_id, live.status
+                ),
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    if opts.resume == ResumeMode::Require && staged.is_none() {
+        return Err(Error::Invalid(format!(
+            "there is no interrupted export of this account to resume in {}; run without --resume to start one",
+            opts.out_dir.display()
+        )));
+    }
+    let (staging_dir, staged) = match staged {
+        Some(x) => x,
+        None => {
+            let mut body = serde_json::Map::new();
+            if let Some(r) = &opts.reason {
+                body.insert("reason".into(), json!(r));
+            }
+            if let Some(c) = &opts.categories {
+                body.insert("categories".into(), json!(c));
+            }
+            if let Some(s) = &opts.since {
+                body.insert("since".into(), json!(s));
+            }
+            if let Some(u) = &opts.until {
+                body.insert("until".into(), json!(u));
+            }
+            let session: Session = client
+                .post_json(
+                    &format!("/api/v1/users/{subject_id}/exports"),
+                    &Value::Object(body),
+                )
+                .await
+                .map_err(explain_open_error)?;
+            let s = StagedSession {
+                platform: platform.clone(),
+                archive_name: archive_name(&session),
+                session,
+            };
+            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id);
+            let stg = Staging::open(&dir)?;
+            drop(stg);
+            write_private(
+                &dir.join("session.json"),
+                &serde_json::to_vec_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))?,
+            )?;
+            (dir, s)
+        }
+    };
+    let session = staged.session.clone();
+    attempt.subject = Some(session.subject.clone());
+    attempt.export_id = Some(session.export_id.clone());
+    attempt.reason = session.reason.clone();
+    attempt.categories = session.categories.keys().cloned().collect();
+    let result = fetch_and_assemble(
+        client,
+        opts,
+        &staging_dir,
+        &staged,
+        resumed,
+        reporter.clone(),
+        cancel.clone(),
+    )
+    .await;
+    let session_path = format!(
+        "/api/v1/users/{}/exports/{}",
+        session.subject.id, session.export_id
+    );
+    match result {
+        Ok(report) => {
+            let outcome = json!({
+                "status": if report.outcome == Outcome::Completed { "completed" } else { "incomplete" },
+                // The contract's categories only (our `media_files` is local).
+                "counts": report
+                    .counts
+                    .iter()
+                    .filter(|(k, _)| CATEGORIES.contains(&k.as_str()))
+                    .map(|(k, c)| (k.clone(), json!(c.retrieved)))
+                    .collect::<serde_json::Map<_, _>>(),
+                "bytes": report.bytes,
+                "archive_sha256": report.sha256,
+            });
+            if let Err(e) = client.patch_json::<Value>(&session_path, &outcome).await {
+                reporter.report(ExportEvent::Warning {
+                    message: format!(
+                        "the archive is complete, but the platform could not be told: {e}"
+                    ),
+                });
+            }
+            let _ = std::fs::remove_dir_all(&staging_dir);
+            reporter.report(ExportEvent::Phase { phase: Phase::Done });
+            Ok(report)
+        }
+        Err(e) => {
+            let keep = cancel.state() == CANCEL_KEEP
+                || (matches!(
+                    e.class(),
+                    crate::Class::Retryable | crate::Class::NeedsSignIn
+                ) && !matches!(e, Error::Cancelled));
+            if !keep {
+                let status = if matches!(e, Error::Cancelled) {
+                    "cancelled"
+                } else {
+                    "failed"
+                };
+                let _ = client
+                    .patch_json::<Value>(
+                        &session_path,
+                        &json!({"status": status, "error": e.code()}),
+                    )
+                    .await;
+                let _ = std::fs::remove_dir_all(&staging_dir);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Adds the next step to 409 and quota refusals.
+fn explain_open_error(e: Error) -> Error {
+    match e.problem().map(|p| p.slug().to_owned()).as_deref() {
+        Some("export-running") => {
+            let id = e
+                .problem()
+                .and_then(|p| p.extensions.get("running_export_id"))
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
+            Error::TryLater {
+                code: "export_running",
+                message: format!(
+                    "an export of this account is already running ({id}). If this computer started it, run the same command with --resume \
+                     in the same --out folder; otherwise wait for it to finish (the platform closes abandoned exports after 24 hours)."
+                ),
+            }
+        }
+        Some("export-quota") => {
+            let when = e
+                .problem()
+                .and_then(|p| p.extensions.get("next_allowed_at"))
+                .and_then(Value::as_str)
+                .unwrap_or("later")
+                .to_owned();
+            Error::TryLater {
+                code: "quota",
+                message: format!(
+                    "this account has reached the platform's export limit; the next export is possible at {when}. Nothing was downloaded."
+                ),
+            }
+        }
+        _ => e,
+    }
+}
+
+async fn fetch_and_assemble(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    staging_dir: &Path,
+    staged: &StagedSession,
+    resumed: bool,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancelFlag,
+) -> Result<ExportReport> {
+    let session = &staged.session;
+    let stg = Staging::open(staging_dir)?;
+    let (cat_states, media_done) = stg.replay()?;
+    let expected: HashMap<String, u64> = session
+        .categories
+        .iter()
+        .map(|(k, v)| (k.clone(), v.count))
+        .collect();
+    let total_bytes: u64 = session.categories.values().map(|e| e.bytes).sum();
+    reporter.report(ExportEvent::Preflight {
+        export_id: session.export_id.clone(),
+        as_of: session.as_of.clone(),
+        categories: session
+            .categories
+            .iter()
+            .map(|(k, v)| (k.clone(), v.count, v.bytes))
+            .collect(),
+        resumed,
+    });
+    reporter.report(ExportEvent::Phase {
+        phase: Phase::Preflight,
+    });
+    // Staging plus the archive, with a margin for the file system.
+    let needed = total_bytes.saturating_mul(2) + (64 << 20);
+    if let Ok(avail) = fs4::available_space(&opts.out_dir)
+        && avail < needed
+    {
+        return Err(Error::DiskFull {
+            path: opts.out_dir.clone(),
+            needed_mb: needed >> 20,
+            available_mb: avail >> 20,
+        });
+    }
+
+    let final_path = opts.out_dir.join(&staged.archive_name);
+    let info = BagInfo {
+        source_organization: staged.platform.clone(),
+        external_identifier: session.export_id.clone(),
+        extra: vec![
+            ("Keepsake-Subject".into(), session.subject.login.clone()),
+            ("Keepsake-Actor".into(), session.actor.login.clone()),
+            ("Keepsake-As-Of".into(), session.as_of.clone()),
+        ],
+        bagging_date: time::OffsetDateTime::now_utc(),
+    };
+    reporter.report(ExportEvent::Phase {
+        phase: Phase::Fetching,
+    });
+    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info)?;
+    let shared = Arc::new(Shared {
+        client: client.clone(),
+        reporter: reporter.clone(),
+        session_path: format!(
+            "/api/v1/users/{}/exports/{}",
+            session.subject.id, session.export_id
+        ),
+        staging: Mutex::new(stg),
+        staging_dir: staging_dir.to_path_buf(),
+        expected,
+        media_done: Mutex::new(media_done),
+        cancel,
+        failed: Default::default(),
+        bytes: AtomicU64::new(0),
+        total_bytes,
+        started: Instant::now(),
+    });
+
+    let outcome = fetch_everything(
+        shared.clone(),
+        session,
+        cat_states,
+        zip_tx.clone(),
+        opts.media_workers,
+    )
+    .await;
+    let (tallies, media_tally) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            shared.failed.store(true, Ordering::SeqCst);
+            drop(zip_tx);
+            let _ = zip_thread.join();
+            let _ = std::fs::remove_file(partial_of(&final_path));
+            return Err(e);
+        }
+    };
+
+    reporter.report(ExportEvent::Phase {
+        phase: Phase::Finishing,
+    });
+    let mut counts = BTreeMap::new();
+    let mut shortfalls = Vec::new();
+    let mut warnings = Vec::new();
+    for (cat, t) in &tallies {
+        let c = Counts {
+            expected: t.expected,
+            retrieved: t.retrieved,
+        };
+        if c.retrieved < c.expected {
+            shortfalls.push(format!(
+                "{cat}: {} of {} records arrived",
+                c.retrieved, c.expected
+            ));
+        }
+        if t.duplicates > 0 {
+            warnings.push(format!(
+                "{cat}: the platform sent {} records twice; each is kept once",
+                t.duplicates
+            ));
+        }
+        if t.cursor_repeats > 0 {
+            warnings.push(format!(
+                "{cat}: the platform repeated a page cursor {} times",
+                t.cursor_repeats
+            ));
+        }
+        counts.insert(cat.clone(), c);
+    }
+    if let Some(m) = counts.get("media").copied() {
+        let files = Counts {
+            expected: m.retrieved,
+            retrieved: media_tally.downloaded,
+        };
+        for (id, why) in &media_tally.failed {
+            shortfalls.push(format!("media file {id} is missing: {why}"));
+        }
+        counts.insert("media_files".into(), files);
+    }
+    let outcome = if shortfalls.is_empty() {
+        Outcome::Completed
+    } else {
+        Outcome::Incomplete
+    };
+    let manifest = json!({
+        "format": "keepsake-archive",
+        "format_version": FORMAT_VERSION,
+        "status": outcome,
+        "platform": staged.platform,
+        "export_id": session.export_id,
+        "as_of": session.as_of,
+        "actor": session.actor,
+        "subject": session.subject,
+        "reason": session.reason,
+        "categories": tallies.keys().collect::<Vec<_>>(),
+        "filters": {"since": session.since, "until": session.until},
+        "counts": counts,
+        "shortfalls": shortfalls,
+        "warnings": warnings,
+        "tool": format!("keepsake {}", crate::VERSION),
+        "created_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+    });
+    let send = zip_tx.send(assemble::Job::Finish {
+        manifest: serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::Invalid(e.to_string()))?,
+    });
+    drop(zip_tx);
+    let finished = zip_thread
+        .join()
+        .map_err(|_| Error::Invalid("the archive writer crashed".into()))?;
+    let finished = match (send, finished) {
+        (Ok(()), Ok(f)) => f,
+        (_, Err(e)) => {
+            let _ = std::fs::remove_file(partial_of(&final_path));
+            return Err(e);
+        }
+        (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
+    };
+    Ok(ExportReport {
+        outcome,
+        export_id: session.export_id.clone(),
+        archive: finished.path,
+        sha256: finished.sha256,
+        bytes: finished.bytes,
+        counts,
+        shortfalls,
+        warnings,
+        resumed,
+        subject: session.subject.login.clone(),
+        actor: session.actor.login.clone(),
+        as_of: session.as_of.clone(),
+    })
+}
+
+fn partial_of(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".partial");
+    PathBuf::from(s)
+}
+
+/// Every category concurrently (each cursor chain in order), media
+/// downloads alongside; finished categories go to the zip thread at once.
+async fn fetch_everything(
+    shared: Arc<Shared>,
+    session: &Session,
+    states: HashMap<String, staging::CategoryState>,
+    zip: std::sync::mpsc::Sender<assemble::Job>,
+    media_workers: usize,
+) -> Result<(BTreeMap<String, Tally>, media::MediaTally)> {
+    let zip_err = || Error::Invalid("the archive writer stopped".into());
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut media_rx = None;
+    for cat in session.categories.keys() {
+        if cat == "profile" {
+            continue;
+        }
+        let state = states.get(cat).cloned().unwrap_or_default();
+        let media_tx = if cat == "media" {
+            let (tx, rx) = mpsc::channel::<Value>(256);
+            media_rx = Some(rx);
+            Some(tx)
+        } else {
+            None
+        };
+        let (shared, cat, zip) = (shared.clone(), cat.clone(), zip.clone());
+        tasks.spawn(async move {
+            let tally = fetch::category(shared.clone(), cat.clone(), state, media_tx).await?;
+            if cat != "media" {
+                zip.send(assemble::Job::Category {
+                    name: cat.clone(),
+                    jsonl: shared.staging_file(&cat),
+                    media_dir: None,
+                })
+                .map_err(|_| Error::Invalid("the archive writer stopped".into()))?;
+            }
+            Ok::<_, Error>((cat, tally))
+        });
+    }
+    let downloads = media_rx.map(|rx| {
+        let (shared, zip) = (shared.clone(), zip.clone());
+        tokio::spawn(media::download_all(shared, rx, media_workers, zip))
+    });
+    if session.categories.contains_key("profile") {
+        let profile: Value = shared
+            .client
+            .get_json(&format!("{}/profile", shared.session_path))
+            .await?;
+        let bytes =
+            serde_json::to_vec_pretty(&profile).map_err(|e| Error::Invalid(e.to_string()))?;
+        zip.send(assemble::Job::Bytes {
+            name: "profile.json".into(),
+            bytes,
+        })
+        .map_err(|_| zip_err())?;
+    }
+    let mut tallies = BTreeMap::new();
+    if session.categories.contains_key("profile") {
+        tallies.insert(
+            "profile".to_owned(),
+            Tally {
+                expected: 1,
+                retrieved: 1,
+                ..Tally::default()
+            },
+        );
+    }
+    let mut errors = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.map_err(|e| Error::Invalid(format!("a fetch task failed: {e}")))? {
+            Ok((cat, t)) => {
+                tallies.insert(cat, t);
+            }
+            Err(e) => {
+                // Stop the others: one failed category fails the export.
+                shared.failed.store(true, Ordering::SeqCst);
+                errors.push(e);
+            }
+        }
+    }
+    let media_tally = match downloads {
+        Some(h) => match h
+            .await
+            .map_err(|e| Error::Invalid(format!("the downloads failed: {e}")))?
+        {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(e);
+                media::MediaTally::default()
+            }
+        },
+        None => media::MediaTally::default(),
+    };
+    if errors.is_empty() && shared.cancel.state() != RUNNING {
+        errors.push(Error::Cancelled);
+    }
+    if !errors.is_empty() {
+        // The cause, not the cancellations it set off in the other tasks.
+        let pick = errors
+            .iter()
+            .position(|e| !matches!(e, Error::Cancelled))
+            .unwrap_or(0);
+        return Err(errors.swap_remove(pick));
+    }
+    if tallies.contains_key("media") {
+        zip.send(assemble::Job::Category {
+            name: "media".into(),
+            jsonl: shared.staging_file("media"),
+            media_dir: Some(shared.staging_dir.join("media")),
+        })
+        .map_err(|_| zip_err())?;
+    }
+    Ok((tallies, media_tally))
+}

@@ -1,0 +1,168 @@
+//! Progress for people and for programs: indicatif bars on a terminal,
+//! plain lines otherwise, NDJSON with `--json`.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use keepsake_core::export::{ExportEvent, Phase, Reporter};
+
+/// Picks the renderer for this run.
+pub fn reporter(json: bool) -> Box<dyn Reporter> {
+    if json {
+        Box::new(Ndjson)
+    } else if std::io::stderr().is_terminal() {
+        Box::new(Bars::new())
+    } else {
+        Box::new(Lines)
+    }
+}
+
+/// One JSON object per line on stdout.
+struct Ndjson;
+
+impl Reporter for Ndjson {
+    fn report(&self, event: ExportEvent) {
+        if let Ok(line) = serde_json::to_string(&event) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// Plain lines on stderr (logs, CI, pipes).
+struct Lines;
+
+impl Reporter for Lines {
+    fn report(&self, event: ExportEvent) {
+        if let Some(line) = describe(&event) {
+            eprintln!("{line}");
+        }
+    }
+}
+
+fn describe(event: &ExportEvent) -> Option<String> {
+    Some(match event {
+        ExportEvent::Phase { phase } => match phase {
+            Phase::Opening => "opening the export session…".into(),
+            Phase::Preflight => return None,
+            Phase::Fetching => "fetching…".into(),
+            Phase::Finishing => "writing checksums and finishing the archive…".into(),
+            Phase::Done => return None,
+        },
+        ExportEvent::Preflight {
+            export_id,
+            as_of,
+            categories,
+            resumed,
+        } => {
+            let list: Vec<String> = categories
+                .iter()
+                .map(|(c, n, _)| format!("{c} {n}"))
+                .collect();
+            let est: u64 = categories.iter().map(|(_, _, b)| b).sum();
+            format!(
+                "{} export {export_id} (snapshot {as_of}): {} — about {}",
+                if *resumed { "resuming" } else { "opened" },
+                list.join(", "),
+                human_bytes(est)
+            )
+        }
+        ExportEvent::Category {
+            name,
+            fetched,
+            expected,
+        } => format!("{name}: {fetched}/{expected}"),
+        ExportEvent::Bytes { .. } => return None,
+        ExportEvent::Waiting {
+            reason,
+            until,
+            secs,
+        } => format!("waiting {secs} s ({reason}) until {until}"),
+        ExportEvent::Warning { message } => format!("warning: {message}"),
+    })
+}
+
+/// A bar per category plus one for bytes.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Self {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(4)),
+            bars: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn bar(&self, key: &str, len: u64, bytes: bool) -> ProgressBar {
+        let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        bars.entry(key.to_owned())
+            .or_insert_with(|| {
+                let style = if bytes {
+                    "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}"
+                } else {
+                    "{prefix:>12} [{bar:30}] {pos}/{len}"
+                };
+                let pb = self.multi.add(ProgressBar::new(len));
+                pb.set_style(
+                    ProgressStyle::with_template(style)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                );
+                pb.set_prefix(key.to_owned());
+                pb
+            })
+            .clone()
+    }
+}
+
+impl Reporter for Bars {
+    fn report(&self, event: ExportEvent) {
+        match &event {
+            ExportEvent::Category {
+                name,
+                fetched,
+                expected,
+            } => {
+                let pb = self.bar(name, *expected, false);
+                pb.set_length(*expected.max(fetched));
+                pb.set_position(*fetched);
+            }
+            ExportEvent::Bytes { done, total, .. } => {
+                let pb = self.bar("downloaded", *total, true);
+                pb.set_length(*total);
+                pb.set_position(*done);
+            }
+            ExportEvent::Phase { phase: Phase::Done } => {
+                for pb in self.bars.lock().unwrap_or_else(|e| e.into_inner()).values() {
+                    pb.finish();
+                }
+            }
+            other => {
+                if let Some(line) = describe(other) {
+                    let _ = self.multi.println(line);
+                }
+            }
+        }
+    }
+}
+
+/// `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,1247 @@
+//! Writing a bag into a zip, streaming, under a `.partial` name until done.
+
+use std::collections::HashSet;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, System, ZIP64_BYTES_THR, ZipWriter};
+
+use super::bagit::{
+    BAG_INFO_TXT, BAGIT_TXT, BAGIT_TXT_CONTENT, BagInfo, DATA_PREFIX, MANIFEST, TAG_MANIFEST,
+    bag_info_text, manifest_line,
+};
+use super::names::fold_key;
+use super::{CHUNK, io_error, zip_error};
+use crate::{Error, Result};
+
+/// Longest entry path accepted, in bytes: beyond this no file system can
+/// extract it.
+const MAX_PATH_BYTES: usize = 4096;
+
+/// DEFLATE can grow incompressible data a little (about 0.03 %), so a
+/// compressed entry this close to 4 GiB gets ZIP64 sizes too.
+const DEFLATE_HEADROOM: u64 = 64 << 20;
+
+/// Entries are extracted readable by their owner only: they are personal data.
+const ENTRY_MODE: u32 = 0o600;
+
+/// One entry written to the archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// The entry's full name in the zip (`data/media/1-photo.jpg`).
+    pub name: String,
+    /// SHA-256 of its content, lower-case hex.
+    pub sha256: String,
+    /// Its length, uncompressed.
+    pub bytes: u64,
+}
+
+/// An archive complete on disk under its final name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedArchive {
+    /// Where it is.
+    pub path: PathBuf,
+    /// SHA-256 of the whole zip file, lower-case hex.
+    pub sha256: String,
+    /// Size of the zip file.
+    pub bytes: u64,
+    /// Number of payload files (under `data/`).
+    pub payload_files: u64,
+    /// Total payload size, uncompressed (the octets of `Payload-Oxum`).
+    pub payload_bytes: u64,
+}
+
+/// Where the archive for `final_path` is written until it is complete:
+/// `final_path` with `.partial` appended.
+pub fn partial_path_for(final_path: &Path) -> PathBuf {
+    let mut name = OsString::from(final_path.as_os_str());
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// Writes a BagIt bag into one zip file, streaming: no entry is ever held in
+/// memory whole; what is kept per entry is its name and hash, for the
+/// manifest.
+///
+/// The zip is written to [`partial_path_for`]`(final_path)`, created `0600`
+/// and locked against a second writer. Only [`ArchiveWriter::finish`] gives
+/// it the final name, after the tag files are written and the file is on
+/// disk. A writer dropped or [abandoned](ArchiveWriter::abandon) before that
+/// leaves the `.partial` file as it was (deciding to resume or delete it is
+/// the caller's) and never a file with the final name.
+///
+/// Every entry carries the same time, [`BagInfo::bagging_date`], and the
+/// manifests are sorted, so the same input gives the same archive byte for
+/// byte. ZIP64 is used where needed: sizes of 4 GiB and more (or unknown
+/// sizes), offsets past 4 GiB and more than 65,535 entries.
+pub struct ArchiveWriter {
+    /// `None` once finished or failed for good.
+    zip: Option<ZipWriter<Sink>>,
+    control: Arc<SinkControl>,
+    final_path: PathBuf,
+    partial_path: PathBuf,
+    info: BagInfo,
+    mtime: zip::DateTime,
+    /// Payload entries (full names) and their hashes, for the manifest.
+    payload: Vec<(String, [u8; 32])>,
+    payload_bytes: u64,
+    /// Tag files other than the tag manifest, for the tag manifest.
+    tags: Vec<(String, [u8; 32])>,
+    /// [`fold_key`]s of every file name written or set aside.
+    files: HashSet<String>,
+    /// [`fold_key`]s of every folder implied by a file name.
+    dirs: HashSet<String>,
+    buf: Vec<u8>,
+    /// A write to the archive failed: the zip may be inconsistent.
+    broken: bool,
+}
+
+impl fmt::Debug for ArchiveWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ArchiveWriter")
+            .field("partial_path", &self.partial_path)
+            .field("payload_files", &self.payload.len())
+            .field("payload_bytes", &self.payload_bytes)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ArchiveWriter {
+    /// Starts a bag that will become `final_path`.
+    ///
+    /// Refuses when `final_path` exists (an archive is never overwritten) or
+    /// when another writer is working on the same `.partial` file. A
+    /// `.partial` file left by an earlier run is removed first.
+    pub fn create(final_path: &Path, info: BagInfo) -> Result<Self> {
+        info.check()?;
+        if final_path.file_name().is_none() {
+            return Err(Error::Invalid(format!(
+                "{} is not a file name; choose a file such as keepsake-export.zip",
+                final_path.display()
+            )));
+        }
+        match fs_err::symlink_metadata(final_path) {
+            Ok(_) => {
+                return Err(Error::Invalid(format!(
+                    "{} already exists and Keepsake never overwrites an archive; move or rename it, or choose another output file",
+                    final_path.display()
+                )));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("check", final_path)(e)),
+        }
+        let partial_path = partial_path_for(final_path);
+        remove_stale_partial(&partial_path)?;
+        let file = create_private(&partial_path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(&partial_path)),
+            // A file system without locks: carry on unprotected.
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::debug!(path = %partial_path.display(), error = %e, "cannot lock the partial archive");
+            }
+        }
+
+        let control = Arc::new(SinkControl::default());
+        let sink = Sink {
+            file: BufWriter::with_capacity(4 * CHUNK, file),
+            control: Arc::clone(&control),
+            pos: 0,
+            len: 0,
+        };
+        let mtime = zip_time(info.bagging_date);
+        let mut writer = Self {
+            zip: Some(ZipWriter::new(sink)),
+            control,
+            final_path: final_path.to_owned(),
+            partial_path,
+            info,
+            mtime,
+            payload: Vec::new(),
+            payload_bytes: 0,
+            tags: Vec::new(),
+            files: HashSet::new(),
+            dirs: HashSet::new(),
+            buf: vec![0; CHUNK],
+            broken: false,
+        };
+        for name in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
+            writer.claim(name);
+        }
+        // bagit.txt first, so the bag identifies itself from the first bytes.
+        let hash = writer.write_entry(
+            BAGIT_TXT,
+            &mut BAGIT_TXT_CONTENT.as_bytes(),
+            Some(BAGIT_TXT_CONTENT.len() as u64),
+            false,
+            Path::new(BAGIT_TXT),
+        )?;
+        writer.tags.push((BAGIT_TXT.to_owned(), hash.0));
+        Ok(writer)
+    }
+
+    /// The file being written (`<final>.partial`).
+    pub fn partial_path(&self) -> &Path {
+        &self.partial_path
+    }
+
+    /// The name the archive gets when finished.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
+    }
+
+    /// Payload files added so far.
+    pub fn payload_files(&self) -> u64 {
+        self.payload.len() as u64
+    }
+
+    /// Payload bytes added so far, uncompressed.
+    pub fn payload_bytes(&self) -> u64 {
+        self.payload_bytes
+    }
+
+    /// Streams `reader` into the entry `data/<path_in_data>`, DEFLATE-
+    /// compressed (default level) when `compress`, stored otherwise.
+    ///
+    /// `len_hint` is the length when known: it decides whether the entry
+    /// needs ZIP64 sizes (an unknown length always gets them), and a reader
+    /// that gives a different number of bytes is an error. `path_in_data`
+    /// must already be safe (see [`super::names`]): relative, `/`-separated,
+    /// no `.`, `..` or empty components, no backslash or NUL; and no other
+    /// entry may have the same name ignoring case, or use it as a folder.
+    ///
+    /// When reading fails, or the length is not the hinted one, the entry is
+    /// left out and the writer stays usable. When writing the archive fails,
+    /// the writer is done: every later call fails.
+    pub fn add_payload_reader(
+        &mut self,
+        path_in_data: &str,
+        reader: &mut dyn Read,
+        len_hint: Option<u64>,
+        compress: bool,
+    ) -> Result<EntryInfo> {
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        self.add_payload(name, reader, len_hint, compress, None)
+    }
+
+    /// [`add_payload_reader`](Self::add_payload_reader) with the content of
+    /// the file `src`.
+    pub fn add_payload_file(
+        &mut self,
+        path_in_data: &str,
+        src: &Path,
+        compress: bool,
+    ) -> Result<EntryInfo> {
+        self.usable()?;
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
+        let len = file.metadata().map_err(io_error("read", src))?.len();
+        self.add_payload(name, &mut file, Some(len), compress, Some(src))
+    }
+
+    /// [`add_payload_reader`](Self::add_payload_reader) with `bytes`.
+    pub fn add_payload_bytes(
+        &mut self,
+        path_in_data: &str,
+        bytes: &[u8],
+        compress: bool,
+    ) -> Result<EntryInfo> {
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        self.add_payload(
+            name,
+            &mut &bytes[..],
+            Some(bytes.len() as u64),
+            compress,
+            None,
+        )
+    }
+
+    /// Adds a tag file outside `data/` (e.g. `index.html`), listed in the tag
+    /// manifest. `name` follows the rules of payload paths, and may not be
+    /// under `data/` nor be or look like one of the bag's own tag files
+    /// (`bagit.txt`, `bag-info.txt`, `manifest-*.txt`, `tagmanifest-*.txt`).
+    pub fn add_tag_file(&mut self, name: &str, bytes: &[u8]) -> Result<EntryInfo> {
+        self.usable()?;
+        let key = fold_key(name);
+        let first = key.split('/').next().unwrap_or("");
+        let own = key == BAGIT_TXT
+            || key == BAG_INFO_TXT
+            || ((key.starts_with("manifest-") || key.starts_with("tagmanifest-"))
+                && key.ends_with(".txt"));
+        if first == "data" || own {
+            return Err(self.refuse(format!(
+                "{name:?} cannot be a tag file: the name belongs to the payload or to the bag's own tag files"
+            )));
+        }
+        self.check_new_name(name)?;
+        let (hash, len) = self.write_entry(
+            name,
+            &mut &bytes[..],
+            Some(bytes.len() as u64),
+            true,
+            Path::new(name),
+        )?;
+        self.claim(name);
+        self.tags.push((name.to_owned(), hash));
+        Ok(EntryInfo {
+            name: name.to_owned(),
+            sha256: hex::encode(hash),
+            bytes: len,
+        })
+    }
+
+    /// Completes the bag: writes `bag-info.txt`, `manifest-sha256.txt` and
+    /// `tagmanifest-sha256.txt`, finishes the zip, syncs it to disk, renames
+    /// it to the final name (refusing if that name appeared meanwhile) and
+    /// syncs the folder. Returns the archive's SHA-256, read back from disk.
+    pub fn finish(mut self) -> Result<FinishedArchive> {
+        self.usable()?;
+        let payload_files = self.payload.len() as u64;
+        let bag_info = bag_info_text(&self.info, self.payload_bytes, payload_files);
+        let (hash, _) = self.write_entry(
+            BAG_INFO_TXT,
+            &mut bag_info.as_bytes(),
+            Some(bag_info.len() as u64),
+            true,
+            Path::new(BAG_INFO_TXT),
+        )?;
+        self.tags.push((BAG_INFO_TXT.to_owned(), hash));
+
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let hash = self.write_manifest(MANIFEST, &payload)?;
+        self.tags.push((MANIFEST.to_owned(), hash));
+        let mut tags = std::mem::take(&mut self.tags);
+        tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.write_manifest(TAG_MANIFEST, &tags)?;
+
+        let Some(zip) = self.zip.take() else {
+            return Err(self.broken_error());
+        };
+        let partial = self.partial_path.clone();
+        let sink = zip.finish().map_err(|e| zip_error("write", &partial, e))?;
+        let mut file = sink.into_file().map_err(io_error("write", &partial))?;
+        file.sync_all().map_err(io_error("sync", &partial))?;
+        let (sha256, bytes) =
+            hash_from_start(&mut file).map_err(io_error("read back", &partial))?;
+        publish(&partial, &self.final_path)?;
+        drop(file);
+        sync_parent(&self.final_path);
+        Ok(FinishedArchive {
+            path: self.final_path.clone(),
+            sha256,
+            bytes,
+            payload_files,
+            payload_bytes: self.payload_bytes,
+        })
+    }
+
+    /// Stops without finishing: the `.partial` file keeps what was written so
+    /// far (no central directory is added) and no final file is created.
+    /// Returns the path of the `.partial` file. Dropping the writer does the
+    /// same.
+    pub fn abandon(self) -> PathBuf {
+        self.partial_path.clone()
+    }
+
+    fn add_payload(
+        &mut self,
+        name: String,
+        reader: &mut dyn Read,
+        len_hint: Option<u64>,
+        compress: bool,
+        src: Option<&Path>,
+    ) -> Result<EntryInfo> {
+        self.usable()?;
+        self.check_new_name(&name)?;
+        let src = src.unwrap_or(Path::new(&name));
+        let (hash, bytes) = self.write_entry(&name, reader, len_hint, compress, src)?;
+        self.claim(&name);
+        self.payload.push((name.clone(), hash));
+        self.payload_bytes += bytes;
+        Ok(EntryInfo {
+            name,
+            sha256: hex::encode(hash),
+            bytes,
+        })
+    }
+
+    /// Streams one entry, hashing as it goes. With `expected_len`, a source
+    /// of another length is an error and the entry is left out.
+    fn write_entry(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        expected_len: Option<u64>,
+        compress: bool,
+        src: &Path,
+    ) -> Result<([u8; 32], u64)> {
+        self.write_entry_sized(
+            name,
+            reader,
+            expected_len,
+            needs_zip64(expected_len, compress),
+            compress,
+            src,
+        )
+    }
+
+    fn write_entry_sized(
+        &mut self,
+        name: &str,
+        reader: &mut dyn Read,
+        expected_len: Option<u64>,
+        large: bool,
+        compress: bool,
+        src: &Path,
+    ) -> Result<([u8; 32], u64)> {
+        let options = self.options(compress, large);
+        let Some(zip) = self.zip.as_mut() else {
+            return Err(self.broken_error());
+        };
+        if let Err(e) = zip.start_file(name, options) {
+            self.broken = true;
+            return Err(zip_error("write", &self.partial_path, e));
+        }
+        let mut sha = Sha256::new();
+        let mut bytes = 0u64;
+        let mut too_long = false;
+        loop {
+            let n = match reader.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.abort_entry()?;
+                    return Err(io_error("read", src)(e));
+                }
+            };
+            if expected_len.is_some_and(|len| bytes + n as u64 > len) {
+                // Stop before a wrong length turns into a wrong ZIP64 decision.
+                too_long = true;
+                break;
+            }
+            if let Err(e) = zip.write_all(&self.buf[..n]) {
+                self.broken = true;
+                return Err(io_error("write", &self.partial_path)(e));
+            }
+            sha.update(&self.buf[..n]);
+            bytes += n as u64;
+        }
+        if let Some(len) = expected_len
+            && (too_long || bytes != len)
+        {
+            self.abort_entry()?;
+            let got = if too_long {
+                format!("more than {len}")
+            } else {
+                bytes.to_string()
+            };
+            return Err(Error::Archive {
+                path: self.final_path.clone(),
+                detail: format!(
+                    "{name} was left out: its source gave {got} bytes where {len} were expected (did it change while being archived?)"
+                ),
+            });
+        }
+        Ok((sha.finalize().into(), bytes))
+    }
+
+    /// Writes a manifest of `entries`, one line each, without building it in
+    /// memory.
+    fn write_manifest(&mut self, name: &str, entries: &[(String, [u8; 32])]) -> Result<[u8; 32]> {
+        // An upper bound (every character percent-encoded) is enough for
+        // the ZIP64 decision.
+        let bound: u64 = entries
+            .iter()
+            .map(|(path, _)| 68 + 3 * path.len() as u64)
+            .sum();
+        let mut lines = entries
+            .iter()
+            .map(|(path, hash)| manifest_line(&hex::encode(hash), path));
+        let mut reader = LinesReader {
+            lines: &mut lines,
+            current: Vec::new(),
+            pos: 0,
+        };
+        let large = needs_zip64(Some(bound), true);
+        let (hash, _) =
+            self.write_entry_sized(name, &mut reader, None, large, true, Path::new(name))?;
+        Ok(hash)
+    }
+
+    fn options(&self, compress: bool, large: bool) -> SimpleFileOptions {
+        let method = if compress {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
+        SimpleFileOptions::DEFAULT
+            .compression_method(method)
+            .last_modified_time(self.mtime)
+            .system(System::Unix)
+            .unix_permissions(ENTRY_MODE)
+            .large_file(large)
+    }
+
+    /// Drops the entry being written and cuts the file back to where it
+    /// began, so a failed source leaves no trace in the archive.
+    fn abort_entry(&mut self) -> Result<()> {
+        let Some(zip) = self.zip.as_mut() else {
+            return Err(self.broken_error());
+        };
+        let control = &self.control;
+        let result = zip
+            .abort_file()
+            .map_err(|e| zip_error("write", &self.partial_path, e))
+            .and_then(|()| {
+                // Only now, once the zip writer has gone back to where the
+                // entry began: the flush cuts the file there.
+                control.truncate.store(true, Ordering::Release);
+                zip.flush().map_err(io_error("write", &self.partial_path))
+            });
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn usable(&self) -> Result<()> {
+        if self.broken || self.zip.is_none() {
+            return Err(self.broken_error());
+        }
+        Ok(())
+    }
+
+    fn broken_error(&self) -> Error {
+        Error::Archive {
+            path: self.partial_path.clone(),
+            detail: "an earlier write to this archive failed, so it cannot be completed; the incomplete file stays where it is and the next export to the same file replaces it".to_owned(),
+        }
+    }
+
+    fn refuse(&self, detail: String) -> Error {
+        Error::Archive {
+            path: self.final_path.clone(),
+            detail,
+        }
+    }
+
+    /// Refuses a name that is malformed or clashes with an earlier entry.
+    fn check_new_name(&self, name: &str) -> Result<()> {
+        check_entry_path(name)
+            .map_err(|why| self.refuse(format!("the entry name {name:?} {why}")))?;
+        let key = fold_key(name);
+        if self.files.contains(&key) {
+            return Err(self.refuse(format!(
+                "the entry name {name:?} is already in the archive (names are compared ignoring case)"
+            )));
+        }
+        if self.dirs.contains(&key) {
+            return Err(self.refuse(format!(
+                "the entry name {name:?} is already a folder in the archive"
+            )));
+        }
+        // Folding keeps every '/', so the n-th '/' of the key is the n-th of the name.
+        for ((k, _), (n, _)) in key.match_indices('/').zip(name.match_indices('/')) {
+            if self.files.contains(&key[..k]) {
+                return Err(self.refuse(format!(
+                    "the entry name {name:?} would be inside {:?}, which is a file in the archive",
+                    &name[..n]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `name` as taken, with its folders.
+    fn claim(&mut self, name: &str) {
+        let key = fold_key(name);
+        for (i, _) in key.match_indices('/') {
+            self.dirs.insert(key[..i].to_owned());
+        }
+        self.files.insert(key);
+    }
+}
+
+impl Drop for ArchiveWriter {
+    fn drop(&mut self) {
+        if self.zip.is_some() {
+            // The zip library finishes an archive when dropped; an unfinished
+            // bag must stay as it is instead.
+            self.control.detached.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Why `path` is not a valid entry path, if it is not.
+fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err("is longer than 4096 bytes");
+    }
+    if path.starts_with('/') {
+        return Err("starts with '/'");
+    }
+    if path.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if path.contains('\0') {
+        return Err("contains a NUL character");
+    }
+    for part in path.split('/') {
+        if part.is_empty() {
+            return Err("has an empty component");
+        }
+        if part == "." || part == ".." {
+            return Err("has a '.' or '..' component");
+        }
+        if part.starts_with(char::is_whitespace) || part.ends_with(char::is_whitespace) {
+            return Err("has a component that starts or ends with white space");
+        }
+    }
+    Ok(())
+}
+
+/// Whether an entry of this length needs ZIP64 sizes.
+fn needs_zip64(len_hint: Option<u64>, compress: bool) -> bool {
+    match len_hint {
+        None => true,
+        Some(len) if compress => len >= ZIP64_BYTES_THR - DEFLATE_HEADROOM,
+        Some(len) => len >= ZIP64_BYTES_THR,
+    }
+}
+
+/// The zip form of `t`, in its own offset; 1980-01-01 when out of range.
+fn zip_time(t: time::OffsetDateTime) -> zip::DateTime {
+    zip::DateTime::try_from(time::PrimitiveDateTime::new(t.date(), t.time())).unwrap_or_default()
+}
+
+fn busy(partial: &Path) -> Error {
+    Error::Invalid(format!(
+        "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
+        partial.display()
+    ))
+}
+
+/// Removes a `.partial` file left by an earlier run, unless a live writer
+/// holds it.
+fn remove_stale_partial(partial: &Path) -> Result<()> {
+    match fs_err::File::open(partial) {
+        Ok(stale) => {
+            if let Err(std::fs::TryLockError::WouldBlock) = stale.try_lock() {
+                return Err(busy(partial));
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        // Unreadable: try to remove it all the same.
+        Err(_) => {}
+    }
+    match fs_err::remove_file(partial) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error("remove the unfinished archive", partial)(e)),
+    }
+}
+
+/// A new file readable and writable by its owner only.
+fn create_private(path: &Path) -> Result<fs_err::File> {
+    let mut options = fs_err::OpenOptions::new();
+    options.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use fs_err::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(io_error("create", path))
+}
+
+/// SHA-256 and length of the whole of `file`.
+fn hash_from_start(file: &mut fs_err::File) -> io::Result<(String, u64)> {
+    file.seek(SeekFrom::Start(0))?;
+    let mut sha = Sha256::new();
+    let mut buf = vec![0; CHUNK];
+    let mut bytes = 0u64;
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                sha.update(&buf[..n]);
+                bytes += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hex::encode(sha.finalize()), bytes))
+}
+
+/// Gives the finished archive its final name without ever replacing a file
+/// that took that name meanwhile.
+fn publish(partial: &Path, final_path: &Path) -> Result<()> {
+    let taken = || {
+        Error::Invalid(format!(
+            "{} appeared while the archive was being written and Keepsake never overwrites an archive; the new archive is complete in {}: rename it yourself",
+            final_path.display(),
+            partial.display()
+        ))
+    };
+    // A hard link fails when the target exists, where a rename would replace it.
+    match fs_err::hard_link(partial, final_path) {
+        Ok(()) => {
+            if let Err(e) = fs_err::remove_file(partial) {
+                // The archive is complete under its final name; the next
+                // export to it removes the leftover.
+                tracing::warn!(path = %partial.display(), error = %e, "could not remove the partial archive");
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(taken()),
+        // A file system without hard links (FAT, some network shares).
+        Err(_) => {
+            match fs_err::symlink_metadata(final_path) {
+                Ok(_) => return Err(taken()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("check", final_path)(e)),
+            }
+            fs_err::rename(partial, final_path).map_err(io_error("rename", partial))
+        }
+    }
+}
+
+/// Makes the rename durable. A failure is only logged: the archive is
+/// complete and synced; only its name might not survive a power cut.
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if let Err(e) = fs_err::File::open(dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(path = %dir.display(), error = %e, "could not sync the archive's folder");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Reads the concatenation of `lines`.
+struct LinesReader<'a, I: Iterator<Item = String>> {
+    lines: &'a mut I,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl<I: Iterator<Item = String>> Read for LinesReader<'_, I> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.current.len() {
+            match self.lines.next() {
+                Some(line) => {
+                    self.current = line.into_bytes();
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.pos);
+        buf[..n].copy_from_slice(&self.current[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// What the writer tells its sink.
+#[derive(Debug, Default)]
+struct SinkControl {
+    /// Write nothing more to the file. Set when an unfinished writer is
+    /// dropped and after a failed write, so that the zip library's
+    /// finish-on-drop neither adds a central directory to an unfinished bag
+    /// nor retries a failing disk.
+    detached: AtomicBool,
+    /// Cut the file at the current position on the next flush (after an
+    /// aborted entry).
+    truncate: AtomicBool,
+}
+
+/// The archive file under the zip writer. It keeps the position itself
+/// (the zip library asks for it often, and asking a `BufWriter` flushes it)
+/// and, once detached, takes writes without passing them on.
+struct Sink {
+    file: BufWriter<fs_err::File>,
+    control: Arc<SinkControl>,
+    pos: u64,
+    len: u64,
+}
+
+impl Sink {
+    fn detached(&self) -> bool {
+        self.control.detached.load(Ordering::Acquire)
+    }
+
+    fn fail(&self, e: io::Error) -> io::Error {
+        self.control.detached.store(true, Ordering::Release);
+        e
+    }
+
+    /// The file, flushed.
+    fn into_file(self) -> io::Result<fs_err::File> {
+        if self.detached() {
+            return Err(io::Error::other("the archive writer was stopped"));
+        }
+        self.file
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = if self.detached() {
+            buf.len()
+        } else {
+            self.file.write(buf).map_err(|e| self.fail(e))?
+        };
+        self.pos += n as u64;
+        self.len = self.len.max(self.pos);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.detached() {
+            return Ok(());
+        }
+        self.file.flush().map_err(|e| self.fail(e))?;
+        if self.control.truncate.swap(false, Ordering::AcqRel) && self.pos < self.len {
+            self.file
+                .get_ref()
+                .set_len(self.pos)
+                .map_err(|e| self.fail(e))?;
+            self.len = self.pos;
+        }
+        Ok(())
+    }
+}
+
+impl Seek for Sink {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        if self.detached() {
+            let target = match to {
+                SeekFrom::Start(n) => Some(n),
+                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+                SeekFrom::End(d) => self.len.checked_add_signed(d),
+            };
+            self.pos = target.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "seek before the start")
+            })?;
+            return Ok(self.pos);
+        }
+        self.pos = self.file.seek(to).map_err(|e| self.fail(e))?;
+        Ok(self.pos)
+    }
+
+    fn stream_position(&mut self) -> io::Result<u64> {
+        Ok(self.pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::tests::{info, small_bag};
+    use crate::archive::{read_entry_to_string, verify};
+
+    fn names_in(path: &Path) -> Vec<String> {
+        let zip = zip::ZipArchive::new(fs_err::File::open(path).expect("open")).expect("zip");
+        zip.file_names()
+            .map(|n| n.expect("name").into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_final_name_appears_only_when_finished() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        let mut w = ArchiveWriter::create(&path, info()).expect("create");
+        assert_eq!(w.partial_path(), dir.path().join("export.zip.partial"));
+        assert!(w.partial_path().is_file());
+        assert!(!path.exists());
+        w.add_payload_bytes("a.json", b"{}", true).expect("add");
+        assert!(!path.exists());
+        let done = w.finish().expect("finish");
+        assert_eq!(done.path, path);
+        assert!(path.is_file());
+        assert!(!partial_path_for(&path).exists());
+        let on_disk = fs_err::read(&path).expect("read");
+        assert_eq!(done.bytes, on_disk.len() as u64);
+        assert_eq!(done.sha256, hex::encode(Sha256::digest(&on_disk)));
+        assert_eq!((done.payload_files, done.payload_bytes), (1, 2));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn archives_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        let w = ArchiveWriter::create(&path, info()).expect("create");
+        let mode = |p: &Path| fs_err::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(w.partial_path()), 0o600);
+        let done = w.finish().expect("finish");
+        assert_eq!(mode(&done.path), 0o600);
+        let mut zip =
+            zip::ZipArchive::new(fs_err::File::open(&done.path).expect("open")).expect("zip");
+        for i in 0..zip.len() {
+            assert_eq!(
+                zip.by_index(i)
+                    .expect("entry")
+                    .unix_mode()
+                    .map(|m| m & 0o777),
+                Some(0o600)
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_archive_is_never_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        fs_err::write(&path, b"precious").expect("write");
+        let err = ArchiveWriter::create(&path, info()).expect_err("refused");
+        assert!(
+            matches!(&err, Error::Invalid(m) if m.contains("already exists")),
+            "{err}"
+        );
+        assert_eq!(fs_err::read(&path).expect("read"), b"precious");
+        assert!(!partial_path_for(&path).exists());
+    }
+
+    #[test]
+    fn a_final_name_taken_meanwhile_is_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        let w = ArchiveWriter::create(&path, info()).expect("create");
+        fs_err::write(&path, b"someone else's").expect("write");
+        let err = w.finish().expect_err("refused");
+        assert!(
+            matches!(&err, Error::Invalid(m) if m.contains("appeared")),
+            "{err}"
+        );
+        assert_eq!(fs_err::read(&path).expect("read"), b"someone else's");
+        assert!(
+            verify(&partial_path_for(&path)).expect("verify").ok,
+            "the new archive is kept whole"
+        );
+    }
+
+    #[test]
+    fn a_stale_partial_is_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        fs_err::write(partial_path_for(&path), b"left by a crash").expect("write");
+        let done = ArchiveWriter::create(&path, info())
+            .expect("create")
+            .finish()
+            .expect("finish");
+        assert!(verify(&done.path).expect("verify").ok);
+    }
+
+    #[test]
+    fn a_partial_being_written_is_not_touched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        let mut first = ArchiveWriter::create(&path, info()).expect("create");
+        let err = ArchiveWriter::create(&path, info()).expect_err("second writer refused");
+        assert!(
+            matches!(&err, Error::Invalid(m) if m.contains("another Keepsake export")),
+            "{err}"
+        );
+        first
+            .add_payload_bytes("a.json", b"{}", true)
+            .expect("first goes on");
+        assert!(
+            verify(&first.finish().expect("finish").path)
+                .expect("verify")
+                .ok
+        );
+    }
+
+    #[test]
+    fn a_dropped_writer_leaves_only_the_partial_as_it_was() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("export.zip");
+        let mut w = ArchiveWriter::create(&path, info()).expect("create");
+        w.add_payload_bytes("a.json", &[b'x'; 100_000], true)
+            .expect("add");
+        let partial = w.partial_path().to_owned();
+        drop(w); // as when the export thread stops on an error or a panic
+        assert!(!path.exists());
+        assert!(partial.is_file());
+        // No central directory was added behind the caller's back.
+        assert!(zip::ZipArchive::new(fs_err::File::open(&partial).expect("open")).is_err());
+
+        let w = ArchiveWriter::create(&path, info()).expect("create again");
+        assert_eq!(w.abandon(), partial);
+        assert!(partial.is_file());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn malformed_entry_names_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = ArchiveWriter::create(&dir.path().join("e.zip"), info()).expect("create");
+        for bad in [
+            "",
+            "/abs",
+            "../up",
+            "a/../b",
+            "./a",
+            "a//b",
+            "a/",
+            "back\\slash",
+            "nul\0",
+            " lead",
+            "trail /x",
+            &"x".repeat(5000),
+        ] {
+            let err = w.add_payload_bytes(bad, b"x", true).expect_err(bad);
+            assert!(matches!(err, Error::Archive { .. }), "{bad:?}: {err}");
+        }
+        for bad in [
+            "data/x",
+            "Data/x",
+            "bagit.txt",
+            "BAG-INFO.txt",
+            "manifest-md5.txt",
+            "tagmanifest-sha512.txt",
+            "../x",
+        ] {
+            let err = w.add_tag_file(bad, b"x").expect_err(bad);
+            assert!(matches!(err, Error::Archive { .. }), "{bad:?}: {err}");
+        }
+        // Refusals leave the writer usable.
+        w.add_payload_bytes("ok.json", b"{}", true).expect("add");
+        assert!(
+            verify(&w.finish().expect("finish").path)
+                .expect("verify")
+                .ok
+        );
+    }
+
+    #[test]
+    fn names_that_would_collide_on_extraction_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut w = ArchiveWriter::create(&dir.path().join("e.zip"), info()).expect("create");
+        w.add_payload_bytes("media/Photo.png", b"1", false)
+            .expect("add");
+        w.add_payload_bytes("file", b"2", false).expect("add");
+        for clash in [
+            "media/Photo.png",
+            "media/photo.PNG",
+            "MEDIA",
+            "file/inside",
+            "FILE/inside",
+        ] {
+            let err = w.add_payload_bytes(clash, b"x", false).expect_err(clash);
+            assert!(matches!(err, Error::Archive { .. }), "{clash:?}: {err}");
+        }
+        w.add_tag_file("index.html", b"<p>").expect("tag");
+        assert!(w.add_tag_file("Index.HTML", b"<p>").is_err());
+        assert_eq!(w.payload_files(), 2);
+    }
+
+    #[test]
+    fn a_source_of_the_wrong_length_is_left_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("e.zip");
+        let mut w = ArchiveWriter::create(&path, info()).expect("create");
+        let short = w.add_payload_reader("short.bin", &mut &[7u8; 10][..], Some(11), false);
+        assert!(matches!(short, Err(Error::Archive { .. })), "{short:?}");
+        let long = w.add_payload_reader("long.bin", &mut &[7u8; 100_000][..], Some(99_999), true);
+        assert!(matches!(long, Err(Error::Archive { .. })), "{long:?}");
+        // The name is still free: the caller may try again.
+        w.add_payload_reader("long.bin", &mut &[7u8; 100_000][..], Some(100_000), true)
+            .expect("retry");
+        let done = w.finish().expect("finish");
+        assert_eq!((done.payload_files, done.payload_bytes), (1, 100_000));
+        let report = verify(&done.path).expect("verify");
+        assert!(report.ok, "{:?}", report.problems);
+    }
+
+    #[test]
+    fn a_failing_source_leaves_no_trace() {
+        /// Gives `.0` bytes of noise (DEFLATE cannot shrink it), then fails.
+        struct Failing(usize, u64);
+        impl Read for Failing {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::ConnectionReset,
+                        "network gone",
+                    ));
+                }
+                let n = buf.len().min(self.0);
+                for b in &mut buf[..n] {
+                    self.1 ^= self.1 << 13;
+                    self.1 ^= self.1 >> 7;
+                    self.1 ^= self.1 << 17;
+                    *b = self.1 as u8;
+                }
+                self.0 -= n;
+                Ok(n)
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("e.zip");
+        let mut w = ArchiveWriter::create(&path, info()).expect("create");
+        for compress in [false, true] {
+            let err = w
+                .add_payload_reader("media/big.bin", &mut Failing(300_000, 1), None, compress)
+                .expect_err("fails");
+            assert!(matches!(&err, Error::Io { action: "read", .. }), "{err}");
+            assert!(err.to_string().contains("network gone"), "{err}");
+        }
+        w.add_payload_bytes("small.json", b"{}", true)
+            .expect("writer still usable");
+        let done = w.finish().expect("finish");
+        assert_eq!(
+            names_in(&done.path),
+            [
+                "bagit.txt",
+                "data/small.json",
+                "bag-info.txt",
+                "manifest-sha256.txt",
+                "tagmanifest-sha256.txt"
+            ]
+        );
+        assert!(
+            done.bytes < 10_000,
+            "the aborted entry's bytes were cut off: {}",
+            done.bytes
+        );
+        let report = verify(&done.path).expect("verify");
+        assert!(report.ok, "{:?}", report.problems);
+    }
+
+    #[test]
+    fn files_are_added_from_disk() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("staged.bin");
+        fs_err::write(&src, vec![42u8; 200_000]).expect("write");
+        let mut w = ArchiveWriter::create(&dir.path().join("e.zip"), info()).expect("create");
+        let entry = w
+            .add_payload_file("media/1-x.bin", &src, false)
+            .expect("add");
+        assert_eq!(entry.name, "data/media/1-x.bin");
+        assert_eq!(entry.bytes, 200_000);
+        assert_eq!(
+            entry.sha256,
+            hex::encode(Sha256::digest(vec![42u8; 200_000]))
+        );
+        let err = w
+            .add_payload_file("media/2.bin", &dir.path().join("absent"), false)
+            .expect_err("missing source");
+        assert!(matches!(&err, Error::Io { action: "open", .. }), "{err}");
+        w.finish().expect("finish");
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_archive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = small_bag(dir.path(), "a.zip");
+        let b = small_bag(dir.path(), "b.zip");
+        assert_eq!(a.sha256, b.sha256);
+        let mut zip =
+            zip::ZipArchive::new(fs_err::File::open(&a.path).expect("open")).expect("zip");
+        let entry = zip.by_name("data/posts.json").expect("entry");
+        assert_eq!(
+            entry.last_modified().map(|t| t.to_string()).as_deref(),
+            Some("2025-06-01 12:34:56")
+        );
+    }
+
+    #[test]
+    fn the_bag_has_its_tag_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let done = small_bag(dir.path(), "e.zip");
+        assert_eq!(
+            names_in(&done.path),
+            [
+                "bagit.txt",
+                "data/posts.json",
+                "data/media/1-photo.jpg",
+                "index.html",
+                "bag-info.txt",
+                "manifest-sha256.txt",
+                "tagmanifest-sha256.txt"
+            ]
+        );
+        let read = |name| read_entry_to_string(&done.path, name).expect(name);
+        assert_eq!(
+            read("bagit.txt"),
+            "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+        );
+        let bag_info = read("bag-info.txt");
+        assert!(
+            bag_info.contains("External-Identifier: exp_0123\n"),
+            "{bag_info}"
+        );
+        assert!(
+            bag_info.contains("Bagging-Date: 2025-06-01\n"),
+            "{bag_info}"
+        );
+        assert!(
+            bag_info.contains(&format!("Payload-Oxum: {}.2\n", done.payload_bytes)),
+            "{bag_info}"
+        );
+        assert!(
+            bag_info.ends_with("Keepsake-Status: completed\n"),
+            "{bag_info}"
+        );
+        let manifest = read("manifest-sha256.txt");
+        let paths: Vec<&str> = manifest.lines().map(|l| &l[66..]).collect();
+        assert_eq!(
+            paths,
+            ["data/media/1-photo.jpg", "data/posts.json"],
+            "sorted"
+        );
+        let tags = read("tagmanifest-sha256.txt");
+        let paths: Vec<&str> = tags.lines().map(|l| &l[66..]).collect();
+        assert_eq!(
+            paths,
+            [
+                "bag-info.txt",
+                "bagit.txt",
+                "index.html",
+                "manifest-sha256.txt"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_writer_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<ArchiveWriter>();
+    }
+
+    #[test]
+    fn zip64_is_chosen_by_size() {
+        assert!(needs_zip64(None, false));
+        assert!(!needs_zip64(Some(ZIP64_BYTES_THR - 1), false));
+        assert!(needs_zip64(Some(ZIP64_BYTES_THR), false));
+        assert!(
+            needs_zip64(Some(ZIP64_BYTES_THR - 1), true),
+            "room for DEFLATE growth"
+        );
+        assert!(!needs_zip64(Some(1 << 30), true));
+    }
+}

@@ -1,0 +1,156 @@
+//! Walking one category's cursor chain into its staging file.
+//!
+//! Pages arrive in id order (the contract's keyset pagination), so a record
+//! seen twice is recognised by its id alone (`id <= last_id`): memory stays
+//! constant however large the account. A cursor that comes back unchanged is
+//! detected, reported, and asked again a bounded number of times.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::progress::{ExportEvent, Reporter};
+use super::staging::{CategoryState, Checkpoint, open_private};
+use super::{Shared, Tally};
+use crate::{Error, Result};
+
+/// Records per page: the contract's maximum.
+pub const PAGE_LIMIT: u32 = 500;
+const MAX_CURSOR_REPEATS: u32 = 8;
+
+#[derive(Deserialize)]
+struct Page {
+    items: Vec<Value>,
+    next_cursor: Option<String>,
+}
+
+/// Fetches the rest of `cat` from `state`; sends media records to `media_tx`.
+pub(super) async fn category(
+    shared: Arc<Shared>,
+    cat: String,
+    mut state: CategoryState,
+    media_tx: Option<mpsc::Sender<Value>>,
+) -> Result<Tally> {
+    let path = shared.staging_file(&cat);
+    // Drop whatever was written after the last checkpoint.
+    let file = open_private(&path, false)?;
+    file.set_len(state.len)
+        .map_err(Error::io("truncate", &path))?;
+    drop(file);
+    if let Some(tx) = &media_tx {
+        // Media records staged by an earlier run still need their files.
+        for v in read_staged(&path)? {
+            let _ = tx.send(v).await;
+        }
+    }
+    let mut out = open_private(&path, true)?;
+    let mut tally = Tally {
+        expected: shared.expected(&cat),
+        retrieved: state.count,
+        ..Tally::default()
+    };
+    report(&*shared.reporter, &cat, &tally);
+    if state.done {
+        return Ok(tally);
+    }
+    let mut repeats = 0;
+    loop {
+        shared.check_cancelled()?;
+        let mut path_q = format!("{}/{cat}?limit={PAGE_LIMIT}", shared.session_path);
+        if let Some(c) = &state.next {
+            path_q.push_str("&cursor=");
+            path_q.push_str(&url_escape(c));
+        }
+        let page: Page = shared.client.get_json(&path_q).await?;
+        if page.next_cursor.is_some() && page.next_cursor == state.next {
+            repeats += 1;
+            tally.cursor_repeats += 1;
+            shared.reporter.report(ExportEvent::Warning {
+                message: format!("the platform repeated a cursor in {cat}; asking again ({repeats}/{MAX_CURSOR_REPEATS})"),
+            });
+            if repeats >= MAX_CURSOR_REPEATS {
+                return Err(Error::Protocol {
+                    url: format!(
+                        "{}{}/{cat}",
+                        shared.client.base(),
+                        shared.session_path.trim_start_matches('/')
+                    ),
+                    detail: format!(
+                        "the platform returned the same cursor {MAX_CURSOR_REPEATS} times; the export cannot move past it"
+                    ),
+                });
+            }
+            continue;
+        }
+        repeats = 0;
+        let mut buf = Vec::with_capacity(page.items.len() * 256);
+        for item in page.items {
+            let Some(id) = item.get("id").and_then(Value::as_i64) else {
+                return Err(Error::Protocol {
+                    url: path_q.clone(),
+                    detail: format!("a record in {cat} has no integer id"),
+                });
+            };
+            if id <= state.last_id {
+                tally.duplicates += 1;
+                continue;
+            }
+            state.last_id = id;
+            serde_json::to_writer(&mut buf, &item).map_err(|e| Error::Invalid(e.to_string()))?;
+            buf.push(b'\n');
+            tally.retrieved += 1;
+            if let Some(tx) = &media_tx {
+                let _ = tx.send(item).await;
+            }
+        }
+        out.write_all(&buf).map_err(Error::io("write", &path))?;
+        out.sync_data().map_err(Error::io("sync", &path))?;
+        state.len += buf.len() as u64;
+        state.count = tally.retrieved;
+        state.next = page.next_cursor;
+        shared.add_bytes(buf.len() as u64);
+        shared.checkpoint(&Checkpoint::Page {
+            cat: cat.clone(),
+            next: state.next.clone(),
+            len: state.len,
+            count: state.count,
+            last_id: state.last_id,
+        })?;
+        report(&*shared.reporter, &cat, &tally);
+        if state.next.is_none() {
+            return Ok(tally);
+        }
+    }
+}
+
+fn report(r: &dyn Reporter, cat: &str, t: &Tally) {
+    r.report(ExportEvent::Category {
+        name: cat.to_owned(),
+        fetched: t.retrieved,
+        expected: t.expected,
+    });
+}
+
+/// Percent-encodes a cursor for a query string.
+fn url_escape(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The records already staged in a category file.
+pub(super) fn read_staged(path: &std::path::Path) -> Result<Vec<Value>> {
+    use std::io::BufRead;
+    let Ok(f) = std::fs::File::open(path) else {
+        return Ok(Vec::new());
+    };
+    let mut v = Vec::new();
+    for line in std::io::BufReader::new(f).lines() {
+        let line = line.map_err(Error::io("read", path))?;
+        if let Ok(val) = serde_json::from_str(&line) {
+            v.push(val);
+        }
+    }
+    Ok(v)
+}

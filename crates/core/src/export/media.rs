@@ -1,0 +1,210 @@
+//! Media downloads: bounded parallelism, size and SHA-256 verified, expired
+//! signed URLs refreshed, interrupted transfers resumed with `Range`.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Mutex, mpsc};
+
+use super::Shared;
+use super::assemble::Job;
+use super::progress::ExportEvent;
+use super::staging::{Checkpoint, open_private};
+use crate::{Error, Result};
+
+/// Attempts per file before it is reported missing.
+const ATTEMPTS: u32 = 4;
+
+/// What the media records say about a file.
+#[derive(Debug, Clone, Deserialize)]
+pub(super) struct MediaMeta {
+    pub id: i64,
+    pub size: u64,
+    pub sha256: String,
+    pub download_url: String,
+    #[serde(default)]
+    pub filename: String,
+    #[serde(default)]
+    pub content_type: String,
+}
+
+/// Outcome of the media downloads.
+#[derive(Debug, Default)]
+pub(super) struct MediaTally {
+    pub downloaded: u64,
+    pub failed: Vec<(i64, String)>,
+}
+
+/// Runs `workers` download workers until `rx` closes.
+pub(super) async fn download_all(
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Value>,
+    workers: usize,
+    zip: std::sync::mpsc::Sender<Job>,
+) -> Result<MediaTally> {
+    let rx = Arc::new(Mutex::new(rx));
+    let tally = Arc::new(Mutex::new(MediaTally::default()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let (shared, rx, tally, zip) = (shared.clone(), rx.clone(), tally.clone(), zip.clone());
+        tasks.spawn(async move {
+            loop {
+                let next = rx.lock().await.recv().await;
+                let Some(v) = next else {
+                    return Ok::<(), Error>(());
+                };
+                let meta: MediaMeta = match serde_json::from_value(v) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        shared.reporter.report(ExportEvent::Warning {
+                            message: format!("a media record is malformed and was skipped: {e}"),
+                        });
+                        continue;
+                    }
+                };
+                let done = shared.media_done(meta.id)
+                    || match one(&shared, &meta).await {
+                        Ok(()) => true,
+                        Err(e) if matches!(e, Error::Cancelled) => return Err(e),
+                        Err(e) if e.code() == "account_deleted" || e.code() == "signed_out" => {
+                            return Err(e);
+                        }
+                        Err(e) => {
+                            shared.reporter.report(ExportEvent::Warning {
+                                message: format!("media {} could not be downloaded: {e}", meta.id),
+                            });
+                            tally.lock().await.failed.push((meta.id, e.to_string()));
+                            false
+                        }
+                    };
+                if done {
+                    tally.lock().await.downloaded += 1;
+                    let file = shared.media_paths(meta.id).1;
+                    let job = Job::Media {
+                        id: meta.id,
+                        file,
+                        filename: meta.filename,
+                        content_type: meta.content_type,
+                    };
+                    if zip.send(job).is_err() {
+                        return Err(Error::Invalid("the archive writer stopped".into()));
+                    }
+                }
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.map_err(|e| Error::Invalid(format!("a download worker failed: {e}")))??;
+    }
+    let t = std::mem::take(&mut *tally.lock().await);
+    Ok(t)
+}
+
+/// Downloads, verifies and journals one file.
+async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
+    let (part, done) = shared.media_paths(meta.id);
+    let mut url = meta.download_url.clone();
+    let mut last_err = None;
+    for attempt in 0..ATTEMPTS {
+        shared.check_cancelled()?;
+        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        let offset = if have >= meta.size { 0 } else { have };
+        if offset == 0 && have > 0 {
+            std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
+        }
+        match transfer(shared, &url, &part, offset).await {
+            Ok(()) => {}
+            Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
+                url = fresh_url(shared, meta.id).await?;
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) if e.class() == crate::Class::Retryable => {
+                // Keep the partial file: the next attempt resumes with Range.
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        let (len, sha) = hash_file(&part)?;
+        if len == meta.size && sha.eq_ignore_ascii_case(&meta.sha256) {
+            std::fs::rename(&part, &done).map_err(Error::io("rename", &part))?;
+            shared.checkpoint(&Checkpoint::Media {
+                id: meta.id,
+                bytes: len,
+            })?;
+            return Ok(());
+        }
+        // Wrong bytes: start this file over (a later attempt may get a good copy).
+        std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
+        shared.reporter.report(ExportEvent::Warning {
+            message: format!(
+                "media {} arrived damaged ({len} bytes, SHA-256 {}… instead of {} bytes, {}…); fetching it again (attempt {}/{ATTEMPTS})",
+                meta.id,
+                &sha[..12],
+                meta.size,
+                meta.sha256.get(..12).unwrap_or(""),
+                attempt + 1
+            ),
+        });
+        last_err = Some(Error::Protocol {
+            url: format!("media {}", meta.id),
+            detail: "the bytes do not match the declared SHA-256".into(),
+        });
+        if attempt > 0 {
+            url = fresh_url(shared, meta.id).await?;
+        }
+    }
+    Err(last_err.unwrap_or(Error::Invalid("download failed".into())))
+}
+
+async fn fresh_url(shared: &Shared, id: i64) -> Result<String> {
+    let m: MediaMeta = shared
+        .client
+        .get_json(&format!("{}/media/{id}", shared.session_path))
+        .await?;
+    Ok(m.download_url)
+}
+
+/// Streams the body into `part` from `offset`.
+async fn transfer(shared: &Shared, url: &str, part: &std::path::Path, offset: u64) -> Result<()> {
+    let mut dl = shared.client.download(url, offset).await?;
+    let mut file = open_private(part, true)?;
+    loop {
+        shared.check_cancelled()?;
+        match dl.response.chunk().await {
+            Ok(Some(chunk)) => {
+                file.write_all(&chunk).map_err(Error::io("write", part))?;
+                shared.add_bytes(chunk.len() as u64);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                file.sync_data().map_err(Error::io("sync", part))?;
+                return Err(Error::Network {
+                    url: format!("media download (kept {} bytes to resume)", offset),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    file.sync_data().map_err(Error::io("sync", part))
+}
+
+fn hash_file(path: &std::path::Path) -> Result<(u64, String)> {
+    let mut f = std::fs::File::open(path).map_err(Error::io("read", path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = f.read(&mut buf).map_err(Error::io("read", path))?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    Ok((n, hex::encode(h.finalize())))
+}

@@ -1,0 +1,250 @@
+//! The staging directory of one export and its checkpoint journal.
+//!
+//! Layout (`0700`, next to the destination so a rename stays on one disk):
+//! ```text
+//! .keepsake-{export_id}/
+//!   session.json       what was asked and what the platform answered
+//!   journal.jsonl      one fsync'd line per finished page or media file
+//!   posts.jsonl …      records as they arrived, one per line
+//!   media/{id}.part    a download in progress (resumed with Range)
+//!   media/{id}.bin     a verified media file
+//! ```
+//! A resumed run truncates each category file to the length its last
+//! journal line records, so a page written but not journaled (a crash
+//! between the two) is fetched again rather than duplicated.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Prefix of staging directories inside the destination folder.
+pub const STAGING_PREFIX: &str = ".keepsake-";
+
+/// One checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Checkpoint {
+    /// A page of `cat` is safely in `{cat}.jsonl`.
+    Page {
+        /// Category.
+        cat: String,
+        /// The cursor for the next page; `None` when the category is complete.
+        next: Option<String>,
+        /// Length of `{cat}.jsonl` after this page.
+        len: u64,
+        /// Records stored so far.
+        count: u64,
+        /// Highest record id stored so far.
+        last_id: i64,
+    },
+    /// A media file is verified and in `media/{id}.bin`.
+    Media {
+        /// Media id.
+        id: i64,
+        /// Its bytes.
+        bytes: u64,
+    },
+}
+
+/// Where a category stands, from the journal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CategoryState {
+    /// Cursor to continue from (`None` with `done` false: start).
+    pub next: Option<String>,
+    /// Bytes of `{cat}.jsonl` that are journaled.
+    pub len: u64,
+    /// Records stored.
+    pub count: u64,
+    /// Highest id stored.
+    pub last_id: i64,
+    /// Every page arrived.
+    pub done: bool,
+}
+
+/// An open staging directory.
+pub struct Staging {
+    dir: PathBuf,
+    journal: std::fs::File,
+}
+
+/// Creates a directory readable by the owner only.
+pub fn create_private_dir(path: &Path) -> Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path).map_err(Error::io("create folder", path))
+}
+
+/// Opens (creating if needed) a file readable by the owner only.
+pub fn open_private(path: &Path, append: bool) -> Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).read(true);
+    if append {
+        o.append(true);
+    } else {
+        o.write(true);
+    }
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path).map_err(Error::io("open", path))
+}
+
+impl Staging {
+    /// The staging directory for `export_id` inside `out_dir`.
+    pub fn dir_for(out_dir: &Path, export_id: &str) -> PathBuf {
+        out_dir.join(format!("{STAGING_PREFIX}{export_id}"))
+    }
+
+    /// Opens or creates the staging directory.
+    pub fn open(dir: &Path) -> Result<Self> {
+        create_private_dir(dir)?;
+        create_private_dir(&dir.join("media"))?;
+        let journal = open_private(&dir.join("journal.jsonl"), true)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            journal,
+        })
+    }
+
+    /// Appends and fsyncs one checkpoint.
+    pub fn record(&mut self, c: &Checkpoint) -> Result<()> {
+        let path = self.dir.join("journal.jsonl");
+        let mut line = serde_json::to_string(c).map_err(|e| Error::Invalid(e.to_string()))?;
+        line.push('\n');
+        self.journal
+            .write_all(line.as_bytes())
+            .map_err(Error::io("write", &path))?;
+        self.journal.sync_data().map_err(Error::io("sync", &path))
+    }
+
+    /// Replays the journal: the state of each category and the finished
+    /// media ids. A torn last line (a crash mid-write) is cut off, so the
+    /// next checkpoint starts on a line of its own.
+    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<i64, u64>)> {
+        let path = self.dir.join("journal.jsonl");
+        let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
+        let mut cats: HashMap<String, CategoryState> = HashMap::new();
+        let mut media = HashMap::new();
+        let mut valid: u64 = 0;
+        let mut reader = BufReader::new(file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = reader
+                .read_line(&mut line)
+                .map_err(Error::io("read", &path))?;
+            if n == 0 || !line.ends_with('\n') {
+                break;
+            }
+            match serde_json::from_str::<Checkpoint>(line.trim_end()) {
+                Ok(Checkpoint::Page {
+                    cat,
+                    next,
+                    len,
+                    count,
+                    last_id,
+                }) => {
+                    let done = next.is_none();
+                    cats.insert(
+                        cat,
+                        CategoryState {
+                            next,
+                            len,
+                            count,
+                            last_id,
+                            done,
+                        },
+                    );
+                }
+                Ok(Checkpoint::Media { id, bytes }) => {
+                    media.insert(id, bytes);
+                }
+                Err(_) => break,
+            }
+            valid += n as u64;
+        }
+        self.journal
+            .set_len(valid)
+            .map_err(Error::io("truncate", &path))?;
+        Ok((cats, media))
+    }
+}
+
+/// Staging directories in `out_dir` (for automatic resume).
+pub fn find_staged(out_dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(out_dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(STAGING_PREFIX))
+        .map(|e| e.path())
+        .filter(|p| p.join("session.json").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join(".keepsake-exp_1");
+        let mut s = Staging::open(&dir).expect("open");
+        s.record(&Checkpoint::Page {
+            cat: "posts".into(),
+            next: Some("c1".into()),
+            len: 10,
+            count: 2,
+            last_id: 5,
+        })
+        .expect("rec");
+        s.record(&Checkpoint::Page {
+            cat: "posts".into(),
+            next: None,
+            len: 20,
+            count: 4,
+            last_id: 9,
+        })
+        .expect("rec");
+        s.record(&Checkpoint::Media { id: 3, bytes: 77 })
+            .expect("rec");
+        let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
+        raw.write_all(b"{\"t\":\"page\",\"cat\":\"li")
+            .expect("torn");
+        let (cats, media) = s.replay().expect("replay");
+        s.record(&Checkpoint::Media { id: 4, bytes: 1 })
+            .expect("after torn");
+        let (_, media2) = s.replay().expect("replay again");
+        assert_eq!(
+            media2.get(&4),
+            Some(&1),
+            "a checkpoint after a torn line is not lost"
+        );
+        assert_eq!(
+            cats["posts"],
+            CategoryState {
+                next: None,
+                len: 20,
+                count: 4,
+                last_id: 9,
+                done: true
+            }
+        );
+        assert_eq!(media.get(&3), Some(&77));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+    }
+}

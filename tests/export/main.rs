@@ -1,0 +1,14 @@
+//! The export engine (keepsake-core) end to end against a real reference
+//! platform on loopback: archives, completeness, refusals, faults, resume.
+
+// Shared helpers: run an export, read an archive back, validate it with
+// independent tools (unzip, Python's zipfile, the Library of Congress bagit).
+mod support;
+// Whole exports of the edge preset: empty, prolific, Unicode, hostile.
+mod full;
+// What the platform refuses, and how the engine says so.
+mod refusals;
+// Every fault knob on: every record exactly once, or a clean failure.
+mod faults;
+// Cancel, then resume: nothing fetched twice, the same records.
+mod resume;

@@ -1,0 +1,130 @@
+//! Cancel with "keep", then resume: nothing fetched twice, same records.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use keepsake_core::Error;
+use keepsake_core::audit::Outcome;
+use keepsake_core::export::{self, CancelFlag, ExportEvent, Reporter, ResumeMode};
+use keepsake_platform::{FaultPlan, seed::Preset};
+use keepsake_tests::Platform;
+
+use crate::support::{self, Dest, ids, records};
+
+/// Cancels (keeping what was fetched) once `posts` passes `at`.
+struct CancelAt {
+    flag: CancelFlag,
+    at: u64,
+}
+
+impl Reporter for CancelAt {
+    fn report(&self, e: ExportEvent) {
+        if let ExportEvent::Category { name, fetched, .. } = e
+            && name == "posts"
+            && fetched >= self.at
+        {
+            self.flag.cancel(true);
+        }
+    }
+}
+
+fn page_requests(all: &HashMap<String, u64>) -> HashMap<String, u64> {
+    all.iter()
+        .filter(|(k, _)| k.starts_with("GET /api/v1/users/") && k.contains("/exports/"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_export_resumes_without_fetching_again() {
+    let p = Platform::start(Preset::Edge).await;
+    let reference = support::reference_ids(&p, "support", "prolific", "posts").await;
+    p.state.set_faults(FaultPlan {
+        latency_ms: 15,
+        ..FaultPlan::default()
+    });
+    p.state.reset_requests();
+    let token = p.token("prolific", "export:self");
+    let dest = Dest::new();
+    let client = support::client(&p, &token);
+    let flag = CancelFlag::default();
+    let reporter = Arc::new(CancelAt {
+        flag: flag.clone(),
+        at: 5_000,
+    });
+    let err = export::run(
+        &client,
+        &support::options(&dest.out()),
+        reporter,
+        flag,
+        Some(&dest.audit),
+    )
+    .await
+    .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(
+        dest.archives().is_empty(),
+        "no archive from a cancelled run"
+    );
+    let first = page_requests(&p.state.requests());
+    p.state.reset_requests();
+
+    let mut opts = support::options(&dest.out());
+    opts.resume = ResumeMode::Require;
+    let report = export::run(
+        &client,
+        &opts,
+        Arc::new(export::Silent),
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect("resumed");
+    assert!(report.resumed);
+    assert_eq!(report.outcome, Outcome::Completed);
+    assert_eq!(
+        ids(&records(&report.archive, "posts")),
+        reference,
+        "the same records as an uninterrupted export"
+    );
+
+    let second = page_requests(&p.state.requests());
+    // At most the request in flight when the cancel landed is made twice;
+    // no journaled page is.
+    let again: Vec<&String> = second
+        .keys()
+        .filter(|k| k.contains("/posts") && first.contains_key(*k))
+        .collect();
+    assert!(again.len() <= 1, "posts pages fetched twice: {again:?}");
+    let total_posts_pages: u64 = second
+        .iter()
+        .filter(|(k, _)| k.contains("/posts"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        total_posts_pages <= 11,
+        "the resume fetched {total_posts_pages} pages of posts; half were already there"
+    );
+
+    let log = dest.audit.list().expect("audit");
+    assert_eq!(
+        log.iter().map(|r| r.entry.result).collect::<Vec<_>>(),
+        [Outcome::Cancelled, Outcome::Completed]
+    );
+    assert_eq!(
+        log[0].entry.export_id, log[1].entry.export_id,
+        "one export session, resumed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_without_anything_staged_says_so() {
+    let p = Platform::start(Preset::Demo).await;
+    let dest = Dest::new();
+    let mut opts = support::options(&dest.out());
+    opts.resume = ResumeMode::Require;
+    let err = support::run(&p, &p.token("alice", "export:self"), &dest, opts)
+        .await
+        .expect_err("nothing to resume");
+    assert!(err.to_string().contains("no interrupted export"), "{err}");
+}
