@@ -354,3 +354,75 @@ async fn a_refused_pat_is_not_refreshed() {
         "{err}"
     );
 }
+
+/// The fault knob "tokens that expire after N seconds" during a whole
+/// export: every 401 is met by one refresh, the export completes, and the
+/// rotated tokens are the ones stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_outlives_its_access_tokens() {
+    use keepsake_core::client::{ApiClient, RetryPolicy};
+    use keepsake_core::export::{self, CancelFlag, ExportOptions, ResumeMode, Silent};
+    use keepsake_platform::FaultPlan;
+
+    let p = Platform::start(Preset::Demo).await;
+    // Tokens live one second; every request waits 150 ms, so the export
+    // (dozens of requests) spans several token lifetimes.
+    p.state.set_faults(FaultPlan {
+        token_ttl_secs: Some(1),
+        latency_ms: 150,
+        ..FaultPlan::default()
+    });
+    let creds = signed_in(&p).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(InsecureFileStore::new(dir.path().join("tokens.json")));
+    store.save(&creds).expect("save");
+    let source = Arc::new(TokenSource::new(store.clone(), creds.clone()));
+    let platform = PlatformUrl::parse(&p.url).expect("url");
+    let client = ApiClient::new(&platform, source.clone())
+        .expect("client")
+        .with_retry(RetryPolicy {
+            max_retries: 8,
+            min_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(50),
+        });
+    let opts = ExportOptions {
+        subject_id: None,
+        reason: None,
+        categories: Some(vec![
+            "profile".into(),
+            "posts".into(),
+            "likes".into(),
+            "media".into(),
+        ]),
+        since: None,
+        until: None,
+        out_dir: dir.path().join("out"),
+        resume: ResumeMode::Auto,
+        media_workers: 2,
+    };
+    let report = export::run(
+        &client,
+        &opts,
+        Arc::new(Silent),
+        CancelFlag::default(),
+        None,
+    )
+    .await
+    .expect("export completes");
+    assert_eq!(
+        report.outcome,
+        keepsake_core::audit::Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    let stored = store.load(&creds.platform).expect("load").expect("stored");
+    assert_ne!(
+        stored.refresh_token, creds.refresh_token,
+        "the token was refreshed during the export"
+    );
+    assert_eq!(
+        stored,
+        source.credentials().await,
+        "what is stored is what is in use"
+    );
+}

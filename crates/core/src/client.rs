@@ -21,6 +21,9 @@ use crate::{Class, Error, PlatformUrl, Result, Secret};
 /// well under 1 MiB; this bounds memory against a broken or hostile server).
 pub const MAX_JSON_BYTES: usize = 32 << 20;
 
+/// The longest one JSON request may take, body included.
+pub const JSON_DEADLINE: Duration = Duration::from_secs(120);
+
 /// Hands out bearer tokens and renews them after a `401`.
 pub trait TokenProvider: Send + Sync {
     /// The token to use now.
@@ -186,11 +189,15 @@ impl ApiClient {
         body: Option<&serde_json::Value>,
         token: &Secret,
         extra: &[(header::HeaderName, String)],
+        deadline: Option<Duration>,
     ) -> Result<reqwest::Response> {
         let mut req = self
             .http
             .request(method, url.clone())
             .bearer_auth(token.expose());
+        if let Some(d) = deadline {
+            req = req.timeout(d);
+        }
         for (k, v) in extra {
             req = req.header(k, v);
         }
@@ -211,6 +218,7 @@ impl ApiClient {
         url: &Url,
         body: Option<&serde_json::Value>,
         extra: &[(header::HeaderName, String)],
+        deadline: Option<Duration>,
     ) -> Result<reqwest::Response> {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.min_delay)
@@ -221,10 +229,13 @@ impl ApiClient {
         let observer = self.on_wait.clone();
         (|| async {
             let token = self.tokens.current().await?;
-            match self.attempt(method.clone(), url, body, &token, extra).await {
+            match self
+                .attempt(method.clone(), url, body, &token, extra, deadline)
+                .await
+            {
                 Err(e) if e.class() == Class::NeedsSignIn => {
                     let renewed = self.tokens.renew(&token).await?;
-                    self.attempt(method.clone(), url, body, &renewed, extra)
+                    self.attempt(method.clone(), url, body, &renewed, extra, deadline)
                         .await
                 }
                 other => other,
@@ -290,7 +301,9 @@ impl ApiClient {
     ) -> Result<T> {
         let mut last = None;
         for _ in 0..=self.retry.max_retries.min(5) {
-            let resp = self.send(method.clone(), url, body, &[]).await?;
+            let resp = self
+                .send(method.clone(), url, body, &[], Some(JSON_DEADLINE))
+                .await?;
             match read_json(url, resp).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.class() == Class::Retryable => {
@@ -317,7 +330,9 @@ impl ApiClient {
         } else {
             Vec::new()
         };
-        let resp = self.send(Method::GET, &url, None, &extra).await?;
+        // No overall deadline for media: a large file on a slow line may take
+        // long; the idle (read) timeout catches a stalled transfer.
+        let resp = self.send(Method::GET, &url, None, &extra, None).await?;
         let status = resp.status().as_u16();
         if offset > 0 && status != 206 {
             return Err(Error::Protocol {

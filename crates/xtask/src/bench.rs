@@ -1,5 +1,8 @@
-//! `cargo xtask bench`: the reference platform's benchmarks, written to
-//! docs/benchmarks.md. The benchmark itself lives in keepsake-tests.
+//! `cargo xtask bench [--quick]`: the benchmarks, written to
+//! docs/benchmarks.md. The benchmarks themselves live in keepsake-tests:
+//! `bench-platform` (the reference platform alone), then `bench-export`
+//! (the `keepsake` CLI against the reference platform, which runs the
+//! release binaries built here first). Each rewrites its own section.
 
 use std::ffi::OsString;
 
@@ -8,24 +11,75 @@ use crate::util::{self, Failure, Result};
 /// Where the results go, relative to the repository root.
 const OUT: &str = "docs/benchmarks.md";
 
+/// The benchmark binaries of keepsake-tests, in the order they run.
+const BENCHES: [&str; 2] = ["bench-platform", "bench-export"];
+
+/// Whether `--quick` (small sizes, a smoke test of the benchmarks) was given.
+fn parse(args: &[OsString]) -> Result<bool> {
+    match args {
+        [] => Ok(false),
+        [flag] if flag == "--quick" => Ok(true),
+        [other, ..] => Err(Failure::usage(format!(
+            "`cargo xtask bench` takes only `--quick`, got `{}`",
+            other.to_string_lossy()
+        ))),
+    }
+}
+
 pub fn run(args: &[OsString]) -> Result<()> {
-    util::no_args("bench", args)?;
-    let mut cmd = util::cargo();
-    cmd.args([
-        "run",
+    let quick = parse(args)?;
+    // bench-export runs target/release/keepsake-platform and
+    // target/release/keepsake as child processes: build them (and the
+    // benchmarks) once, up front.
+    let mut build = util::cargo();
+    build.args([
+        "build",
         "--release",
         "--package",
+        "keepsake-platform",
+        "--package",
+        "keepsake-cli",
+        "--package",
         "keepsake-tests",
-        "--bin",
-        "bench-platform",
-        "--",
-        "--out",
-        OUT,
+        "--bins",
     ]);
-    util::run(&mut cmd).map_err(|e| {
-        Failure::new(format!("{e}"))
-            .hint("see the benchmark's own message above; the results file was not updated")
-    })?;
+    util::run(&mut build)?;
+    for bench in BENCHES {
+        let mut cmd = util::cargo();
+        cmd.args([
+            "run",
+            "--release",
+            "--package",
+            "keepsake-tests",
+            "--bin",
+            bench,
+            "--",
+            "--out",
+            OUT,
+        ]);
+        if quick {
+            cmd.arg("--quick");
+        }
+        util::run(&mut cmd).map_err(|e| {
+            Failure::new(format!("{e}")).hint(format!(
+                "see {bench}'s own message above; its section of {OUT} was not updated"
+            ))
+        })?;
+    }
     println!("bench: results written to {OUT}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_quick_is_accepted() {
+        let os = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(!parse(&os(&[])).expect("no flags"));
+        assert!(parse(&os(&["--quick"])).expect("quick"));
+        assert!(parse(&os(&["--fast"])).is_err());
+        assert!(parse(&os(&["--quick", "--quick"])).is_err());
+    }
 }

@@ -1,6 +1,8 @@
-//! `cargo xtask demo [--check]`: a freshly seeded reference platform on a
-//! loopback port, and what to do with it. `--check` is the CI smoke test:
-//! start, ask `/healthz` once, stop.
+//! `cargo xtask demo [--check]`: the main job on the embedded reference
+//! platform — a freshly seeded platform on a loopback port, alice's account
+//! exported from it by the `keepsake` CLI and verified, then the platform
+//! left running to explore. `--check` is the CI smoke test: the same, then
+//! ask `/healthz` once and stop.
 
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, ExitCode};
@@ -36,6 +38,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 
     setup::run()?;
     let bin = platform::build()?;
+    let cli = build_cli()?;
 
     let dir = util::target_dir().join("demo");
     util::remove_if_exists(&dir)?;
@@ -52,7 +55,8 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     ];
     let server = Server::start(&bin, &server_args, &dir.join("platform.log"), false)?;
 
-    print_welcome(&server, &util::show(&db));
+    let archive = export_alice(&cli, &bin, &db, &dir, &server)?;
+    print_welcome(&server, &util::show(&db), &util::show(&archive));
 
     if check {
         let result = health_check(&server);
@@ -75,7 +79,67 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     }
 }
 
-fn print_welcome(server: &Server, db: &str) {
+fn build_cli() -> Result<std::path::PathBuf> {
+    util::run(util::cargo().args(["build", "--package", "keepsake-cli", "--bin", "keepsake"]))
+        .map_err(|e| {
+            Failure::new(format!("{e}"))
+                .hint("fix the compile errors above (crates/cli, crates/core), then rerun")
+        })?;
+    Ok(util::target_dir()
+        .join("debug")
+        .join(format!("keepsake{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Exports alice's account with the real CLI, then verifies the archive.
+/// The CLI's audit log and settings go under `target/demo/`, not into your
+/// own data directory.
+fn export_alice(
+    cli: &std::path::Path,
+    bin: &std::path::Path,
+    db: &std::path::Path,
+    dir: &std::path::Path,
+    server: &Server,
+) -> Result<std::path::PathBuf> {
+    let token = platform::create_token(bin, db, "alice", "export:self")?;
+    let out = dir.join("out");
+    let run = |args: &[&OsStr]| {
+        let mut cmd = Command::new(cli);
+        cmd.args(args)
+            .env("KEEPSAKE_PLATFORM", &server.url)
+            // The token travels in the environment, never in argv.
+            .env("KEEPSAKE_TOKEN", &token)
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"));
+        cmd
+    };
+    println!(
+        "\ndemo: exporting alice's account with `keepsake export --out {}`\n",
+        util::show(&out)
+    );
+    let mut export = run(&["export".as_ref(), "--out".as_ref(), out.as_os_str()]);
+    util::run(&mut export).map_err(|e| {
+        Failure::new(format!("the demo export failed: {e}"))
+            .hint(format!("the platform's log is {}", util::show(&server.log)))
+    })?;
+    let archive = std::fs::read_dir(&out)
+        .map_err(util::io_failure("read", &out))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "zip"))
+        .ok_or_else(|| {
+            Failure::new(format!(
+                "the export reported success but {} holds no archive",
+                util::show(&out)
+            ))
+        })?;
+    println!();
+    let mut verify = run(&["verify".as_ref(), archive.as_os_str()]);
+    util::run(&mut verify)
+        .map_err(|e| Failure::new(format!("the demo archive does not verify: {e}")))?;
+    Ok(archive)
+}
+
+fn print_welcome(server: &Server, db: &str, archive: &str) {
     let url = &server.url;
     let from_root = std::env::current_dir().is_ok_and(|cwd| cwd == util::repo_root());
     let width = DEMO_ACCOUNTS
@@ -108,8 +172,15 @@ fn print_welcome(server: &Server, db: &str) {
     );
     println!("    cargo xtask platform token create --db {db} --user alice --scope export:self");
     println!();
-    println!("The desktop app and the `keepsake` CLI export arrive with later issues;");
-    println!("today the demo is the platform they will export from.");
+    println!("  alice's archive (a BagIt bag in a zip; unzip it, or `keepsake verify` it):");
+    println!("    {archive}");
+    println!();
+    println!("  try the CLI yourself (it reads the token from stdin, never from argv):");
+    println!("    cargo xtask platform token create --db {db} --user bob --scope export:self \\");
+    println!("      | cargo run -q -p keepsake-cli -- login --platform {url} --token-stdin");
+    println!("    cargo run -q -p keepsake-cli -- export --out target/demo/out");
+    println!();
+    println!("The desktop app arrives with a later issue; it drives this same engine.");
     println!();
 }
 

@@ -33,7 +33,9 @@ Commands:
                      (schemathesis against a seeded platform)
   platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
                      (e.g. `platform seed --db x.db --preset demo`)
-  bench              Benchmark the reference platform into docs/benchmarks.md
+  bench [--quick]    Benchmark the reference platform, then `keepsake export`
+                     against it, into docs/benchmarks.md; --quick uses small
+                     sizes to check that the benchmarks run
   help               Print this text
 
 demo and test run setup first.";

@@ -77,9 +77,9 @@ impl Sizes {
             Self {
                 seed_posts: 1_000_000,
                 page_posts: 100_000,
-                walks: 3,
-                media: 50,
-                media_passes: 5,
+                walks: 5,
+                media: 200,
+                media_passes: 3,
             }
         }
     }

@@ -41,10 +41,9 @@ pub(super) async fn category(
         .map_err(Error::io("truncate", &path))?;
     drop(file);
     if let Some(tx) = &media_tx {
-        // Media records staged by an earlier run still need their files.
-        for v in read_staged(&path)? {
-            let _ = tx.send(v).await;
-        }
+        // Media records staged by an earlier run still need their files;
+        // streamed, so a resume holds one record at a time.
+        send_staged(&path, tx).await?;
     }
     let mut out = open_private(&path, true)?;
     let mut tally = Tally {
@@ -139,18 +138,19 @@ fn url_escape(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// The records already staged in a category file.
-pub(super) fn read_staged(path: &std::path::Path) -> Result<Vec<Value>> {
+/// Sends the records already staged in a category file, one at a time.
+async fn send_staged(path: &std::path::Path, tx: &mpsc::Sender<Value>) -> Result<()> {
     use std::io::BufRead;
     let Ok(f) = std::fs::File::open(path) else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    let mut v = Vec::new();
     for line in std::io::BufReader::new(f).lines() {
         let line = line.map_err(Error::io("read", path))?;
-        if let Ok(val) = serde_json::from_str(&line) {
-            v.push(val);
+        if let Ok(val) = serde_json::from_str(&line)
+            && tx.send(val).await.is_err()
+        {
+            break;
         }
     }
-    Ok(v)
+    Ok(())
 }

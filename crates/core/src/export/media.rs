@@ -129,7 +129,10 @@ async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
             }
             Err(e) => return Err(e),
         }
-        let (len, sha) = hash_file(&part)?;
+        let hashing = part.clone();
+        let (len, sha) = tokio::task::spawn_blocking(move || hash_file(&hashing))
+            .await
+            .map_err(|e| Error::Invalid(format!("hashing failed: {e}")))??;
         if len == meta.size && sha.eq_ignore_ascii_case(&meta.sha256) {
             std::fs::rename(&part, &done).map_err(Error::io("rename", &part))?;
             shared.checkpoint(&Checkpoint::Media {
