@@ -92,8 +92,8 @@ pub(crate) async fn authenticate(
     };
     let now = clock::now();
     let fault_expired =
-        kind == "access" && fault_ttl.is_some_and(|ttl| created_at + ttl as i64 <= now);
-    if revoked || expires_at.is_some_and(|e| e <= now) || fault_expired {
+        kind == "access" && fault_ttl.is_some_and(|ttl| created_at + (ttl as i64) < now);
+    if revoked || expires_at.is_some_and(|e| e < now) || fault_expired {
         return Err(Problem::invalid_token(
             "this access token has expired or was revoked; refresh it or sign in again",
         ));

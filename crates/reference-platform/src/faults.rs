@@ -284,10 +284,17 @@ fn is_json(resp: &Response) -> bool {
 /// Sends half the body, then fails the stream: hyper aborts the connection,
 /// and the client sees fewer bytes than Content-Length promised.
 fn cut_mid_body(resp: Response) -> Response {
-    let (parts, body) = resp.into_parts();
-    let Some(len) = declared_len_parts(&parts) else {
+    use axum::body::HttpBody as _;
+    let (mut parts, body) = resp.into_parts();
+    // JSON bodies carry no Content-Length header until hyper adds one, so
+    // take the length from the body and declare it: the client must be
+    // promised more than it gets.
+    let Some(len) = declared_len_parts(&parts).or_else(|| body.size_hint().exact()) else {
         return Response::from_parts(parts, body);
     };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let mut budget = len / 2;
     let stream = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;

@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the Export API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Fill a new database with a deterministic preset.
     Seed {
         /// The database file to create.
@@ -208,7 +208,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Seed {
             db,
             preset,

@@ -64,7 +64,8 @@ fn valid(key: &[u8], media_id: i64, q: &HashMap<String, String>) -> bool {
     let Ok(expires) = expires.parse::<i64>() else {
         return false;
     };
-    if expires <= clock::now() {
+    // Valid through its last whole second, so a TTL is never cut short.
+    if expires < clock::now() {
         return false;
     }
     let Ok(given) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {

@@ -191,7 +191,8 @@ fn sentence(rng: &mut Rng, min: u64, max: u64) -> String {
         if i > 0 {
             s.push(' ');
         }
-        s.push_str(*rng.pick(WORDS));
+        let word: &&str = rng.pick(WORDS);
+        s.push_str(word);
     }
     if let Some(first) = s.get_mut(0..1) {
         first.make_ascii_uppercase();

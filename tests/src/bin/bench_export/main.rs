@@ -1,0 +1,506 @@
+//! `bench-export`: `keepsake export` of the `large` preset against the
+//! reference platform over loopback, beside the lower bounds that fetching
+//! alone and zipping alone set; its peak memory, how that memory scales with
+//! the account, and how fast an interrupted export resumes.
+//!
+//! Both sides run as the release binaries next to this one
+//! (`target/release/keepsake-platform`, `target/release/keepsake`), each its
+//! own process, so that wall time, CPU and peak RSS are theirs alone.
+//! `cargo xtask bench` builds them and runs this with `--out
+//! docs/benchmarks.md`: the results replace the section between the
+//! `bench-export` markers (and are printed as the same table). `--quick`
+//! shrinks every size to smoke-test the benchmark itself.
+
+mod fetch;
+mod procs;
+mod zip_bound;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail, ensure};
+
+use procs::{Cli, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir};
+
+const START: &str = "<!-- bench-export:start -->";
+const END: &str = "<!-- bench-export:end -->";
+const USAGE: &str = "usage: bench-export [--out PATH] [--quick]
+
+  --out PATH   write the results into PATH, between the bench-export markers
+  --quick      small sizes, to check that the benchmark runs (numbers mean little)
+
+Needs target/release/keepsake-platform and target/release/keepsake beside this
+binary: `cargo build --release -p keepsake-platform -p keepsake-cli` (cargo xtask bench does).";
+
+struct Args {
+    out: Option<PathBuf>,
+    quick: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
+    let mut parsed = Args {
+        out: None,
+        quick: false,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => parsed.quick = true,
+            "--out" => parsed.out = Some(args.next().ok_or("--out needs a path")?.into()),
+            "-h" | "--help" => return Ok(None),
+            other => match other.strip_prefix("--out=") {
+                Some(path) if !path.is_empty() => parsed.out = Some(path.into()),
+                _ => return Err(format!("unknown argument '{other}'")),
+            },
+        }
+    }
+    Ok(Some(parsed))
+}
+
+/// The seeds: `large` with these overrides, and the two accounts of the
+/// memory-scaling measurement (posts only, no media).
+struct Sizes {
+    posts: Option<u64>,
+    media: Option<u64>,
+    small_posts: u64,
+    big_posts: u64,
+}
+
+impl Sizes {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Self {
+                posts: Some(10_000),
+                media: Some(200),
+                small_posts: 1_000,
+                big_posts: 100_000,
+            }
+        } else {
+            Self {
+                posts: None,
+                media: None,
+                small_posts: 1_000,
+                big_posts: 1_000_000,
+            }
+        }
+    }
+}
+
+/// One line of the results table.
+struct Row {
+    measurement: String,
+    result: String,
+    target: String,
+    met: Option<bool>,
+}
+
+fn row(m: impl Into<String>, r: impl Into<String>, t: impl Into<String>, met: Option<bool>) -> Row {
+    Row {
+        measurement: m.into(),
+        result: r.into(),
+        target: t.into(),
+        met,
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench-export: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench-export: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn say(msg: impl AsRef<str>) {
+    eprintln!("bench-export: {}", msg.as_ref());
+}
+
+fn run(args: &Args) -> Result<()> {
+    let bins = std::env::current_exe()
+        .context("finding this binary")?
+        .parent()
+        .context("this binary has no folder")?
+        .to_path_buf();
+    let platform_bin = bins.join("keepsake-platform");
+    let cli_bin = bins.join("keepsake");
+    for bin in [&platform_bin, &cli_bin] {
+        ensure!(
+            bin.is_file(),
+            "{} is missing; run `cargo build --release -p keepsake-platform -p keepsake-cli` first (`cargo xtask bench` does)",
+            bin.display()
+        );
+    }
+    if cfg!(debug_assertions) {
+        say("warning: this is a debug build; run with --release for meaningful numbers");
+    }
+    let sizes = Sizes::new(args.quick);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Dropped last: every server (declared below) is stopped before its
+    // database is removed.
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let home = dir.path().join("home");
+    for d in ["data", "config"] {
+        std::fs::create_dir_all(home.join(d)).context("creating the CLI's home")?;
+    }
+
+    // Setup: seed, mint a token, serve.
+    let db = dir.path().join("large.db");
+    seed(&platform_bin, &db, sizes.posts, sizes.media)?;
+    let token = mint_token(&platform_bin, &db)?;
+    let server = Server::start(&platform_bin, &db, &dir.path().join("server.log"))?;
+    let cli = Cli {
+        bin: cli_bin,
+        url: server.url.clone(),
+        token: token.clone(),
+        home: home.clone(),
+        logs: dir.path().to_path_buf(),
+    };
+
+    // (1) The export itself.
+    say("(1) exporting with the CLI…");
+    let out1 = dir.path().join("out-full");
+    let server_cpu0 = server.cpu()?;
+    let full = cli.export(&out1, false, false, "full")?;
+    let export_server_cpu = server.cpu()? - server_cpu0;
+    let (archive, archive_bytes) = full.completed("the export")?;
+    let payload: u64 = full.preflight.iter().map(|(_, _, b)| b).sum();
+    say(format!(
+        "    {:.2} s, peak RSS {:.1} MiB, CPU {:.2} s client + {:.2} s server",
+        full.wall,
+        mib(full.peak_rss_kib),
+        full.cpu,
+        export_server_cpu
+    ));
+
+    // (2) Fetch only, bodies discarded.
+    say("(2) fetching only (bodies discarded)…");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (server_cpu0, self_cpu0) = (server.cpu()?, self_cpu()?);
+    let started = Instant::now();
+    let fetched = rt.block_on(fetch::fetch_only(&server.url, &token))?;
+    let fetch_wall = started.elapsed().as_secs_f64();
+    let fetch_client_cpu = self_cpu()? - self_cpu0;
+    let fetch_server_cpu = server.cpu()? - server_cpu0;
+    drop(rt);
+    say(format!(
+        "    {fetch_wall:.2} s, {:.0} MB, CPU {fetch_client_cpu:.2} s client + {fetch_server_cpu:.2} s server",
+        fetched as f64 / 1e6
+    ));
+
+    // (3) Zip only, from the archive's own payload unpacked to disk.
+    say("(3) zipping only (the archive's payload, from disk)…");
+    let unpacked = dir.path().join("unpacked");
+    let entries = zip_bound::unpack(&archive, &unpacked)?;
+    let zip_out = dir.path().join("zip-only").join("bench.zip");
+    std::fs::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
+    let cpu0 = self_cpu()?;
+    let started = Instant::now();
+    let zipped = zip_bound::zip_only(&entries, &zip_out)?;
+    let zip_wall = started.elapsed().as_secs_f64();
+    let zip_cpu = self_cpu()? - cpu0;
+    say(format!(
+        "    {zip_wall:.2} s, CPU {zip_cpu:.2} s, {} entries",
+        entries.len()
+    ));
+    std::fs::remove_dir_all(&unpacked).context("removing the unpacked payload")?;
+    std::fs::remove_dir_all(zip_out.parent().context("zip-only folder")?)?;
+
+    // (6) Resume: kill -9 half way, then time the resumed run.
+    say("(6) interrupting an export half way, then resuming it…");
+    let out6 = dir.path().join("out-resume");
+    let killed = cli.export(&out6, false, true, "killed")?;
+    // A kill that came as the export was finishing interrupted nothing.
+    let interrupted = killed.killed_at.filter(|_| !killed.status.success());
+    let resume_row = match interrupted {
+        None => row(
+            "Resume after `kill -9` at 50 % of the bytes",
+            "not measured: the export finished before it could be interrupted",
+            "≤ 0.55 × the full export",
+            None,
+        ),
+        Some((done, total)) => {
+            let staged = dir_bytes(
+                &staging_dir(&out6).context("the killed export left no staging directory")?,
+            );
+            let resumed = cli.export(&out6, true, false, "resume")?;
+            resumed.completed("the resumed export")?;
+            let ratio = resumed.wall / full.wall;
+            say(format!("    resumed in {:.2} s", resumed.wall));
+            row(
+                "Resume after `kill -9` at 50 % of the bytes",
+                format!(
+                    "{:.2} s = {ratio:.2} × the full export (killed at {:.0} % of the estimated bytes; {:.0} of {:.0} MB staged on disk after the kill)",
+                    resumed.wall,
+                    100.0 * done as f64 / total.max(1) as f64,
+                    staged as f64 / 1e6,
+                    total as f64 / 1e6
+                ),
+                "≤ 0.55 × the full export",
+                Some(ratio <= 0.55),
+            )
+        }
+    };
+    drop(server);
+    std::fs::remove_dir_all(&out1).context("removing the first archive")?;
+    std::fs::remove_dir_all(&out6).context("removing the resumed archive")?;
+
+    // (5) RSS scaling: the same preset with few and many posts, no media.
+    let mut rss = Vec::new();
+    for posts in [sizes.small_posts, sizes.big_posts] {
+        say(format!(
+            "(5) exporting {} posts, no media…",
+            thousands(posts)
+        ));
+        let db = dir.path().join(format!("scale-{posts}.db"));
+        seed(&platform_bin, &db, Some(posts), Some(0))?;
+        let token = mint_token(&platform_bin, &db)?;
+        let server = Server::start(&platform_bin, &db, &dir.path().join("scale-server.log"))?;
+        let scale_cli = Cli {
+            url: server.url.clone(),
+            token,
+            ..cli.clone()
+        };
+        let out = dir.path().join(format!("out-{posts}"));
+        let r = scale_cli.export(&out, false, false, &format!("scale-{posts}"))?;
+        r.completed("the scaling export")?;
+        say(format!(
+            "    {:.2} s, peak RSS {:.1} MiB",
+            r.wall,
+            mib(r.peak_rss_kib)
+        ));
+        rss.push(r.peak_rss_kib);
+        drop(server);
+        std::fs::remove_dir_all(&out).context("removing a scaling archive")?;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    }
+
+    // The table.
+    let fetch_cpu = fetch_client_cpu + fetch_server_cpu;
+    let by_cpu = (fetch_cpu + zip_cpu) / cores as f64;
+    let bound = fetch_wall.max(zip_wall).max(by_cpu);
+    let bound_by = if bound == fetch_wall {
+        "fetch wall"
+    } else if bound == zip_wall {
+        "zip wall"
+    } else {
+        "CPU / cores"
+    };
+    let export_ratio = full.wall / bound;
+    let rss_ratio = rss[1] as f64 / rss[0].max(1) as f64;
+    let rows = vec![
+        row(
+            "Export wall time (`keepsake export`)",
+            format!(
+                "{:.2} s = {export_ratio:.2} × the lower bound ({:.0} MB archive, CPU {:.2} s client + {:.2} s server)",
+                full.wall,
+                archive_bytes as f64 / 1e6,
+                full.cpu,
+                export_server_cpu
+            ),
+            format!("≤ 1.2 × lower bound = {:.2} s", 1.2 * bound),
+            Some(full.wall <= 1.2 * bound),
+        ),
+        row(
+            "Fetch only: the same requests, bodies discarded (4 media downloads at a time)",
+            format!(
+                "{fetch_wall:.2} s, {:.0} MB; CPU {fetch_client_cpu:.2} s client + {fetch_server_cpu:.2} s server",
+                fetched as f64 / 1e6
+            ),
+            "—",
+            None,
+        ),
+        row(
+            "Zip only: the archive's payload from disk through `ArchiveWriter` (text deflated, PNG stored)",
+            format!(
+                "{zip_wall:.2} s, CPU {zip_cpu:.2} s ({} MB archive)",
+                zipped / 1_000_000
+            ),
+            "—",
+            None,
+        ),
+        row(
+            "Lower bound = max(fetch wall, zip wall, (fetch CPU incl. server + zip CPU) / cores)",
+            format!("{bound:.2} s (set by {bound_by}; CPU term {by_cpu:.2} s on {cores} cores)"),
+            "—",
+            None,
+        ),
+        row(
+            "Peak RSS of the export (VmHWM)",
+            format!("{:.1} MiB", mib(full.peak_rss_kib)),
+            "≤ 64 MiB",
+            Some(full.peak_rss_kib <= 64 * 1024),
+        ),
+        row(
+            format!(
+                "Peak RSS scaling: {} vs {} posts (no media)",
+                thousands(sizes.small_posts),
+                thousands(sizes.big_posts)
+            ),
+            format!(
+                "{:.1} MiB vs {:.1} MiB = {rss_ratio:.2} ×",
+                mib(rss[0]),
+                mib(rss[1])
+            ),
+            "≤ 1.3 ×",
+            Some(rss_ratio <= 1.3),
+        ),
+        resume_row,
+    ];
+    let table = render_table(&rows);
+    println!("{table}");
+    if let Some(out) = &args.out {
+        let section = format!(
+            "{START}\n{}\n\n{table}{END}",
+            machine_note(args.quick, cores, &full.preflight, payload)
+        );
+        write_section(out, &section).with_context(|| format!("writing {}", out.display()))?;
+        say(format!("results written to {}", out.display()));
+    }
+    Ok(())
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn render_table(rows: &[Row]) -> String {
+    let mut t =
+        String::from("| Measurement | Result | Target | Met? |\n| --- | --- | --- | --- |\n");
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "—",
+        };
+        t.push_str(&format!(
+            "| {} | {} | {} | {met} |\n",
+            r.measurement, r.result, r.target
+        ));
+    }
+    t
+}
+
+fn machine_note(quick: bool, cores: usize, preflight: &[(String, u64, u64)], bytes: u64) -> String {
+    let date = time::OffsetDateTime::now_utc().date();
+    // In the contract's order.
+    let sizes: Vec<String> = keepsake_core::export::CATEGORIES
+        .iter()
+        .filter_map(|c| preflight.iter().find(|(cat, _, _)| cat == c))
+        .map(|(cat, n, _)| format!("{} {cat}", thousands(*n)))
+        .collect();
+    let mut note = format!(
+        "Measured on {date} on {} / {} with {cores} cores (`available_parallelism`), {} build: \
+         `keepsake export` and `keepsake-platform serve` as separate processes over loopback \
+         (quota and rate limit off). Account: the `large` preset, {} (≈ {:.0} MB as the session \
+         estimates it). Peak RSS is `VmHWM` polled every 20 ms; CPU is utime + stime from `/proc`.",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        if cfg!(debug_assertions) {
+            "**debug**"
+        } else {
+            "release"
+        },
+        sizes.join(", "),
+        bytes as f64 / 1e6
+    );
+    if quick {
+        note.push_str(" **`--quick` run: reduced sizes, not comparable with full runs.**");
+    }
+    note
+}
+
+/// Replaces the marked section of `path`, creating the file if needed.
+fn write_section(path: &Path, section: &str) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from(
+            "# Benchmarks\n\nMeasured by `cargo xtask bench`; each section is rewritten by its own benchmark.\n",
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    let updated = match (text.find(START), text.find(END)) {
+        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
+        (None, None) => format!("{}\n\n{section}\n", text.trim_end()),
+        _ => bail!(
+            "the file's bench-export markers are broken (one is missing or they are out of order); fix them by hand"
+        ),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    // Write beside and rename, so an interrupted run leaves the old file whole.
+    let tmp = path.with_extension("md.bench-export.tmp");
+    std::fs::write(&tmp, updated)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_marked_section_is_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("docs").join("benchmarks.md");
+        write_section(&path, &format!("{START}\none\n{END}")).expect("create");
+        let created = std::fs::read_to_string(&path).expect("read");
+        assert!(created.starts_with("# Benchmarks\n"), "{created}");
+        let other = "<!-- bench-platform:start -->\np\n<!-- bench-platform:end -->";
+        std::fs::write(&path, format!("# B\n\n{other}\n")).expect("write");
+        write_section(&path, &format!("{START}\nnew\n{END}")).expect("append");
+        write_section(&path, &format!("{START}\nnewer\n{END}")).expect("update");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("# B\n\n{other}\n\n{START}\nnewer\n{END}\n")
+        );
+        std::fs::write(&path, format!("{END}\n{START}\n")).expect("write");
+        assert!(
+            write_section(&path, "x").is_err(),
+            "broken markers are left alone"
+        );
+    }
+
+    #[test]
+    fn arguments_are_parsed_with_std_only() {
+        let parse = |a: &[&str]| parse_args(a.iter().map(|s| s.to_string()));
+        let args = parse(&["--out", "x.md", "--quick"])
+            .expect("valid")
+            .expect("not help");
+        assert_eq!((args.out, args.quick), (Some(PathBuf::from("x.md")), true));
+        assert!(parse(&["--out"]).is_err());
+        assert!(parse(&["--fast"]).is_err());
+        assert!(parse(&["--help"]).expect("valid").is_none());
+    }
+}
