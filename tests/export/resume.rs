@@ -128,3 +128,65 @@ async fn resume_without_anything_staged_says_so() {
         .expect_err("nothing to resume");
     assert!(err.to_string().contains("no interrupted export"), "{err}");
 }
+
+/// The desktop flow: prepare (counts, size, free space), then run continues
+/// that very session; or discard, which cancels it and frees the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prepared_export_is_the_one_that_runs_or_is_discarded() {
+    let p = Platform::start(Preset::Demo).await;
+    let token = p.token("alice", "export:self");
+    let client = support::client(&p, &token);
+    let dest = Dest::new();
+    let opts = support::options(&dest.out());
+
+    let first = export::prepare(&client, &opts).await.expect("prepare");
+    assert!(!first.resumed);
+    assert_eq!(first.subject, "alice");
+    assert!(
+        first
+            .categories
+            .iter()
+            .any(|(c, n, _)| c == "posts" && *n == 150)
+    );
+    assert!(first.free_bytes.is_some_and(|f| f > 0) && first.needed_bytes > 0);
+    let again = export::prepare(&client, &opts)
+        .await
+        .expect("prepare twice");
+    assert_eq!(
+        again.export_id, first.export_id,
+        "preparing again finds the staged session"
+    );
+    assert!(again.resumed);
+
+    export::discard(&client, &opts).await.expect("discard");
+    let alice = p.user_id("alice");
+    let trail = p
+        .api(&token)
+        .get(&format!(
+            "/api/v1/users/{alice}/exports/{}",
+            first.export_id
+        ))
+        .await
+        .expect(200);
+    assert_eq!(trail.body["status"], "cancelled");
+
+    // Discarding freed the quota: a new session opens and runs to the end.
+    let second = export::prepare(&client, &opts)
+        .await
+        .expect("prepare after discard");
+    assert_ne!(second.export_id, first.export_id);
+    let report = export::run(
+        &client,
+        &opts,
+        Arc::new(export::Silent),
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect("run");
+    assert_eq!(
+        report.export_id, second.export_id,
+        "run continues the prepared session"
+    );
+    assert_eq!(report.outcome, Outcome::Completed);
+}

@@ -403,76 +403,15 @@ async fn run_inner(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Opening,
     });
-    let platform = client.base().to_string();
-    let me: UserRef = client.get_json("/api/v1/me").await?;
-    attempt.actor = Some(me.clone());
-    let subject_id = opts.subject_id.unwrap_or(me.id);
-    crate::export::staging::create_private_dir(&opts.out_dir)?;
-
-    let mut resumed = false;
-    let mut staged = None;
-    if opts.resume != ResumeMode::Never
-        && let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id)
-    {
-        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
-        let live: Session = client.get_json(&path).await?;
-        if live.status == "running" {
-            resumed = true;
-            staged = Some((dir, s));
-        } else {
-            reporter.report(ExportEvent::Warning {
-                message: format!(
-                    "an interrupted export ({}) was found but the platform has ended it ({}); starting a new one",
-                    s.session.export_id, live.status
-                ),
-            });
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-    }
-    if opts.resume == ResumeMode::Require && staged.is_none() {
-        return Err(Error::Invalid(format!(
-            "there is no interrupted export of this account to resume in {}; run without --resume to start one",
-            opts.out_dir.display()
-        )));
-    }
-    let (staging_dir, staged) = match staged {
-        Some(x) => x,
-        None => {
-            let mut body = serde_json::Map::new();
-            if let Some(r) = &opts.reason {
-                body.insert("reason".into(), json!(r));
-            }
-            if let Some(c) = &opts.categories {
-                body.insert("categories".into(), json!(c));
-            }
-            if let Some(s) = &opts.since {
-                body.insert("since".into(), json!(s));
-            }
-            if let Some(u) = &opts.until {
-                body.insert("until".into(), json!(u));
-            }
-            let session: Session = client
-                .post_json(
-                    &format!("/api/v1/users/{subject_id}/exports"),
-                    &Value::Object(body),
-                )
-                .await
-                .map_err(explain_open_error)?;
-            let s = StagedSession {
-                platform: platform.clone(),
-                archive_name: archive_name(&session),
-                session,
-            };
-            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id);
-            let stg = Staging::open(&dir)?;
-            drop(stg);
-            write_private(
-                &dir.join("session.json"),
-                &serde_json::to_vec_pretty(&s).map_err(|e| Error::Invalid(e.to_string()))?,
-            )?;
-            (dir, s)
+    let opened = open_or_resume(client, opts, &*reporter).await;
+    let (me, staging_dir, staged, resumed) = match opened {
+        Ok(o) => o,
+        Err((me, e)) => {
+            attempt.actor = me;
+            return Err(e);
         }
     };
+    attempt.actor = Some(me);
     let session = staged.session.clone();
     attempt.subject = Some(session.subject.clone());
     attempt.export_id = Some(session.export_id.clone());
@@ -542,6 +481,159 @@ async fn run_inner(
     }
 }
 
+/// Finds the staged session of an interrupted export of the same account in
+/// `out_dir` and checks the platform still holds it open, or opens a new
+/// session and stages it. On failure, says who the actor was (if known) for
+/// the audit record.
+async fn open_or_resume(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    reporter: &dyn Reporter,
+) -> std::result::Result<(UserRef, PathBuf, StagedSession, bool), (Option<UserRef>, Error)> {
+    let platform = client.base().to_string();
+    let me: UserRef = client.get_json("/api/v1/me").await.map_err(|e| (None, e))?;
+    let fail = |e: Error| (Some(me.clone()), e);
+    let subject_id = opts.subject_id.unwrap_or(me.id);
+    crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
+
+    let mut resumed = false;
+    let mut staged = None;
+    if opts.resume != ResumeMode::Never
+        && let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id)
+    {
+        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
+        let live: Session = client.get_json(&path).await.map_err(fail)?;
+        if live.status == "running" {
+            resumed = true;
+            staged = Some((dir, s));
+        } else {
+            reporter.report(ExportEvent::Warning {
+                message: format!(
+                    "an interrupted export ({}) was found but the platform has ended it ({}); starting a new one",
+                    s.session.export_id, live.status
+                ),
+            });
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    if opts.resume == ResumeMode::Require && staged.is_none() {
+        return Err(fail(Error::Invalid(format!(
+            "there is no interrupted export of this account to resume in {}; run without --resume to start one",
+            opts.out_dir.display()
+        ))));
+    }
+    let (staging_dir, staged) = match staged {
+        Some(x) => x,
+        None => {
+            let mut body = serde_json::Map::new();
+            if let Some(r) = &opts.reason {
+                body.insert("reason".into(), json!(r));
+            }
+            if let Some(c) = &opts.categories {
+                body.insert("categories".into(), json!(c));
+            }
+            if let Some(s) = &opts.since {
+                body.insert("since".into(), json!(s));
+            }
+            if let Some(u) = &opts.until {
+                body.insert("until".into(), json!(u));
+            }
+            let session: Session = client
+                .post_json(
+                    &format!("/api/v1/users/{subject_id}/exports"),
+                    &Value::Object(body),
+                )
+                .await
+                .map_err(|e| fail(explain_open_error(e)))?;
+            let s = StagedSession {
+                platform: platform.clone(),
+                archive_name: archive_name(&session),
+                session,
+            };
+            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id);
+            Staging::open(&dir).map_err(fail)?;
+            let json =
+                serde_json::to_vec_pretty(&s).map_err(|e| fail(Error::Invalid(e.to_string())))?;
+            write_private(&dir.join("session.json"), &json).map_err(fail)?;
+            (dir, s)
+        }
+    };
+    Ok((me, staging_dir, staged, resumed))
+}
+
+/// What an export session holds, known before anything is fetched.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prepared {
+    /// The platform's export id.
+    pub export_id: String,
+    /// The snapshot time.
+    pub as_of: String,
+    /// Login of the exported account.
+    pub subject: String,
+    /// Login of the signed-in account.
+    pub actor: String,
+    /// `(category, records, estimated bytes)`.
+    pub categories: Vec<(String, u64, u64)>,
+    /// Whether this continues an interrupted export.
+    pub resumed: bool,
+    /// Estimated disk space the export needs (staging plus archive).
+    pub needed_bytes: u64,
+    /// Free space in the destination, when the system says.
+    pub free_bytes: Option<u64>,
+}
+
+/// Opens (or finds the interrupted) export session and stages it in
+/// `opts.out_dir`, without fetching anything: a front end shows the counts,
+/// estimated size and free space, then calls [`run`] with the same options
+/// (which continues this session) or [`discard`].
+pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepared> {
+    let (_, _, staged, resumed) = open_or_resume(client, opts, &Silent)
+        .await
+        .map_err(|(_, e)| e)?;
+    let s = &staged.session;
+    let total: u64 = s.categories.values().map(|e| e.bytes).sum();
+    Ok(Prepared {
+        export_id: s.export_id.clone(),
+        as_of: s.as_of.clone(),
+        subject: s.subject.login.clone(),
+        actor: s.actor.login.clone(),
+        categories: s
+            .categories
+            .iter()
+            .map(|(k, v)| (k.clone(), v.count, v.bytes))
+            .collect(),
+        resumed,
+        needed_bytes: needed_space(total),
+        free_bytes: fs4::available_space(&opts.out_dir).ok(),
+    })
+}
+
+/// Gives up a prepared or interrupted export of this account in
+/// `opts.out_dir`: tells the platform it was cancelled (so it does not count
+/// against the quota) and removes what was staged.
+pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
+    let me: UserRef = client.get_json("/api/v1/me").await?;
+    let subject_id = opts.subject_id.unwrap_or(me.id);
+    let platform = client.base().to_string();
+    if let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id) {
+        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
+        let outcome = json!({"status": "cancelled", "error": "discarded before it started"});
+        if let Err(e) = client.patch_json::<Value>(&path, &outcome).await
+            && e.code() != "export_running"
+        {
+            // Already ended (409) is fine; anything else is worth saying.
+            tracing::warn!(error = %e, "could not tell the platform the export was cancelled");
+        }
+        std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))?;
+    }
+    Ok(())
+}
+
+/// Staging plus the archive, with a margin for the file system.
+fn needed_space(estimated: u64) -> u64 {
+    estimated.saturating_mul(2) + (64 << 20)
+}
+
 /// Adds the next step to 409 and quota refusals.
 fn explain_open_error(e: Error) -> Error {
     match e.problem().map(|p| p.slug().to_owned()).as_deref() {
@@ -609,8 +701,7 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Preflight,
     });
-    // Staging plus the archive, with a margin for the file system.
-    let needed = total_bytes.saturating_mul(2) + (64 << 20);
+    let needed = needed_space(total_bytes);
     if let Ok(avail) = fs4::available_space(&opts.out_dir)
         && avail < needed
     {
