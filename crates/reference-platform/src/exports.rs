@@ -446,8 +446,7 @@ pub(crate) fn page(
             alive("k")
         ),
         "media" => format!(
-            "SELECT m.id, m.created_at, m.post_id, m.filename, m.content_type, m.size, m.sha256, m.alt_text \
-             FROM media m WHERE m.owner_id = ?1 AND m.id {cmp} ?3 AND {} ORDER BY m.id LIMIT ?6",
+            "SELECT {MEDIA_COLUMNS} FROM media m WHERE m.owner_id = ?1 AND m.id {cmp} ?3 AND {} ORDER BY m.id LIMIT ?6",
             alive("m")
         ),
         other => unreachable!("unknown collection {other}"),
@@ -492,19 +491,7 @@ pub(crate) fn page(
             "connections" => json!({"id": id, "created_at": created_at,
                 "direction": if r.get::<_, bool>(2)? { "following" } else { "follower" },
                 "user": {"id": r.get::<_, i64>(3)?, "login": r.get::<_, String>(4)?, "display_name": r.get::<_, String>(5)?}}),
-            _ => media_json(
-                signer,
-                MediaRow {
-                    id,
-                    created_at: r.get(1)?,
-                    post_id: r.get(2)?,
-                    filename: r.get(3)?,
-                    content_type: r.get(4)?,
-                    size: r.get(5)?,
-                    sha256: r.get(6)?,
-                    alt_text: r.get(7)?,
-                },
-            ),
+            _ => media_json(signer, MediaRow::from_row(r)?),
         };
         last = Some(id);
         items.push(item);
@@ -530,6 +517,25 @@ pub(crate) struct MediaRow {
     pub alt_text: Option<String>,
 }
 
+/// Columns of every media query, in the order [`MediaRow::from_row`] reads.
+const MEDIA_COLUMNS: &str =
+    "m.id, m.created_at, m.post_id, m.filename, m.content_type, m.size, m.sha256, m.alt_text";
+
+impl MediaRow {
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MediaRow {
+            id: r.get(0)?,
+            created_at: r.get(1)?,
+            post_id: r.get(2)?,
+            filename: r.get(3)?,
+            content_type: r.get(4)?,
+            size: r.get(5)?,
+            sha256: r.get(6)?,
+            alt_text: r.get(7)?,
+        })
+    }
+}
+
 pub(crate) fn media_json(signer: &Signer, m: MediaRow) -> Value {
     let (url, expires) = signer.url(m.id);
     json!({"id": m.id, "created_at": clock::rfc3339(m.created_at), "post_id": m.post_id,
@@ -545,25 +551,13 @@ pub(crate) fn media_item(
 ) -> rusqlite::Result<Option<MediaRow>> {
     let s = row.snapshot();
     let sql = format!(
-        "SELECT m.id, m.created_at, m.post_id, m.filename, m.content_type, m.size, m.sha256, m.alt_text \
-         FROM media m WHERE m.owner_id = ?1 AND m.id = ?3 AND {}",
+        "SELECT {MEDIA_COLUMNS} FROM media m WHERE m.owner_id = ?1 AND m.id = ?3 AND {}",
         alive("m")
     );
     c.query_row(
         &sql,
         params![s.subject_id, s.rev, media_id, s.since, s.until],
-        |r| {
-            Ok(MediaRow {
-                id: r.get(0)?,
-                created_at: r.get(1)?,
-                post_id: r.get(2)?,
-                filename: r.get(3)?,
-                content_type: r.get(4)?,
-                size: r.get(5)?,
-                sha256: r.get(6)?,
-                alt_text: r.get(7)?,
-            })
-        },
+        MediaRow::from_row,
     )
     .optional()
 }
