@@ -1,14 +1,6 @@
-//! The Keepsake desktop app.
-//!
-//! The Tauri v2 shell arrives with the desktop issue; until then this binary
-//! says so instead of opening an empty window.
+// No console window behind the app on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    eprintln!(
-        "keepsake-desktop {}: the desktop app is not built yet. Run `cargo xtask demo` to try the reference platform.",
-        env!("CARGO_PKG_VERSION")
-    );
-    ExitCode::from(2)
+fn main() {
+    keepsake_desktop::run();
 }

@@ -399,6 +399,8 @@ async fn an_export_outlives_its_access_tokens() {
         out_dir: dir.path().join("out"),
         resume: ResumeMode::Auto,
         media_workers: 2,
+        formats: Default::default(),
+        split_size: None,
     };
     let report = export::run(
         &client,

@@ -83,7 +83,7 @@ async fn broken_bodies_are_fetched_again_and_downloads_resume() {
         "reset + truncate",
         FaultPlan {
             seed: 2,
-            reset_mid_body: 0.3,
+            reset_mid_body: 0.2,
             truncate_json: 0.2,
             ..FaultPlan::default()
         },
@@ -139,7 +139,7 @@ async fn corrupted_media_is_downloaded_again() {
         "corrupt media",
         FaultPlan {
             seed: 5,
-            corrupt_media: 0.4,
+            corrupt_media: 0.25,
             ..FaultPlan::default()
         },
         4,

@@ -12,3 +12,11 @@ mod refusals;
 mod faults;
 // Cancel, then resume: nothing fetched twice, the same records.
 mod resume;
+// CSV copies read back by Python's csv module, equal to the JSON cell by cell.
+mod csv;
+// Split archives: every part a valid zip and bag within the size; together
+// every record and file exactly once.
+mod split;
+// The offline viewer in real archives; extracts them as fixtures for the
+// browser tests in tests/viewer (node --test, headless Chromium).
+mod viewer;

@@ -38,6 +38,8 @@ pub fn options(out: &Path) -> ExportOptions {
         out_dir: out.to_path_buf(),
         resume: ResumeMode::Auto,
         media_workers: 4,
+        formats: Default::default(),
+        split_size: None,
     }
 }
 

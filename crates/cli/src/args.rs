@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use keepsake_core::export::Formats;
 
 /// Take a complete, verifiable copy of your data home from an online platform.
 ///
@@ -56,9 +57,18 @@ pub enum Command {
     /// Export an account into a verifiable zip archive.
     Export(ExportArgs),
     /// Check an archive: every checksum and the bag's completeness.
+    ///
+    /// A part of a split archive (NAME.part02-of-03.zip) is a complete bag on
+    /// its own and is checked alone; with --set, every part of its set is
+    /// checked, and the set must be complete (all parts present, from the
+    /// same export).
     Verify {
-        /// The archive (.zip).
+        /// The archive (.zip), or any part of a split archive.
         archive: PathBuf,
+        /// Check every part of the split archive ARCHIVE belongs to (the
+        /// parts are looked for next to it).
+        #[arg(long)]
+        set: bool,
     },
     /// The local audit log of exports.
     Audit {
@@ -102,6 +112,38 @@ pub struct ExportArgs {
     /// Parallel media downloads.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub parallel: u16,
+    /// What the archive carries, comma-separated: json (always, the source
+    /// of truth), csv (spreadsheet copies of posts, comments, likes and
+    /// connections), viewer (an offline index.html). E.g. --formats json,csv
+    /// leaves the viewer out; --formats json gives JSON only.
+    #[arg(long, default_value = "json,csv,viewer", value_name = "LIST", value_parser = parse_formats)]
+    pub formats: Formats,
+    /// Split the archive into parts of at most SIZE each (e.g. 100MB, 2GB,
+    /// 4GB, 10GB, 50GB, 500KiB; KB/MB/GB are powers of 1000, KiB/MiB/GiB of
+    /// 1024; at least 64KiB). Every part is a complete zip and BagIt bag on its own, named
+    /// NAME.part01-of-03.zip …; a single file larger than SIZE gets a part of
+    /// its own (with a warning). Check a whole set with `keepsake verify
+    /// --set`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_split_size)]
+    pub split_size: Option<u64>,
+}
+
+/// Sizes smaller than this cannot hold a part's own tag files and index.
+const MIN_SPLIT_SIZE: u64 = 64 * 1024;
+
+fn parse_formats(text: &str) -> Result<Formats, String> {
+    let names: Vec<&str> = text.split(',').filter(|n| !n.trim().is_empty()).collect();
+    Formats::from_names(&names).map_err(|e| e.to_string())
+}
+
+fn parse_split_size(text: &str) -> Result<u64, String> {
+    let bytes = keepsake_core::export::parse_size(text).map_err(|e| e.to_string())?;
+    if bytes < MIN_SPLIT_SIZE {
+        return Err(format!(
+            "{text} is too small for a part: each part carries its own checksums and index; use at least 64KiB"
+        ));
+    }
+    Ok(bytes)
 }
 
 #[derive(Subcommand)]

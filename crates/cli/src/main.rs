@@ -23,6 +23,14 @@ use serde_json::{Value, json};
 
 use args::{AuditCommand, Cli, Command, ExportArgs, Global};
 
+/// Prints a line to stdout; a closed pipe (`keepsake audit list | head`)
+/// is not an error worth a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 /// Exit codes, as documented in `keepsake --help`.
 mod code {
     pub const FAILED: u8 = 1;
@@ -76,7 +84,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Logout => logout(g).await,
         Command::Whoami => whoami(g).await,
         Command::Export(a) => export(g, a).await,
-        Command::Verify { archive } => verify(g, &archive),
+        Command::Verify { archive, set } => verify(g, &archive, set),
         Command::Audit { command } => audit_cmd(g, command),
     }
 }
@@ -261,6 +269,8 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             ResumeMode::Auto
         },
         media_workers: a.parallel as usize,
+        formats: a.formats,
+        split_size: a.split_size,
     };
     let log = audit::AuditLog::open(&audit::AuditLog::default_dir()?)?;
     let cancel = CancelFlag::default();
@@ -277,7 +287,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
     print_result(g, &summary, || {
         let mut s = format!(
-            "{} archive: {}\n  size {}  sha256 {}\n  {} of {}, snapshot {}\n",
+            "{} archive: {}\n  size {}  sha256 {}\n  {} of {}, snapshot {}{}\n",
             if report.outcome == Outcome::Completed {
                 "complete"
             } else {
@@ -288,8 +298,23 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             report.sha256,
             report.subject,
             report.export_id,
-            report.as_of
+            report.as_of,
+            date_range(report.since.as_deref(), report.until.as_deref()),
         );
+        if !report.parts.is_empty() {
+            s.push_str(&format!(
+                "  in {} parts (check them with keepsake verify --set):\n",
+                report.parts.len()
+            ));
+            for p in &report.parts {
+                s.push_str(&format!(
+                    "    {}  {}  sha256 {}\n",
+                    p.path.display(),
+                    render::human_bytes(p.bytes),
+                    p.sha256
+                ));
+            }
+        }
         for (cat, c) in &report.counts {
             let mark = if c.retrieved < c.expected {
                 "  ← short"
@@ -316,6 +341,16 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     })
 }
 
+/// The date range of an export, for its summary: empty when it has none.
+fn date_range(since: Option<&str>, until: Option<&str>) -> String {
+    match (since, until) {
+        (None, None) => String::new(),
+        (Some(s), None) => format!(", records created from {s}"),
+        (None, Some(u)) => format!(", records created before {u}"),
+        (Some(s), Some(u)) => format!(", records created from {s} until before {u}"),
+    }
+}
+
 /// Lets a shared reporter sit inside `Throttled`.
 struct ArcReporter(Arc<dyn export::Reporter>);
 impl export::Reporter for ArcReporter {
@@ -340,7 +375,10 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
-fn verify(g: &Global, path: &std::path::Path) -> Result<ExitCode> {
+fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<ExitCode> {
+    if set {
+        return verify_set(g, path);
+    }
     let report = archive::verify(path)?;
     let summary = json!({
         "ok": report.ok,
@@ -348,10 +386,18 @@ fn verify(g: &Global, path: &std::path::Path) -> Result<ExitCode> {
         "bytes_checked": report.bytes_checked,
         "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
     });
+    let part = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(archive::parse_part_file_name)
+        .map(|(_, k, n)| {
+            format!("\n  this is part {k} of {n}; keepsake verify --set checks every part")
+        })
+        .unwrap_or_default();
     print_result(g, &summary, || {
         if report.ok {
             format!(
-                "{}: intact — {} files, {} checked against their SHA-256",
+                "{}: intact — {} files, {} checked against their SHA-256{part}",
                 path.display(),
                 report.files_checked,
                 render::human_bytes(report.bytes_checked)
@@ -375,6 +421,81 @@ fn verify(g: &Global, path: &std::path::Path) -> Result<ExitCode> {
     })
 }
 
+/// `keepsake verify --set`: every part, then the set as a whole.
+fn verify_set(g: &Global, any_part: &std::path::Path) -> Result<ExitCode> {
+    let report = archive::verify_set(any_part)?;
+    let summary = json!({
+        "ok": report.ok,
+        "expected_parts": report.expected_parts,
+        "parts": report.parts.iter().map(|p| match &p.report {
+            Ok(r) => json!({
+                "number": p.number,
+                "path": p.path,
+                "ok": r.ok,
+                "files_checked": r.files_checked,
+                "bytes_checked": r.bytes_checked,
+                "problems": r.problems.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+            }),
+            Err(e) => json!({"number": p.number, "path": p.path, "ok": false, "problems": [e]}),
+        }).collect::<Vec<_>>(),
+        "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+    });
+    print_result(g, &summary, || {
+        let mut s = String::new();
+        for p in &report.parts {
+            match &p.report {
+                Ok(r) if r.ok => s.push_str(&format!(
+                    "part {} of {}: {}: intact — {} files, {} checked\n",
+                    p.number,
+                    report.expected_parts,
+                    p.path.display(),
+                    r.files_checked,
+                    render::human_bytes(r.bytes_checked)
+                )),
+                Ok(r) => {
+                    s.push_str(&format!(
+                        "part {} of {}: {}: DAMAGED — {} problem(s):\n",
+                        p.number,
+                        report.expected_parts,
+                        p.path.display(),
+                        r.problems.len()
+                    ));
+                    for x in &r.problems {
+                        s.push_str(&format!("  {x}\n"));
+                    }
+                }
+                Err(e) => s.push_str(&format!(
+                    "part {} of {}: {}: UNREADABLE — {e}\n",
+                    p.number,
+                    report.expected_parts,
+                    p.path.display()
+                )),
+            }
+        }
+        for p in &report.problems {
+            s.push_str(&format!("set: {p}\n"));
+        }
+        s.push_str(&if report.ok {
+            format!(
+                "the set is complete and intact: all {} parts",
+                report.expected_parts
+            )
+        } else {
+            format!(
+                "the set is INCOMPLETE or DAMAGED ({} of {} parts intact)",
+                report.parts.iter().filter(|p| p.ok()).count(),
+                report.expected_parts
+            )
+        });
+        s
+    });
+    Ok(if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(code::DAMAGED)
+    })
+}
+
 fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
     let log = audit::AuditLog::open(&audit::AuditLog::default_dir()?)?;
     match command {
@@ -382,10 +503,10 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
             let records = log.list()?;
             if g.json {
                 for r in &records {
-                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                    out!("{}", serde_json::to_string(r).unwrap_or_default());
                 }
             } else if records.is_empty() {
-                println!("no exports recorded yet ({})", log.dir().display());
+                out!("no exports recorded yet ({})", log.dir().display());
             } else {
                 for r in &records {
                     let e = &r.entry;
@@ -394,7 +515,7 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
                     } else {
                         format!("{} for {}", e.actor, e.subject)
                     };
-                    println!(
+                    out!(
                         "#{:<4} {}  {:<10} {}{}  {}",
                         r.seq,
                         r.time,
@@ -458,8 +579,8 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
 /// Prints a result as JSON (`--json`) or as text.
 fn print_result(g: &Global, value: &Value, text: impl FnOnce() -> String) {
     if g.json {
-        println!("{}", json!({"result": value}));
+        out!("{}", json!({"result": value}));
     } else {
-        println!("{}", text().trim_end());
+        out!("{}", text().trim_end());
     }
 }

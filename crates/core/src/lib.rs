@@ -18,6 +18,7 @@ pub mod export;
 pub mod oauth;
 pub mod platform_url;
 pub mod secret;
+pub mod viewer;
 
 pub use error::{Class, Error, Result};
 pub use platform_url::{PlatformUrl, PlatformUrlError};

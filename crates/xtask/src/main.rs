@@ -10,7 +10,9 @@ mod demo;
 mod platform;
 mod setup;
 mod test;
+mod ui;
 mod util;
+mod viewer;
 
 use std::process::ExitCode;
 
@@ -23,14 +25,17 @@ Usage: cargo xtask <COMMAND>
 
 Commands:
   setup              Install what the build and the tests need: Debian/Ubuntu
-                     packages (via apt-get, with sudo when not root) and the
+                     packages (via apt-get, with sudo when not root), the
                      Python tools (schemathesis, bagit) in target/xtask/venv
+                     and the UI's npm packages (npm ci in ui/)
   demo [--check]     Seed a fresh reference platform in target/demo/ and serve
                      it on a loopback port until Ctrl-C; --check asks /healthz
                      once and stops (the CI smoke test)
   test [--no-conformance] [-- CARGO_TEST_ARGS...]
-                     cargo test --workspace, then the contract conformance run
-                     (schemathesis against a seeded platform)
+                     build the UI, cargo test --workspace, the UI's component
+                     tests, the offline viewer's browser tests (node --test
+                     tests/viewer, headless Chromium), then the contract
+                     conformance run (schemathesis against a seeded platform)
   platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
                      (e.g. `platform seed --db x.db --preset demo`)
   bench [--quick]    Benchmark the reference platform, then `keepsake export`

@@ -8,10 +8,6 @@ use std::process::Command;
 use crate::util::{self, Failure, Result};
 
 /// Debian/Ubuntu packages the build and the tests need.
-///
-/// Later issues add the Tauri/WebKit ones listed in shared/ENVIRONMENT.md
-/// (libwebkit2gtk-4.1-dev, libssl-dev, xvfb, webkit2gtk-driver, …) when the
-/// desktop app arrives.
 const DEBIAN_PACKAGES: &[&str] = &[
     "build-essential",
     "pkg-config",
@@ -24,6 +20,22 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "dbus",
     "dbus-x11",
     "gnome-keyring",
+    "keyutils",
+    // The desktop app (Tauri v2 over WebKitGTK 4.1).
+    "libwebkit2gtk-4.1-dev",
+    "libssl-dev",
+    "libxdo-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libsoup-3.0-dev",
+    "file",
+    // Its tests: a virtual display, WebKit's WebDriver, and Chromium for
+    // the UI alone (Playwright drives Debian's build). Chromium also opens
+    // the archives' offline viewer from file:// (tests/viewer).
+    "xvfb",
+    "xauth",
+    "webkit2gtk-driver",
+    "chromium",
 ];
 
 /// The Debian package that gives `python3` a working `venv`; optional when the
@@ -34,8 +46,6 @@ const PYTHON_VENV_PACKAGE: &str = "python3-venv";
 /// bagit checks archives against the BagIt spec.
 pub const PYTHON_REQUIREMENTS: &[&str] = &["schemathesis==4.32.5", "bagit==1.9.0"];
 
-// npm tools: none yet. The desktop issue adds the UI toolchain here.
-
 /// Written into the venv after a successful install; holds the requirement
 /// list so a changed pin triggers a reinstall.
 const STAMP_FILE: &str = ".keepsake-stamp";
@@ -44,7 +54,13 @@ const STAMP_FILE: &str = ".keepsake-stamp";
 pub fn run() -> Result<()> {
     system_packages()?;
     let venv = python_tools()?;
-    println!("setup: ready (Python tools in {})", util::show(&venv.dir));
+    crate::ui::install()?;
+    crate::viewer::install()?;
+    println!(
+        "setup: ready (Python tools in {}, UI packages in {})",
+        util::show(&venv.dir),
+        util::show(&crate::ui::dir().join("node_modules"))
+    );
     Ok(())
 }
 

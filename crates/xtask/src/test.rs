@@ -79,7 +79,17 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     setup::run()?;
 
     let unit = if options.unit {
-        workspace_tests(&options.cargo_args)
+        // The export suite extracts fresh archives for the viewer's tests.
+        crate::viewer::clear_fixtures()?;
+        // The shell embeds ui/dist: build it before the crates compile.
+        let cargo = crate::ui::build().and_then(|()| workspace_tests(&options.cargo_args));
+        // The UI's own tests run whatever the crates did, so both are seen.
+        let ui = crate::ui::component_tests();
+        // The viewer's browser tests open the archives the workspace tests
+        // made; a filtered run may not have made them, so they are required
+        // only when every test ran.
+        let viewer = crate::viewer::browser_tests(options.cargo_args.is_empty());
+        cargo.and(ui).and(viewer)
     } else {
         Ok(())
     };
@@ -98,12 +108,12 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     let verdict = |r: &Result<()>| if r.is_ok() { "passed" } else { "FAILED" };
     let summary = match &conformance {
         Some(c) => format!(
-            "workspace tests {}, demo and contract conformance {}",
+            "workspace and UI tests {}, demo and contract conformance {}",
             verdict(&unit),
             verdict(c)
         ),
         None => format!(
-            "workspace tests {}, contract conformance skipped (--no-conformance)",
+            "workspace and UI tests {}, contract conformance skipped (--no-conformance)",
             verdict(&unit)
         ),
     };
@@ -163,6 +173,7 @@ fn workspace_tests(extra: &[OsString]) -> Result<()> {
     // bagit validator from the venv that setup made: here they must exist,
     // rather than be skipped as on a bare `cargo test`.
     cmd.env("KEEPSAKE_REQUIRE_TOOLS", "1");
+    cmd.env(crate::viewer::FIXTURES_VAR, crate::viewer::fixtures_dir());
     println!("xtask test: {}", util::display(&cmd));
     let result = util::run(&mut cmd).map_err(|e| {
         Failure::new(format!("{e}"))

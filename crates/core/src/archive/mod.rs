@@ -13,12 +13,17 @@
 //! the final name only once the bag is complete and on disk; [`verify`]
 //! re-reads a finished archive and checks every hash; [`names`] turns names
 //! the platform sent into entry names safe on every file system.
+//! [`PartedWriter`] writes the same bag whole or split into parts
+//! (`NAME.part01-of-03.zip`, each a complete bag with `Bag-Count` and
+//! `Bag-Group-Identifier`), and [`verify_set`] checks a whole set.
 //!
 //! This module never holds a whole entry in memory and never writes a file
 //! with the final name before the archive is complete.
 
 mod bagit;
 pub mod names;
+mod parted;
+mod set;
 mod verify;
 mod writer;
 
@@ -26,8 +31,13 @@ mod writer;
 mod tests;
 
 pub use bagit::BagInfo;
+pub use parted::{
+    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, SplitOptions,
+    parse_part_file_name, part_file_name,
+};
+pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
-pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive, partial_path_for};
+pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, partial_path_for};
 
 use std::io;
 use std::path::Path;

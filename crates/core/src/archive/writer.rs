@@ -93,10 +93,8 @@ pub struct ArchiveWriter {
     payload_bytes: u64,
     /// Tag files other than the tag manifest, for the tag manifest.
     tags: Vec<(String, [u8; 32])>,
-    /// [`fold_key`]s of every file name written or set aside.
-    files: HashSet<String>,
-    /// [`fold_key`]s of every folder implied by a file name.
-    dirs: HashSet<String>,
+    /// Every name written or set aside.
+    names: NameSet,
     buf: Vec<u8>,
     /// A write to the archive failed: the zip may be inconsistent.
     broken: bool,
@@ -167,13 +165,12 @@ impl ArchiveWriter {
             payload: Vec::new(),
             payload_bytes: 0,
             tags: Vec::new(),
-            files: HashSet::new(),
-            dirs: HashSet::new(),
+            names: NameSet::default(),
             buf: vec![0; CHUNK],
             broken: false,
         };
         for name in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
-            writer.claim(name);
+            writer.names.claim(name);
         }
         // bagit.txt first, so the bag identifies itself from the first bytes.
         let hash = writer.write_entry(
@@ -269,17 +266,7 @@ impl ArchiveWriter {
     /// (`bagit.txt`, `bag-info.txt`, `manifest-*.txt`, `tagmanifest-*.txt`).
     pub fn add_tag_file(&mut self, name: &str, bytes: &[u8]) -> Result<EntryInfo> {
         self.usable()?;
-        let key = fold_key(name);
-        let first = key.split('/').next().unwrap_or("");
-        let own = key == BAGIT_TXT
-            || key == BAG_INFO_TXT
-            || ((key.starts_with("manifest-") || key.starts_with("tagmanifest-"))
-                && key.ends_with(".txt"));
-        if first == "data" || own {
-            return Err(self.refuse(format!(
-                "{name:?} cannot be a tag file: the name belongs to the payload or to the bag's own tag files"
-            )));
-        }
+        check_tag_name(name).map_err(|why| self.refuse(why))?;
         self.check_new_name(name)?;
         let (hash, len) = self.write_entry(
             name,
@@ -288,7 +275,7 @@ impl ArchiveWriter {
             true,
             Path::new(name),
         )?;
-        self.claim(name);
+        self.names.claim(name);
         self.tags.push((name.to_owned(), hash));
         Ok(EntryInfo {
             name: name.to_owned(),
@@ -301,7 +288,16 @@ impl ArchiveWriter {
     /// `tagmanifest-sha256.txt`, finishes the zip, syncs it to disk, renames
     /// it to the final name (refusing if that name appeared meanwhile) and
     /// syncs the folder. Returns the archive's SHA-256, read back from disk.
-    pub fn finish(mut self) -> Result<FinishedArchive> {
+    pub fn finish(self) -> Result<FinishedArchive> {
+        self.seal()?.publish()
+    }
+
+    /// [`finish`](Self::finish) without the rename: the bag is complete and
+    /// on disk, still under its `.partial` name, until
+    /// [`SealedArchive::publish`]. The parts of a split archive are sealed
+    /// one by one and published together, so that no part has its final
+    /// name before every part is complete.
+    pub fn seal(mut self) -> Result<SealedArchive> {
         self.usable()?;
         let payload_files = self.payload.len() as u64;
         let bag_info = bag_info_text(&self.info, self.payload_bytes, payload_files);
@@ -331,15 +327,16 @@ impl ArchiveWriter {
         file.sync_all().map_err(io_error("sync", &partial))?;
         let (sha256, bytes) =
             hash_from_start(&mut file).map_err(io_error("read back", &partial))?;
-        publish(&partial, &self.final_path)?;
-        drop(file);
-        sync_parent(&self.final_path);
-        Ok(FinishedArchive {
-            path: self.final_path.clone(),
-            sha256,
-            bytes,
-            payload_files,
-            payload_bytes: self.payload_bytes,
+        Ok(SealedArchive {
+            file: Some(file),
+            partial,
+            archive: FinishedArchive {
+                path: self.final_path.clone(),
+                sha256,
+                bytes,
+                payload_files,
+                payload_bytes: self.payload_bytes,
+            },
         })
     }
 
@@ -363,7 +360,7 @@ impl ArchiveWriter {
         self.check_new_name(&name)?;
         let src = src.unwrap_or(Path::new(&name));
         let (hash, bytes) = self.write_entry(&name, reader, len_hint, compress, src)?;
-        self.claim(&name);
+        self.names.claim(&name);
         self.payload.push((name.clone(), hash));
         self.payload_bytes += bytes;
         Ok(EntryInfo {
@@ -536,39 +533,105 @@ impl ArchiveWriter {
 
     /// Refuses a name that is malformed or clashes with an earlier entry.
     fn check_new_name(&self, name: &str) -> Result<()> {
-        check_entry_path(name)
-            .map_err(|why| self.refuse(format!("the entry name {name:?} {why}")))?;
+        self.names.check(name).map_err(|why| self.refuse(why))
+    }
+}
+
+/// A bag complete and on disk under its `.partial` name; see
+/// [`ArchiveWriter::seal`].
+#[derive(Debug)]
+pub struct SealedArchive {
+    /// Open (and locked) until published or closed.
+    file: Option<fs_err::File>,
+    partial: PathBuf,
+    archive: FinishedArchive,
+}
+
+impl SealedArchive {
+    /// What the archive will be once published.
+    pub fn archive(&self) -> &FinishedArchive {
+        &self.archive
+    }
+
+    /// Closes the file (ending its lock against a second writer) before it
+    /// is published: for callers that hold many sealed archives at once.
+    pub fn close(&mut self) {
+        self.file = None;
+    }
+
+    /// Gives the archive its final name without ever replacing a file that
+    /// took that name meanwhile, and syncs the folder.
+    pub fn publish(self) -> Result<FinishedArchive> {
+        publish(&self.partial, &self.archive.path)?;
+        drop(self.file);
+        sync_parent(&self.archive.path);
+        Ok(self.archive)
+    }
+}
+
+/// The names in an archive, compared as extraction would see them: ignoring
+/// case and Unicode normalisation ([`fold_key`]), files and folders apart.
+#[derive(Debug, Default, Clone)]
+pub(super) struct NameSet {
+    /// [`fold_key`]s of every file name written or set aside.
+    files: HashSet<String>,
+    /// [`fold_key`]s of every folder implied by a file name.
+    dirs: HashSet<String>,
+}
+
+impl NameSet {
+    /// Why `name` cannot be added, if it cannot: malformed, or clashing with
+    /// a name already taken.
+    pub(super) fn check(&self, name: &str) -> std::result::Result<(), String> {
+        check_entry_path(name).map_err(|why| format!("the entry name {name:?} {why}"))?;
         let key = fold_key(name);
         if self.files.contains(&key) {
-            return Err(self.refuse(format!(
+            return Err(format!(
                 "the entry name {name:?} is already in the archive (names are compared ignoring case)"
-            )));
+            ));
         }
         if self.dirs.contains(&key) {
-            return Err(self.refuse(format!(
+            return Err(format!(
                 "the entry name {name:?} is already a folder in the archive"
-            )));
+            ));
         }
         // Folding keeps every '/', so the n-th '/' of the key is the n-th of the name.
         for ((k, _), (n, _)) in key.match_indices('/').zip(name.match_indices('/')) {
             if self.files.contains(&key[..k]) {
-                return Err(self.refuse(format!(
+                return Err(format!(
                     "the entry name {name:?} would be inside {:?}, which is a file in the archive",
                     &name[..n]
-                )));
+                ));
             }
         }
         Ok(())
     }
 
     /// Records `name` as taken, with its folders.
-    fn claim(&mut self, name: &str) {
+    pub(super) fn claim(&mut self, name: &str) {
         let key = fold_key(name);
         for (i, _) in key.match_indices('/') {
             self.dirs.insert(key[..i].to_owned());
         }
         self.files.insert(key);
     }
+}
+
+/// Why `name` cannot be a tag file, if it cannot: tag files live outside
+/// `data/` and may not be, or look like, one of the bag's own.
+pub(super) fn check_tag_name(name: &str) -> std::result::Result<(), String> {
+    let key = fold_key(name);
+    let first = key.split('/').next().unwrap_or("");
+    let own = key == BAGIT_TXT
+        || key == BAG_INFO_TXT
+        || ((key.starts_with("manifest-") || key.starts_with("tagmanifest-"))
+            && key.ends_with(".txt"));
+    if first == "data" || own {
+        return Err(format!(
+            "{name:?} cannot be a tag file: the name belongs to the payload or to the bag's own tag files"
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for ArchiveWriter {
@@ -635,7 +698,7 @@ fn busy(partial: &Path) -> Error {
 
 /// Removes a `.partial` file left by an earlier run, unless a live writer
 /// holds it.
-fn remove_stale_partial(partial: &Path) -> Result<()> {
+pub(super) fn remove_stale_partial(partial: &Path) -> Result<()> {
     match fs_err::File::open(partial) {
         Ok(stale) => {
             if let Err(std::fs::TryLockError::WouldBlock) = stale.try_lock() {
@@ -654,7 +717,7 @@ fn remove_stale_partial(partial: &Path) -> Result<()> {
 }
 
 /// A new file readable and writable by its owner only.
-fn create_private(path: &Path) -> Result<fs_err::File> {
+pub(super) fn create_private(path: &Path) -> Result<fs_err::File> {
     let mut options = fs_err::OpenOptions::new();
     options.read(true).write(true).create_new(true);
     #[cfg(unix)]

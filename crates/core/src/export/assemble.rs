@@ -1,14 +1,21 @@
 //! The zip side of an export: a thread that adds finished entries to the
 //! archive while fetching goes on, so fetching and compressing overlap.
+//! A split archive is laid out only when everything is fetched (every
+//! part's manifest lists every part): until then its entries are set aside
+//! (see [`PartedWriter`]).
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use serde_json::Value;
 
-use crate::archive::{ArchiveWriter, BagInfo, FinishedArchive, names::NameAllocator};
-use crate::{Error, Result};
+use super::Formats;
+use super::csv::{CsvRows, columns};
+use crate::archive::{
+    BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions, names::NameAllocator,
+};
+use crate::{Error, Result, viewer};
 
 /// Work for the zip thread.
 pub(super) enum Job {
@@ -27,8 +34,11 @@ pub(super) enum Job {
     },
     /// `data/profile.json`.
     Bytes { name: String, bytes: Vec<u8> },
-    /// Write `data/manifest.json` and the bag's tag files, then stop.
-    Finish { manifest: Vec<u8> },
+    /// Write `data/manifest.json` and the bag's tag files, then stop. When
+    /// the archive is split, each part's manifest also gets `part` (its
+    /// number) and `parts` (every part: name, files, bytes), and the
+    /// layout's warnings.
+    Finish { manifest: Value },
 }
 
 /// Where a media file goes in the archive: the id keeps names unique (also
@@ -48,15 +58,18 @@ fn compressible(content_type: &str) -> bool {
         || ct.contains("javascript")
 }
 
-/// Starts the zip thread writing `final_path`.
+/// Starts the zip thread writing `final_path` (or its parts, with `split`),
+/// with the forms of the data `formats` asks for.
 pub(super) fn start(
     final_path: PathBuf,
     info: BagInfo,
+    formats: Formats,
+    split: Option<SplitOptions>,
 ) -> Result<(
     mpsc::Sender<Job>,
-    std::thread::JoinHandle<Result<FinishedArchive>>,
+    std::thread::JoinHandle<Result<FinishedSet>>,
 )> {
-    let mut writer = ArchiveWriter::create(&final_path, info)?;
+    let mut writer = PartedWriter::create(&final_path, info, split)?;
     let (tx, rx) = mpsc::channel::<Job>();
     let handle = std::thread::Builder::new()
         .name("keepsake-zip".into())
@@ -70,7 +83,7 @@ pub(super) fn start(
                     } => {
                         let file =
                             std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
-                        let mut reader = JsonArray::new(BufReader::new(file), media_dir);
+                        let mut reader = JsonArray::new(BufReader::new(file), media_dir.clone());
                         writer.add_payload_reader(
                             &format!("{name}.json"),
                             &mut reader,
@@ -79,6 +92,20 @@ pub(super) fn start(
                         )?;
                         if let Some(e) = reader.error.take() {
                             return Err(e);
+                        }
+                        if let Some(cols) = columns(&name).filter(|_| formats.csv) {
+                            let file =
+                                std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
+                            let mut rows = CsvRows::new(BufReader::new(file), cols);
+                            writer.add_payload_reader(
+                                &format!("{name}.csv"),
+                                &mut rows,
+                                None,
+                                true,
+                            )?;
+                        }
+                        if formats.viewer {
+                            add_viewer_category(&mut writer, &name, &jsonl, media_dir.as_deref())?;
                         }
                     }
                     Job::Media {
@@ -95,10 +122,16 @@ pub(super) fn start(
                     }
                     Job::Bytes { name, bytes } => {
                         writer.add_payload_bytes(&name, &bytes, true)?;
+                        if formats.viewer {
+                            add_viewer_value(&mut writer, &name, &bytes)?;
+                        }
                     }
                     Job::Finish { manifest } => {
-                        writer.add_payload_bytes("manifest.json", &manifest, true)?;
-                        return writer.finish();
+                        if formats.viewer {
+                            add_viewer_page(&mut writer)?;
+                        }
+                        return writer
+                            .finish(&mut |layout| index_files(&manifest, layout, formats));
                     }
                 }
             }
@@ -108,6 +141,64 @@ pub(super) fn start(
         })
         .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
     Ok((tx, handle))
+}
+
+/// The archive's path, SHA-256 and size for the report, and its parts when
+/// split (see [`super::ExportReport::sha256`] for a set's SHA-256).
+pub(super) fn summary(set: &FinishedSet) -> (PathBuf, String, u64, Vec<super::ArchivePart>) {
+    use sha2::{Digest, Sha256};
+    let first = set.parts.first();
+    let path = first.map(|p| p.path.clone()).unwrap_or_default();
+    if let [only] = &set.parts[..] {
+        return (path, only.sha256.clone(), only.bytes, Vec::new());
+    }
+    let mut listing = Sha256::new();
+    for p in &set.parts {
+        let name = p.path.file_name().unwrap_or_default().to_string_lossy();
+        listing.update(format!("{}  {name}\n", p.sha256));
+    }
+    let parts = set
+        .parts
+        .iter()
+        .map(|p| super::ArchivePart {
+            path: p.path.clone(),
+            sha256: p.sha256.clone(),
+            bytes: p.bytes,
+        })
+        .collect();
+    let bytes = set.parts.iter().map(|p| p.bytes).sum();
+    (path, hex::encode(listing.finalize()), bytes, parts)
+}
+
+/// The files that describe the archive, which differ from part to part of a
+/// split archive: `data/manifest.json` (with the parts and this part's
+/// number when split) and, with the viewer, its copy for the page.
+fn index_files(
+    manifest: &Value,
+    layout: Option<IndexRequest<'_>>,
+    formats: Formats,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut manifest = manifest.clone();
+    if let (Some(l), Value::Object(m)) = (layout, &mut manifest) {
+        m.insert("part".into(), l.this_part.into());
+        m.insert(
+            "parts".into(),
+            serde_json::to_value(l.parts).map_err(|e| Error::Invalid(e.to_string()))?,
+        );
+        if let Some(Value::Array(w)) = m.get_mut("warnings") {
+            w.extend(l.warnings.iter().cloned().map(Value::String));
+        }
+    }
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Invalid(e.to_string()))?;
+    let mut files = Vec::new();
+    if formats.viewer {
+        files.push((
+            viewer::data_file("manifest"),
+            viewer::value_file("manifest", &bytes),
+        ));
+    }
+    files.insert(0, ("manifest.json".to_owned(), bytes));
+    Ok(files)
 }
 
 /// Turns a JSON Lines file into a JSON array, streaming. For media records,
@@ -165,34 +256,79 @@ impl<R: BufRead> JsonArray<R> {
         self.out
             .extend_from_slice(if self.first { b"\n" as &[u8] } else { b",\n" });
         self.first = false;
-        match &self.media_dir {
-            None => self.out.extend_from_slice(line.as_bytes()),
-            Some(dir) => {
-                let mut v: Value = serde_json::from_str(line).map_err(std::io::Error::other)?;
-                if let Value::Object(m) = &mut v {
-                    m.remove("download_url");
-                    m.remove("url_expires_at");
-                    let id = m.get("id").and_then(Value::as_i64).unwrap_or_default();
-                    let name = m
-                        .get("filename")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned();
-                    let present = dir.join(format!("{id}.bin")).is_file();
-                    m.insert(
-                        "archive_path".into(),
-                        if present {
-                            Value::String(format!("data/{}", media_archive_path(id, &name)))
-                        } else {
-                            Value::Null
-                        },
-                    );
-                }
-                serde_json::to_writer(&mut self.out, &v).map_err(std::io::Error::other)?;
-            }
-        }
-        Ok(())
+        archived_record(line, self.media_dir.as_deref(), &mut self.out)
     }
+}
+
+/// Writes the archived form of one staged record to `out`: as staged, or,
+/// for media (`media_dir` given), without the signed URL (a credential that
+/// must not be archived) and with `archive_path`, where the file is in the
+/// archive (`null` when it was not retrieved). Every file made from the
+/// records (`.json`, the viewer's `.js`) goes through here.
+fn archived_record(line: &str, media_dir: Option<&Path>, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let Some(dir) = media_dir else {
+        out.extend_from_slice(line.as_bytes());
+        return Ok(());
+    };
+    let mut v: Value = serde_json::from_str(line).map_err(std::io::Error::other)?;
+    if let Value::Object(m) = &mut v {
+        m.remove("download_url");
+        m.remove("url_expires_at");
+        let id = m.get("id").and_then(Value::as_i64).unwrap_or_default();
+        let name = m
+            .get("filename")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let present = dir.join(format!("{id}.bin")).is_file();
+        m.insert(
+            "archive_path".into(),
+            if present {
+                Value::String(format!("data/{}", media_archive_path(id, &name)))
+            } else {
+                Value::Null
+            },
+        );
+    }
+    serde_json::to_writer(out, &v).map_err(std::io::Error::other)
+}
+
+// The offline viewer (crate::viewer): `index.html` at the root and the data
+// files `data/js/{category}.js`, written from the same records as the JSON.
+
+/// `data/js/{name}.js` from the staged `{name}.jsonl`.
+fn add_viewer_category(
+    writer: &mut PartedWriter,
+    name: &str,
+    jsonl: &Path,
+    media_dir: Option<&Path>,
+) -> Result<()> {
+    let file = std::fs::File::open(jsonl).map_err(Error::io("read", jsonl))?;
+    let mut js = viewer::JsData::new(
+        BufReader::new(file),
+        name,
+        |line: &str, out: &mut Vec<u8>| archived_record(line, media_dir, out),
+    );
+    writer.add_payload_reader(&viewer::data_file(name), &mut js, None, true)?;
+    Ok(())
+}
+
+/// `data/js/{name}.js` from a single JSON value (`profile.json`,
+/// `manifest.json`), named after the file.
+fn add_viewer_value(writer: &mut PartedWriter, file_name: &str, json: &[u8]) -> Result<()> {
+    let name = file_name.trim_end_matches(".json");
+    writer.add_payload_bytes(
+        &viewer::data_file(name),
+        &viewer::value_file(name, json),
+        true,
+    )?;
+    Ok(())
+}
+
+/// The viewer's page, a tag file at the archive root.
+fn add_viewer_page(writer: &mut PartedWriter) -> Result<()> {
+    writer.add_tag_file(viewer::INDEX_NAME, viewer::index_html().as_bytes())?;
+    Ok(())
 }
 
 impl<R: BufRead> Read for JsonArray<R> {
@@ -239,5 +375,23 @@ mod tests {
         assert!(v[0].get("download_url").is_none());
         assert!(v[0].get("url_expires_at").is_none());
         assert_eq!(v[0]["archive_path"], Value::Null, "not downloaded");
+    }
+
+    #[test]
+    fn the_viewer_data_of_media_loses_the_signed_url_too() {
+        let line = "{\"id\":3,\"filename\":\"x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
+        let dir = PathBuf::from("/nonexistent");
+        let mut js = String::new();
+        crate::viewer::JsData::new(
+            std::io::Cursor::new(line),
+            "media",
+            |l: &str, out: &mut Vec<u8>| archived_record(l, Some(&dir), out),
+        )
+        .read_to_string(&mut js)
+        .expect("read");
+        for gone in ["download_url", "url_expires_at", "sig="] {
+            assert!(!js.contains(gone), "{gone} in {js}");
+        }
+        assert!(js.contains("archive_path"));
     }
 }

@@ -16,7 +16,7 @@ use super::staging::{Checkpoint, open_private};
 use crate::{Error, Result};
 
 /// Attempts per file before it is reported missing.
-const ATTEMPTS: u32 = 4;
+const ATTEMPTS: u32 = 6;
 
 /// What the media records say about a file.
 #[derive(Debug, Clone, Deserialize)]
@@ -115,8 +115,8 @@ async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
         if offset == 0 && have > 0 {
             std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
         }
-        match transfer(shared, &url, &part, offset).await {
-            Ok(()) => {}
+        let (len, sha) = match transfer(shared, &url, &part, offset).await {
+            Ok(done) => done,
             Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
                 url = fresh_url(shared, meta.id).await?;
                 last_err = Some(e);
@@ -128,11 +128,7 @@ async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
                 continue;
             }
             Err(e) => return Err(e),
-        }
-        let hashing = part.clone();
-        let (len, sha) = tokio::task::spawn_blocking(move || hash_file(&hashing))
-            .await
-            .map_err(|e| Error::Invalid(format!("hashing failed: {e}")))??;
+        };
         if len == meta.size && sha.eq_ignore_ascii_case(&meta.sha256) {
             std::fs::rename(&part, &done).map_err(Error::io("rename", &part))?;
             shared.checkpoint(&Checkpoint::Media {
@@ -173,7 +169,22 @@ async fn fresh_url(shared: &Shared, id: i64) -> Result<String> {
 }
 
 /// Streams the body into `part` from `offset`.
-async fn transfer(shared: &Shared, url: &str, part: &std::path::Path, offset: u64) -> Result<()> {
+async fn transfer(
+    shared: &Shared,
+    url: &str,
+    part: &std::path::Path,
+    offset: u64,
+) -> Result<(u64, String)> {
+    // Hash as the bytes arrive, so a verified file is read once, not twice;
+    // a resumed transfer first hashes the prefix it already has.
+    let (mut hasher, mut len) = if offset > 0 {
+        let prefix = part.to_path_buf();
+        tokio::task::spawn_blocking(move || hash_prefix(&prefix))
+            .await
+            .map_err(|e| Error::Invalid(format!("hashing failed: {e}")))??
+    } else {
+        (Sha256::new(), 0)
+    };
     let mut dl = shared.client.download(url, offset).await?;
     let mut file = open_private(part, true)?;
     loop {
@@ -181,22 +192,25 @@ async fn transfer(shared: &Shared, url: &str, part: &std::path::Path, offset: u6
         match dl.response.chunk().await {
             Ok(Some(chunk)) => {
                 file.write_all(&chunk).map_err(Error::io("write", part))?;
+                hasher.update(&chunk);
+                len += chunk.len() as u64;
                 shared.add_bytes(chunk.len() as u64);
             }
             Ok(None) => break,
             Err(e) => {
                 file.sync_data().map_err(Error::io("sync", part))?;
                 return Err(Error::Network {
-                    url: format!("media download (kept {} bytes to resume)", offset),
+                    url: format!("media download (kept {len} bytes to resume from)"),
                     detail: e.to_string(),
                 });
             }
         }
     }
-    file.sync_data().map_err(Error::io("sync", part))
+    file.sync_data().map_err(Error::io("sync", part))?;
+    Ok((len, hex::encode(hasher.finalize())))
 }
 
-fn hash_file(path: &std::path::Path) -> Result<(u64, String)> {
+fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, u64)> {
     let mut f = std::fs::File::open(path).map_err(Error::io("read", path))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -209,5 +223,5 @@ fn hash_file(path: &std::path::Path) -> Result<(u64, String)> {
         h.update(&buf[..k]);
         n += k as u64;
     }
-    Ok((n, hex::encode(h.finalize())))
+    Ok((h, n))
 }

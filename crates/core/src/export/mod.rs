@@ -8,7 +8,9 @@
 //! fetching again what it already has.
 
 mod assemble;
+mod csv;
 mod fetch;
+mod formats;
 mod media;
 pub mod progress;
 mod staging;
@@ -24,6 +26,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 pub use assemble::media_archive_path;
+pub use formats::{Formats, parse_size};
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
 pub use staging::STAGING_PREFIX;
 
@@ -76,6 +79,12 @@ pub struct ExportOptions {
     pub resume: ResumeMode,
     /// Parallel media downloads.
     pub media_workers: usize,
+    /// Forms of the data besides JSON (recorded in `manifest.json`).
+    pub formats: Formats,
+    /// Split the archive into self-contained parts of at most this many
+    /// bytes each (at least [`crate::archive::MIN_PART_BYTES`]); `None` for
+    /// one archive. See `docs/archive-format.md`, "Split archives".
+    pub split_size: Option<u64>,
 }
 
 /// Stops an export from outside (Ctrl-C, a Cancel button).
@@ -119,12 +128,22 @@ pub struct ExportReport {
     pub outcome: Outcome,
     /// The platform's export id.
     pub export_id: String,
-    /// The archive.
+    /// The archive (the first part of a split archive).
     pub archive: PathBuf,
-    /// SHA-256 of the archive file.
+    /// SHA-256 of the archive file. For a split archive, the SHA-256 of the
+    /// parts' `sha256sum` listing (`{sha256}  {file name}\n` per part, in
+    /// order), so `sha256sum NAME.part*.zip | sha256sum` in their folder
+    /// gives it too.
     pub sha256: String,
-    /// Size of the archive file.
+    /// Size of the archive file (of all parts together).
     pub bytes: u64,
+    /// Every file of a split archive, in order; empty for one file.
+    pub parts: Vec<ArchivePart>,
+    /// The start of the date range (inclusive), as the platform applied
+    /// it; `None` without one.
+    pub since: Option<String>,
+    /// The end of the date range (exclusive), as the platform applied it.
+    pub until: Option<String>,
     /// Per category (media counts files).
     pub counts: BTreeMap<String, Counts>,
     /// Why the export is incomplete, if it is.
@@ -139,6 +158,17 @@ pub struct ExportReport {
     pub actor: String,
     /// The snapshot time.
     pub as_of: String,
+}
+
+/// One file of a split archive.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchivePart {
+    /// Where it is.
+    pub path: PathBuf,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
 }
 
 /// Per-category bookkeeping of the fetch.
@@ -726,7 +756,13 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Fetching,
     });
-    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info)?;
+    let split = opts
+        .split_size
+        .map(|max_part_bytes| crate::archive::SplitOptions {
+            max_part_bytes,
+            spool_dir: staging_dir.join("spool"),
+        });
+    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info, opts.formats, split)?;
     let shared = Arc::new(Shared {
         client: client.clone(),
         reporter: reporter.clone(),
@@ -821,6 +857,8 @@ async fn fetch_and_assemble(
         "subject": session.subject,
         "reason": session.reason,
         "categories": tallies.keys().collect::<Vec<_>>(),
+        "formats": opts.formats.names(),
+        "split_size": opts.split_size,
         "filters": {"since": session.since, "until": session.until},
         "counts": counts,
         "shortfalls": shortfalls,
@@ -828,10 +866,7 @@ async fn fetch_and_assemble(
         "tool": format!("keepsake {}", crate::VERSION),
         "created_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     });
-    let send = zip_tx.send(assemble::Job::Finish {
-        manifest: serde_json::to_vec_pretty(&manifest)
-            .map_err(|e| Error::Invalid(e.to_string()))?,
-    });
+    let send = zip_tx.send(assemble::Job::Finish { manifest });
     drop(zip_tx);
     let finished = zip_thread
         .join()
@@ -844,12 +879,17 @@ async fn fetch_and_assemble(
         }
         (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
     };
+    let (archive, sha256, bytes, parts) = assemble::summary(&finished);
+    warnings.extend(finished.warnings);
     Ok(ExportReport {
         outcome,
         export_id: session.export_id.clone(),
-        archive: finished.path,
-        sha256: finished.sha256,
-        bytes: finished.bytes,
+        archive,
+        sha256,
+        bytes,
+        parts,
+        since: session.since.clone(),
+        until: session.until.clone(),
         counts,
         shortfalls,
         warnings,

@@ -148,6 +148,7 @@ fn run(args: &Args) -> Result<()> {
     }
     let sizes = Sizes::new(args.quick);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load_at_start = load_average();
     // Dropped last: every server (declared below) is stopped before its
     // database is removed.
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
@@ -203,8 +204,8 @@ fn run(args: &Args) -> Result<()> {
         fetched as f64 / 1e6
     ));
 
-    // (3) Zip only, from the archive's own payload unpacked to disk.
-    say("(3) zipping only (the archive's payload, from disk)…");
+    // (3) Zip only, from the archive's own content unpacked to disk.
+    say("(3) zipping only (the archive's content, from disk)…");
     let unpacked = dir.path().join("unpacked");
     let entries = zip_bound::unpack(&archive, &unpacked)?;
     let zip_out = dir.path().join("zip-only").join("bench.zip");
@@ -284,7 +285,7 @@ fn run(args: &Args) -> Result<()> {
             r.wall,
             mib(r.peak_rss_kib)
         ));
-        rss.push(r.peak_rss_kib);
+        rss.push((r.peak_rss_kib, r.wall));
         drop(server);
         std::fs::remove_dir_all(&out).context("removing a scaling archive")?;
         for suffix in ["", "-wal", "-shm"] {
@@ -304,7 +305,10 @@ fn run(args: &Args) -> Result<()> {
         "CPU / cores"
     };
     let export_ratio = full.wall / bound;
-    let rss_ratio = rss[1] as f64 / rss[0].max(1) as f64;
+    let [(rss_small, wall_small), (rss_big, wall_big)] = rss[..] else {
+        bail!("the scaling measurement needs two exports");
+    };
+    let rss_ratio = rss_big as f64 / rss_small.max(1) as f64;
     let rows = vec![
         row(
             "Export wall time (`keepsake export`)",
@@ -328,7 +332,7 @@ fn run(args: &Args) -> Result<()> {
             None,
         ),
         row(
-            "Zip only: the archive's payload from disk through `ArchiveWriter` (text deflated, PNG stored)",
+            "Zip only: the archive's content from disk through `ArchiveWriter` (text deflated, PNG stored)",
             format!(
                 "{zip_wall:.2} s, CPU {zip_cpu:.2} s ({} MB archive)",
                 zipped / 1_000_000
@@ -355,9 +359,9 @@ fn run(args: &Args) -> Result<()> {
                 thousands(sizes.big_posts)
             ),
             format!(
-                "{:.1} MiB vs {:.1} MiB = {rss_ratio:.2} ×",
-                mib(rss[0]),
-                mib(rss[1])
+                "{:.1} MiB vs {:.1} MiB = {rss_ratio:.2} × (the exports took {wall_small:.2} s and {wall_big:.2} s)",
+                mib(rss_small),
+                mib(rss_big)
             ),
             "≤ 1.3 ×",
             Some(rss_ratio <= 1.3),
@@ -369,7 +373,13 @@ fn run(args: &Args) -> Result<()> {
     if let Some(out) = &args.out {
         let section = format!(
             "{START}\n{}\n\n{table}{END}",
-            machine_note(args.quick, cores, &full.preflight, payload)
+            machine_note(
+                args.quick,
+                cores,
+                (&load_at_start, &load_average()),
+                &full.preflight,
+                payload
+            )
         );
         write_section(out, &section).with_context(|| format!("writing {}", out.display()))?;
         say(format!("results written to {}", out.display()));
@@ -411,7 +421,21 @@ fn render_table(rows: &[Row]) -> String {
     t
 }
 
-fn machine_note(quick: bool, cores: usize, preflight: &[(String, u64, u64)], bytes: u64) -> String {
+/// The 1-minute load average: other work competing for the cores.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn machine_note(
+    quick: bool,
+    cores: usize,
+    load: (&str, &str),
+    preflight: &[(String, u64, u64)],
+    bytes: u64,
+) -> String {
     let date = time::OffsetDateTime::now_utc().date();
     // In the contract's order.
     let sizes: Vec<String> = keepsake_core::export::CATEGORIES
@@ -423,7 +447,8 @@ fn machine_note(quick: bool, cores: usize, preflight: &[(String, u64, u64)], byt
         "Measured on {date} on {} / {} with {cores} cores (`available_parallelism`), {} build: \
          `keepsake export` and `keepsake-platform serve` as separate processes over loopback \
          (quota and rate limit off). Account: the `large` preset, {} (≈ {:.0} MB as the session \
-         estimates it). Peak RSS is `VmHWM` polled every 20 ms; CPU is utime + stime from `/proc`.",
+         estimates it). Peak RSS is `VmHWM` polled every 20 ms; CPU is utime + stime from `/proc`. \
+         1-minute load average {} at the start, {} at the end.",
         std::env::consts::OS,
         std::env::consts::ARCH,
         if cfg!(debug_assertions) {
@@ -432,7 +457,9 @@ fn machine_note(quick: bool, cores: usize, preflight: &[(String, u64, u64)], byt
             "release"
         },
         sizes.join(", "),
-        bytes as f64 / 1e6
+        bytes as f64 / 1e6,
+        load.0,
+        load.1
     );
     if quick {
         note.push_str(" **`--quick` run: reduced sizes, not comparable with full runs.**");

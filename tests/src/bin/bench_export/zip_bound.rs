@@ -1,4 +1,4 @@
-//! The zip-only lower bound: the archive's own payload, unpacked to disk,
+//! The zip-only lower bound: the archive's own content, unpacked to disk,
 //! written again through `ArchiveWriter` with the engine's compression policy.
 
 use std::collections::HashMap;
@@ -8,9 +8,21 @@ use anyhow::{Context, Result};
 use keepsake_core::archive::{ArchiveWriter, BagInfo};
 use serde_json::Value;
 
+/// One file to put back into a bag.
+pub struct Entry {
+    /// The path inside `data/` for payload; the full name for a tag file.
+    name: String,
+    /// A tag file (outside `data/`, e.g. a viewer page) rather than payload.
+    tag: bool,
+    /// Where it was unpacked.
+    path: PathBuf,
+    /// DEFLATE rather than store (payload only; tag files are always compressed).
+    compress: bool,
+}
+
 /// The engine's policy (`export/assemble.rs`, `compressible`): compress
 /// what compresses, store what is already compressed.
-pub fn compressible(content_type: &str) -> bool {
+fn compressible(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
     ct.starts_with("text/")
         || ct.contains("json")
@@ -19,20 +31,23 @@ pub fn compressible(content_type: &str) -> bool {
         || ct.contains("javascript")
 }
 
-/// Unpacks the payload (`data/…`) of `archive` into `dest`; returns each
-/// entry's path inside `data/`, its file, and whether the engine compresses it.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<(String, PathBuf, bool)>> {
+/// The bag's own tag files, which `ArchiveWriter` computes and writes itself.
+fn bag_own(name: &str) -> bool {
+    name == "bagit.txt"
+        || name == "bag-info.txt"
+        || ((name.starts_with("manifest-") || name.starts_with("tagmanifest-"))
+            && name.ends_with(".txt"))
+}
+
+/// Unpacks every entry of `archive` but the bag's own tag files into `dest`.
+pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<Entry>> {
     let file = std::fs::File::open(archive).context("opening the archive")?;
     let mut zip = zip::ZipArchive::new(file).context("reading the archive")?;
-    let mut files = Vec::new();
+    let mut entries = Vec::new();
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).context("reading an archive entry")?;
         let name = entry.name().context("an entry name")?.into_owned();
-        // The tag files are ArchiveWriter's own: it writes them again.
-        let Some(inner) = name.strip_prefix("data/") else {
-            continue;
-        };
-        if entry.is_dir() {
+        if entry.is_dir() || bag_own(&name) {
             continue;
         }
         let rel = entry.enclosed_name().context("an unsafe entry name")?;
@@ -40,7 +55,16 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<(String, PathBuf, bool)
         std::fs::create_dir_all(path.parent().context("entry folder")?)?;
         let mut out = std::fs::File::create(&path).context("unpacking an entry")?;
         std::io::copy(&mut entry, &mut out).context("unpacking an entry")?;
-        files.push((inner.to_owned(), path));
+        let (name, tag) = match name.strip_prefix("data/") {
+            Some(inner) => (inner.to_owned(), false),
+            None => (name, true),
+        };
+        entries.push(Entry {
+            name,
+            tag,
+            path,
+            compress: true,
+        });
     }
     // Media files are compressed or stored by their content type.
     let types: HashMap<String, String> = match std::fs::read(dest.join("data/media.json")) {
@@ -56,26 +80,49 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<(String, PathBuf, bool)
             .collect(),
         Err(_) => HashMap::new(),
     };
-    Ok(files
-        .into_iter()
-        .map(|(inner, path)| {
-            let compress = match types.get(&format!("data/{inner}")) {
-                Some(ct) => compressible(ct),
-                None => !inner.starts_with("media/"),
-            };
-            (inner, path, compress)
-        })
-        .collect())
+    for e in entries.iter_mut().filter(|e| !e.tag) {
+        e.compress = match types.get(&format!("data/{}", e.name)) {
+            Some(ct) => compressible(ct),
+            None => !e.name.starts_with("media/"),
+        };
+    }
+    Ok(entries)
 }
 
 /// The zip-only lower bound: `entries` into a new bag; returns its size.
-pub fn zip_only(entries: &[(String, PathBuf, bool)], out: &Path) -> Result<u64> {
+pub fn zip_only(entries: &[Entry], out: &Path) -> Result<u64> {
     let info = BagInfo::new("bench-export", "exp_bench", time::OffsetDateTime::now_utc());
     let mut writer = ArchiveWriter::create(out, info).context("creating the archive")?;
-    for (inner, path, compress) in entries {
-        writer
-            .add_payload_file(inner, path, *compress)
-            .with_context(|| format!("adding {inner}"))?;
+    for e in entries {
+        let added = if e.tag {
+            let bytes = std::fs::read(&e.path).context("reading a tag file")?;
+            writer.add_tag_file(&e.name, &bytes)
+        } else {
+            writer.add_payload_file(&e.name, &e.path, e.compress)
+        };
+        added.with_context(|| format!("adding {}", e.name))?;
     }
     Ok(writer.finish().context("finishing the archive")?.bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bags_own_tag_files_are_left_to_the_writer() {
+        for own in [
+            "bagit.txt",
+            "bag-info.txt",
+            "manifest-sha256.txt",
+            "tagmanifest-sha256.txt",
+        ] {
+            assert!(bag_own(own), "{own}");
+        }
+        for kept in ["index.html", "data/manifest.json", "manifest.json"] {
+            assert!(!bag_own(kept), "{kept}");
+        }
+        assert!(compressible("text/plain; charset=utf-8"));
+        assert!(!compressible("image/png"));
+    }
 }

@@ -1,0 +1,328 @@
+//! CSV copies of the record categories, for spreadsheet programs: one
+//! streaming adapter from the staged JSON Lines file to RFC 4180 text.
+//!
+//! The JSON stays the source of truth. A CSV file has a fixed set of columns
+//! per category ([`columns`]); nested values are flattened (a post's
+//! `media_ids` joined with `;`, a comment's `post_author.login` as
+//! `post_author`), and fields the platform may add later appear in the JSON
+//! only.
+//!
+//! Text is UTF-8 with a byte order mark, CRLF line ends and a header row.
+//! The BOM is there because Excel reads a CSV file without one in the
+//! system's legacy code page, which garbles every non-ASCII name; other
+//! readers (LibreOffice, Numbers, Python's `utf-8-sig`, pandas) skip it.
+//!
+//! Cells a spreadsheet would run as a formula (text starting with `=`, `+`,
+//! `-`, `@`, tab or CR) get a leading `'`, the usual neutraliser (OWASP,
+//! "CSV injection"): spreadsheets show the text and do not evaluate it.
+//! Numbers from the JSON are written as they are and never prefixed.
+
+use std::io::{BufRead, Read};
+
+use serde_json::Value;
+
+/// One column of a category's CSV file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Column {
+    /// The header.
+    pub header: &'static str,
+    /// Where the value is in a record (a JSON Pointer, RFC 6901).
+    pub pointer: &'static str,
+}
+
+const fn col(header: &'static str, pointer: &'static str) -> Column {
+    Column { header, pointer }
+}
+
+/// Every category that gets a CSV file, with its columns: the one place the
+/// CSV layout is decided.
+const LAYOUT: [(&str, &[Column]); 4] = [
+    (
+        "posts",
+        &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("body", "/body"),
+            col("visibility", "/visibility"),
+            col("reply_to", "/reply_to"),
+            col("media_ids", "/media_ids"),
+        ],
+    ),
+    (
+        "comments",
+        &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("post_id", "/post_id"),
+            col("body", "/body"),
+            col("post_author", "/post_author/login"),
+            col("post_author_id", "/post_author/id"),
+        ],
+    ),
+    (
+        "likes",
+        &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("post_id", "/post_id"),
+            col("post_author", "/post_author/login"),
+            col("post_author_id", "/post_author/id"),
+        ],
+    ),
+    (
+        "connections",
+        &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("direction", "/direction"),
+            col("user_id", "/user/id"),
+            col("user_login", "/user/login"),
+            col("user_display_name", "/user/display_name"),
+        ],
+    ),
+];
+
+/// The columns of `category`'s CSV file, or `None` when it has none
+/// (`profile` is one record, `media` is files).
+pub(crate) fn columns(category: &str) -> Option<&'static [Column]> {
+    LAYOUT
+        .iter()
+        .find(|(name, _)| *name == category)
+        .map(|(_, cols)| *cols)
+}
+
+/// The UTF-8 byte order mark (see the module documentation for why).
+const BOM: &str = "\u{FEFF}";
+
+/// Separates the elements of a list in one cell.
+const LIST_SEPARATOR: &str = ";";
+
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Appends `value` as one cell: quoted when it holds a separator, a quote or
+/// a line break (also the Unicode ones some readers break lines at).
+fn push_cell(out: &mut String, value: &Value) {
+    let text = match value {
+        Value::Null => return,
+        Value::Bool(b) => return out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => return out.push_str(&n.to_string()),
+        Value::String(s) => neutralise(s),
+        Value::Array(items) => neutralise(
+            &items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(LIST_SEPARATOR),
+        ),
+        Value::Object(_) => neutralise(&value.to_string()),
+    };
+    let needs_quotes = text.contains([',', '"', '\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']);
+    if needs_quotes {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(&text);
+    }
+}
+
+/// Text a spreadsheet would run as a formula, with a leading `'`.
+fn neutralise(text: &str) -> String {
+    if text.starts_with(FORMULA_START) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// One record as a CSV row, CRLF included.
+fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_cell(out, record.pointer(c.pointer).unwrap_or(&Value::Null));
+    }
+    out.push_str("\r\n");
+}
+
+/// Turns a JSON Lines file into a CSV file, streaming: a BOM and the header
+/// row, then one row per record.
+pub(crate) struct CsvRows<R> {
+    lines: R,
+    columns: &'static [Column],
+    out: String,
+    pos: usize,
+    started: bool,
+    ended: bool,
+    line: String,
+}
+
+impl<R: BufRead> CsvRows<R> {
+    /// Rows of `columns` from the records in `lines`.
+    pub(crate) fn new(lines: R, columns: &'static [Column]) -> Self {
+        Self {
+            lines,
+            columns,
+            out: String::new(),
+            pos: 0,
+            started: false,
+            ended: false,
+            line: String::new(),
+        }
+    }
+
+    fn refill(&mut self) -> std::io::Result<()> {
+        self.out.clear();
+        self.pos = 0;
+        if !self.started {
+            self.started = true;
+            self.out.push_str(BOM);
+            let headers: Vec<&str> = self.columns.iter().map(|c| c.header).collect();
+            self.out.push_str(&headers.join(","));
+            self.out.push_str("\r\n");
+            return Ok(());
+        }
+        self.line.clear();
+        if self.lines.read_line(&mut self.line)? == 0 {
+            self.ended = true;
+            return Ok(());
+        }
+        let line = self.line.trim_end();
+        if line.is_empty() {
+            return Ok(());
+        }
+        let record: Value = serde_json::from_str(line).map_err(std::io::Error::other)?;
+        push_row(&mut self.out, &record, self.columns);
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for CsvRows<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.out.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            self.refill()?;
+        }
+        let bytes = self.out.as_bytes();
+        let n = (bytes.len() - self.pos).min(buf.len());
+        buf[..n].copy_from_slice(&bytes[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(category: &str, jsonl: &str) -> String {
+        let cols = columns(category).expect("a CSV category");
+        let mut r = CsvRows::new(std::io::Cursor::new(jsonl.to_owned()), cols);
+        let mut s = String::new();
+        // Small reads: rows must survive being cut anywhere.
+        let mut buf = [0u8; 7];
+        let mut bytes = Vec::new();
+        loop {
+            let n = r.read(&mut buf).expect("read");
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        s.push_str(std::str::from_utf8(&bytes).expect("utf-8"));
+        s
+    }
+
+    #[test]
+    fn an_empty_category_is_a_bom_and_a_header() {
+        assert_eq!(
+            csv("likes", ""),
+            "\u{FEFF}id,created_at,post_id,post_author,post_author_id\r\n"
+        );
+    }
+
+    #[test]
+    fn nested_values_are_flattened() {
+        let out = csv(
+            "posts",
+            "{\"id\":1,\"created_at\":\"2024-01-01T00:00:00Z\",\"body\":\"hi\",\"visibility\":\"public\",\"reply_to\":null,\"media_ids\":[3,4]}\n",
+        );
+        assert_eq!(
+            out.lines().nth(1),
+            Some("1,2024-01-01T00:00:00Z,hi,public,,3;4")
+        );
+        let out = csv(
+            "comments",
+            "{\"id\":2,\"created_at\":\"t\",\"post_id\":9,\"body\":\"b\",\"post_author\":{\"id\":5,\"login\":\"bob\"}}\n{\"id\":3,\"created_at\":\"t\",\"post_id\":9,\"body\":\"b\",\"post_author\":null}\n",
+        );
+        let rows: Vec<&str> = out.split("\r\n").collect();
+        assert_eq!(rows[1], "2,t,9,b,bob,5");
+        assert_eq!(
+            rows[2], "3,t,9,b,,",
+            "a deleted author leaves the cells empty"
+        );
+        let out = csv(
+            "connections",
+            "{\"id\":7,\"created_at\":\"t\",\"direction\":\"follower\",\"user\":{\"id\":8,\"login\":\"z\",\"display_name\":\"Zoë, \\\"Z\\\"\"}}\n",
+        );
+        assert_eq!(
+            out.split("\r\n").nth(1),
+            Some("7,t,follower,8,z,\"Zoë, \"\"Z\"\"\"")
+        );
+    }
+
+    #[test]
+    fn separators_quotes_and_line_breaks_are_quoted() {
+        for (body, cell) in [
+            ("a,b", "\"a,b\""),
+            ("say \"hi\"", "\"say \"\"hi\"\"\""),
+            ("two\r\nlines", "\"two\r\nlines\""),
+            ("lf\nonly", "\"lf\nonly\""),
+            ("u\u{2028}line", "\"u\u{2028}line\""),
+            ("plain text", "plain text"),
+        ] {
+            let mut out = String::new();
+            push_cell(&mut out, &Value::String(body.into()));
+            assert_eq!(out, cell, "{body:?}");
+        }
+    }
+
+    #[test]
+    fn formula_cells_are_neutralised_and_numbers_are_not() {
+        for (text, cell) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "\"'\rx\""),
+            ("a=b", "a=b"),
+        ] {
+            let mut out = String::new();
+            push_cell(&mut out, &Value::String(text.into()));
+            assert_eq!(out, cell, "{text:?}");
+        }
+        let mut out = String::new();
+        push_cell(&mut out, &serde_json::json!(-3));
+        assert_eq!(out, "-3");
+    }
+
+    #[test]
+    fn every_category_with_csv_has_an_id_and_a_date() {
+        for (name, cols) in LAYOUT {
+            assert_eq!(cols[0].header, "id", "{name}");
+            assert_eq!(cols[1].header, "created_at", "{name}");
+        }
+        assert!(columns("media").is_none() && columns("profile").is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! The desktop UI's toolchain (`ui/`, npm): install it from the lock file,
+//! build it into `ui/dist` (which the desktop shell embeds), and run its
+//! component tests.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::util::{self, Failure, Result};
+
+/// The Node.js major version the UI's pinned tools need (vitest 4, jsdom 29).
+const NODE_MAJOR: u32 = 20;
+
+/// Written into `ui/node_modules` after `npm ci`: a copy of the lock file it
+/// installed, so that an unchanged lock skips the install.
+const STAMP_FILE: &str = ".keepsake-stamp";
+
+pub fn dir() -> PathBuf {
+    util::repo_root().join("ui")
+}
+
+/// A tool installed in `ui/node_modules/.bin`.
+pub fn bin(name: &str) -> PathBuf {
+    dir().join("node_modules").join(".bin").join(name)
+}
+
+/// `npm ci` in `ui/` when the lock file changed since the last install.
+pub fn install() -> Result<()> {
+    check_node()?;
+    let ui = dir();
+    let lock = ui.join("package-lock.json");
+    let stamp = ui.join("node_modules").join(STAMP_FILE);
+    let wanted = std::fs::read(&lock).map_err(util::io_failure("read", &lock))?;
+    if std::fs::read(&stamp).is_ok_and(|have| have == wanted) {
+        return Ok(());
+    }
+    println!("setup: installing the UI's npm packages (npm ci in ui/)");
+    util::run(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&ui),
+    )
+    .map_err(|e| {
+        Failure::new(format!("{e}")).hint(
+            "check the network access to the npm registry and the messages above, then rerun `cargo xtask setup`",
+        )
+    })?;
+    std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
+}
+
+fn check_node() -> Result<()> {
+    let version = util::capture(Command::new("node").arg("--version")).map_err(|_| {
+        Failure::new("Node.js is not installed; the desktop UI is built with it").hint(format!(
+            "install Node.js {NODE_MAJOR} or newer with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org), then rerun"
+        ))
+    })?;
+    let major = version
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok())
+        .unwrap_or(0);
+    if major < NODE_MAJOR {
+        return Err(Failure::new(format!(
+            "Node.js {} is too old for the UI's tools",
+            version.trim()
+        ))
+        .hint(format!("install Node.js {NODE_MAJOR} or newer, then rerun")));
+    }
+    Ok(())
+}
+
+/// `vite build` into `ui/dist`.
+pub fn build() -> Result<()> {
+    println!("xtask: building the UI (vite build)");
+    util::run(
+        Command::new(bin("vite"))
+            .args(["build", "--logLevel", "warn"])
+            .current_dir(dir()),
+    )
+    .map_err(|e| Failure::new(format!("{e}")).hint("fix the UI build errors above (ui/src)"))
+}
+
+/// The component tests (vitest, jsdom).
+pub fn component_tests() -> Result<()> {
+    println!("\nxtask test: UI component tests (vitest)");
+    run_in_ui(Command::new(bin("vitest")).arg("run")).map_err(|e| {
+        Failure::new(format!("the UI component tests failed: {e}"))
+            .hint("see the failing tests above; rerun them with `npx vitest run` in ui/")
+    })
+}
+
+/// The built UI in headless Chromium (Playwright, IPC mocked, axe-core).
+pub fn browser_tests() -> Result<()> {
+    println!("\nxtask test: the UI in headless Chromium (node --test ui/e2e)");
+    run_in_ui(Command::new("node").args(["--test", "--test-concurrency=1", "e2e/"])).map_err(|e| {
+        Failure::new(format!("the UI browser tests failed: {e}"))
+            .hint("see the failing tests above; rerun them with `npx vite build && node --test e2e/` in ui/")
+    })
+}
+
+fn run_in_ui(cmd: &mut Command) -> Result<()> {
+    cmd.current_dir(dir());
+    util::run(cmd)
+}

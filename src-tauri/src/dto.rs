@@ -1,0 +1,432 @@
+//! What crosses IPC besides errors: camelCase for the UI, and mirrored in
+//! TypeScript by ts-rs (`ui/src/lib/bindings/index.ts`, checked by the
+//! `bindings_are_current` test). Nothing here ever holds a token.
+
+use std::path::Path;
+
+use keepsake_core::audit::{AuditRecord, ChainReport};
+use keepsake_core::export::{ExportEvent, ExportReport, Phase, Prepared};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// Which platform the app talks to.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PlatformInfo {
+    /// The platform's base URL, when one is chosen.
+    pub url: Option<String>,
+    /// True when the app was started against the embedded demo platform
+    /// (`KEEPSAKE_PLATFORM`).
+    pub demo: bool,
+}
+
+/// The signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    /// Platform id.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Name to show.
+    pub display_name: String,
+    /// `user` or `support`.
+    pub role: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// May export other accounts (`export:any`).
+    pub support: bool,
+    /// The platform signed in to.
+    pub platform: String,
+}
+
+/// An account found by a support lookup.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Customer {
+    /// Platform id.
+    pub id: i64,
+    /// Login name.
+    pub login: String,
+    /// Name to show.
+    pub display_name: String,
+}
+
+/// What to export, and where (the same request prepares and runs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportRequest {
+    /// Someone else's account (support); `null` for one's own.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<i64>,
+    /// Why (required with `subjectId`).
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Categories; `null` for all.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// Only records from this date (`YYYY-MM-DD`).
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only records before this date (`YYYY-MM-DD`).
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Destination folder.
+    pub destination: String,
+}
+
+/// One category of a prepared export.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryEstimate {
+    /// `posts`, `media`, …
+    pub name: String,
+    /// Records announced.
+    pub records: u64,
+    /// Estimated bytes.
+    pub bytes: u64,
+}
+
+/// An export session opened (or found interrupted) but not yet fetched.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Preparation {
+    /// The platform's export id.
+    pub export_id: String,
+    /// Snapshot time.
+    pub as_of: String,
+    /// Login of the exported account.
+    pub subject: String,
+    /// Login of the signed-in account.
+    pub actor: String,
+    /// Per category.
+    pub categories: Vec<CategoryEstimate>,
+    /// Continues an interrupted export.
+    pub resumed: bool,
+    /// Disk space the export needs.
+    pub needed_bytes: u64,
+    /// Free space in the destination, when known.
+    pub free_bytes: Option<u64>,
+    /// The request it was prepared for.
+    pub request: ExportRequest,
+}
+
+impl Preparation {
+    /// The engine's preparation, for the UI.
+    pub fn new(p: Prepared, request: ExportRequest) -> Self {
+        Self {
+            export_id: p.export_id,
+            as_of: p.as_of,
+            subject: p.subject,
+            actor: p.actor,
+            categories: p
+                .categories
+                .into_iter()
+                .map(|(name, records, bytes)| CategoryEstimate {
+                    name,
+                    records,
+                    bytes,
+                })
+                .collect(),
+            resumed: p.resumed,
+            needed_bytes: p.needed_bytes,
+            free_bytes: p.free_bytes,
+            request,
+        }
+    }
+}
+
+/// Progress of a running export, sent over its channel.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "event", rename_all = "camelCase")]
+pub enum ProgressEvent {
+    /// A new phase: `opening`, `preflight`, `fetching`, `finishing`, `done`.
+    Phase {
+        /// The phase.
+        phase: String,
+    },
+    /// The session is open: what to expect.
+    Preflight {
+        /// The export id.
+        #[serde(rename = "exportId")]
+        export_id: String,
+        /// Per category.
+        categories: Vec<CategoryEstimate>,
+        /// Continues an earlier run.
+        resumed: bool,
+    },
+    /// Records of one category so far.
+    Category {
+        /// The category.
+        name: String,
+        /// Records stored.
+        fetched: u64,
+        /// Records announced.
+        expected: u64,
+    },
+    /// Bytes so far, with rate and estimate.
+    Bytes {
+        /// Received.
+        done: u64,
+        /// Estimated total.
+        total: u64,
+        /// Bytes per second.
+        rate: u64,
+        /// Seconds left, when known.
+        #[serde(rename = "etaSecs")]
+        eta_secs: Option<u64>,
+    },
+    /// Waiting before trying again (rate limit, platform busy).
+    Waiting {
+        /// Why, in words.
+        reason: String,
+        /// Seconds to wait.
+        secs: u64,
+        /// When the wait ends, milliseconds since the Unix epoch.
+        #[serde(rename = "untilMs")]
+        until_ms: u64,
+    },
+    /// Worth knowing; did not stop the export.
+    Warning {
+        /// The message.
+        message: String,
+    },
+}
+
+impl From<ExportEvent> for ProgressEvent {
+    fn from(e: ExportEvent) -> Self {
+        match e {
+            ExportEvent::Phase { phase } => ProgressEvent::Phase {
+                phase: match phase {
+                    Phase::Opening => "opening",
+                    Phase::Preflight => "preflight",
+                    Phase::Fetching => "fetching",
+                    Phase::Finishing => "finishing",
+                    Phase::Done => "done",
+                }
+                .into(),
+            },
+            ExportEvent::Preflight {
+                export_id,
+                categories,
+                resumed,
+                ..
+            } => ProgressEvent::Preflight {
+                export_id,
+                categories: categories
+                    .into_iter()
+                    .map(|(name, records, bytes)| CategoryEstimate {
+                        name,
+                        records,
+                        bytes,
+                    })
+                    .collect(),
+                resumed,
+            },
+            ExportEvent::Category {
+                name,
+                fetched,
+                expected,
+            } => ProgressEvent::Category {
+                name,
+                fetched,
+                expected,
+            },
+            ExportEvent::Bytes {
+                done,
+                total,
+                rate,
+                eta_secs,
+            } => ProgressEvent::Bytes {
+                done,
+                total,
+                rate,
+                eta_secs,
+            },
+            ExportEvent::Waiting { reason, secs, .. } => ProgressEvent::Waiting {
+                reason,
+                secs,
+                until_ms: now_ms() + secs * 1000,
+            },
+            ExportEvent::Warning { message } => ProgressEvent::Warning { message },
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as u64
+}
+
+/// Expected versus retrieved for one category.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryCount {
+    /// The category (`media_files` counts downloaded files).
+    pub name: String,
+    /// Announced.
+    pub expected: u64,
+    /// In the archive.
+    pub retrieved: u64,
+}
+
+/// A finished export.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportSummary {
+    /// `completed` or `incomplete`.
+    pub outcome: String,
+    /// The platform's export id.
+    pub export_id: String,
+    /// Full path of the archive.
+    pub archive: String,
+    /// Its file name.
+    pub file_name: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+    /// Per category.
+    pub counts: Vec<CategoryCount>,
+    /// Why it is incomplete, if it is.
+    pub shortfalls: Vec<String>,
+    /// Worth knowing.
+    pub warnings: Vec<String>,
+    /// Continued an interrupted run.
+    pub resumed: bool,
+    /// Exported account.
+    pub subject: String,
+    /// Signed-in account.
+    pub actor: String,
+    /// Snapshot time.
+    pub as_of: String,
+}
+
+impl From<ExportReport> for ExportSummary {
+    fn from(r: ExportReport) -> Self {
+        Self {
+            outcome: r.outcome.as_str().into(),
+            export_id: r.export_id,
+            file_name: file_name(&r.archive),
+            archive: r.archive.display().to_string(),
+            sha256: r.sha256,
+            bytes: r.bytes,
+            counts: r
+                .counts
+                .into_iter()
+                .map(|(name, c)| CategoryCount {
+                    name,
+                    expected: c.expected,
+                    retrieved: c.retrieved,
+                })
+                .collect(),
+            shortfalls: r.shortfalls,
+            warnings: r.warnings,
+            resumed: r.resumed,
+            subject: r.subject,
+            actor: r.actor,
+            as_of: r.as_of,
+        }
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The result of checking an archive.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyResult {
+    /// The archive checked.
+    pub archive: String,
+    /// Every entry matched its checksum.
+    pub ok: bool,
+    /// Entries checked.
+    pub files_checked: u64,
+    /// Bytes checked.
+    pub bytes_checked: u64,
+    /// What is wrong, one sentence each.
+    pub problems: Vec<String>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRow {
+    /// Position in the log.
+    pub seq: u64,
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// Who ran it.
+    pub actor: String,
+    /// Whose data.
+    pub subject: String,
+    /// Why (support exports).
+    pub reason: Option<String>,
+    /// Categories requested.
+    pub categories: Vec<String>,
+    /// `completed`, `incomplete`, `failed`, `cancelled`.
+    pub result: String,
+    /// What ended it, if it failed.
+    pub error_message: Option<String>,
+    /// Archive size.
+    pub bytes: u64,
+    /// The archive, if one was written.
+    pub archive_path: Option<String>,
+    /// Its SHA-256.
+    pub archive_sha256: Option<String>,
+}
+
+impl From<AuditRecord> for AuditRow {
+    fn from(r: AuditRecord) -> Self {
+        let e = r.entry;
+        Self {
+            seq: r.seq,
+            time: r.time,
+            actor: e.actor,
+            subject: e.subject,
+            reason: e.reason,
+            categories: e.categories,
+            result: e.result.as_str().into(),
+            error_message: e.error_message,
+            bytes: e.bytes,
+            archive_path: e.archive_path,
+            archive_sha256: e.archive_sha256,
+        }
+    }
+}
+
+/// The audit log and its chain check.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    /// Newest first.
+    pub rows: Vec<AuditRow>,
+    /// The chain and head are intact.
+    pub ok: bool,
+    /// What is wrong with the chain.
+    pub problems: Vec<String>,
+    /// Where the log lives.
+    pub location: String,
+}
+
+impl AuditView {
+    /// Rows and a chain report.
+    pub fn new(mut rows: Vec<AuditRow>, chain: ChainReport, location: &Path) -> Self {
+        rows.reverse();
+        Self {
+            rows,
+            ok: chain.ok,
+            problems: chain.problems,
+            location: location.display().to_string(),
+        }
+    }
+}

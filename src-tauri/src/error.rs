@@ -1,0 +1,174 @@
+//! The one error shape that crosses IPC: `{ code, message, retryAt? }`.
+//!
+//! `code` is a closed set the UI branches on (what to say, what to offer
+//! next); it is derived once from the engine's own classification
+//! (`Error::code()` / `Error::class()`), never from message text. `message`
+//! is the engine's sentence, shown as the detail under the UI's own words.
+
+use keepsake_core::{Class, Error};
+use serde::Serialize;
+use ts_rs::TS;
+
+/// What went wrong, as far as the UI needs to know to choose its words and
+/// the next step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not signed in, or the sign-in expired or was revoked: sign in again.
+    SignedOut,
+    /// The browser sign-in did not complete (declined, timed out, refused).
+    SignIn,
+    /// The OS keyring is not available.
+    Keyring,
+    /// The platform's export quota is used up; `retryAt` says until when.
+    Quota,
+    /// An export of this account is already running (here or elsewhere).
+    ExportRunning,
+    /// The account was deleted on the platform.
+    AccountDeleted,
+    /// Not enough free space in the destination.
+    DiskFull,
+    /// The platform could not be reached.
+    Network,
+    /// The signed-in account may not do this.
+    Forbidden,
+    /// The request itself is wrong (a bad URL, a missing reason, …).
+    Invalid,
+    /// The export was cancelled.
+    Cancelled,
+    /// An archive is damaged or unreadable.
+    Archive,
+    /// The audit log is damaged or unreadable.
+    Audit,
+    /// A file could not be read or written.
+    File,
+    /// The platform failed or answered against its contract.
+    Platform,
+    /// A bug in Keepsake.
+    Internal,
+}
+
+/// An error as the UI receives it.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct IpcError {
+    /// What kind of failure (the UI branches on it).
+    pub code: ErrorCode,
+    /// What happened, in the engine's words.
+    pub message: String,
+    /// When trying again makes sense (RFC 3339), for `quota`.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
+}
+
+impl IpcError {
+    /// An error of `code` with `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_at: None,
+        }
+    }
+}
+
+/// Results of commands.
+pub type CmdResult<T> = Result<T, IpcError>;
+
+impl From<Error> for IpcError {
+    fn from(e: Error) -> Self {
+        let code = match e.code() {
+            "signed_out" => ErrorCode::SignedOut,
+            "sign_in" => ErrorCode::SignIn,
+            "keyring" => ErrorCode::Keyring,
+            "quota" => ErrorCode::Quota,
+            "export_running" => ErrorCode::ExportRunning,
+            "account_deleted" => ErrorCode::AccountDeleted,
+            "disk_full" => ErrorCode::DiskFull,
+            "network" => ErrorCode::Network,
+            "forbidden" => ErrorCode::Forbidden,
+            "invalid" | "platform_url" | "rejected" => ErrorCode::Invalid,
+            "cancelled" => ErrorCode::Cancelled,
+            "archive" => ErrorCode::Archive,
+            "audit" => ErrorCode::Audit,
+            "io" => ErrorCode::File,
+            "not_found" | "rate_limited" | "platform_error" | "protocol" => ErrorCode::Platform,
+            // A code added to the engine later: its class still says enough.
+            _ => match e.class() {
+                Class::NeedsSignIn => ErrorCode::SignedOut,
+                Class::Retryable => ErrorCode::Network,
+                Class::Fatal => ErrorCode::Internal,
+            },
+        };
+        let retry_at = (code == ErrorCode::Quota).then(|| retry_at(&e)).flatten();
+        Self {
+            code,
+            message: e.to_string(),
+            retry_at,
+        }
+    }
+}
+
+/// When a quota refusal ends. The engine's `TryLater` keeps the platform's
+/// `next_allowed_at` only inside its message, so it is picked out of there
+/// as the one word that is an RFC 3339 time (a structured field in core
+/// would be better: see the desktop notes in docs/ARCHITECTURE.md).
+fn retry_at(e: &Error) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    e.to_string()
+        .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+        .map(|w| w.trim_end_matches('.'))
+        .find(|w| time::OffsetDateTime::parse(w, &Rfc3339).is_ok())
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_codes_map_onto_the_closed_set() {
+        let quota = Error::TryLater {
+            code: "quota",
+            message: "this account has reached the platform's export limit; the next export is possible at 2026-11-26T14:05:00Z. Nothing was downloaded.".into(),
+        };
+        let ipc = IpcError::from(quota);
+        assert_eq!(ipc.code, ErrorCode::Quota);
+        assert_eq!(ipc.retry_at.as_deref(), Some("2026-11-26T14:05:00Z"));
+
+        let cases = [
+            (Error::Cancelled, ErrorCode::Cancelled),
+            (
+                Error::NotSignedIn {
+                    platform: "p".into(),
+                },
+                ErrorCode::SignedOut,
+            ),
+            (
+                Error::Network {
+                    url: "u".into(),
+                    detail: "d".into(),
+                },
+                ErrorCode::Network,
+            ),
+            (Error::Invalid("x".into()), ErrorCode::Invalid),
+            (
+                Error::DiskFull {
+                    path: "/x".into(),
+                    needed_mb: 2,
+                    available_mb: 1,
+                },
+                ErrorCode::DiskFull,
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(IpcError::from(e).code, want);
+        }
+        let json = serde_json::to_value(IpcError::new(ErrorCode::DiskFull, "m")).expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!({"code": "disk_full", "message": "m"})
+        );
+    }
+}

@@ -1,0 +1,86 @@
+//! The Keepsake desktop app: a Tauri v2 shell over `keepsake-core`.
+//!
+//! Glue only: the builder and its plugins here, the commands in
+//! [`commands`], the state they share in [`state`], the IPC shapes in
+//! [`dto`] and [`error`]. All behaviour is the engine's. This crate must
+//! never hand a token to the webview, log one, or open anything from the
+//! webview that Rust did not decide to open.
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod state;
+
+#[cfg(test)]
+mod bindings;
+
+use tauri::{Manager as _, Runtime};
+
+/// The builder with every plugin and command, over any runtime (the mock
+/// runtime in tests).
+pub fn app_builder<R: Runtime>(state: state::AppState) -> tauri::Builder<R> {
+    // Registered first, as the plugin asks: a second launch exits at once.
+    with_plugins(
+        tauri::Builder::<R>::new().plugin(tauri_plugin_single_instance::init(
+            |app, _argv, _cwd| {
+                // A second launch focuses the first window instead.
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.unminimize();
+                    let _ = w.show();
+                    let _ = w.set_focus();
+                }
+            },
+        )),
+    )
+    .manage(state)
+}
+
+/// The other plugins and the commands.
+fn with_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder
+        .plugin(
+            tauri_plugin_log::Builder::new()
+                .level(log::LevelFilter::Info)
+                .build(),
+        )
+        .plugin(tauri_plugin_window_state::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_notification::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::get_platform,
+            commands::set_platform,
+            commands::sign_in_with_browser,
+            commands::sign_in_with_token,
+            commands::who_am_i,
+            commands::sign_out,
+            commands::find_customer,
+            commands::default_destination,
+            commands::choose_folder,
+            commands::prepare_export,
+            commands::discard_export,
+            commands::pending_resume,
+            commands::start_export,
+            commands::cancel_export,
+            commands::verify_archive,
+            commands::show_in_folder,
+            commands::audit_log,
+            commands::export_audit_csv,
+        ])
+}
+
+/// Builds and runs `builder` with `context` (the mock runtime's in tests).
+pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, context: tauri::Context<R>) {
+    if let Err(e) = builder.run(context) {
+        eprintln!("keepsake-desktop: could not start: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs the app.
+pub fn run() {
+    run_app(
+        app_builder::<tauri::Wry>(state::AppState::new()),
+        tauri::generate_context!(),
+    );
+}

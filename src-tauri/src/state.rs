@@ -1,0 +1,577 @@
+//! What the app remembers while it runs: where things live, which platform,
+//! the credential store, the export being prepared or run. Each method is a
+//! short sequence of engine calls; commands are one line over these.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keepsake_core::audit::AuditLog;
+use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider};
+use keepsake_core::credentials::{
+    CredentialStore, Credentials, KeyringStore, TokenSource, normalise_platform,
+};
+use keepsake_core::export::{self, CancelFlag, ExportOptions, Reporter, ResumeMode, Throttled};
+use keepsake_core::{Error, PlatformUrl, Secret, archive, oauth};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::dto::{
+    Account, AuditRow, AuditView, Customer, ExportRequest, ExportSummary, PlatformInfo,
+    Preparation, ProgressEvent, VerifyResult,
+};
+use crate::error::{CmdResult, ErrorCode, IpcError};
+
+/// The environment variable that points the app at a platform (the demo's
+/// embedded reference platform); it wins over the remembered one.
+pub const PLATFORM_ENV: &str = "KEEPSAKE_PLATFORM";
+
+/// How long the browser sign-in waits for the user.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Counters reach the UI at most four times a second.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Parallel media downloads, as the CLI's default.
+const MEDIA_WORKERS: usize = 4;
+
+/// Someone is waiting on these answers (signing in, who am I, a lookup):
+/// a few quick tries, then say so, rather than the export's patient policy.
+fn interactive() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 2,
+        min_delay: Duration::from_millis(200),
+        max_delay: Duration::from_secs(2),
+    }
+}
+
+/// Where the app keeps things on disk.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Non-secret settings shared with the CLI (`settings.json`).
+    pub settings: PathBuf,
+    /// The audit log directory.
+    pub audit: PathBuf,
+    /// Where exports go unless the user picks another folder.
+    pub destination: PathBuf,
+}
+
+impl Paths {
+    /// The user's own: config dir, data dir, `~/Downloads/Keepsake`.
+    pub fn for_user() -> Self {
+        let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
+        Self {
+            settings: dirs::config_dir()
+                .unwrap_or_else(|| home.join(".config"))
+                .join("keepsake")
+                .join("settings.json"),
+            audit: AuditLog::default_dir().unwrap_or_else(|_| home.join(".keepsake")),
+            destination: dirs::download_dir()
+                .unwrap_or_else(|| home.join("Downloads"))
+                .join("Keepsake"),
+        }
+    }
+}
+
+/// Settings remembered between runs: the same file and shape as the CLI's,
+/// so both front ends talk to the same platform.
+#[derive(Default, Serialize, Deserialize)]
+struct Settings {
+    #[serde(default)]
+    platform: Option<String>,
+}
+
+/// The app's state, managed by Tauri.
+pub struct AppState {
+    paths: Paths,
+    /// The platform from the environment (demo mode), if any.
+    env_platform: Option<String>,
+    /// A fixed credential store (tests); otherwise the OS keyring, opened on
+    /// each use so that unlocking it later needs no restart.
+    store: Option<Arc<dyn CredentialStore>>,
+    running: Mutex<Option<CancelFlag>>,
+    prepared: Mutex<Option<ExportRequest>>,
+}
+
+impl AppState {
+    /// The state of the real app.
+    pub fn new() -> Self {
+        let env_platform = std::env::var(PLATFORM_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
+        Self::with(Paths::for_user(), env_platform, None)
+    }
+
+    /// State over explicit paths and store (tests).
+    pub fn with(
+        paths: Paths,
+        env_platform: Option<String>,
+        store: Option<Arc<dyn CredentialStore>>,
+    ) -> Self {
+        Self {
+            paths,
+            env_platform,
+            store,
+            running: Mutex::new(None),
+            prepared: Mutex::new(None),
+        }
+    }
+
+    fn store(&self) -> CmdResult<Arc<dyn CredentialStore>> {
+        match &self.store {
+            Some(s) => Ok(s.clone()),
+            None => Ok(Arc::new(KeyringStore::new()?)),
+        }
+    }
+
+    // -- platform ---------------------------------------------------------
+
+    fn remembered_platform(&self) -> Option<String> {
+        let raw = fs_err::read(&self.paths.settings).ok()?;
+        serde_json::from_slice::<Settings>(&raw).ok()?.platform
+    }
+
+    /// The chosen platform, if any.
+    pub fn platform_info(&self) -> PlatformInfo {
+        match &self.env_platform {
+            Some(url) => PlatformInfo {
+                url: Some(url.clone()),
+                demo: true,
+            },
+            None => PlatformInfo {
+                url: self.remembered_platform(),
+                demo: false,
+            },
+        }
+    }
+
+    fn platform(&self) -> CmdResult<PlatformUrl> {
+        let url = self.platform_info().url.ok_or_else(|| {
+            IpcError::new(
+                ErrorCode::Invalid,
+                "choose the platform to sign in to first",
+            )
+        })?;
+        Ok(PlatformUrl::parse(&url).map_err(Error::from)?)
+    }
+
+    /// Checks and remembers `url`.
+    pub fn set_platform(&self, url: &str) -> CmdResult<PlatformInfo> {
+        let parsed = PlatformUrl::parse(url.trim()).map_err(Error::from)?;
+        let settings = Settings {
+            platform: Some(normalise_platform(&parsed)),
+        };
+        let bytes = serde_json::to_vec_pretty(&settings)
+            .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
+        if let Some(dir) = self.paths.settings.parent() {
+            fs_err::create_dir_all(dir).map_err(Error::io("create", dir))?;
+        }
+        fs_err::write(&self.paths.settings, bytes)
+            .map_err(Error::io("write", &self.paths.settings))?;
+        Ok(PlatformInfo {
+            url: settings.platform,
+            demo: false,
+        }
+        .or_env(&self.env_platform))
+    }
+
+    // -- signing in -------------------------------------------------------
+
+    /// Signs in with a personal access token: checked against the platform
+    /// before it is stored in the keyring; never sent back.
+    pub async fn sign_in_with_token(&self, token: String) -> CmdResult<Account> {
+        let token = Secret::new(token.trim());
+        if token.expose().is_empty() {
+            return Err(IpcError::new(
+                ErrorCode::Invalid,
+                "paste an access token first",
+            ));
+        }
+        let platform = self.platform()?;
+        self.keep(Credentials::from_pat(&platform, token), &platform)
+            .await
+    }
+
+    /// Signs in through the system browser; `open` launches it.
+    pub async fn sign_in_with_browser(
+        &self,
+        support: bool,
+        open: impl FnOnce(&url::Url) -> std::io::Result<()>,
+    ) -> CmdResult<Account> {
+        let platform = self.platform()?;
+        let scopes: &[&str] = if support {
+            &["export:self", "export:any"]
+        } else {
+            &["export:self"]
+        };
+        let creds = oauth::login_with_browser(&platform, scopes, open, SIGN_IN_TIMEOUT).await?;
+        self.keep(creds, &platform).await
+    }
+
+    /// Checks new credentials with `/me`, then stores them.
+    async fn keep(&self, creds: Credentials, platform: &PlatformUrl) -> CmdResult<Account> {
+        let tokens = Arc::new(StaticToken::new(creds.access_token.clone(), platform));
+        let client = ApiClient::new(platform, tokens)?.with_retry(interactive());
+        let account = me(&client, platform).await?;
+        let store = self.store()?;
+        blocking(move || store.save(&creds)).await?;
+        Ok(account)
+    }
+
+    async fn client(&self) -> CmdResult<ApiClient> {
+        let platform = self.platform()?;
+        let source = TokenSource::load(self.store()?, &normalise_platform(&platform)).await?;
+        let tokens: Arc<dyn TokenProvider> = Arc::new(source);
+        Ok(ApiClient::new(&platform, tokens)?)
+    }
+
+    /// Who is signed in; `None` when nobody is.
+    pub async fn who_am_i(&self) -> CmdResult<Option<Account>> {
+        let platform = match self.platform() {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        };
+        let client = match self.client().await {
+            Ok(c) => c.with_retry(interactive()),
+            Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match me(&client, &platform).await {
+            Ok(a) => Ok(Some(a)),
+            Err(e) if e.code == ErrorCode::SignedOut => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Revokes and forgets the sign-in.
+    pub async fn sign_out(&self) -> CmdResult<()> {
+        let platform = self.platform()?;
+        let key = normalise_platform(&platform);
+        let store = self.store()?;
+        let load = store.clone();
+        let k = key.clone();
+        if let Some(c) = blocking(move || load.load(&k)).await? {
+            // Best effort: a platform that cannot be reached must not keep
+            // the user signed in here.
+            if let Some(r) = &c.refresh_token {
+                let _ = oauth::revoke(&key, r).await;
+            }
+            let _ = oauth::revoke(&key, &c.access_token).await;
+        }
+        blocking(move || store.delete(&key)).await?;
+        Ok(())
+    }
+
+    /// Looks a customer up by login (support staff).
+    pub async fn find_customer(&self, login: &str) -> CmdResult<Customer> {
+        let login = login.trim();
+        let found: Value = self
+            .client()
+            .await?
+            .with_retry(interactive())
+            .get_json(&format!("/api/v1/users?login={}", escape(login)))
+            .await?;
+        let user = &found["items"][0];
+        Ok(Customer {
+            id: user["id"].as_i64().ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::Invalid,
+                    format!("no account with the login '{login}'"),
+                )
+            })?,
+            login: user["login"].as_str().unwrap_or(login).to_owned(),
+            display_name: user["display_name"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    // -- exports ----------------------------------------------------------
+
+    /// Where exports go by default.
+    pub fn default_destination(&self) -> String {
+        self.paths.destination.display().to_string()
+    }
+
+    fn options(req: &ExportRequest, resume: ResumeMode) -> CmdResult<ExportOptions> {
+        if req.subject_id.is_some() && req.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            return Err(IpcError::new(
+                ErrorCode::Invalid,
+                "exporting someone else's account needs a reason; it is recorded in both audit trails",
+            ));
+        }
+        let dest = req.destination.trim();
+        if dest.is_empty() {
+            return Err(IpcError::new(
+                ErrorCode::Invalid,
+                "choose a destination folder",
+            ));
+        }
+        Ok(ExportOptions {
+            subject_id: req.subject_id,
+            reason: req.reason.clone().filter(|r| !r.trim().is_empty()),
+            categories: req.categories.clone(),
+            since: req.since.clone().filter(|s| !s.is_empty()),
+            until: req.until.clone().filter(|s| !s.is_empty()),
+            out_dir: PathBuf::from(dest),
+            resume,
+            media_workers: MEDIA_WORKERS,
+            // The engine's defaults: CSV beside the JSON, the offline viewer,
+            // one archive.
+            formats: Default::default(),
+            split_size: None,
+        })
+    }
+
+    /// Opens the export session (or finds the interrupted one) and reports
+    /// counts, size and free space without fetching anything.
+    pub async fn prepare(&self, req: ExportRequest) -> CmdResult<Preparation> {
+        let client = self.client().await?;
+        self.discard_if_changed(&client, &req).await?;
+        let prepared = export::prepare(&client, &Self::options(&req, ResumeMode::Auto)?).await?;
+        *lock(&self.prepared) = Some(req.clone());
+        Ok(Preparation::new(prepared, req))
+    }
+
+    /// A prepared session for another request is given up first: the
+    /// platform holds one running export per account.
+    async fn discard_if_changed(&self, client: &ApiClient, req: &ExportRequest) -> CmdResult<()> {
+        let previous = lock(&self.prepared).clone();
+        if let Some(prev) = previous.filter(|p| p != req) {
+            export::discard(client, &Self::options(&prev, ResumeMode::Auto)?).await?;
+            *lock(&self.prepared) = None;
+        }
+        Ok(())
+    }
+
+    /// Gives up the prepared (or interrupted) export of `req`.
+    pub async fn discard(&self, req: ExportRequest) -> CmdResult<()> {
+        let client = self.client().await?;
+        export::discard(&client, &Self::options(&req, ResumeMode::Auto)?).await?;
+        *lock(&self.prepared) = None;
+        Ok(())
+    }
+
+    /// An interrupted export of the signed-in account in the default
+    /// destination, offered for resuming on launch.
+    pub async fn pending_resume(&self) -> CmdResult<Option<Preparation>> {
+        if !has_staged(&self.paths.destination) {
+            return Ok(None);
+        }
+        let req = ExportRequest {
+            subject_id: None,
+            reason: None,
+            categories: None,
+            since: None,
+            until: None,
+            destination: self.default_destination(),
+        };
+        let client = match self.client().await {
+            Ok(c) => c,
+            Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match export::prepare(&client, &Self::options(&req, ResumeMode::Require)?).await {
+            Ok(p) => {
+                *lock(&self.prepared) = Some(req.clone());
+                Ok(Some(Preparation::new(p, req)))
+            }
+            // Nothing of this account to resume (or the platform ended it).
+            Err(Error::Invalid(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Runs the export to the end, sending progress to `send`; one at a time.
+    pub async fn run_export(
+        &self,
+        req: ExportRequest,
+        send: impl Fn(ProgressEvent) + Send + Sync + 'static,
+    ) -> CmdResult<ExportSummary> {
+        let cancel = CancelFlag::default();
+        {
+            let mut running = lock(&self.running);
+            if running.is_some() {
+                return Err(IpcError::new(
+                    ErrorCode::ExportRunning,
+                    "an export is already running in this window; wait for it or cancel it",
+                ));
+            }
+            *running = Some(cancel.clone());
+        }
+        let result = self.run_export_inner(req, send, cancel).await;
+        *lock(&self.running) = None;
+        result
+    }
+
+    async fn run_export_inner(
+        &self,
+        req: ExportRequest,
+        send: impl Fn(ProgressEvent) + Send + Sync + 'static,
+        cancel: CancelFlag,
+    ) -> CmdResult<ExportSummary> {
+        let send: Arc<dyn Fn(ProgressEvent) + Send + Sync> = Arc::new(send);
+        let waits = send.clone();
+        let client = self.client().await?.on_wait(Arc::new(move |d, e: &Error| {
+            let reason = match e.code() {
+                "rate_limited" => "The platform asked Keepsake to slow down",
+                "network" => "The connection to the platform broke",
+                _ => "The platform is busy",
+            };
+            let secs = d.as_secs().max(1);
+            waits(ProgressEvent::Waiting {
+                reason: reason.into(),
+                secs,
+                until_ms: crate::dto::now_ms() + d.as_millis() as u64,
+            });
+        }));
+        self.discard_if_changed(&client, &req).await?;
+        let opts = Self::options(&req, ResumeMode::Auto)?;
+        let log = AuditLog::open(&self.paths.audit)?;
+        let reporter: Arc<dyn Reporter> = Arc::new(Throttled::new(ToUi(send), PROGRESS_INTERVAL));
+        let result = export::run(&client, &opts, reporter, cancel, Some(&log)).await;
+        *lock(&self.prepared) = None;
+        Ok(result?.into())
+    }
+
+    /// Stops the running export; `keep` leaves what was fetched to resume.
+    pub fn cancel(&self, keep: bool) -> bool {
+        match &*lock(&self.running) {
+            Some(flag) => {
+                flag.cancel(keep);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // -- archives and the audit log ----------------------------------------
+
+    /// Re-reads an archive against its checksums.
+    pub async fn verify(&self, path: String) -> CmdResult<VerifyResult> {
+        let p = PathBuf::from(&path);
+        let report = blocking(move || archive::verify(&p)).await?;
+        Ok(VerifyResult {
+            archive: path,
+            ok: report.ok,
+            files_checked: report.files_checked,
+            bytes_checked: report.bytes_checked,
+            problems: report.problems.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// The audit log, newest first, with its chain checked.
+    pub async fn audit(&self) -> CmdResult<AuditView> {
+        let dir = self.paths.audit.clone();
+        let (rows, chain) = blocking(move || {
+            let log = AuditLog::open(&dir)?;
+            let rows: Vec<AuditRow> = log.list()?.into_iter().map(AuditRow::from).collect();
+            Ok((rows, log.verify()?))
+        })
+        .await?;
+        Ok(AuditView::new(rows, chain, &self.paths.audit))
+    }
+
+    /// Writes the audit log as CSV to `path`; returns how many records.
+    pub async fn export_audit_csv(&self, path: PathBuf) -> CmdResult<u64> {
+        let dir = self.paths.audit.clone();
+        blocking(move || {
+            use std::io::Write as _;
+            let log = AuditLog::open(&dir)?;
+            let file = fs_err::File::create(&path).map_err(Error::io("create", &path))?;
+            let mut out = std::io::BufWriter::new(file);
+            let n = log.export_csv(&mut out)?;
+            out.flush().map_err(Error::io("write", &path))?;
+            Ok(n)
+        })
+        .await
+        .map_err(Into::into)
+    }
+}
+
+impl Default for AppState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PlatformInfo {
+    /// The environment's platform still wins (demo mode).
+    fn or_env(self, env: &Option<String>) -> Self {
+        match env {
+            Some(url) => PlatformInfo {
+                url: Some(url.clone()),
+                demo: true,
+            },
+            None => self,
+        }
+    }
+}
+
+/// `/api/v1/me` as an [`Account`].
+async fn me(client: &ApiClient, platform: &PlatformUrl) -> CmdResult<Account> {
+    let me: Value = client.get_json("/api/v1/me").await?;
+    let scopes: Vec<String> = me["scopes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Account {
+        id: me["id"].as_i64().unwrap_or_default(),
+        login: me["login"].as_str().unwrap_or_default().to_owned(),
+        display_name: me["display_name"].as_str().unwrap_or_default().to_owned(),
+        role: me["role"].as_str().unwrap_or("user").to_owned(),
+        support: scopes.iter().any(|s| s == "export:any"),
+        scopes,
+        platform: normalise_platform(platform),
+    })
+}
+
+/// Whether `dir` holds a staged (interrupted) export at all: a cheap local
+/// look before asking the platform.
+fn has_staged(dir: &Path) -> bool {
+    fs_err::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(export::STAGING_PREFIX)
+                && e.path().join("session.json").is_file()
+        })
+    })
+}
+
+/// Engine progress to the UI's event shape.
+struct ToUi(Arc<dyn Fn(ProgressEvent) + Send + Sync>);
+
+impl Reporter for ToUi {
+    fn report(&self, event: export::ExportEvent) {
+        (self.0)(event.into());
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Keyring, archive and audit calls may block: keep them off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> keepsake_core::Result<T> + Send + 'static,
+) -> keepsake_core::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))?
+}
+
+/// Percent-encodes a query value.
+fn escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,181 @@
+// Shared helpers for the viewer's browser tests: where the fixtures are,
+// headless Debian Chromium, and probes that run inside the page.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** The folder the export suite extracts archives into. */
+export const FIXTURES = path.resolve(
+  process.env.KEEPSAKE_VIEWER_FIXTURES || path.join(REPO, 'target/viewer-fixtures'),
+);
+
+/** The fixtures the export suite wrote, by name; empty when there are none. */
+export function loadFixtures() {
+  const index = path.join(FIXTURES, 'fixtures.json');
+  if (!fs.existsSync(index)) return new Map();
+  const { fixtures } = JSON.parse(fs.readFileSync(index, 'utf8'));
+  return new Map(fixtures.map((f) => [f.name, f]));
+}
+
+/** Under `cargo xtask test` missing fixtures are a failure, not a skip. */
+export const REQUIRED = !!process.env.KEEPSAKE_REQUIRE_TOOLS;
+
+export const NO_FIXTURES =
+  `no viewer fixtures in ${FIXTURES}: run \`cargo test -p keepsake-tests --test export viewer\` first ` +
+  '(cargo xtask test does)';
+
+/** Records of one category of an extracted archive. */
+export function records(fixture, category) {
+  return JSON.parse(fs.readFileSync(path.join(fixture.dir, 'data', `${category}.json`), 'utf8'));
+}
+
+export function pageUrl(fixture, hash = '') {
+  return pathToFileURL(fixture.index).href + hash;
+}
+
+/** Debian's Chromium; Playwright cannot download a browser here. */
+export const CHROMIUM = process.env.KEEPSAKE_CHROMIUM || '/usr/bin/chromium';
+
+export async function launch(options = {}) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'keepsake-viewer-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    ...options,
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+// Runs in every page before its own scripts: records CSP violations and
+// trips a canary if anything calls the dialog functions the hostile corpus
+// uses.
+const PROBES = `
+  window.__violations = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    window.__violations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample });
+  });
+  window.__pwned = false;
+  for (const name of ['alert', 'confirm', 'prompt', 'print']) {
+    const original = window[name];
+    window[name] = function () { window.__pwned = true; return original.apply(this, arguments); };
+  }
+`;
+
+/**
+ * Opens a fixture's viewer and waits until every data file is in. Collects
+ * page errors, dialogs, console errors and requests that are not file:.
+ */
+export async function open(context, fixture, hash = '') {
+  const page = await context.newPage();
+  const seen = { errors: [], dialogs: [], console: [], network: [] };
+  page.on('pageerror', (e) => seen.errors.push(String(e && e.message)));
+  page.on('dialog', (d) => {
+    seen.dialogs.push(d.message());
+    d.dismiss().catch(() => {});
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.console.push(m.text());
+  });
+  page.on('request', (r) => {
+    if (!r.url().startsWith('file:')) seen.network.push(r.url());
+  });
+  await page.addInitScript(PROBES);
+  await page.goto(pageUrl(fixture, hash));
+  await page.waitForSelector('html[data-keepsake="ready"]', { timeout: 60_000 });
+  return { page, seen };
+}
+
+/** Types `text` into the search box and waits for the post `id` to show. */
+export async function searchFor(page, text, id) {
+  await page.fill('#q', text);
+  await page.waitForSelector(`#list article[data-id="${id}"]`, { timeout: 10_000 });
+}
+
+/** The normalised text a person would type for a post body. */
+export function query(body) {
+  return body.replace(/[\r\n]+/g, ' ');
+}
+
+/**
+ * Checks the live DOM for anything the data could have smuggled in; returns
+ * a list of problems (empty when clean). `mediaDir` is the file: URL of the
+ * archive's data/media/ folder.
+ */
+export async function domProblems(page, mediaDir) {
+  return page.evaluate((mediaDir) => {
+    const problems = [];
+    for (const el of document.querySelectorAll('*')) {
+      for (const attr of el.attributes) {
+        if (/^on/i.test(attr.name)) problems.push(`${el.tagName} has ${attr.name}`);
+        // The viewer positions rows through the CSSOM; nothing else has a style.
+        if (attr.name === 'style' && !/^((transform: translateY\(-?[\d.e+-]+px\)|height: [\d.e+-]+px);\s*)+$/.test(attr.value))
+          problems.push(`${el.tagName} style="${attr.value}"`);
+        if (/^\s*(javascript|data|vbscript):/i.test(attr.value) && ['href', 'src', 'action', 'formaction', 'xlink:href'].includes(attr.name))
+          problems.push(`${el.tagName} ${attr.name}=${attr.value}`);
+      }
+    }
+    const scripts = [...document.scripts];
+    const inline = scripts.filter((s) => !s.src);
+    if (inline.length !== 1) problems.push(`${inline.length} inline scripts`);
+    const known = /\/data\/js\/(manifest|profile|media|posts|comments|likes|connections)\.js$/;
+    for (const s of scripts.filter((s) => s.src)) {
+      if (!known.test(s.src)) problems.push(`unexpected script ${s.src}`);
+    }
+    for (const img of document.images) {
+      if (!img.src.startsWith(mediaDir) || img.src.slice(mediaDir.length).includes('/'))
+        problems.push(`image outside data/media: ${img.src}`);
+    }
+    for (const a of document.querySelectorAll('a[href]')) {
+      const url = new URL(a.href);
+      if (url.protocol === 'http:' || url.protocol === 'https:') {
+        if (!/\bnoopener\b/.test(a.rel) || !/\bnoreferrer\b/.test(a.rel)) problems.push(`link without rel: ${a.href}`);
+      } else if (url.protocol === 'file:') {
+        const own = a.href.startsWith(mediaDir) || a.getAttribute('href').startsWith('#');
+        if (!own) problems.push(`file link outside data/media: ${a.href}`);
+      } else {
+        problems.push(`link with protocol ${url.protocol}: ${a.href}`);
+      }
+    }
+    const forbidden = 'svg, iframe, object, embed, frame, frameset, base, form, link, meta[http-equiv="refresh"], template, math, video, audio, portal';
+    for (const el of document.querySelectorAll(forbidden)) problems.push(`<${el.tagName.toLowerCase()}> in the page`);
+    if (window.__pwned) problems.push('a dialog function was called');
+    return problems;
+  }, mediaDir);
+}
+
+/** Scrolls through the whole page in viewport steps, calling `check` at each. */
+export async function scrollThrough(page, check, maxSteps = 400) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  for (let i = 0; i < maxSteps; i++) {
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await check();
+    const done = await page.evaluate(() => {
+      const before = window.scrollY;
+      window.scrollBy(0, window.innerHeight * 0.8);
+      return window.scrollY === before;
+    });
+    if (done) break;
+  }
+}

@@ -1,0 +1,398 @@
+// The app's state and flow: which screen, who is signed in, what is being
+// exported. Screens read it and call its methods; it calls the shell.
+import type { Api } from './api';
+import { toIpcError } from './api';
+import type {
+  Account,
+  AuditView,
+  Customer,
+  ExportRequest,
+  ExportSummary,
+  IpcError,
+  PlatformInfo,
+  Preparation,
+  ProgressEvent,
+  VerifyResult,
+} from './bindings';
+
+export type Screen = 'loading' | 'signIn' | 'choose' | 'progress' | 'done' | 'history' | 'resume';
+
+export const ALL_CATEGORIES = ['profile', 'posts', 'comments', 'likes', 'connections', 'media'];
+
+/** The contract's order, for display; unknown categories last. */
+function order(name: string): number {
+  const i = ALL_CATEGORIES.indexOf(name);
+  return i < 0 ? ALL_CATEGORIES.length : i;
+}
+
+export interface CategoryProgress {
+  name: string;
+  fetched: number;
+  expected: number;
+}
+
+export interface Progress {
+  phase: string;
+  categories: CategoryProgress[];
+  done: number;
+  total: number;
+  rate: number;
+  etaSecs: number | null;
+  waiting: { reason: string; untilMs: number } | null;
+  warnings: string[];
+  resumed: boolean;
+}
+
+function emptyProgress(): Progress {
+  return { phase: 'opening', categories: [], done: 0, total: 0, rate: 0, etaSecs: null, waiting: null, warnings: [], resumed: false };
+}
+
+export class KeepsakeApp {
+  screen = $state<Screen>('loading');
+  platform = $state<PlatformInfo>({ url: null, demo: false });
+  account = $state<Account | null>(null);
+  /** What is in progress, in words ("Signing in…"), or null. */
+  busy = $state<string | null>(null);
+  error = $state<IpcError | null>(null);
+  notice = $state<string | null>(null);
+
+  // Choose
+  destination = $state('');
+  selected = $state<string[]>([...ALL_CATEGORIES]);
+  since = $state('');
+  until = $state('');
+  onBehalf = $state(false);
+  customer = $state<Customer | null>(null);
+  reason = $state('');
+  preparation = $state<Preparation | null>(null);
+
+  // Progress, Done, Resume, History
+  progress = $state<Progress>(emptyProgress());
+  cancelling = $state(false);
+  summary = $state<ExportSummary | null>(null);
+  verification = $state<VerifyResult | null>(null);
+  pending = $state<Preparation | null>(null);
+  audit = $state<AuditView | null>(null);
+  auditChecks = $state<Record<string, VerifyResult | IpcError>>({});
+
+  private retryLast: (() => Promise<void>) | null = null;
+
+  constructor(private api: Api) {}
+
+  /** Runs `f` with a busy label; a failure becomes `error`. */
+  private async attempt<T>(label: string, f: () => Promise<T>, retry?: () => Promise<void>): Promise<T | undefined> {
+    this.busy = label;
+    this.error = null;
+    try {
+      return await f();
+    } catch (e) {
+      this.error = toIpcError(e);
+      this.retryLast = retry ?? null;
+      if (this.error.code === 'signed_out' && this.screen !== 'signIn') {
+        this.account = null;
+        this.screen = 'signIn';
+      }
+      return undefined;
+    } finally {
+      this.busy = null;
+    }
+  }
+
+  async init(): Promise<void> {
+    await this.attempt('Starting…', async () => {
+      this.platform = await this.api.getPlatform();
+      this.destination = await this.api.defaultDestination();
+      this.account = this.platform.url ? await this.api.whoAmI() : null;
+    }, () => this.init());
+    if (this.account) await this.afterSignIn();
+    else this.screen = 'signIn';
+  }
+
+  private async afterSignIn(): Promise<void> {
+    const pending = await this.attempt('Looking for an interrupted export…', () => this.api.pendingResume());
+    if (pending) {
+      this.pending = pending;
+      this.screen = 'resume';
+    } else {
+      this.toChoose();
+    }
+  }
+
+  // -- signing in -----------------------------------------------------------
+
+  async setPlatform(url: string): Promise<boolean> {
+    const info = await this.attempt('Checking the address…', () => this.api.setPlatform(url));
+    if (info) this.platform = info;
+    return !!info;
+  }
+
+  async signInWithBrowser(support: boolean): Promise<void> {
+    const account = await this.attempt('Waiting for you to sign in in your browser…', () =>
+      this.api.signInWithBrowser(support),
+    );
+    if (account) {
+      this.account = account;
+      await this.afterSignIn();
+    }
+  }
+
+  async signInWithToken(token: string): Promise<void> {
+    const account = await this.attempt('Checking the access token…', () => this.api.signInWithToken(token));
+    if (account) {
+      this.account = account;
+      await this.afterSignIn();
+    }
+  }
+
+  async signOut(): Promise<void> {
+    if (this.preparation) {
+      const request = this.preparation.request;
+      await this.api.discardExport(request).catch(() => undefined);
+      this.preparation = null;
+    }
+    await this.attempt('Signing out…', () => this.api.signOut());
+    this.account = null;
+    this.customer = null;
+    this.onBehalf = false;
+    this.screen = 'signIn';
+  }
+
+  toSignIn(): void {
+    this.account = null;
+    this.screen = 'signIn';
+  }
+
+  // -- choosing -------------------------------------------------------------
+
+  toChoose(): void {
+    this.screen = 'choose';
+    if (!this.preparation) void this.prepare();
+  }
+
+  /** The request as the Choose screen describes it; `categories` left out
+   * when all are chosen. */
+  request(withCategories = true): ExportRequest {
+    const all = this.selected.length === ALL_CATEGORIES.length;
+    return {
+      subjectId: this.onBehalf ? this.customer?.id : undefined,
+      reason: this.onBehalf ? this.reason.trim() || undefined : undefined,
+      categories: withCategories && !all ? ALL_CATEGORIES.filter((c) => this.selected.includes(c)) : undefined,
+      since: this.since || undefined,
+      until: this.until || undefined,
+      destination: this.destination,
+    };
+  }
+
+  private inflight: Promise<void> = Promise.resolve();
+
+  /** Opens the session to show counts, size and free space. One at a time:
+   * the shell gives up the previous session when the request changes. */
+  prepare(): Promise<void> {
+    this.inflight = this.inflight.then(() => this.prepareNow());
+    return this.inflight;
+  }
+
+  private async prepareNow(): Promise<void> {
+    if (this.onBehalf && (!this.customer || !this.reason.trim())) {
+      this.preparation = null;
+      return;
+    }
+    this.preparing = true;
+    const p = await this.attempt('Asking the platform what there is…', () =>
+      this.api.prepareExport(this.request(false)),
+      () => this.prepare(),
+    );
+    this.preparing = false;
+    this.preparation = p ?? null;
+  }
+
+  preparing = $state(false);
+
+  async chooseFolder(): Promise<void> {
+    const folder = await this.attempt('Choosing a folder…', () => this.api.chooseFolder());
+    if (folder) {
+      this.destination = folder;
+      await this.prepare();
+    }
+  }
+
+  async lookUp(login: string): Promise<void> {
+    this.customer = null;
+    const c = await this.attempt('Looking the customer up…', () => this.api.findCustomer(login));
+    if (c) {
+      this.customer = c;
+      await this.prepare();
+    }
+  }
+
+  canStart(): boolean {
+    return (
+      (!this.busy || this.preparing) &&
+      this.selected.length > 0 &&
+      this.destination.trim() !== '' &&
+      (!this.onBehalf || (!!this.customer && this.reason.trim() !== ''))
+    );
+  }
+
+  // -- exporting ------------------------------------------------------------
+
+  async start(request: ExportRequest = this.request()): Promise<void> {
+    this.progress = emptyProgress();
+    this.cancelling = false;
+    this.summary = null;
+    this.verification = null;
+    this.error = null;
+    this.notice = null;
+    this.screen = 'progress';
+    try {
+      await this.inflight;
+      this.summary = await this.api.startExport(request, (e) => this.onProgress(e));
+      this.preparation = null;
+      this.pending = null;
+      this.screen = 'done';
+    } catch (e) {
+      const err = toIpcError(e);
+      this.preparation = null;
+      if (err.code === 'cancelled') {
+        this.notice = this.keptOnCancel
+          ? 'The export was stopped. What was downloaded is kept: start it again to resume where it left off.'
+          : 'The export was stopped and what was downloaded was removed.';
+        this.toChoose();
+      } else if (err.code === 'signed_out') {
+        this.error = err;
+        this.toSignIn();
+      } else {
+        this.error = err;
+        this.retryLast = () => this.start(request);
+        this.screen = 'choose';
+      }
+    }
+  }
+
+  private keptOnCancel = true;
+
+  onProgress(e: ProgressEvent): void {
+    const p = this.progress;
+    switch (e.event) {
+      case 'phase':
+        p.phase = e.phase;
+        break;
+      case 'preflight':
+        p.resumed = e.resumed;
+        p.categories = e.categories
+          .map((c) => ({ name: c.name, fetched: 0, expected: c.records }))
+          .sort((a, b) => order(a.name) - order(b.name));
+        break;
+      case 'category': {
+        const c = p.categories.find((x) => x.name === e.name);
+        if (c) {
+          c.fetched = e.fetched;
+          c.expected = e.expected;
+        } else p.categories.push({ name: e.name, fetched: e.fetched, expected: e.expected });
+        if (p.waiting && Date.now() >= p.waiting.untilMs) p.waiting = null;
+        break;
+      }
+      case 'bytes':
+        p.done = e.done;
+        p.total = e.total;
+        p.rate = e.rate;
+        p.etaSecs = e.etaSecs;
+        if (p.waiting && Date.now() >= p.waiting.untilMs) p.waiting = null;
+        break;
+      case 'waiting':
+        p.waiting = { reason: e.reason, untilMs: e.untilMs };
+        break;
+      case 'warning':
+        p.warnings.push(e.message);
+        break;
+    }
+  }
+
+  async cancel(keep: boolean): Promise<void> {
+    this.cancelling = true;
+    this.keptOnCancel = keep;
+    await this.api.cancelExport(keep).catch(() => false);
+  }
+
+  async resume(): Promise<void> {
+    if (!this.pending) return;
+    const request = this.pending.request;
+    this.pending = null;
+    await this.start(request);
+  }
+
+  async discardPending(): Promise<void> {
+    if (!this.pending) return;
+    const request = this.pending.request;
+    const done = await this.attempt('Removing the interrupted export…', async () => {
+      await this.api.discardExport(request);
+      return true;
+    });
+    if (done) {
+      this.pending = null;
+      this.preparation = null;
+      this.toChoose();
+    }
+  }
+
+  laterPending(): void {
+    // Left staged: the Choose screen finds it and says starting continues it.
+    this.pending = null;
+    this.preparation = null;
+    this.toChoose();
+  }
+
+  // -- done -----------------------------------------------------------------
+
+  async verify(): Promise<void> {
+    if (!this.summary) return;
+    const path = this.summary.archive;
+    const v = await this.attempt('Checking every file against its checksum…', () => this.api.verifyArchive(path));
+    if (v) this.verification = v;
+  }
+
+  async showInFolder(path: string): Promise<void> {
+    await this.attempt('Opening the folder…', () => this.api.showInFolder(path));
+  }
+
+  newExport(): void {
+    this.summary = null;
+    this.verification = null;
+    this.toChoose();
+  }
+
+  // -- history --------------------------------------------------------------
+
+  async toHistory(): Promise<void> {
+    this.screen = 'history';
+    const view = await this.attempt('Reading the audit log…', () => this.api.auditLog(), () => this.toHistory());
+    if (view) this.audit = view;
+  }
+
+  async checkArchive(path: string): Promise<void> {
+    try {
+      const v = await this.api.verifyArchive(path);
+      this.auditChecks = { ...this.auditChecks, [path]: v };
+    } catch (e) {
+      this.auditChecks = { ...this.auditChecks, [path]: toIpcError(e) };
+    }
+  }
+
+  async exportCsv(): Promise<void> {
+    const n = await this.attempt('Saving the audit log…', () => this.api.exportAuditCsv());
+    if (n != null) this.notice = `Saved ${n} ${n === 1 ? 'record' : 'records'} as CSV.`;
+  }
+
+  // -- errors ---------------------------------------------------------------
+
+  dismissError(): void {
+    this.error = null;
+  }
+
+  async retry(): Promise<void> {
+    const again = this.retryLast;
+    this.error = null;
+    this.retryLast = null;
+    if (again) await again();
+  }
+}

@@ -1,0 +1,367 @@
+// Generated from src-tauri/src/{dto,error}.rs by ts-rs; do not edit.
+// Regenerate: UPDATE_BINDINGS=1 cargo test -p keepsake-desktop bindings
+
+export type PlatformInfo = { 
+/**
+ * The platform's base URL, when one is chosen.
+ */
+url: string | null, 
+/**
+ * True when the app was started against the embedded demo platform
+ * (`KEEPSAKE_PLATFORM`).
+ */
+demo: boolean, };
+
+export type Account = { 
+/**
+ * Platform id.
+ */
+id: number, 
+/**
+ * Login name.
+ */
+login: string, 
+/**
+ * Name to show.
+ */
+displayName: string, 
+/**
+ * `user` or `support`.
+ */
+role: string, 
+/**
+ * Granted scopes.
+ */
+scopes: Array<string>, 
+/**
+ * May export other accounts (`export:any`).
+ */
+support: boolean, 
+/**
+ * The platform signed in to.
+ */
+platform: string, };
+
+export type Customer = { 
+/**
+ * Platform id.
+ */
+id: number, 
+/**
+ * Login name.
+ */
+login: string, 
+/**
+ * Name to show.
+ */
+displayName: string, };
+
+export type ExportRequest = { 
+/**
+ * Someone else's account (support); `null` for one's own.
+ */
+subjectId?: number, 
+/**
+ * Why (required with `subjectId`).
+ */
+reason?: string, 
+/**
+ * Categories; `null` for all.
+ */
+categories?: Array<string>, 
+/**
+ * Only records from this date (`YYYY-MM-DD`).
+ */
+since?: string, 
+/**
+ * Only records before this date (`YYYY-MM-DD`).
+ */
+until?: string, 
+/**
+ * Destination folder.
+ */
+destination: string, };
+
+export type CategoryEstimate = { 
+/**
+ * `posts`, `media`, …
+ */
+name: string, 
+/**
+ * Records announced.
+ */
+records: number, 
+/**
+ * Estimated bytes.
+ */
+bytes: number, };
+
+export type Preparation = { 
+/**
+ * The platform's export id.
+ */
+exportId: string, 
+/**
+ * Snapshot time.
+ */
+asOf: string, 
+/**
+ * Login of the exported account.
+ */
+subject: string, 
+/**
+ * Login of the signed-in account.
+ */
+actor: string, 
+/**
+ * Per category.
+ */
+categories: Array<CategoryEstimate>, 
+/**
+ * Continues an interrupted export.
+ */
+resumed: boolean, 
+/**
+ * Disk space the export needs.
+ */
+neededBytes: number, 
+/**
+ * Free space in the destination, when known.
+ */
+freeBytes: number | null, 
+/**
+ * The request it was prepared for.
+ */
+request: ExportRequest, };
+
+export type ProgressEvent = { "event": "phase", 
+/**
+ * The phase.
+ */
+phase: string, } | { "event": "preflight", 
+/**
+ * The export id.
+ */
+exportId: string, 
+/**
+ * Per category.
+ */
+categories: Array<CategoryEstimate>, 
+/**
+ * Continues an earlier run.
+ */
+resumed: boolean, } | { "event": "category", 
+/**
+ * The category.
+ */
+name: string, 
+/**
+ * Records stored.
+ */
+fetched: number, 
+/**
+ * Records announced.
+ */
+expected: number, } | { "event": "bytes", 
+/**
+ * Received.
+ */
+done: number, 
+/**
+ * Estimated total.
+ */
+total: number, 
+/**
+ * Bytes per second.
+ */
+rate: number, 
+/**
+ * Seconds left, when known.
+ */
+etaSecs: number | null, } | { "event": "waiting", 
+/**
+ * Why, in words.
+ */
+reason: string, 
+/**
+ * Seconds to wait.
+ */
+secs: number, 
+/**
+ * When the wait ends, milliseconds since the Unix epoch.
+ */
+untilMs: number, } | { "event": "warning", 
+/**
+ * The message.
+ */
+message: string, };
+
+export type CategoryCount = { 
+/**
+ * The category (`media_files` counts downloaded files).
+ */
+name: string, 
+/**
+ * Announced.
+ */
+expected: number, 
+/**
+ * In the archive.
+ */
+retrieved: number, };
+
+export type ExportSummary = { 
+/**
+ * `completed` or `incomplete`.
+ */
+outcome: string, 
+/**
+ * The platform's export id.
+ */
+exportId: string, 
+/**
+ * Full path of the archive.
+ */
+archive: string, 
+/**
+ * Its file name.
+ */
+fileName: string, 
+/**
+ * Its SHA-256.
+ */
+sha256: string, 
+/**
+ * Its size.
+ */
+bytes: number, 
+/**
+ * Per category.
+ */
+counts: Array<CategoryCount>, 
+/**
+ * Why it is incomplete, if it is.
+ */
+shortfalls: Array<string>, 
+/**
+ * Worth knowing.
+ */
+warnings: Array<string>, 
+/**
+ * Continued an interrupted run.
+ */
+resumed: boolean, 
+/**
+ * Exported account.
+ */
+subject: string, 
+/**
+ * Signed-in account.
+ */
+actor: string, 
+/**
+ * Snapshot time.
+ */
+asOf: string, };
+
+export type VerifyResult = { 
+/**
+ * The archive checked.
+ */
+archive: string, 
+/**
+ * Every entry matched its checksum.
+ */
+ok: boolean, 
+/**
+ * Entries checked.
+ */
+filesChecked: number, 
+/**
+ * Bytes checked.
+ */
+bytesChecked: number, 
+/**
+ * What is wrong, one sentence each.
+ */
+problems: Array<string>, };
+
+export type AuditRow = { 
+/**
+ * Position in the log.
+ */
+seq: number, 
+/**
+ * When (RFC 3339, UTC).
+ */
+time: string, 
+/**
+ * Who ran it.
+ */
+actor: string, 
+/**
+ * Whose data.
+ */
+subject: string, 
+/**
+ * Why (support exports).
+ */
+reason: string | null, 
+/**
+ * Categories requested.
+ */
+categories: Array<string>, 
+/**
+ * `completed`, `incomplete`, `failed`, `cancelled`.
+ */
+result: string, 
+/**
+ * What ended it, if it failed.
+ */
+errorMessage: string | null, 
+/**
+ * Archive size.
+ */
+bytes: number, 
+/**
+ * The archive, if one was written.
+ */
+archivePath: string | null, 
+/**
+ * Its SHA-256.
+ */
+archiveSha256: string | null, };
+
+export type AuditView = { 
+/**
+ * Newest first.
+ */
+rows: Array<AuditRow>, 
+/**
+ * The chain and head are intact.
+ */
+ok: boolean, 
+/**
+ * What is wrong with the chain.
+ */
+problems: Array<string>, 
+/**
+ * Where the log lives.
+ */
+location: string, };
+
+export type ErrorCode = "signed_out" | "sign_in" | "keyring" | "quota" | "export_running" | "account_deleted" | "disk_full" | "network" | "forbidden" | "invalid" | "cancelled" | "archive" | "audit" | "file" | "platform" | "internal";
+
+export type IpcError = { 
+/**
+ * What kind of failure (the UI branches on it).
+ */
+code: ErrorCode, 
+/**
+ * What happened, in the engine's words.
+ */
+message: string, 
+/**
+ * When trying again makes sense (RFC 3339), for `quota`.
+ */
+retryAt?: string, };

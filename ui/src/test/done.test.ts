@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import App from '../App.svelte';
+import { alice, appWith, audit, preparation, summary } from './fixtures';
+
+async function finished(over = {}) {
+  const r = appWith({ whoAmI: async () => alice, ...over });
+  await r.app.init();
+  await r.app.start();
+  return r;
+}
+
+describe('Done', () => {
+  it('shows the archive, its checksum and the completeness report', async () => {
+    const { app } = await finished();
+    render(App, { app });
+    expect(screen.getByRole('heading', { level: 1, name: 'Your archive is ready' })).toBeTruthy();
+    expect(screen.getByTestId('archive-name').textContent).toBe(summary.fileName);
+    expect(screen.getByTestId('sha256').textContent).toBe(summary.sha256);
+    expect(screen.getByRole('table', { name: 'Completeness' })).toBeTruthy();
+  });
+
+  it('verifies the archive and shows it in the folder', async () => {
+    const user = userEvent.setup();
+    const { app, api } = await finished();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'Verify' }));
+    expect((await screen.findByTestId('verify-result')).textContent).toContain('all 14 files match');
+    await user.click(screen.getByRole('button', { name: 'Show in folder' }));
+    expect(api.showInFolder).toHaveBeenCalledWith(summary.archive);
+  });
+
+  it('says an archive is incomplete and what is missing', async () => {
+    const { app } = await finished({
+      startExport: async () => ({
+        ...summary,
+        outcome: 'incomplete',
+        counts: [{ name: 'media_files', expected: 8, retrieved: 7 }],
+        shortfalls: ['media file 5 is missing: checksum mismatch'],
+      }),
+    });
+    render(App, { app });
+    expect(screen.getByRole('heading', { level: 1, name: /incomplete/ })).toBeTruthy();
+    expect(screen.getByText(/media file 5 is missing/)).toBeTruthy();
+    expect(screen.getByText(/missing 1/)).toBeTruthy();
+  });
+});
+
+describe('History', () => {
+  it('lists the audit log with its chain status, and re-verifies an archive', async () => {
+    const user = userEvent.setup();
+    const { app, api } = await finished();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'History' }));
+    expect(await screen.findByRole('heading', { level: 1, name: 'History' })).toBeTruthy();
+    expect(screen.getByTestId('chain-status').textContent).toContain('The log is intact: 2 records');
+    expect(screen.getByText('Ticket 4411: customer asked for a copy')).toBeTruthy();
+    expect(screen.getByText('Cancelled')).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: /Verify keepsake-alice.zip/ }));
+    expect(await screen.findByText('Intact')).toBeTruthy();
+    expect(api.verifyArchive).toHaveBeenCalledWith('/tmp/keepsake-alice.zip');
+    await user.click(screen.getByRole('button', { name: 'Export as CSV…' }));
+    expect(await screen.findByText('Saved 2 records as CSV.')).toBeTruthy();
+  });
+
+  it('says when the log was altered', async () => {
+    const { app } = await finished({ auditLog: async () => ({ ...audit, ok: false, problems: ['record 2: hash mismatch'] }) });
+    render(App, { app });
+    await app.toHistory();
+    await waitFor(() => expect(screen.getByTestId('chain-status').textContent).toContain('altered or damaged'));
+  });
+
+  it('says when there is nothing yet', async () => {
+    const { app } = await finished({ auditLog: async () => ({ ...audit, rows: [] }) });
+    render(App, { app });
+    await app.toHistory();
+    expect(await screen.findByText(/No exports yet/)).toBeTruthy();
+  });
+});
+
+describe('Resume', () => {
+  it('offers an interrupted export on launch and continues it', async () => {
+    const user = userEvent.setup();
+    const pending = { ...preparation, resumed: true };
+    const r = appWith({ whoAmI: async () => alice, pendingResume: async () => pending });
+    await r.app.init();
+    render(App, { app: r.app });
+    expect(screen.getByRole('heading', { level: 1, name: 'Continue where you left off?' })).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: 'Continue the export' }));
+    expect(r.api.startExport).toHaveBeenCalledWith(pending.request, expect.any(Function));
+    await waitFor(() => expect(r.app.screen).toBe('done'));
+  });
+
+  it('discards it on request', async () => {
+    const user = userEvent.setup();
+    const pending = { ...preparation, resumed: true };
+    const r = appWith({ whoAmI: async () => alice, pendingResume: async () => pending });
+    await r.app.init();
+    render(App, { app: r.app });
+    await user.click(screen.getByRole('button', { name: 'Discard it' }));
+    expect(r.api.discardExport).toHaveBeenCalledWith(pending.request);
+    await waitFor(() => expect(r.app.screen).toBe('choose'));
+  });
+});

@@ -1,0 +1,127 @@
+import { describe, expect, it } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/svelte';
+import userEvent from '@testing-library/user-event';
+import App from '../App.svelte';
+import type { ProgressEvent } from '../lib/bindings';
+import { alice, appWith } from './fixtures';
+
+/** An app in the middle of an export that the test drives event by event. */
+async function exporting() {
+  let send: (e: ProgressEvent) => void = () => {};
+  let finish: (v: any) => void = () => {};
+  let fail: (e: any) => void = () => {};
+  let started = false;
+  const r = appWith({
+    whoAmI: async () => alice,
+    startExport: (_req, onEvent) => {
+      started = true;
+      send = onEvent;
+      return new Promise((res, rej) => {
+        finish = res;
+        fail = rej;
+      });
+    },
+  });
+  await r.app.init();
+  void r.app.start();
+  await waitFor(() => expect(started).toBe(true));
+  return { ...r, send: (e: ProgressEvent) => send(e), finish: (v: any) => finish(v), fail: (e: any) => fail(e) };
+}
+
+describe('Progress', () => {
+  it('shows a bar per category with ARIA values, bytes, rate and time left', async () => {
+    const { app, send } = await exporting();
+    render(App, { app });
+    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: [{ name: 'posts', records: 120, bytes: 90000 }, { name: 'likes', records: 30, bytes: 3000 }] });
+    send({ event: 'phase', phase: 'fetching' });
+    send({ event: 'category', name: 'posts', fetched: 60, expected: 120 });
+    send({ event: 'bytes', done: 2_000_000, total: 4_000_000, rate: 500_000, etaSecs: 4 });
+    await waitFor(() => expect(screen.getByText('Downloading your data…')).toBeTruthy());
+    const bar = screen.getByRole('progressbar', { name: 'Posts' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('60');
+    expect(bar.getAttribute('aria-valuemax')).toBe('120');
+    expect(bar.getAttribute('aria-valuetext')).toBe('60 of 120');
+    const bytes = screen.getByRole('progressbar', { name: 'Downloaded' });
+    expect(bytes.getAttribute('aria-valuetext')).toContain('2.0 MB of about 4.0 MB');
+    expect(bytes.getAttribute('aria-valuetext')).toContain('500 KB/s');
+    expect(bytes.getAttribute('aria-valuetext')).toContain('about 4 s left');
+  });
+
+  it('counts down while waiting out a rate limit', async () => {
+    const { app, send } = await exporting();
+    render(App, { app });
+    send({ event: 'waiting', reason: 'The platform asked Keepsake to slow down', secs: 42, untilMs: Date.now() + 42_000 });
+    expect(await screen.findByText(/The platform asked Keepsake to slow down/)).toBeTruthy();
+    expect(screen.getByRole('timer').textContent).toMatch(/4[12] s/);
+  });
+
+  it('asks whether to keep what was fetched before cancelling', async () => {
+    const user = userEvent.setup();
+    const { app, api, fail } = await exporting();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'Cancel…' }));
+    expect(screen.getByRole('group', { name: 'Stop the export?' })).toBeTruthy();
+    expect(document.activeElement?.textContent).toBe('Stop and keep for later');
+    await user.click(screen.getByRole('button', { name: 'Stop and keep for later' }));
+    expect(api.cancelExport).toHaveBeenCalledWith(true);
+    fail({ code: 'cancelled', message: 'the export was cancelled' });
+    await waitFor(() => expect(app.screen).toBe('choose'));
+    expect(await screen.findByText(/What was downloaded is kept/)).toBeTruthy();
+  });
+
+  it('can go on exporting instead', async () => {
+    const user = userEvent.setup();
+    const { app, api } = await exporting();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'Cancel…' }));
+    await user.click(screen.getByRole('button', { name: 'Continue exporting' }));
+    expect(api.cancelExport).not.toHaveBeenCalled();
+    expect(screen.getByRole('button', { name: 'Cancel…' })).toBeTruthy();
+  });
+
+  it('shows warnings that did not stop the export', async () => {
+    const { app, send } = await exporting();
+    render(App, { app });
+    send({ event: 'warning', message: 'posts: the platform sent 2 records twice; each is kept once' });
+    expect(await screen.findByText(/sent 2 records twice/)).toBeTruthy();
+  });
+
+  it('says the disk is full and offers another folder', async () => {
+    const { app, fail } = await exporting();
+    render(App, { app });
+    fail({ code: 'disk_full', message: 'not enough free space in /x' });
+    const alert = await screen.findByRole('alert');
+    expect(alert.textContent).toContain('Not enough free space');
+    expect(screen.getByRole('button', { name: 'Choose another folder' })).toBeTruthy();
+  });
+
+  it('says the account was deleted', async () => {
+    const { app, fail } = await exporting();
+    render(App, { app });
+    fail({ code: 'account_deleted', message: 'the platform refused … (410)' });
+    expect((await screen.findByRole('alert')).textContent).toContain('This account has been deleted');
+  });
+
+  it('says the platform is unreachable and can try again', async () => {
+    const { app, fail } = await exporting();
+    render(App, { app });
+    fail({ code: 'network', message: 'could not reach the platform' });
+    expect((await screen.findByRole('alert')).textContent).toContain('The platform cannot be reached');
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeTruthy();
+  });
+
+  it('gives the time of the next export when the quota is used up', async () => {
+    const { app, fail } = await exporting();
+    render(App, { app });
+    fail({ code: 'quota', message: 'limit', retryAt: '2026-11-26T14:05:00Z' });
+    expect((await screen.findByRole('alert')).textContent).toContain('The next export is possible at 14:05');
+  });
+
+  it('sends a signed-out user back to sign in', async () => {
+    const { app, fail } = await exporting();
+    render(App, { app });
+    fail({ code: 'signed_out', message: '401' });
+    await waitFor(() => expect(app.screen).toBe('signIn'));
+    expect((await screen.findByRole('alert')).textContent).toContain('You are signed out');
+  });
+});
