@@ -323,6 +323,7 @@ fn deflated_zip_len(reader: &mut dyn Read, name: &str) -> Result<u64> {
     let failed = |detail: String| Error::Invalid(format!("{name} could not be measured: {detail}"));
     let options = zip::write::SimpleFileOptions::DEFAULT
         .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(super::writer::DEFLATE_LEVEL))
         .large_file(true);
     let mut zip = zip::ZipWriter::new(Counter::default());
     zip.start_file("m", options)

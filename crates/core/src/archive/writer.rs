@@ -111,6 +111,11 @@ impl fmt::Debug for ArchiveWriter {
     }
 }
 
+/// Deflate level for text. Level 3 keeps most of level 6's ratio on JSON
+/// and text at well under half its CPU time, and compression is the
+/// critical path of an export (docs/benchmarks.md).
+pub(crate) const DEFLATE_LEVEL: i64 = 3;
+
 impl ArchiveWriter {
     /// Starts a bag that will become `final_path`.
     ///
@@ -205,7 +210,7 @@ impl ArchiveWriter {
     }
 
     /// Streams `reader` into the entry `data/<path_in_data>`, DEFLATE-
-    /// compressed (default level) when `compress`, stored otherwise.
+    /// compressed (level [`DEFLATE_LEVEL`]) when `compress`, stored otherwise.
     ///
     /// `len_hint` is the length when known: it decides whether the entry
     /// needs ZIP64 sizes (an unknown length always gets them), and a reader
@@ -482,6 +487,7 @@ impl ArchiveWriter {
         };
         SimpleFileOptions::DEFAULT
             .compression_method(method)
+            .compression_level(compress.then_some(DEFLATE_LEVEL))
             .last_modified_time(self.mtime)
             .system(System::Unix)
             .unix_permissions(ENTRY_MODE)

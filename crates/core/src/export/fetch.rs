@@ -105,19 +105,29 @@ pub(super) async fn category(
                 let _ = tx.send(item).await;
             }
         }
-        out.write_all(&buf).map_err(Error::io("write", &path))?;
-        out.sync_data().map_err(Error::io("sync", &path))?;
         state.len += buf.len() as u64;
         state.count = tally.retrieved;
         state.next = page.next_cursor;
         shared.add_bytes(buf.len() as u64);
-        shared.checkpoint(&Checkpoint::Page {
+        let checkpoint = Checkpoint::Page {
             cat: cat.clone(),
             next: state.next.clone(),
             len: state.len,
             count: state.count,
             last_id: state.last_id,
-        })?;
+        };
+        // Write, fsync and journal off the async threads: fsync blocks for
+        // milliseconds, and the other categories and the downloads share them.
+        let (sh, file_path) = (shared.clone(), path.clone());
+        out = tokio::task::spawn_blocking(move || {
+            out.write_all(&buf)
+                .map_err(Error::io("write", &file_path))?;
+            out.sync_data().map_err(Error::io("sync", &file_path))?;
+            sh.checkpoint(&checkpoint)?;
+            Ok::<_, Error>(out)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("writing a page failed: {e}")))??;
         report(&*shared.reporter, &cat, &tally);
         if state.next.is_none() {
             return Ok(tally);

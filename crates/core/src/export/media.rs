@@ -104,7 +104,7 @@ pub(super) async fn download_all(
 }
 
 /// Downloads, verifies and journals one file.
-async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
+async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
     let (part, done) = shared.media_paths(meta.id);
     let mut url = meta.download_url.clone();
     let mut last_err = None;
@@ -130,12 +130,14 @@ async fn one(shared: &Shared, meta: &MediaMeta) -> Result<()> {
             Err(e) => return Err(e),
         };
         if len == meta.size && sha.eq_ignore_ascii_case(&meta.sha256) {
-            std::fs::rename(&part, &done).map_err(Error::io("rename", &part))?;
-            shared.checkpoint(&Checkpoint::Media {
-                id: meta.id,
-                bytes: len,
-            })?;
-            return Ok(());
+            let (sh, from, to, id) = (shared.clone(), part.clone(), done.clone(), meta.id);
+            // The journal's fsync stays off the async threads.
+            return tokio::task::spawn_blocking(move || {
+                std::fs::rename(&from, &to).map_err(Error::io("rename", &from))?;
+                sh.checkpoint(&Checkpoint::Media { id, bytes: len })
+            })
+            .await
+            .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))?;
         }
         // Wrong bytes: start this file over (a later attempt may get a good copy).
         std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
@@ -206,7 +208,10 @@ async fn transfer(
             }
         }
     }
-    file.sync_data().map_err(Error::io("sync", part))?;
+    let synced = part.to_path_buf();
+    tokio::task::spawn_blocking(move || file.sync_data().map_err(Error::io("sync", &synced)))
+        .await
+        .map_err(|e| Error::Invalid(format!("saving a download failed: {e}")))??;
     Ok((len, hex::encode(hasher.finalize())))
 }
 
