@@ -151,10 +151,12 @@ impl App {
             "tauri:options".into(),
             json!({ "application": app_binary().display().to_string() }),
         );
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&url)
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        builder.capabilities(caps);
+        let connect = builder.connect(&url);
+        let client = tokio::time::timeout(Duration::from_secs(60), connect)
             .await
+            .expect("the app starts within a minute")
             .expect("a WebDriver session with the app");
         Self { client, driver }
     }
@@ -192,11 +194,18 @@ impl App {
     /// Saves the window's content as docs/screenshots/NAME.png when
     /// `KEEPSAKE_SCREENSHOTS=1`.
     pub async fn screenshot(&self, name: &str) {
+        // Let transitions settle.
+        if std::env::var_os("KEEPSAKE_SCREENSHOTS").is_some() {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+        }
+        self.screenshot_now(name).await;
+    }
+
+    /// The same, at once (a screen that will not stay long).
+    pub async fn screenshot_now(&self, name: &str) {
         if std::env::var_os("KEEPSAKE_SCREENSHOTS").is_none() {
             return;
         }
-        // Let transitions settle.
-        tokio::time::sleep(Duration::from_millis(400)).await;
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
         std::fs::create_dir_all(&dir).expect("screenshots dir");
@@ -215,6 +224,14 @@ impl App {
         self.click_button("Sign in with token").await;
     }
 
+    /// The app's own process (WebKitWebDriver's child, running the binary).
+    pub fn app_pid(&self) -> Option<u32> {
+        let bin = std::fs::canonicalize(app_binary()).ok()?;
+        descendants(self.driver.id())
+            .into_iter()
+            .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == bin))
+    }
+
     /// Ends the session, which ends the app.
     pub async fn quit(self) {
         let _ = self.client.clone().close().await;
@@ -226,11 +243,48 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        // SIGTERM, not SIGKILL: tauri-driver then stops WebKitWebDriver and
-        // the app too, even when a test failed half-way.
-        let _ = Command::new("kill")
-            .arg(self.driver.id().to_string())
-            .status();
+        // The app is WebKitWebDriver's child, which is tauri-driver's: end
+        // the whole tree, the app first, even when a test failed half-way (a
+        // leftover app would make the next launch a second instance).
+        let mut tree = descendants(self.driver.id());
+        tree.reverse();
+        for pid in tree {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+        let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Every process below `root`, parents before children (from /proc).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut queue = vec![root];
+    while let Some(p) = queue.pop() {
+        for &(child, parent) in &parents {
+            if parent == p {
+                out.push(child);
+                queue.push(child);
+            }
+        }
+    }
+    out
 }

@@ -11,7 +11,7 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
     let p = Platform::start(Preset::Demo).await;
     // A little latency, so that the Progress screen can be seen.
     p.state.set_faults(keepsake_platform::FaultPlan {
-        latency_ms: 25,
+        latency_ms: 300,
         ..Default::default()
     });
     let home = Home::new();
@@ -40,7 +40,7 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
         bar.attr("aria-valuemax").await.expect("attr").as_deref(),
         Some("150")
     );
-    app.screenshot("progress").await;
+    app.screenshot_now("progress").await;
 
     app.screen("Your archive is ready").await;
     let name = app.text("//*[@data-testid='archive-name']").await;

@@ -16,3 +16,5 @@ mod export;
 mod resume;
 // The quota message; the browser sign-in through the platform's page.
 mod refusals;
+// Size, launch time and memory of the release app (KEEPSAKE_BENCH_DESKTOP=1).
+mod bench;

@@ -145,6 +145,8 @@ describe('keyboard only', () => {
     await page.keyboard.type('ksp_keyboard');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
+    // The new screen's heading has the focus.
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
     await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
     guard = 0;
     while ((await focused()) !== 'Start export' && guard++ < 30) await page.keyboard.press('Tab');

@@ -3,6 +3,8 @@
 //! `bench-platform` (the reference platform alone), then `bench-export`
 //! (the `keepsake` CLI against the reference platform, which runs the
 //! release binaries built here first). Each rewrites its own section.
+//! `--desktop` measures the desktop app instead (tests/desktop/bench.rs: the
+//! release binary under Xvfb through WebDriver).
 
 use std::ffi::OsString;
 
@@ -20,13 +22,16 @@ fn parse(args: &[OsString]) -> Result<bool> {
         [] => Ok(false),
         [flag] if flag == "--quick" => Ok(true),
         [other, ..] => Err(Failure::usage(format!(
-            "`cargo xtask bench` takes only `--quick`, got `{}`",
+            "`cargo xtask bench` takes only `--quick` or `--desktop`, got `{}`",
             other.to_string_lossy()
         ))),
     }
 }
 
 pub fn run(args: &[OsString]) -> Result<()> {
+    if matches!(args, [flag] if flag == "--desktop") {
+        return desktop();
+    }
     let quick = parse(args)?;
     // bench-export runs target/release/keepsake-platform and
     // target/release/keepsake as child processes: build them (and the
@@ -67,6 +72,46 @@ pub fn run(args: &[OsString]) -> Result<()> {
         })?;
     }
     println!("bench: results written to {OUT}");
+    Ok(())
+}
+
+/// The desktop app's section: size, launch to interactive, RSS.
+fn desktop() -> Result<()> {
+    crate::setup::run()?;
+    crate::ui::build()?;
+    util::run(util::cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "keepsake-desktop",
+        "--features",
+        "custom-protocol",
+    ]))?;
+    let app = util::target_dir()
+        .join("release")
+        .join(format!("keepsake-desktop{}", std::env::consts::EXE_SUFFIX));
+    let args: Vec<OsString> = [
+        "test",
+        "--package",
+        "keepsake-tests",
+        "--test",
+        "desktop",
+        "bench",
+        "--",
+        "--nocapture",
+    ]
+    .map(OsString::from)
+    .to_vec();
+    let session = crate::test::KeyringSession::create()?.ok_or_else(|| {
+        Failure::new("the desktop benchmark needs dbus-run-session and gnome-keyring")
+    })?;
+    let mut cmd = session.command(&args);
+    cmd.env("KEEPSAKE_BENCH_DESKTOP", "1")
+        .env("KEEPSAKE_DESKTOP_BIN", &app);
+    let result = util::run(&mut cmd);
+    session.remove()?;
+    result?;
+    println!("bench: the desktop section of {OUT} is updated");
     Ok(())
 }
 

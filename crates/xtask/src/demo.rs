@@ -1,8 +1,13 @@
 //! `cargo xtask demo [--check]`: the main job on the embedded reference
-//! platform — a freshly seeded platform on a loopback port, alice's account
-//! exported from it by the `keepsake` CLI and verified, then the platform
-//! left running to explore. `--check` is the CI smoke test: the same, then
-//! ask `/healthz` once and stop.
+//! platform — a freshly seeded platform on a loopback port, and then:
+//!
+//! - with a display (`$DISPLAY` or `$WAYLAND_DISPLAY`), the desktop app
+//!   opens pointed at it, until its window closes;
+//! - without one, alice's account is exported by the `keepsake` CLI and
+//!   verified, then the platform is left running to explore.
+//!
+//! `--check` is the CI smoke test: the CLI path, then ask `/healthz` once
+//! and stop.
 
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, ExitCode};
@@ -38,7 +43,18 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 
     setup::run()?;
     let bin = platform::build()?;
-    let cli = build_cli()?;
+    // With a display, the demo is the desktop app; without one (and in the
+    // CI smoke test), the same export runs through the CLI.
+    let desktop = if check { None } else { display() };
+    let app = match desktop {
+        Some(_) => Some(build_desktop()?),
+        None => None,
+    };
+    let cli = if app.is_none() {
+        Some(build_cli()?)
+    } else {
+        None
+    };
 
     let dir = util::target_dir().join("demo");
     util::remove_if_exists(&dir)?;
@@ -55,6 +71,19 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     ];
     let server = Server::start(&bin, &server_args, &dir.join("platform.log"), false)?;
 
+    if let (Some(app), Some(display)) = (&app, &desktop) {
+        print_desktop_welcome(&server, &util::show(&db), display);
+        let result = open_desktop(app, &server, &dir);
+        drop(server);
+        return result.map(|()| ExitCode::SUCCESS);
+    }
+    if !check {
+        println!(
+            "\ndemo: there is no display ($DISPLAY and $WAYLAND_DISPLAY are unset), so the desktop app \
+             cannot open; the same export runs through the `keepsake` CLI instead"
+        );
+    }
+    let cli = cli.ok_or_else(|| Failure::new("the CLI was not built"))?;
     let archive = export_alice(&cli, &bin, &db, &dir, &server)?;
     print_welcome(&server, &util::show(&db), &util::show(&archive));
 
@@ -77,6 +106,71 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
             )),
         )
     }
+}
+
+/// The display the desktop app would open on, if there is one.
+fn display() -> Option<String> {
+    ["WAYLAND_DISPLAY", "DISPLAY"].iter().find_map(|var| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| format!("{var}={v}"))
+    })
+}
+
+/// The UI, then the desktop app (debug build, embedding ui/dist).
+fn build_desktop() -> Result<std::path::PathBuf> {
+    crate::ui::build()?;
+    util::run(util::cargo().args(["build", "--package", "keepsake-desktop"])).map_err(|e| {
+        Failure::new(format!("{e}"))
+            .hint("fix the compile errors above (src-tauri, crates/core), then rerun")
+    })?;
+    Ok(util::target_dir()
+        .join("debug")
+        .join(format!("keepsake-desktop{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Runs the desktop app against the demo platform until its window closes.
+/// Its settings and audit log go under `target/demo/`; sign-ins go to your
+/// keyring (keyed by the platform's loopback address), archives to
+/// ~/Downloads/Keepsake.
+fn open_desktop(app: &std::path::Path, server: &Server, dir: &std::path::Path) -> Result<()> {
+    let mut cmd = Command::new(app);
+    cmd.env("KEEPSAKE_PLATFORM", &server.url)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"));
+    let status = util::status(&mut cmd)?;
+    println!("demo: the app closed; stopping the platform");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(
+            Failure::new(format!("the desktop app exited with {status}"))
+                .hint(format!("the platform's log is {}", util::show(&server.log))),
+        )
+    }
+}
+
+fn print_desktop_welcome(server: &Server, db: &str, display: &str) {
+    println!();
+    println!(
+        "Keepsake demo: the desktop app opens on {display}, pointed at the reference platform."
+    );
+    println!();
+    println!("  platform   {}", server.url);
+    println!("  log        {}", util::show(&server.log));
+    println!();
+    println!("  \"Sign in with your browser\" opens the platform's sign-in page, which lists");
+    println!("  the demo accounts (user / password):");
+    for (user, password, role) in DEMO_ACCOUNTS {
+        println!("    {user:<5} / {password:<21} {role}");
+    }
+    println!();
+    println!("  or \"Use an access token\" with one minted here:");
+    println!("    cargo xtask platform token create --db {db} --user alice --scope export:self");
+    println!();
+    println!("Close the window to stop the demo.");
+    println!();
 }
 
 fn build_cli() -> Result<std::path::PathBuf> {
@@ -180,7 +274,9 @@ fn print_welcome(server: &Server, db: &str, archive: &str) {
     println!("      | cargo run -q -p keepsake-cli -- login --platform {url} --token-stdin");
     println!("    cargo run -q -p keepsake-cli -- export --out target/demo/out");
     println!();
-    println!("The desktop app arrives with a later issue; it drives this same engine.");
+    println!(
+        "With a display, `cargo xtask demo` opens the desktop app instead; it drives this same engine."
+    );
     println!();
 }
 

@@ -28,9 +28,11 @@ Commands:
                      packages (via apt-get, with sudo when not root), the
                      Python tools (schemathesis, bagit) in target/xtask/venv
                      and the UI's npm packages (npm ci in ui/)
-  demo [--check]     Seed a fresh reference platform in target/demo/ and serve
-                     it on a loopback port until Ctrl-C; --check asks /healthz
-                     once and stops (the CI smoke test)
+  demo [--check]     Seed a fresh reference platform in target/demo/, serve it
+                     on a loopback port and open the desktop app on it (with
+                     no display: export with the CLI, serve until Ctrl-C);
+                     --check runs the CLI path, asks /healthz once and stops
+                     (the CI smoke test)
   test [--no-conformance] [-- CARGO_TEST_ARGS...]
                      build the UI, cargo test --workspace, the UI's component
                      tests, the offline viewer's browser tests (node --test
@@ -38,9 +40,11 @@ Commands:
                      conformance run (schemathesis against a seeded platform)
   platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
                      (e.g. `platform seed --db x.db --preset demo`)
-  bench [--quick]    Benchmark the reference platform, then `keepsake export`
+  bench [--quick|--desktop]
+                     Benchmark the reference platform, then `keepsake export`
                      against it, into docs/benchmarks.md; --quick uses small
-                     sizes to check that the benchmarks run
+                     sizes to check that the benchmarks run; --desktop
+                     measures the release desktop app under Xvfb instead
   help               Print this text
 
 demo and test run setup first.";

@@ -55,6 +55,7 @@ pub fn run() -> Result<()> {
     system_packages()?;
     let venv = python_tools()?;
     crate::ui::install()?;
+    crate::ui::install_tauri_driver()?;
     crate::viewer::install()?;
     println!(
         "setup: ready (Python tools in {}, UI packages in {})",

@@ -85,11 +85,12 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         let cargo = crate::ui::build().and_then(|()| workspace_tests(&options.cargo_args));
         // The UI's own tests run whatever the crates did, so both are seen.
         let ui = crate::ui::component_tests();
+        let ui_browser = crate::ui::browser_tests();
         // The viewer's browser tests open the archives the workspace tests
         // made; a filtered run may not have made them, so they are required
         // only when every test ran.
         let viewer = crate::viewer::browser_tests(options.cargo_args.is_empty());
-        cargo.and(ui).and(viewer)
+        cargo.and(ui).and(ui_browser).and(viewer)
     } else {
         Ok(())
     };
@@ -188,10 +189,13 @@ fn workspace_tests(extra: &[OsString]) -> Result<()> {
 /// A private D-Bus session with an unlocked, throwaway GNOME Keyring, so that
 /// the keyring tests use a real Secret Service (never the developer's own
 /// keyring) on desktops and headless CI alike.
-struct KeyringSession {
+pub(crate) struct KeyringSession {
     /// Scratch directory: the wrapper script and `XDG_DATA_HOME` (where
     /// gnome-keyring keeps its keyring files).
     dir: std::path::PathBuf,
+    /// Run inside a virtual X display (`xvfb-run`), so that the desktop
+    /// app's end-to-end suite (tests/desktop, WebDriver) runs too.
+    display: bool,
 }
 
 /// Unlocks a fresh keyring in the session, then runs its arguments. They
@@ -207,7 +211,7 @@ exec \"$@\"
 
 impl KeyringSession {
     /// `None` when `dbus-run-session` or `gnome-keyring-daemon` is missing.
-    fn create() -> Result<Option<Self>> {
+    pub(crate) fn create() -> Result<Option<Self>> {
         if !(util::on_path("dbus-run-session") && util::on_path("gnome-keyring-daemon")) {
             return Ok(None);
         }
@@ -218,14 +222,30 @@ impl KeyringSession {
         let script = dir.join("keyring-session.sh");
         std::fs::write(&script, KEYRING_SESSION_SCRIPT)
             .map_err(util::io_failure("write", &script))?;
-        Ok(Some(Self { dir }))
+        let display = crate::ui::desktop_e2e_available();
+        if !display {
+            println!(
+                "xtask test: warning: the desktop app's WebDriver suite is skipped: it needs \
+                 xvfb-run, WebKitWebDriver (webkit2gtk-driver) and tauri-driver (cargo xtask setup \
+                 installs them on Debian/Ubuntu)"
+            );
+        }
+        Ok(Some(Self { dir, display }))
     }
 
     /// `dbus-run-session -- sh SCRIPT CARGO ARGS…` with `XDG_DATA_HOME` in
     /// the scratch directory.
-    fn command(&self, cargo_args: &[OsString]) -> Command {
+    pub(crate) fn command(&self, cargo_args: &[OsString]) -> Command {
         let plain = util::cargo();
-        let mut cmd = Command::new("dbus-run-session");
+        let mut cmd = if self.display {
+            let mut xvfb = Command::new("xvfb-run");
+            xvfb.args(["-a", "-s", "-screen 0 1280x800x24", "dbus-run-session"]);
+            xvfb.env("KEEPSAKE_E2E", "1")
+                .env("KEEPSAKE_TAURI_DRIVER", crate::ui::tauri_driver());
+            xvfb
+        } else {
+            Command::new("dbus-run-session")
+        };
         if let Some(dir) = plain.get_current_dir() {
             cmd.current_dir(dir);
         }
@@ -244,7 +264,7 @@ impl KeyringSession {
         cmd
     }
 
-    fn remove(self) -> Result<()> {
+    pub(crate) fn remove(self) -> Result<()> {
         util::remove_if_exists(&self.dir)
     }
 }
@@ -364,6 +384,7 @@ mod tests {
     fn the_keyring_session_passes_cargo_arguments_untouched() {
         let session = KeyringSession {
             dir: std::path::PathBuf::from("/x/keyring-1"),
+            display: false,
         };
         let cargo_args = args(&["test", "--", "name with spaces", "it's", "$HOME", ""]);
         let cmd = session.command(&cargo_args);

@@ -103,3 +103,56 @@ fn run_in_ui(cmd: &mut Command) -> Result<()> {
     cmd.current_dir(dir());
     util::run(cmd)
 }
+
+/// tauri-driver, pinned: the WebDriver front for the desktop app's
+/// end-to-end suite.
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+
+/// Where `cargo install` puts tauri-driver.
+pub fn tauri_driver() -> PathBuf {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"));
+    cargo_home
+        .join("bin")
+        .join(format!("tauri-driver{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// `cargo install tauri-driver` once (Linux: it drives WebKitWebDriver).
+pub fn install_tauri_driver() -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        return Ok(());
+    }
+    // cargo keeps what it installed in $CARGO_HOME/.crates.toml.
+    let record = tauri_driver()
+        .parent()
+        .and_then(|bin| bin.parent())
+        .map(|home| home.join(".crates.toml"));
+    let installed = record
+        .and_then(|r| std::fs::read_to_string(r).ok())
+        .is_some_and(|t| t.contains(&format!("\"tauri-driver {TAURI_DRIVER_VERSION} ")));
+    if installed && tauri_driver().is_file() {
+        return Ok(());
+    }
+    println!("setup: installing tauri-driver {TAURI_DRIVER_VERSION} (cargo install, once)");
+    util::run(util::cargo().args([
+        "install",
+        "tauri-driver",
+        "--locked",
+        "--version",
+        TAURI_DRIVER_VERSION,
+    ]))
+    .map_err(|e| {
+        Failure::new(format!("{e}"))
+            .hint("check the network access to crates.io, then rerun `cargo xtask setup`")
+    })
+}
+
+/// Whether the desktop app's WebDriver suite can run here.
+pub fn desktop_e2e_available() -> bool {
+    cfg!(target_os = "linux")
+        && util::on_path("xvfb-run")
+        && util::on_path("WebKitWebDriver")
+        && tauri_driver().is_file()
+}

@@ -236,8 +236,10 @@ export class KeepsakeApp {
 
   // -- exporting ------------------------------------------------------------
 
-  async start(request: ExportRequest = this.request()): Promise<void> {
-    this.progress = emptyProgress();
+  /** Runs the export; `resumed` when it continues an interrupted one (a
+   * session merely prepared on the Choose screen does not count). */
+  async start(request: ExportRequest = this.request(), resumed = this.preparation?.resumed ?? false): Promise<void> {
+    this.progress = { ...emptyProgress(), resumed };
     this.cancelling = false;
     this.summary = null;
     this.verification = null;
@@ -278,7 +280,6 @@ export class KeepsakeApp {
         p.phase = e.phase;
         break;
       case 'preflight':
-        p.resumed = e.resumed;
         p.categories = e.categories
           .map((c) => ({ name: c.name, fetched: 0, expected: c.records }))
           .sort((a, b) => order(a.name) - order(b.name));
@@ -318,7 +319,7 @@ export class KeepsakeApp {
     if (!this.pending) return;
     const request = this.pending.request;
     this.pending = null;
-    await this.start(request);
+    await this.start(request, true);
   }
 
   async discardPending(): Promise<void> {

@@ -56,3 +56,14 @@ const LABELS: Record<string, string> = {
 export function categoryLabel(name: string): string {
   return LABELS[name] ?? name;
 }
+
+const ORDER = ['profile', 'posts', 'comments', 'likes', 'connections', 'media', 'media_files'];
+
+/** Sorts by the contract's category order (unknown names last, by name). */
+export function byCategory<T extends { name: string }>(items: T[]): T[] {
+  const rank = (n: string) => {
+    const i = ORDER.indexOf(n);
+    return i < 0 ? ORDER.length : i;
+  };
+  return [...items].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+}

@@ -37,6 +37,7 @@ describe('Progress', () => {
     send({ event: 'category', name: 'posts', fetched: 60, expected: 120 });
     send({ event: 'bytes', done: 2_000_000, total: 4_000_000, rate: 500_000, etaSecs: 4 });
     await waitFor(() => expect(screen.getByText('Downloading your data…')).toBeTruthy());
+    expect(screen.getByRole('heading', { level: 1, name: 'Exporting' })).toBeTruthy();
     const bar = screen.getByRole('progressbar', { name: 'Posts' });
     expect(bar.getAttribute('aria-valuenow')).toBe('60');
     expect(bar.getAttribute('aria-valuemax')).toBe('120');
