@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use keepsake_core::archive::read_entry_to_string;
 use keepsake_core::viewer;
+use keepsake_platform::Config;
 use keepsake_platform::seed::{self, Preset};
-use keepsake_platform::{Config, PlatformState};
 use keepsake_tests::Platform;
 use serde_json::{Value, json};
 
@@ -283,76 +283,33 @@ async fn a_split_archive_becomes_a_fixture_extracted_side_by_side() {
 
 /// The platform's `large` preset with 100,000 posts and no media, served on
 /// loopback.
-async fn large_platform() -> (PlatformGuard, String) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let store = keepsake_platform::Store::open(dir.path().join("platform.db")).expect("store");
+async fn large_platform() -> Platform {
     let started = Instant::now();
-    seed::seed(
-        &store,
-        &seed::SeedOptions {
-            preset: Preset::Large,
-            seed: 7,
-            posts: Some(100_000),
-            media: Some(0),
-        },
-    )
-    .expect("seed");
-    eprintln!("seeded 100,000 posts in {:.1?}", started.elapsed());
-    let state = PlatformState::new(
-        store,
-        Config {
-            rate_limit_per_min: 0,
-            ..Config::default()
-        },
-    )
-    .expect("state");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let serving = state.clone();
-    tokio::spawn(async move {
-        let _ = keepsake_platform::serve(listener, serving, async {
-            let _ = rx.await;
-        })
-        .await;
-    });
-    (
-        PlatformGuard {
-            state,
-            stop: Some(tx),
-            _dir: dir,
-        },
-        url,
-    )
-}
-
-struct PlatformGuard {
-    state: PlatformState,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for PlatformGuard {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
+    let options = seed::SeedOptions {
+        preset: Preset::Large,
+        seed: 7,
+        posts: Some(100_000),
+        media: Some(0),
+    };
+    let config = Config {
+        rate_limit_per_min: 0,
+        ..Config::default()
+    };
+    let p = Platform::start_seeded(&options, config).await;
+    eprintln!(
+        "seeded and serving 100,000 posts after {:.1?}",
+        started.elapsed()
+    );
+    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_posts_become_the_first_paint_fixture() {
     let started = Instant::now();
-    let (guard, url) = large_platform().await;
-    let token = guard
-        .state
-        .store()
-        .create_pat("large", "export:self", None)
-        .expect("token");
+    let guard = large_platform().await;
+    let token = guard.token("large", "export:self");
     let dest = Dest::new();
-    let platform = keepsake_core::PlatformUrl::parse(&url).expect("url");
+    let platform = keepsake_core::PlatformUrl::parse(&guard.url).expect("url");
     let client = keepsake_core::client::ApiClient::new(
         &platform,
         std::sync::Arc::new(keepsake_core::client::StaticToken::new(

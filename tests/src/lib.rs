@@ -34,19 +34,22 @@ impl Platform {
 
     /// Seeds `preset` and serves it with `config`.
     pub async fn start_with(preset: seed::Preset, config: Config) -> Self {
+        let options = seed::SeedOptions {
+            preset,
+            seed: 7,
+            posts: None,
+            media: None,
+        };
+        Self::start_seeded(&options, config).await
+    }
+
+    /// Seeds with `options` (e.g. a preset with another post count) and
+    /// serves it with `config`.
+    pub async fn start_seeded(options: &seed::SeedOptions, config: Config) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("platform.db");
         let store = keepsake_platform::Store::open(&db).expect("open store");
-        seed::seed(
-            &store,
-            &seed::SeedOptions {
-                preset,
-                seed: 7,
-                posts: None,
-                media: None,
-            },
-        )
-        .expect("seed");
+        seed::seed(&store, options).expect("seed");
         let state = PlatformState::new(store, config).expect("state");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
