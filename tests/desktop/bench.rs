@@ -1,5 +1,5 @@
 //! Measurements of the real app for docs/benchmarks.md (`cargo xtask bench
-//! --desktop` runs this with the release binary): launch to interactive
+//! --desktop` runs this with the desktop-release binary): launch to interactive
 //! under Xvfb, RSS idle and during the `large` export, and the binary's size.
 //! Skipped unless `KEEPSAKE_BENCH_DESKTOP=1`.
 
@@ -142,8 +142,8 @@ async fn measure_the_app() {
     app.quit().await;
 
     let table = format!(
-        "Measured on {} on {} / {} with the release build (`cargo build --release -p keepsake-desktop \
-         --features custom-protocol`) under Xvfb (1280×800), WebKitGTK through tauri-driver, against \
+        "Measured on {} on {} / {} with the shipping build (`cargo build --profile desktop-release -p \
+         keepsake-desktop --features custom-protocol`: opt-level s, full LTO, one codegen unit, stripped) under Xvfb (1280×800), WebKitGTK through tauri-driver, against \
          the reference platform in the same process as the driver. RSS is `VmRSS` from `/proc`: the \
          app's own process, and with its WebKit web and network processes.\n\n\
          | Measurement | Result | Target | Met? |\n| --- | --- | --- | --- |\n\

@@ -79,16 +79,18 @@ pub fn run(args: &[OsString]) -> Result<()> {
 fn desktop() -> Result<()> {
     crate::setup::run()?;
     crate::ui::build()?;
+    // The shipping profile (Cargo.toml: size over speed, full LTO).
     util::run(util::cargo().args([
         "build",
-        "--release",
+        "--profile",
+        "desktop-release",
         "--package",
         "keepsake-desktop",
         "--features",
         "custom-protocol",
     ]))?;
     let app = util::target_dir()
-        .join("release")
+        .join("desktop-release")
         .join(format!("keepsake-desktop{}", std::env::consts::EXE_SUFFIX));
     let args: Vec<OsString> = [
         "test",
