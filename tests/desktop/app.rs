@@ -15,6 +15,9 @@ pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Why the suite cannot run here, if it cannot.
 pub fn skip_reason() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return Some("the WebDriver suite runs on Linux (WebKitWebDriver)".into());
+    }
     if std::env::var_os("KEEPSAKE_E2E").is_none() {
         return Some("set KEEPSAKE_E2E=1 under a display (cargo xtask test does)".into());
     }

@@ -40,7 +40,9 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
         bar.attr("aria-valuemax").await.expect("attr").as_deref(),
         Some("150")
     );
-    app.screenshot_now("progress").await;
+    // A short settle (screenshot() waits for the frame to be painted): the
+    // export, slowed down above, is still running.
+    app.screenshot("progress").await;
 
     app.screen("Your archive is ready").await;
     let name = app.text("//*[@data-testid='archive-name']").await;
