@@ -191,15 +191,20 @@ fn splitmix64(mut x: u64) -> u64 {
 fn request_key(req: &Request) -> u64 {
     // SipHash with fixed keys: stable for the life of the process, which is
     // all the determinism a run needs. The signature and expiry of media URLs
-    // are left out so a refreshed URL counts as the same request.
+    // are left out so a refreshed URL counts as the same request, and export
+    // ids (random per session) are left out so a seed picks the same faults
+    // in every run rather than a different set per export.
     let mut h = std::collections::hash_map::DefaultHasher::new();
     req.method().as_str().hash(&mut h);
-    req.uri().path().hash(&mut h);
+    for segment in req.uri().path().split('/') {
+        if !segment.starts_with("exp_") {
+            segment.hash(&mut h);
+        }
+    }
     if let Some(q) = req.uri().query() {
-        for pair in q
-            .split('&')
-            .filter(|p| !p.starts_with("sig=") && !p.starts_with("expires="))
-        {
+        for pair in q.split('&').filter(|p| {
+            !p.starts_with("sig=") && !p.starts_with("expires=") && !p.starts_with("export=")
+        }) {
             pair.hash(&mut h);
         }
     }
