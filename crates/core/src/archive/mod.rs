@@ -21,11 +21,14 @@
 //! with the final name before the archive is complete.
 
 mod bagit;
+mod journal;
 pub mod names;
 mod parted;
+mod prepare;
 mod set;
 mod verify;
 mod writer;
+mod zipfmt;
 
 #[cfg(test)]
 mod tests;
@@ -37,7 +40,10 @@ pub use parted::{
 };
 pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
-pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, partial_path_for};
+pub use prepare::{Prepared, prepare_file, prepare_reader};
+pub use writer::{
+    ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, partial_path_for, remove_partial,
+};
 
 use std::io;
 use std::path::Path;
@@ -67,16 +73,5 @@ fn os_error(e: io::Error) -> io::Error {
             None => io::Error::new(os.kind(), os.to_string()),
         },
         None => e,
-    }
-}
-
-/// A zip library error as an engine error about `path`.
-fn zip_error(action: &'static str, path: &Path, e: zip::result::ZipError) -> Error {
-    match e {
-        zip::result::ZipError::Io(e) => io_error(action, path)(e),
-        other => Error::Archive {
-            path: path.to_owned(),
-            detail: other.to_string(),
-        },
     }
 }

@@ -144,6 +144,28 @@ impl PartedWriter {
         Ok(Self { inner })
     }
 
+    /// [`create`](Self::create), continuing what an interrupted writer of
+    /// the same bag left when the archive is whole (see
+    /// [`ArchiveWriter::resume`]). A split archive is laid out at the end,
+    /// so there is nothing to continue: it starts afresh.
+    pub fn resume(final_path: &Path, info: BagInfo, split: Option<SplitOptions>) -> Result<Self> {
+        match split {
+            None => Ok(Self {
+                inner: Inner::Whole(Box::new(ArchiveWriter::resume(final_path, info)?)),
+            }),
+            split => Self::create(final_path, info, split),
+        }
+    }
+
+    /// The writer of an archive in one piece, for what only it can do
+    /// (entries prepared elsewhere, resuming); `None` when split.
+    pub fn whole_mut(&mut self) -> Option<&mut ArchiveWriter> {
+        match &mut self.inner {
+            Inner::Whole(w) => Some(w),
+            Inner::Split(_) => None,
+        }
+    }
+
     /// Whether the archive may come out in several parts.
     pub fn is_split(&self) -> bool {
         matches!(self.inner, Inner::Split(_))
@@ -323,7 +345,7 @@ fn deflated_zip_len(reader: &mut dyn Read, name: &str) -> Result<u64> {
     let failed = |detail: String| Error::Invalid(format!("{name} could not be measured: {detail}"));
     let options = zip::write::SimpleFileOptions::DEFAULT
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(super::writer::DEFLATE_LEVEL))
+        .compression_level(Some(i64::from(super::writer::DEFLATE_LEVEL)))
         .large_file(true);
     let mut zip = zip::ZipWriter::new(Counter::default());
     zip.start_file("m", options)

@@ -1,35 +1,29 @@
 //! Writing a bag into a zip, streaming, under a `.partial` name until done.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, System, ZIP64_BYTES_THR, ZipWriter};
 
 use super::bagit::{
     BAG_INFO_TXT, BAGIT_TXT, BAGIT_TXT_CONTENT, BagInfo, DATA_PREFIX, MANIFEST, TAG_MANIFEST,
     bag_info_text, manifest_line,
 };
+use super::journal::{Journal, JournalEntry, Recovered};
 use super::names::fold_key;
-use super::{CHUNK, io_error, zip_error};
+use super::prepare::{Prepared, Spool, prepare_file, prepare_reader};
+use super::zipfmt::{self, DosTime, Entry};
+use super::{CHUNK, io_error};
 use crate::{Error, Result};
+
+pub(crate) use super::prepare::DEFLATE_LEVEL;
 
 /// Longest entry path accepted, in bytes: beyond this no file system can
 /// extract it.
 const MAX_PATH_BYTES: usize = 4096;
-
-/// DEFLATE can grow incompressible data a little (about 0.03 %), so a
-/// compressed entry this close to 4 GiB gets ZIP64 sizes too.
-const DEFLATE_HEADROOM: u64 = 64 << 20;
-
-/// Entries are extracted readable by their owner only: they are personal data.
-const ENTRY_MODE: u32 = 0o600;
 
 /// One entry written to the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,28 +60,37 @@ pub fn partial_path_for(final_path: &Path) -> PathBuf {
 }
 
 /// Writes a BagIt bag into one zip file, streaming: no entry is ever held in
-/// memory whole; what is kept per entry is its name and hash, for the
-/// manifest.
+/// memory whole; what is kept per entry is its name, hash and place, for the
+/// manifest and the central directory.
 ///
 /// The zip is written to [`partial_path_for`]`(final_path)`, created `0600`
 /// and locked against a second writer. Only [`ArchiveWriter::finish`] gives
 /// it the final name, after the tag files are written and the file is on
 /// disk. A writer dropped or [abandoned](ArchiveWriter::abandon) before that
-/// leaves the `.partial` file as it was (deciding to resume or delete it is
-/// the caller's) and never a file with the final name.
+/// leaves the `.partial` file as it was and never a file with the final
+/// name; [`ArchiveWriter::resume`] continues it from its last complete entry.
+///
+/// Entries are compressed before they are written ([`Prepared`]), so every
+/// local header holds the entry's CRC and sizes, the file is only ever
+/// appended to, and its SHA-256 is taken as it is written. Entries can be
+/// prepared on other threads ([`prepare_reader`], [`prepare_file`]) and
+/// added with [`ArchiveWriter::add_prepared`].
 ///
 /// Every entry carries the same time, [`BagInfo::bagging_date`], and the
 /// manifests are sorted, so the same input gives the same archive byte for
-/// byte. ZIP64 is used where needed: sizes of 4 GiB and more (or unknown
-/// sizes), offsets past 4 GiB and more than 65,535 entries.
+/// byte. ZIP64 is used where needed: sizes of 4 GiB and more, offsets past
+/// 4 GiB and more than 65,534 entries.
 pub struct ArchiveWriter {
-    /// `None` once finished or failed for good.
-    zip: Option<ZipWriter<Sink>>,
-    control: Arc<SinkControl>,
+    /// `None` once sealed.
+    out: Option<Out>,
     final_path: PathBuf,
     partial_path: PathBuf,
+    /// Where prepared entries spool what does not fit in memory.
+    spool_dir: PathBuf,
     info: BagInfo,
-    mtime: zip::DateTime,
+    when: DosTime,
+    /// Every entry written, for the central directory.
+    entries: Vec<Entry>,
     /// Payload entries (full names) and their hashes, for the manifest.
     payload: Vec<(String, [u8; 32])>,
     payload_bytes: u64,
@@ -95,7 +98,11 @@ pub struct ArchiveWriter {
     tags: Vec<(String, [u8; 32])>,
     /// Every name written or set aside.
     names: NameSet,
-    buf: Vec<u8>,
+    /// Entries kept from an interrupted run: adding one again is a no-op.
+    recovered: HashMap<String, ([u8; 32], u64)>,
+    /// Records each complete entry so an interrupted run can be continued;
+    /// `None` once [`stop_journal`](Self::stop_journal) is called.
+    journal: Option<Journal>,
     /// A write to the archive failed: the zip may be inconsistent.
     broken: bool,
 }
@@ -106,15 +113,37 @@ impl fmt::Debug for ArchiveWriter {
             .field("partial_path", &self.partial_path)
             .field("payload_files", &self.payload.len())
             .field("payload_bytes", &self.payload_bytes)
+            .field("recovered", &self.recovered.len())
             .field("broken", &self.broken)
             .finish_non_exhaustive()
     }
 }
 
-/// Deflate level for text. Level 3 keeps most of level 6's ratio on JSON
-/// and text at well under half its CPU time, and compression is the
-/// critical path of an export (docs/benchmarks.md).
-pub(crate) const DEFLATE_LEVEL: i64 = 3;
+/// The archive file, appended to and hashed as it is written.
+struct Out {
+    file: BufWriter<fs_err::File>,
+    pos: u64,
+    sha: Sha256,
+}
+
+impl Out {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.sha.update(bytes);
+        self.pos += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the file back to `pos` with the hash as it was there.
+    fn rewind(&mut self, pos: u64, sha: Sha256) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().set_len(pos)?;
+        self.file.seek(SeekFrom::Start(pos))?;
+        self.pos = pos;
+        self.sha = sha;
+        Ok(())
+    }
+}
 
 impl ArchiveWriter {
     /// Starts a bag that will become `final_path`.
@@ -123,6 +152,66 @@ impl ArchiveWriter {
     /// when another writer is working on the same `.partial` file. A
     /// `.partial` file left by an earlier run is removed first.
     pub fn create(final_path: &Path, info: BagInfo) -> Result<Self> {
+        Self::check_target(final_path, &info)?;
+        let partial_path = partial_path_for(final_path);
+        remove_stale_partial(&partial_path)?;
+        let file = create_private(&partial_path)?;
+        lock(&file, &partial_path)?;
+        let journal = Journal::create(&partial_path, &info)?;
+        let mut writer = Self::with_file(final_path, partial_path, info, file, 0, Sha256::new());
+        writer.journal = Some(journal);
+        // bagit.txt first, so the bag identifies itself from the first bytes.
+        writer.add_tag(BAGIT_TXT, BAGIT_TXT_CONTENT.as_bytes(), false)?;
+        Ok(writer)
+    }
+
+    /// Continues the `.partial` file an interrupted writer of the same bag
+    /// (same [`BagInfo`] but for its date, whose first value is kept) left,
+    /// from its last complete entry; entries added again that it already
+    /// holds are not read again. Starts afresh, like
+    /// [`create`](Self::create), when there is nothing to continue.
+    pub fn resume(final_path: &Path, info: BagInfo) -> Result<Self> {
+        Self::check_target(final_path, &info)?;
+        let partial_path = partial_path_for(final_path);
+        let Some(found) = Journal::recover(&partial_path, &info)? else {
+            return Self::create(final_path, info);
+        };
+        let Recovered {
+            file,
+            journal,
+            entries,
+            bagging_date,
+            end,
+            sha,
+        } = found;
+        let info = BagInfo {
+            bagging_date,
+            ..info
+        };
+        let mut writer = Self::with_file(final_path, partial_path, info, file, end, sha);
+        for e in entries {
+            let name = &e.entry.name;
+            writer.names.claim(name);
+            writer.recovered.insert(name.clone(), (e.sha256, e.len));
+            if e.tag {
+                writer.tags.push((name.clone(), e.sha256));
+            } else {
+                writer.payload.push((name.clone(), e.sha256));
+                writer.payload_bytes += e.len;
+            }
+            writer.entries.push(e.entry);
+        }
+        tracing::info!(
+            path = %writer.partial_path.display(),
+            entries = writer.entries.len(),
+            bytes = end,
+            "continuing an interrupted archive"
+        );
+        writer.journal = Some(journal);
+        Ok(writer)
+    }
+
+    fn check_target(final_path: &Path, info: &BagInfo) -> Result<()> {
         info.check()?;
         if final_path.file_name().is_none() {
             return Err(Error::Invalid(format!(
@@ -131,62 +220,51 @@ impl ArchiveWriter {
             )));
         }
         match fs_err::symlink_metadata(final_path) {
-            Ok(_) => {
-                return Err(Error::Invalid(format!(
-                    "{} already exists and Keepsake never overwrites an archive; move or rename it, or choose another output file",
-                    final_path.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("check", final_path)(e)),
+            Ok(_) => Err(Error::Invalid(format!(
+                "{} already exists and Keepsake never overwrites an archive; move or rename it, or choose another output file",
+                final_path.display()
+            ))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("check", final_path)(e)),
         }
-        let partial_path = partial_path_for(final_path);
-        remove_stale_partial(&partial_path)?;
-        let file = create_private(&partial_path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(&partial_path)),
-            // A file system without locks: carry on unprotected.
-            Err(std::fs::TryLockError::Error(e)) => {
-                tracing::debug!(path = %partial_path.display(), error = %e, "cannot lock the partial archive");
-            }
-        }
+    }
 
-        let control = Arc::new(SinkControl::default());
-        let sink = Sink {
-            file: BufWriter::with_capacity(4 * CHUNK, file),
-            control: Arc::clone(&control),
-            pos: 0,
-            len: 0,
+    fn with_file(
+        final_path: &Path,
+        partial_path: PathBuf,
+        info: BagInfo,
+        file: fs_err::File,
+        pos: u64,
+        sha: Sha256,
+    ) -> Self {
+        let mut names = NameSet::default();
+        for name in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
+            names.claim(name);
+        }
+        let spool_dir = match final_path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
         };
-        let mtime = zip_time(info.bagging_date);
-        let mut writer = Self {
-            zip: Some(ZipWriter::new(sink)),
-            control,
+        Self {
+            out: Some(Out {
+                file: BufWriter::with_capacity(4 * CHUNK, file),
+                pos,
+                sha,
+            }),
             final_path: final_path.to_owned(),
             partial_path,
+            spool_dir,
+            when: DosTime::from(info.bagging_date),
             info,
-            mtime,
+            entries: Vec::new(),
             payload: Vec::new(),
             payload_bytes: 0,
             tags: Vec::new(),
-            names: NameSet::default(),
-            buf: vec![0; CHUNK],
+            names,
+            recovered: HashMap::new(),
+            journal: None,
             broken: false,
-        };
-        for name in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
-            writer.names.claim(name);
         }
-        // bagit.txt first, so the bag identifies itself from the first bytes.
-        let hash = writer.write_entry(
-            BAGIT_TXT,
-            &mut BAGIT_TXT_CONTENT.as_bytes(),
-            Some(BAGIT_TXT_CONTENT.len() as u64),
-            false,
-            Path::new(BAGIT_TXT),
-        )?;
-        writer.tags.push((BAGIT_TXT.to_owned(), hash.0));
-        Ok(writer)
     }
 
     /// The file being written (`<final>.partial`).
@@ -199,6 +277,16 @@ impl ArchiveWriter {
         &self.final_path
     }
 
+    /// Where entries prepared for this writer spool large data.
+    pub fn spool_dir(&self) -> &Path {
+        &self.spool_dir
+    }
+
+    /// The bag's metadata (on a resumed writer, with the first run's date).
+    pub fn info(&self) -> &BagInfo {
+        &self.info
+    }
+
     /// Payload files added so far.
     pub fn payload_files(&self) -> u64 {
         self.payload.len() as u64
@@ -209,15 +297,38 @@ impl ArchiveWriter {
         self.payload_bytes
     }
 
+    /// Whether the payload entry `data/<path_in_data>` was kept from an
+    /// interrupted run, so adding it again reads nothing.
+    pub fn has_recovered(&self, path_in_data: &str) -> bool {
+        self.recovered
+            .contains_key(&format!("{DATA_PREFIX}{path_in_data}"))
+    }
+
+    /// The payload entries (paths under `data/`) kept from an interrupted
+    /// run.
+    pub fn recovered_payload(&self) -> HashSet<String> {
+        self.recovered
+            .keys()
+            .filter_map(|n| n.strip_prefix(DATA_PREFIX))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Entries added from now on are not recorded for resuming: what comes
+    /// next (the manifest, the tag files) depends on the whole run and is
+    /// written again by a resumed one.
+    pub fn stop_journal(&mut self) {
+        self.journal = None;
+    }
+
     /// Streams `reader` into the entry `data/<path_in_data>`, DEFLATE-
     /// compressed (level [`DEFLATE_LEVEL`]) when `compress`, stored otherwise.
     ///
-    /// `len_hint` is the length when known: it decides whether the entry
-    /// needs ZIP64 sizes (an unknown length always gets them), and a reader
-    /// that gives a different number of bytes is an error. `path_in_data`
-    /// must already be safe (see [`super::names`]): relative, `/`-separated,
-    /// no `.`, `..` or empty components, no backslash or NUL; and no other
-    /// entry may have the same name ignoring case, or use it as a folder.
+    /// `len_hint` is the length when known: a reader that gives a different
+    /// number of bytes is an error. `path_in_data` must already be safe (see
+    /// [`super::names`]): relative, `/`-separated, no `.`, `..` or empty
+    /// components, no backslash or NUL; and no other entry may have the
+    /// same name ignoring case, or use it as a folder.
     ///
     /// When reading fails, or the length is not the hinted one, the entry is
     /// left out and the writer stays usable. When writing the archive fails,
@@ -230,7 +341,14 @@ impl ArchiveWriter {
         compress: bool,
     ) -> Result<EntryInfo> {
         let name = format!("{DATA_PREFIX}{path_in_data}");
-        self.add_payload(name, reader, len_hint, compress, None)
+        if let Some(done) = self.recovered_info(&name) {
+            return Ok(done);
+        }
+        self.usable()?;
+        self.check_new_name(&name)?;
+        let prepared = prepare_reader(reader, len_hint, compress, &self.spool_dir, &name)
+            .map_err(|e| self.about_archive(e))?;
+        self.add_payload(name, prepared)
     }
 
     /// [`add_payload_reader`](Self::add_payload_reader) with the content of
@@ -241,11 +359,15 @@ impl ArchiveWriter {
         src: &Path,
         compress: bool,
     ) -> Result<EntryInfo> {
-        self.usable()?;
         let name = format!("{DATA_PREFIX}{path_in_data}");
-        let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
-        let len = file.metadata().map_err(io_error("read", src))?.len();
-        self.add_payload(name, &mut file, Some(len), compress, Some(src))
+        if let Some(done) = self.recovered_info(&name) {
+            return Ok(done);
+        }
+        self.usable()?;
+        self.check_new_name(&name)?;
+        let prepared =
+            prepare_file(src, compress, &self.spool_dir).map_err(|e| self.about_archive(e))?;
+        self.add_payload(name, prepared)
     }
 
     /// [`add_payload_reader`](Self::add_payload_reader) with `bytes`.
@@ -255,14 +377,20 @@ impl ArchiveWriter {
         bytes: &[u8],
         compress: bool,
     ) -> Result<EntryInfo> {
+        self.add_payload_reader(path_in_data, &mut &bytes[..], Some(bytes.len() as u64), compress)
+    }
+
+    /// Adds the payload entry `data/<path_in_data>`, prepared elsewhere
+    /// (perhaps on another thread) with [`prepare_reader`] or
+    /// [`prepare_file`].
+    pub fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<EntryInfo> {
         let name = format!("{DATA_PREFIX}{path_in_data}");
-        self.add_payload(
-            name,
-            &mut &bytes[..],
-            Some(bytes.len() as u64),
-            compress,
-            None,
-        )
+        if let Some(done) = self.recovered_info(&name) {
+            return Ok(done);
+        }
+        self.usable()?;
+        self.check_new_name(&name)?;
+        self.add_payload(name, prepared)
     }
 
     /// Adds a tag file outside `data/` (e.g. `index.html`), listed in the tag
@@ -270,29 +398,24 @@ impl ArchiveWriter {
     /// under `data/` nor be or look like one of the bag's own tag files
     /// (`bagit.txt`, `bag-info.txt`, `manifest-*.txt`, `tagmanifest-*.txt`).
     pub fn add_tag_file(&mut self, name: &str, bytes: &[u8]) -> Result<EntryInfo> {
+        if let Some(done) = self.recovered_info(name) {
+            return Ok(done);
+        }
         self.usable()?;
         check_tag_name(name).map_err(|why| self.refuse(why))?;
         self.check_new_name(name)?;
-        let (hash, len) = self.write_entry(
-            name,
-            &mut &bytes[..],
-            Some(bytes.len() as u64),
-            true,
-            Path::new(name),
-        )?;
-        self.names.claim(name);
-        self.tags.push((name.to_owned(), hash));
+        let hash = self.add_tag(name, bytes, true)?;
         Ok(EntryInfo {
             name: name.to_owned(),
             sha256: hex::encode(hash),
-            bytes: len,
+            bytes: bytes.len() as u64,
         })
     }
 
     /// Completes the bag: writes `bag-info.txt`, `manifest-sha256.txt` and
     /// `tagmanifest-sha256.txt`, finishes the zip, syncs it to disk, renames
     /// it to the final name (refusing if that name appeared meanwhile) and
-    /// syncs the folder. Returns the archive's SHA-256, read back from disk.
+    /// syncs the folder.
     pub fn finish(self) -> Result<FinishedArchive> {
         self.seal()?.publish()
     }
@@ -304,16 +427,10 @@ impl ArchiveWriter {
     /// name before every part is complete.
     pub fn seal(mut self) -> Result<SealedArchive> {
         self.usable()?;
+        self.stop_journal();
         let payload_files = self.payload.len() as u64;
         let bag_info = bag_info_text(&self.info, self.payload_bytes, payload_files);
-        let (hash, _) = self.write_entry(
-            BAG_INFO_TXT,
-            &mut bag_info.as_bytes(),
-            Some(bag_info.len() as u64),
-            true,
-            Path::new(BAG_INFO_TXT),
-        )?;
-        self.tags.push((BAG_INFO_TXT.to_owned(), hash));
+        self.add_tag(BAG_INFO_TXT, bag_info.as_bytes(), true)?;
 
         let mut payload = std::mem::take(&mut self.payload);
         payload.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -323,22 +440,27 @@ impl ArchiveWriter {
         tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         self.write_manifest(TAG_MANIFEST, &tags)?;
 
-        let Some(zip) = self.zip.take() else {
+        let partial = self.partial_path.clone();
+        let Some(mut out) = self.out.take() else {
             return Err(self.broken_error());
         };
-        let partial = self.partial_path.clone();
-        let sink = zip.finish().map_err(|e| zip_error("write", &partial, e))?;
-        let mut file = sink.into_file().map_err(io_error("write", &partial))?;
+        let start = out.pos;
+        let mut directory = HashingWriter(&mut out);
+        zipfmt::central_directory(&mut directory, &self.entries, start, self.when)
+            .map_err(io_error("write", &partial))?;
+        let file = out
+            .file
+            .into_inner()
+            .map_err(|e| io_error("write", &partial)(e.into_error()))?;
         file.sync_all().map_err(io_error("sync", &partial))?;
-        let (sha256, bytes) =
-            hash_from_start(&mut file).map_err(io_error("read back", &partial))?;
+        Journal::remove(&partial);
         Ok(SealedArchive {
             file: Some(file),
             partial,
             archive: FinishedArchive {
                 path: self.final_path.clone(),
-                sha256,
-                bytes,
+                sha256: hex::encode(out.sha.finalize()),
+                bytes: out.pos,
                 payload_files,
                 payload_bytes: self.payload_bytes,
             },
@@ -349,122 +471,107 @@ impl ArchiveWriter {
     /// far (no central directory is added) and no final file is created.
     /// Returns the path of the `.partial` file. Dropping the writer does the
     /// same.
-    pub fn abandon(self) -> PathBuf {
+    pub fn abandon(mut self) -> PathBuf {
+        if let Some(out) = self.out.as_mut() {
+            // What is written stays resumable.
+            let _ = out.file.flush();
+        }
         self.partial_path.clone()
     }
 
-    fn add_payload(
-        &mut self,
-        name: String,
-        reader: &mut dyn Read,
-        len_hint: Option<u64>,
-        compress: bool,
-        src: Option<&Path>,
-    ) -> Result<EntryInfo> {
-        self.usable()?;
-        self.check_new_name(&name)?;
-        let src = src.unwrap_or(Path::new(&name));
-        let (hash, bytes) = self.write_entry(&name, reader, len_hint, compress, src)?;
+    fn recovered_info(&self, name: &str) -> Option<EntryInfo> {
+        self.recovered.get(name).map(|(sha, len)| EntryInfo {
+            name: name.to_owned(),
+            sha256: hex::encode(sha),
+            bytes: *len,
+        })
+    }
+
+    fn add_payload(&mut self, name: String, prepared: Prepared) -> Result<EntryInfo> {
+        let (sha256, bytes) = (prepared.sha256, prepared.len);
+        self.write_prepared(&name, prepared, false)?;
         self.names.claim(&name);
-        self.payload.push((name.clone(), hash));
+        self.payload.push((name.clone(), sha256));
         self.payload_bytes += bytes;
         Ok(EntryInfo {
             name,
-            sha256: hex::encode(hash),
+            sha256: hex::encode(sha256),
             bytes,
         })
     }
 
-    /// Streams one entry, hashing as it goes. With `expected_len`, a source
-    /// of another length is an error and the entry is left out.
-    fn write_entry(
-        &mut self,
-        name: &str,
-        reader: &mut dyn Read,
-        expected_len: Option<u64>,
-        compress: bool,
-        src: &Path,
-    ) -> Result<([u8; 32], u64)> {
-        self.write_entry_sized(
-            name,
-            reader,
-            expected_len,
-            needs_zip64(expected_len, compress),
+    /// Writes a tag file (claiming its name) and lists it for the tag
+    /// manifest.
+    fn add_tag(&mut self, name: &str, bytes: &[u8], compress: bool) -> Result<[u8; 32]> {
+        let prepared = prepare_reader(
+            &mut &bytes[..],
+            Some(bytes.len() as u64),
             compress,
-            src,
-        )
+            &self.spool_dir,
+            name,
+        )?;
+        let hash = prepared.sha256;
+        self.write_prepared(name, prepared, true)?;
+        self.names.claim(name);
+        self.tags.push((name.to_owned(), hash));
+        Ok(hash)
     }
 
-    fn write_entry_sized(
-        &mut self,
-        name: &str,
-        reader: &mut dyn Read,
-        expected_len: Option<u64>,
-        large: bool,
-        compress: bool,
-        src: &Path,
-    ) -> Result<([u8; 32], u64)> {
-        let options = self.options(compress, large);
-        let Some(zip) = self.zip.as_mut() else {
+    /// Appends a prepared entry: local header, then its data. A source file
+    /// that changed since it was prepared leaves the entry out (the file is
+    /// cut back); a failed write to the archive breaks the writer.
+    fn write_prepared(&mut self, name: &str, prepared: Prepared, tag: bool) -> Result<()> {
+        let Some(out) = self.out.as_mut() else {
             return Err(self.broken_error());
         };
-        if let Err(e) = zip.start_file(name, options) {
-            self.broken = true;
-            return Err(zip_error("write", &self.partial_path, e));
-        }
-        let mut sha = Sha256::new();
-        let mut bytes = 0u64;
-        let mut too_long = false;
-        loop {
-            let n = match reader.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.abort_entry()?;
-                    return Err(io_error("read", src)(e));
+        let entry = Entry {
+            name: name.to_owned(),
+            method: prepared.method,
+            crc32: prepared.crc32,
+            len: prepared.len,
+            compressed_len: prepared.compressed_len,
+            offset: out.pos,
+        };
+        let (start, sha_at_start) = (out.pos, out.sha.clone());
+        let header = zipfmt::local_header(&entry, self.when);
+        let mut raw_crc = crc32fast::Hasher::new();
+        let written = out
+            .write(&header)
+            .map_err(WriteFailure::Archive)
+            .and_then(|()| copy_data(prepared.data, out, &mut raw_crc, &entry));
+        match written {
+            Ok(()) => {}
+            Err(WriteFailure::Source(e)) => {
+                if out.rewind(start, sha_at_start).is_err() {
+                    self.broken = true;
                 }
-            };
-            if expected_len.is_some_and(|len| bytes + n as u64 > len) {
-                // Stop before a wrong length turns into a wrong ZIP64 decision.
-                too_long = true;
-                break;
+                return Err(self.about_archive(e));
             }
-            if let Err(e) = zip.write_all(&self.buf[..n]) {
+            Err(WriteFailure::Archive(e)) => {
                 self.broken = true;
                 return Err(io_error("write", &self.partial_path)(e));
             }
-            sha.update(&self.buf[..n]);
-            bytes += n as u64;
         }
-        if let Some(len) = expected_len
-            && (too_long || bytes != len)
-        {
-            self.abort_entry()?;
-            let got = if too_long {
-                format!("more than {len}")
-            } else {
-                bytes.to_string()
+        if let Some(journal) = self.journal.as_mut() {
+            let line = JournalEntry {
+                entry: entry.clone(),
+                sha256: prepared.sha256,
+                len: prepared.len,
+                raw_crc32: raw_crc.finalize(),
+                tag,
             };
-            return Err(Error::Archive {
-                path: self.final_path.clone(),
-                detail: format!(
-                    "{name} was left out: its source gave {got} bytes where {len} were expected (did it change while being archived?)"
-                ),
-            });
+            if let Err(e) = journal.append(&line) {
+                // Resuming is a convenience: the archive itself is fine.
+                tracing::warn!(error = %e, "could not record an archive entry for resuming; an interrupted export will rewrite the archive");
+                self.journal = None;
+            }
         }
-        Ok((sha.finalize().into(), bytes))
+        self.entries.push(entry);
+        Ok(())
     }
 
-    /// Writes a manifest of `entries`, one line each, without building it in
-    /// memory.
+    /// Writes a manifest of `entries`, one line each.
     fn write_manifest(&mut self, name: &str, entries: &[(String, [u8; 32])]) -> Result<[u8; 32]> {
-        // An upper bound (every character percent-encoded) is enough for
-        // the ZIP64 decision.
-        let bound: u64 = entries
-            .iter()
-            .map(|(path, _)| 68 + 3 * path.len() as u64)
-            .sum();
         let mut lines = entries
             .iter()
             .map(|(path, hash)| manifest_line(&hex::encode(hash), path));
@@ -473,51 +580,25 @@ impl ArchiveWriter {
             current: Vec::new(),
             pos: 0,
         };
-        let large = needs_zip64(Some(bound), true);
-        let (hash, _) =
-            self.write_entry_sized(name, &mut reader, None, large, true, Path::new(name))?;
+        let prepared = prepare_reader(&mut reader, None, true, &self.spool_dir, name)?;
+        let hash = prepared.sha256;
+        self.write_prepared(name, prepared, true)?;
         Ok(hash)
     }
 
-    fn options(&self, compress: bool, large: bool) -> SimpleFileOptions {
-        let method = if compress {
-            CompressionMethod::Deflated
-        } else {
-            CompressionMethod::Stored
-        };
-        SimpleFileOptions::DEFAULT
-            .compression_method(method)
-            .compression_level(compress.then_some(DEFLATE_LEVEL))
-            .last_modified_time(self.mtime)
-            .system(System::Unix)
-            .unix_permissions(ENTRY_MODE)
-            .large_file(large)
-    }
-
-    /// Drops the entry being written and cuts the file back to where it
-    /// began, so a failed source leaves no trace in the archive.
-    fn abort_entry(&mut self) -> Result<()> {
-        let Some(zip) = self.zip.as_mut() else {
-            return Err(self.broken_error());
-        };
-        let control = &self.control;
-        let result = zip
-            .abort_file()
-            .map_err(|e| zip_error("write", &self.partial_path, e))
-            .and_then(|()| {
-                // Only now, once the zip writer has gone back to where the
-                // entry began: the flush cuts the file there.
-                control.truncate.store(true, Ordering::Release);
-                zip.flush().map_err(io_error("write", &self.partial_path))
-            });
-        if result.is_err() {
-            self.broken = true;
+    /// An error from preparing an entry, about this archive.
+    fn about_archive(&self, e: Error) -> Error {
+        match e {
+            Error::Archive { detail, .. } => Error::Archive {
+                path: self.final_path.clone(),
+                detail,
+            },
+            other => other,
         }
-        result
     }
 
     fn usable(&self) -> Result<()> {
-        if self.broken || self.zip.is_none() {
+        if self.broken || self.out.is_none() {
             return Err(self.broken_error());
         }
         Ok(())
@@ -540,6 +621,95 @@ impl ArchiveWriter {
     /// Refuses a name that is malformed or clashes with an earlier entry.
     fn check_new_name(&self, name: &str) -> Result<()> {
         self.names.check(name).map_err(|why| self.refuse(why))
+    }
+}
+
+/// Why copying an entry's data stopped.
+enum WriteFailure {
+    /// Reading the data failed, or it was not what was prepared.
+    Source(Error),
+    /// Writing the archive failed.
+    Archive(io::Error),
+}
+
+/// Copies a prepared entry's data into the archive, taking the CRC of the
+/// bytes as stored (for the resume journal).
+fn copy_data(
+    data: Spool,
+    out: &mut Out,
+    raw_crc: &mut crc32fast::Hasher,
+    entry: &Entry,
+) -> std::result::Result<(), WriteFailure> {
+    if let Spool::Memory(bytes) = &data {
+        raw_crc.update(bytes);
+        return out.write(bytes).map_err(WriteFailure::Archive);
+    }
+    let (mut reader, src): (Box<dyn Read>, PathBuf) = match data {
+        Spool::Memory(_) => unreachable!("handled above"),
+        Spool::Temp(file) => (Box::new(file), PathBuf::from(&entry.name)),
+        Spool::Source(path) => (
+            Box::new(
+                fs_err::File::open(&path)
+                    .map_err(|e| WriteFailure::Source(io_error("open", &path)(e)))?,
+            ),
+            path,
+        ),
+    };
+    let mut buf = vec![0; CHUNK];
+    let mut copied = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(WriteFailure::Source(io_error("read", &src)(e))),
+        };
+        copied += n as u64;
+        if copied > entry.compressed_len {
+            break;
+        }
+        raw_crc.update(&buf[..n]);
+        out.write(&buf[..n]).map_err(WriteFailure::Archive)?;
+    }
+    // A stored source is read twice; the second reading must be the first.
+    let same = copied == entry.compressed_len
+        && (entry.method != zipfmt::Method::Stored || raw_crc.clone().finalize() == entry.crc32);
+    if !same {
+        return Err(WriteFailure::Source(Error::Archive {
+            path: src.clone(),
+            detail: format!(
+                "{} was left out: {} changed while being archived",
+                entry.name,
+                src.display()
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// Passes writes to the archive, hashed.
+struct HashingWriter<'a>(&'a mut Out);
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.file.flush()
+    }
+}
+
+fn lock(file: &fs_err::File, partial_path: &Path) -> Result<()> {
+    match file.file().try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(busy(partial_path)),
+        // A file system without locks: carry on unprotected.
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::debug!(path = %partial_path.display(), error = %e, "cannot lock the partial archive");
+            Ok(())
+        }
     }
 }
 
@@ -640,16 +810,6 @@ pub(super) fn check_tag_name(name: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-impl Drop for ArchiveWriter {
-    fn drop(&mut self) {
-        if self.zip.is_some() {
-            // The zip library finishes an archive when dropped; an unfinished
-            // bag must stay as it is instead.
-            self.control.detached.store(true, Ordering::Release);
-        }
-    }
-}
-
 /// Why `path` is not a valid entry path, if it is not.
 fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
     if path.is_empty() {
@@ -681,21 +841,8 @@ fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// Whether an entry of this length needs ZIP64 sizes.
-fn needs_zip64(len_hint: Option<u64>, compress: bool) -> bool {
-    match len_hint {
-        None => true,
-        Some(len) if compress => len >= ZIP64_BYTES_THR - DEFLATE_HEADROOM,
-        Some(len) => len >= ZIP64_BYTES_THR,
-    }
-}
 
-/// The zip form of `t`, in its own offset; 1980-01-01 when out of range.
-fn zip_time(t: time::OffsetDateTime) -> zip::DateTime {
-    zip::DateTime::try_from(time::PrimitiveDateTime::new(t.date(), t.time())).unwrap_or_default()
-}
-
-fn busy(partial: &Path) -> Error {
+pub(super) fn busy(partial: &Path) -> Error {
     Error::Invalid(format!(
         "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
         partial.display()
@@ -715,10 +862,19 @@ pub(super) fn remove_stale_partial(partial: &Path) -> Result<()> {
         // Unreadable: try to remove it all the same.
         Err(_) => {}
     }
+    super::journal::Journal::remove(partial);
     match fs_err::remove_file(partial) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io_error("remove the unfinished archive", partial)(e)),
+    }
+}
+
+/// Removes the unfinished archive that would become `final_path` and its
+/// journal, unless a live writer holds it; for when its export is given up.
+pub fn remove_partial(final_path: &Path) {
+    if let Err(e) = remove_stale_partial(&partial_path_for(final_path)) {
+        tracing::warn!(error = %e, "could not remove an unfinished archive");
     }
 }
 
@@ -732,26 +888,6 @@ pub(super) fn create_private(path: &Path) -> Result<fs_err::File> {
         options.mode(0o600);
     }
     options.open(path).map_err(io_error("create", path))
-}
-
-/// SHA-256 and length of the whole of `file`.
-fn hash_from_start(file: &mut fs_err::File) -> io::Result<(String, u64)> {
-    file.seek(SeekFrom::Start(0))?;
-    let mut sha = Sha256::new();
-    let mut buf = vec![0; CHUNK];
-    let mut bytes = 0u64;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                sha.update(&buf[..n]);
-                bytes += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((hex::encode(sha.finalize()), bytes))
 }
 
 /// Gives the finished archive its final name without ever replacing a file
@@ -829,99 +965,6 @@ impl<I: Iterator<Item = String>> Read for LinesReader<'_, I> {
     }
 }
 
-/// What the writer tells its sink.
-#[derive(Debug, Default)]
-struct SinkControl {
-    /// Write nothing more to the file. Set when an unfinished writer is
-    /// dropped and after a failed write, so that the zip library's
-    /// finish-on-drop neither adds a central directory to an unfinished bag
-    /// nor retries a failing disk.
-    detached: AtomicBool,
-    /// Cut the file at the current position on the next flush (after an
-    /// aborted entry).
-    truncate: AtomicBool,
-}
-
-/// The archive file under the zip writer. It keeps the position itself
-/// (the zip library asks for it often, and asking a `BufWriter` flushes it)
-/// and, once detached, takes writes without passing them on.
-struct Sink {
-    file: BufWriter<fs_err::File>,
-    control: Arc<SinkControl>,
-    pos: u64,
-    len: u64,
-}
-
-impl Sink {
-    fn detached(&self) -> bool {
-        self.control.detached.load(Ordering::Acquire)
-    }
-
-    fn fail(&self, e: io::Error) -> io::Error {
-        self.control.detached.store(true, Ordering::Release);
-        e
-    }
-
-    /// The file, flushed.
-    fn into_file(self) -> io::Result<fs_err::File> {
-        if self.detached() {
-            return Err(io::Error::other("the archive writer was stopped"));
-        }
-        self.file
-            .into_inner()
-            .map_err(io::IntoInnerError::into_error)
-    }
-}
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = if self.detached() {
-            buf.len()
-        } else {
-            self.file.write(buf).map_err(|e| self.fail(e))?
-        };
-        self.pos += n as u64;
-        self.len = self.len.max(self.pos);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.detached() {
-            return Ok(());
-        }
-        self.file.flush().map_err(|e| self.fail(e))?;
-        if self.control.truncate.swap(false, Ordering::AcqRel) && self.pos < self.len {
-            self.file
-                .get_ref()
-                .set_len(self.pos)
-                .map_err(|e| self.fail(e))?;
-            self.len = self.pos;
-        }
-        Ok(())
-    }
-}
-
-impl Seek for Sink {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        if self.detached() {
-            let target = match to {
-                SeekFrom::Start(n) => Some(n),
-                SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-                SeekFrom::End(d) => self.len.checked_add_signed(d),
-            };
-            self.pos = target.ok_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "seek before the start")
-            })?;
-            return Ok(self.pos);
-        }
-        self.pos = self.file.seek(to).map_err(|e| self.fail(e))?;
-        Ok(self.pos)
-    }
-
-    fn stream_position(&mut self) -> io::Result<u64> {
-        Ok(self.pos)
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1300,17 +1343,5 @@ mod tests {
     fn the_writer_can_move_to_another_thread() {
         fn send<T: Send>() {}
         send::<ArchiveWriter>();
-    }
-
-    #[test]
-    fn zip64_is_chosen_by_size() {
-        assert!(needs_zip64(None, false));
-        assert!(!needs_zip64(Some(ZIP64_BYTES_THR - 1), false));
-        assert!(needs_zip64(Some(ZIP64_BYTES_THR), false));
-        assert!(
-            needs_zip64(Some(ZIP64_BYTES_THR - 1), true),
-            "room for DEFLATE growth"
-        );
-        assert!(!needs_zip64(Some(1 << 30), true));
     }
 }

@@ -10,6 +10,8 @@ use std::sync::mpsc;
 
 use serde_json::Value;
 
+mod pipeline;
+
 use super::Formats;
 use super::csv::{CsvRows, columns};
 use crate::archive::{
@@ -59,7 +61,8 @@ fn compressible(content_type: &str) -> bool {
 }
 
 /// Starts the zip thread writing `final_path` (or its parts, with `split`),
-/// with the forms of the data `formats` asks for.
+/// with the forms of the data `formats` asks for. An archive in one piece
+/// continues what an interrupted run of the same export left.
 pub(super) fn start(
     final_path: PathBuf,
     info: BagInfo,
@@ -69,78 +72,187 @@ pub(super) fn start(
     mpsc::Sender<Job>,
     std::thread::JoinHandle<Result<FinishedSet>>,
 )> {
-    let mut writer = PartedWriter::create(&final_path, info, split)?;
+    let writer = PartedWriter::resume(&final_path, info, split)?;
     let (tx, rx) = mpsc::channel::<Job>();
-    let handle = std::thread::Builder::new()
-        .name("keepsake-zip".into())
-        .spawn(move || {
-            for job in rx {
-                match job {
-                    Job::Category {
-                        name,
-                        jsonl,
-                        media_dir,
-                    } => {
-                        let file =
-                            std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
-                        let mut reader = JsonArray::new(BufReader::new(file), media_dir.clone());
-                        writer.add_payload_reader(
-                            &format!("{name}.json"),
-                            &mut reader,
-                            None,
-                            true,
-                        )?;
-                        if let Some(e) = reader.error.take() {
-                            return Err(e);
-                        }
-                        if let Some(cols) = columns(&name).filter(|_| formats.csv) {
-                            let file =
-                                std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
-                            let mut rows = CsvRows::new(BufReader::new(file), cols);
-                            writer.add_payload_reader(
-                                &format!("{name}.csv"),
-                                &mut rows,
-                                None,
-                                true,
-                            )?;
-                        }
-                        if formats.viewer {
-                            add_viewer_category(&mut writer, &name, &jsonl, media_dir.as_deref())?;
-                        }
-                    }
-                    Job::Media {
-                        id,
-                        file,
-                        filename,
-                        content_type,
-                    } => {
-                        writer.add_payload_file(
-                            &media_archive_path(id, &filename),
-                            &file,
-                            compressible(&content_type),
-                        )?;
-                    }
-                    Job::Bytes { name, bytes } => {
-                        writer.add_payload_bytes(&name, &bytes, true)?;
-                        if formats.viewer {
-                            add_viewer_value(&mut writer, &name, &bytes)?;
-                        }
-                    }
-                    Job::Finish { manifest } => {
-                        if formats.viewer {
-                            add_viewer_page(&mut writer)?;
-                        }
-                        return writer
-                            .finish(&mut |layout| index_files(&manifest, layout, formats));
-                    }
-                }
-            }
-            Err(Error::Invalid(
-                "the export stopped before the archive was finished".into(),
-            ))
-        })
+    let spawned = if writer.is_split() {
+        std::thread::Builder::new()
+            .name("keepsake-zip".into())
+            .spawn(move || write_in_turn(writer, rx, formats))
+    } else {
+        std::thread::Builder::new()
+            .name("keepsake-zip".into())
+            .spawn(move || pipeline::run(writer, rx, formats))
+    };
+    let handle = spawned
         .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
     Ok((tx, handle))
+}
+
+/// Every job's entries, one after another on this thread: for a split
+/// archive, whose writer sets entries aside until it lays out the parts.
+fn write_in_turn(
+    mut writer: PartedWriter,
+    rx: mpsc::Receiver<Job>,
+    formats: Formats,
+) -> Result<FinishedSet> {
+    for job in rx {
+        if let Job::Finish { manifest } = job {
+            return finish(writer, &manifest, formats);
+        }
+        for unit in units(job, formats) {
+            match unit.source {
+                UnitSource::Reader(make) => {
+                    let mut reader = make()?;
+                    writer.add_payload_reader(&unit.path, &mut reader, None, true)?;
+                    reader.check()?;
+                }
+                UnitSource::File { path, compress } => {
+                    writer.add_payload_file(&unit.path, &path, compress)?;
+                }
+                UnitSource::Bytes(bytes) => writer.add_payload_bytes(&unit.path, &bytes, true)?,
+            }
+        }
+    }
+    Err(stopped_early())
+}
+
+/// Adds the viewer's page and the index files, and completes the archive.
+fn finish(mut writer: PartedWriter, manifest: &Value, formats: Formats) -> Result<FinishedSet> {
+    if let Some(w) = writer.whole_mut() {
+        // What follows depends on the whole run: a resumed run writes it again.
+        w.stop_journal();
+    }
+    if formats.viewer {
+        add_viewer_page(&mut writer)?;
+    }
+    writer.finish(&mut |layout| index_files(manifest, layout, formats))
+}
+
+fn stopped_early() -> Error {
+    Error::Invalid("the export stopped before the archive was finished".into())
+}
+
+/// One entry a job adds to the archive, and where its content comes from.
+pub(super) struct Unit {
+    /// Path under `data/`.
+    pub path: String,
+    pub source: UnitSource,
+}
+
+pub(super) enum UnitSource {
+    /// Text made from staged records, deflated.
+    Reader(Box<dyn FnOnce() -> Result<Box<dyn CheckedRead>> + Send>),
+    /// A staged file.
+    File { path: PathBuf, compress: bool },
+    /// Bytes at hand, deflated.
+    Bytes(Vec<u8>),
+}
+
+/// A reader that may find, once read, that its source was bad.
+pub(super) trait CheckedRead: Read + Send {
+    /// The error met while reading, if any.
+    fn check(&mut self) -> Result<()>;
+}
+
+/// What a job adds to the archive, in order.
+pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
+    match job {
+        Job::Category {
+            name,
+            jsonl,
+            media_dir,
+        } => {
+            let mut v = Vec::new();
+            let (file, dir) = (jsonl.clone(), media_dir.clone());
+            v.push(Unit {
+                path: format!("{name}.json"),
+                source: UnitSource::Reader(Box::new(move || {
+                    let f = std::fs::File::open(&file).map_err(Error::io("read", &file))?;
+                    Ok(Box::new(JsonArray::new(BufReader::new(f), dir)) as Box<dyn CheckedRead>)
+                })),
+            });
+            if let Some(cols) = columns(&name).filter(|_| formats.csv) {
+                let file = jsonl.clone();
+                v.push(Unit {
+                    path: format!("{name}.csv"),
+                    source: UnitSource::Reader(Box::new(move || {
+                        let f = std::fs::File::open(&file).map_err(Error::io("read", &file))?;
+                        Ok(Box::new(Unchecked(CsvRows::new(BufReader::new(f), cols)))
+                            as Box<dyn CheckedRead>)
+                    })),
+                });
+            }
+            if formats.viewer {
+                let viewer_name = name.clone();
+                v.push(Unit {
+                    path: viewer::data_file(&name),
+                    source: UnitSource::Reader(Box::new(move || {
+                        let f = std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
+                        Ok(Box::new(Unchecked(viewer::JsData::new(
+                            BufReader::new(f),
+                            &viewer_name,
+                            move |line: &str, out: &mut Vec<u8>| {
+                                archived_record(line, media_dir.as_deref(), out)
+                            },
+                        ))) as Box<dyn CheckedRead>)
+                    })),
+                });
+            }
+            v
+        }
+        Job::Media {
+            id,
+            file,
+            filename,
+            content_type,
+        } => vec![Unit {
+            path: media_archive_path(id, &filename),
+            source: UnitSource::File {
+                path: file,
+                compress: compressible(&content_type),
+            },
+        }],
+        Job::Bytes { name, bytes } => {
+            let mut v = Vec::new();
+            if formats.viewer {
+                let stem = name.trim_end_matches(".json");
+                v.push(Unit {
+                    path: viewer::data_file(stem),
+                    source: UnitSource::Bytes(viewer::value_file(stem, &bytes)),
+                });
+            }
+            v.insert(
+                0,
+                Unit {
+                    path: name,
+                    source: UnitSource::Bytes(bytes),
+                },
+            );
+            v
+        }
+        Job::Finish { .. } => Vec::new(),
+    }
+}
+
+/// A reader whose errors all surface while reading.
+struct Unchecked<R>(R);
+
+impl<R: Read> Read for Unchecked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read + Send> CheckedRead for Unchecked<R> {
+    fn check(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl<R: BufRead + Send> CheckedRead for JsonArray<R> {
+    fn check(&mut self) -> Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
 }
 
 /// The archive's path, SHA-256 and size for the report, and its parts when
@@ -295,35 +407,6 @@ fn archived_record(line: &str, media_dir: Option<&Path>, out: &mut Vec<u8>) -> s
 
 // The offline viewer (crate::viewer): `index.html` at the root and the data
 // files `data/js/{category}.js`, written from the same records as the JSON.
-
-/// `data/js/{name}.js` from the staged `{name}.jsonl`.
-fn add_viewer_category(
-    writer: &mut PartedWriter,
-    name: &str,
-    jsonl: &Path,
-    media_dir: Option<&Path>,
-) -> Result<()> {
-    let file = std::fs::File::open(jsonl).map_err(Error::io("read", jsonl))?;
-    let mut js = viewer::JsData::new(
-        BufReader::new(file),
-        name,
-        |line: &str, out: &mut Vec<u8>| archived_record(line, media_dir, out),
-    );
-    writer.add_payload_reader(&viewer::data_file(name), &mut js, None, true)?;
-    Ok(())
-}
-
-/// `data/js/{name}.js` from a single JSON value (`profile.json`,
-/// `manifest.json`), named after the file.
-fn add_viewer_value(writer: &mut PartedWriter, file_name: &str, json: &[u8]) -> Result<()> {
-    let name = file_name.trim_end_matches(".json");
-    writer.add_payload_bytes(
-        &viewer::data_file(name),
-        &viewer::value_file(name, json),
-        true,
-    )?;
-    Ok(())
-}
 
 /// The viewer's page, a tag file at the archive root.
 fn add_viewer_page(writer: &mut PartedWriter) -> Result<()> {

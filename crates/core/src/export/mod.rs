@@ -505,6 +505,7 @@ async fn run_inner(
                     )
                     .await;
                 let _ = std::fs::remove_dir_all(&staging_dir);
+                crate::archive::remove_partial(&opts.out_dir.join(&staged.archive_name));
             }
             Err(e)
         }
@@ -544,6 +545,7 @@ async fn open_or_resume(
                 ),
             });
             let _ = std::fs::remove_dir_all(&dir);
+            crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
         }
     }
     if opts.resume == ResumeMode::Require && staged.is_none() {
@@ -655,6 +657,7 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
             tracing::warn!(error = %e, "could not tell the platform the export was cancelled");
         }
         std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))?;
+        crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
     }
     Ok(())
 }
@@ -794,8 +797,9 @@ async fn fetch_and_assemble(
         Err(e) => {
             shared.failed.store(true, Ordering::SeqCst);
             drop(zip_tx);
+            // The archive so far stays beside the staged data: a resumed
+            // run continues it (see `archive::ArchiveWriter::resume`).
             let _ = zip_thread.join();
-            let _ = std::fs::remove_file(partial_of(&final_path));
             return Err(e);
         }
     };
@@ -874,7 +878,7 @@ async fn fetch_and_assemble(
     let finished = match (send, finished) {
         (Ok(()), Ok(f)) => f,
         (_, Err(e)) => {
-            let _ = std::fs::remove_file(partial_of(&final_path));
+            crate::archive::remove_partial(&final_path);
             return Err(e);
         }
         (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
@@ -900,11 +904,6 @@ async fn fetch_and_assemble(
     })
 }
 
-fn partial_of(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".partial");
-    PathBuf::from(s)
-}
 
 /// Every category concurrently (each cursor chain in order), media
 /// downloads alongside; finished categories go to the zip thread at once.

@@ -1,0 +1,263 @@
+//! An entry made ready for the zip: read once, hashed (SHA-256 for the
+//! manifest, CRC-32 for the zip) and compressed, before the archive writer
+//! sees it. Preparing is the expensive part of writing an entry and needs no
+//! access to the archive, so any number of threads can prepare entries while
+//! one writer appends them ([`super::ArchiveWriter::add_prepared`]).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use sha2::{Digest, Sha256};
+
+use super::zipfmt::Method;
+use super::{CHUNK, io_error};
+use crate::{Error, Result};
+
+/// Deflate level for text. Level 3 keeps most of level 6's ratio on JSON
+/// and text at well under half its CPU time, and compression is the
+/// critical path of an export (docs/benchmarks.md).
+pub(crate) const DEFLATE_LEVEL: u32 = 3;
+
+/// Compressed data up to this size stays in memory; more goes to an
+/// unnamed temporary file, so memory stays flat whatever the entry's size.
+const MEMORY_SPOOL: usize = 1 << 20;
+
+/// An entry ready to be appended to an archive.
+#[derive(Debug)]
+pub struct Prepared {
+    pub(super) method: Method,
+    pub(super) sha256: [u8; 32],
+    pub(super) crc32: u32,
+    /// Uncompressed length.
+    pub(super) len: u64,
+    /// Length of the data as it goes into the zip.
+    pub(super) compressed_len: u64,
+    pub(super) data: Spool,
+}
+
+impl Prepared {
+    /// SHA-256 of the content.
+    pub fn sha256(&self) -> [u8; 32] {
+        self.sha256
+    }
+
+    /// Length of the content.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the content is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Where the data of a prepared entry is until it is written.
+#[derive(Debug)]
+pub(super) enum Spool {
+    Memory(Vec<u8>),
+    /// An unnamed temporary file, gone when closed.
+    Temp(File),
+    /// A stored entry's source file, read again when written (and checked
+    /// against the CRC taken when prepared).
+    Source(PathBuf),
+}
+
+/// Prepares `reader`'s content: deflated (level [`DEFLATE_LEVEL`]) when
+/// `compress`, stored otherwise. With `expected_len`, a source of another
+/// length is an error. Large data is spooled to an unnamed file in
+/// `spool_dir`; `label` names the entry in errors.
+pub fn prepare_reader(
+    reader: &mut dyn Read,
+    expected_len: Option<u64>,
+    compress: bool,
+    spool_dir: &Path,
+    label: &str,
+) -> Result<Prepared> {
+    let spool = SpoolWriter::new(spool_dir);
+    let mut summer = Summer::new(expected_len, label);
+    let (spool, method) = if compress {
+        let mut enc = DeflateEncoder::new(spool, Compression::new(DEFLATE_LEVEL));
+        summer.pump(reader, &mut enc)?;
+        let spool = enc.finish().map_err(spool_error(spool_dir))?;
+        (spool, Method::Deflated)
+    } else {
+        let mut spool = spool;
+        summer.pump(reader, &mut spool)?;
+        (spool, Method::Stored)
+    };
+    let (data, compressed_len) = spool.finish().map_err(spool_error(spool_dir))?;
+    Ok(summer.done(method, data, compressed_len))
+}
+
+/// Prepares the file `src`: deflated when `compress`; stored ones are not
+/// copied but read again from `src` when written.
+pub fn prepare_file(src: &Path, compress: bool, spool_dir: &Path) -> Result<Prepared> {
+    let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
+    let len = file.metadata().map_err(io_error("read", src))?.len();
+    let label = src.display().to_string();
+    if compress {
+        return prepare_reader(&mut file, Some(len), true, spool_dir, &label);
+    }
+    let mut summer = Summer::new(Some(len), &label);
+    summer.pump(&mut file, &mut io::sink())?;
+    Ok(summer.done(Method::Stored, Spool::Source(src.to_owned()), len))
+}
+
+fn spool_error(dir: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
+    move |e| Error::io("write a temporary file in", dir)(e)
+}
+
+/// Hashes, counts and checks the length of what passes through.
+struct Summer<'a> {
+    sha: Sha256,
+    crc: crc32fast::Hasher,
+    len: u64,
+    expected: Option<u64>,
+    label: &'a str,
+}
+
+impl<'a> Summer<'a> {
+    fn new(expected: Option<u64>, label: &'a str) -> Self {
+        Self {
+            sha: Sha256::new(),
+            crc: crc32fast::Hasher::new(),
+            len: 0,
+            expected,
+            label,
+        }
+    }
+
+    fn pump(&mut self, reader: &mut dyn Read, out: &mut dyn Write) -> Result<()> {
+        let mut buf = vec![0; CHUNK];
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error("read", Path::new(self.label))(e)),
+            };
+            if self.expected.is_some_and(|len| self.len + n as u64 > len) {
+                return Err(self.wrong_length(format!("more than {}", self.len + n as u64)));
+            }
+            self.sha.update(&buf[..n]);
+            self.crc.update(&buf[..n]);
+            self.len += n as u64;
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io("write a temporary file for", Path::new(self.label))(e))?;
+        }
+        if let Some(len) = self.expected
+            && len != self.len
+        {
+            return Err(self.wrong_length(self.len.to_string()));
+        }
+        Ok(())
+    }
+
+    fn wrong_length(&self, got: String) -> Error {
+        Error::Archive {
+            path: PathBuf::from(self.label),
+            detail: format!(
+                "{} was left out: its source gave {got} bytes where {} were expected (did it change while being archived?)",
+                self.label,
+                self.expected.unwrap_or_default()
+            ),
+        }
+    }
+
+    fn done(self, method: Method, data: Spool, compressed_len: u64) -> Prepared {
+        Prepared {
+            method,
+            sha256: self.sha.finalize().into(),
+            crc32: self.crc.finalize(),
+            len: self.len,
+            compressed_len,
+            data,
+        }
+    }
+}
+
+/// Collects compressed data in memory, moving to a temporary file past
+/// [`MEMORY_SPOOL`].
+struct SpoolWriter<'a> {
+    dir: &'a Path,
+    mem: Vec<u8>,
+    file: Option<io::BufWriter<File>>,
+    len: u64,
+}
+
+impl<'a> SpoolWriter<'a> {
+    fn new(dir: &'a Path) -> Self {
+        Self {
+            dir,
+            mem: Vec::new(),
+            file: None,
+            len: 0,
+        }
+    }
+
+    fn finish(self) -> io::Result<(Spool, u64)> {
+        match self.file {
+            None => Ok((Spool::Memory(self.mem), self.len)),
+            Some(w) => {
+                let mut file = w.into_inner().map_err(io::IntoInnerError::into_error)?;
+                file.seek(SeekFrom::Start(0))?;
+                Ok((Spool::Temp(file), self.len))
+            }
+        }
+    }
+}
+
+impl Write for SpoolWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() && self.mem.len() + buf.len() > MEMORY_SPOOL {
+            let mut file = io::BufWriter::with_capacity(CHUNK, tempfile::tempfile_in(self.dir)?);
+            file.write_all(&self.mem)?;
+            self.mem = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(f) => f.write_all(buf)?,
+            None => self.mem.extend_from_slice(buf),
+        }
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_output_moves_to_a_temporary_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let text: Vec<u8> = (0..3_000_000u32).flat_map(|i| i.to_le_bytes()).collect();
+        let p = prepare_reader(&mut &text[..], Some(text.len() as u64), false, dir.path(), "t")
+            .expect("prepare");
+        assert!(matches!(p.data, Spool::Temp(_)));
+        assert_eq!(p.compressed_len, text.len() as u64);
+        assert_eq!(p.crc32, crc32fast::hash(&text));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "unnamed");
+    }
+
+    #[test]
+    fn a_wrong_length_is_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        for expected in [3, 10] {
+            let err = prepare_reader(&mut &b"hello"[..], Some(expected), true, dir.path(), "x")
+                .expect_err("wrong length");
+            assert!(err.to_string().contains("left out"), "{err}");
+        }
+    }
+}
