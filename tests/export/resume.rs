@@ -35,6 +35,31 @@ fn page_requests(all: &HashMap<String, u64>) -> HashMap<String, u64> {
         .collect()
 }
 
+/// Size of the `.zip.partial` files in `out` (0 when there are none), and
+/// checks each has its journal.
+fn unfinished_archive_bytes(out: &std::path::Path) -> u64 {
+    let names: Vec<String> = std::fs::read_dir(out)
+        .expect("out")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let mut bytes = 0;
+    for n in names.iter().filter(|n| n.ends_with(".zip.partial")) {
+        assert!(
+            names.contains(&format!("{n}.journal")),
+            "{n} has a journal: {names:?}"
+        );
+        bytes += std::fs::metadata(out.join(n)).expect("stat").len();
+    }
+    if bytes == 0 {
+        assert!(
+            !names.iter().any(|n| n.ends_with(".journal")),
+            "a journal without its archive: {names:?}"
+        );
+    }
+    bytes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_export_resumes_without_fetching_again() {
     let p = Platform::start(Preset::Edge).await;
@@ -68,6 +93,9 @@ async fn a_cancelled_export_resumes_without_fetching_again() {
     );
     let first = page_requests(&p.state.requests());
     p.state.reset_requests();
+    // The archive written so far stays, with the journal of its entries.
+    let partial_bytes = unfinished_archive_bytes(&dest.out());
+    assert!(partial_bytes > 0, "the unfinished archive was kept");
 
     let mut opts = support::options(&dest.out());
     opts.resume = ResumeMode::Require;
@@ -82,6 +110,18 @@ async fn a_cancelled_export_resumes_without_fetching_again() {
     .expect("resumed");
     assert!(report.resumed);
     assert_eq!(report.outcome, Outcome::Completed);
+    assert!(
+        report.archive_kept_bytes > 0 && report.archive_kept_bytes <= partial_bytes,
+        "the resumed run continued the archive ({} of {partial_bytes} bytes kept)",
+        report.archive_kept_bytes
+    );
+    assert_eq!(
+        unfinished_archive_bytes(&dest.out()),
+        0,
+        "no unfinished archive or journal is left"
+    );
+    let check = keepsake_core::archive::verify(&report.archive).expect("verify");
+    assert!(check.ok, "{:?}", check.problems);
     assert_eq!(
         ids(&records(&report.archive, "posts")),
         reference,

@@ -49,6 +49,22 @@ impl Prepared {
         self.len
     }
 
+    /// A file to be stored as it is, whose length, SHA-256 and CRC-32 are
+    /// already known (a download verified as it arrived): nothing is read
+    /// now, and the copy into the archive is checked against `crc32` and
+    /// `len`, so a file that changed since is left out rather than
+    /// archived under a wrong hash.
+    pub fn verified_file(src: PathBuf, len: u64, sha256: [u8; 32], crc32: u32) -> Self {
+        Self {
+            method: Method::Stored,
+            sha256,
+            crc32,
+            len,
+            compressed_len: len,
+            data: Spool::Source(src),
+        }
+    }
+
     /// Whether the content is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0

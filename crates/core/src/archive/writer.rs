@@ -49,6 +49,9 @@ pub struct FinishedArchive {
     pub payload_files: u64,
     /// Total payload size, uncompressed (the octets of `Payload-Oxum`).
     pub payload_bytes: u64,
+    /// Bytes of the zip an interrupted run had written and this one kept
+    /// ([`ArchiveWriter::resume`]); 0 when written in one go.
+    pub kept_bytes: u64,
 }
 
 /// Where the archive for `final_path` is written until it is complete:
@@ -103,6 +106,8 @@ pub struct ArchiveWriter {
     /// Records each complete entry so an interrupted run can be continued;
     /// `None` once [`stop_journal`](Self::stop_journal) is called.
     journal: Option<Journal>,
+    /// Bytes kept from an interrupted run.
+    kept_bytes: u64,
     /// A write to the archive failed: the zip may be inconsistent.
     broken: bool,
 }
@@ -211,7 +216,10 @@ impl ArchiveWriter {
         Ok(writer)
     }
 
-    fn check_target(final_path: &Path, info: &BagInfo) -> Result<()> {
+    /// The refusals [`create`](Self::create) and [`resume`](Self::resume)
+    /// make before touching anything: a malformed bag, a target that is not
+    /// a file name, or one that exists (an archive is never overwritten).
+    pub fn check_target(final_path: &Path, info: &BagInfo) -> Result<()> {
         info.check()?;
         if final_path.file_name().is_none() {
             return Err(Error::Invalid(format!(
@@ -263,6 +271,7 @@ impl ArchiveWriter {
             names,
             recovered: HashMap::new(),
             journal: None,
+            kept_bytes: pos,
             broken: false,
         }
     }
@@ -463,6 +472,7 @@ impl ArchiveWriter {
                 bytes: out.pos,
                 payload_files,
                 payload_bytes: self.payload_bytes,
+                kept_bytes: self.kept_bytes,
             },
         })
     }
@@ -1337,6 +1347,38 @@ mod tests {
                 "manifest-sha256.txt"
             ]
         );
+    }
+
+    #[test]
+    fn a_verified_file_that_changed_since_is_left_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("1.bin");
+        let content = vec![9u8; 100_000];
+        fs_err::write(&src, &content).expect("write");
+        let sha: [u8; 32] = Sha256::digest(&content).into();
+        let crc = crc32fast::hash(&content);
+        let mut w = ArchiveWriter::create(&dir.path().join("v.zip"), info()).expect("create");
+        // As downloaded: copied without being hashed again.
+        let entry = w
+            .add_prepared(
+                "media/1.bin",
+                Prepared::verified_file(src.clone(), 100_000, sha, crc),
+            )
+            .expect("add");
+        assert_eq!(entry.sha256, hex::encode(sha));
+        // Changed on disk since it was verified: left out, writer usable.
+        fs_err::write(&src, vec![8u8; 100_000]).expect("change");
+        let err = w
+            .add_prepared(
+                "media/2.bin",
+                Prepared::verified_file(src.clone(), 100_000, sha, crc),
+            )
+            .expect_err("changed");
+        assert!(err.to_string().contains("changed while being archived"), "{err}");
+        let done = w.finish().expect("finish");
+        assert_eq!(done.payload_files, 1);
+        let report = verify(&done.path).expect("verify");
+        assert!(report.ok, "{:?}", report.problems);
     }
 
     #[test]

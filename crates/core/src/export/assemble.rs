@@ -15,7 +15,7 @@ mod pipeline;
 use super::Formats;
 use super::csv::{CsvRows, columns};
 use crate::archive::{
-    BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions, names::NameAllocator,
+    ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions, names::NameAllocator,
 };
 use crate::{Error, Result, viewer};
 
@@ -33,6 +33,8 @@ pub(super) enum Job {
         file: PathBuf,
         filename: String,
         content_type: String,
+        /// What the download verified, when known.
+        verified: Option<Verified>,
     },
     /// `data/profile.json`.
     Bytes { name: String, bytes: Vec<u8> },
@@ -41,6 +43,15 @@ pub(super) enum Job {
     /// number) and `parts` (every part: name, files, bytes), and the
     /// layout's warnings.
     Finish { manifest: Value },
+}
+
+/// A media file as its download verified it: the declared SHA-256 it
+/// matched and the CRC-32 of the bytes written.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Verified {
+    pub sha256: [u8; 32],
+    pub crc32: u32,
+    pub len: u64,
 }
 
 /// Where a media file goes in the archive: the id keeps names unique (also
@@ -72,16 +83,23 @@ pub(super) fn start(
     mpsc::Sender<Job>,
     std::thread::JoinHandle<Result<FinishedSet>>,
 )> {
-    let writer = PartedWriter::resume(&final_path, info, split)?;
     let (tx, rx) = mpsc::channel::<Job>();
-    let spawned = if writer.is_split() {
+    let spawned = if split.is_some() {
+        let writer = PartedWriter::create(&final_path, info, split)?;
         std::thread::Builder::new()
             .name("keepsake-zip".into())
             .spawn(move || write_in_turn(writer, rx, formats))
     } else {
+        // Checking what an interrupted run left reads it all (CRCs, and the
+        // SHA-256 to go on with): done on the zip thread while fetching
+        // starts, after the quick refusals here.
+        ArchiveWriter::check_target(&final_path, &info)?;
         std::thread::Builder::new()
             .name("keepsake-zip".into())
-            .spawn(move || pipeline::run(writer, rx, formats))
+            .spawn(move || {
+                let writer = PartedWriter::resume(&final_path, info, None)?;
+                pipeline::run(writer, rx, formats)
+            })
     };
     let handle = spawned
         .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
@@ -108,6 +126,10 @@ fn write_in_turn(
                 }
                 UnitSource::File { path, compress } => {
                     writer.add_payload_file(&unit.path, &path, compress)?;
+                }
+                // The split writer measures and hashes as it lays out parts.
+                UnitSource::Verified { path, .. } => {
+                    writer.add_payload_file(&unit.path, &path, false)?;
                 }
                 UnitSource::Bytes(bytes) => writer.add_payload_bytes(&unit.path, &bytes, true)?,
             }
@@ -144,6 +166,8 @@ pub(super) enum UnitSource {
     Reader(Box<dyn FnOnce() -> Result<Box<dyn CheckedRead>> + Send>),
     /// A staged file.
     File { path: PathBuf, compress: bool },
+    /// A downloaded media file, stored, whose hashes are known.
+    Verified { path: PathBuf, v: Verified },
     /// Bytes at hand, deflated.
     Bytes(Vec<u8>),
 }
@@ -205,13 +229,22 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             file,
             filename,
             content_type,
-        } => vec![Unit {
-            path: media_archive_path(id, &filename),
-            source: UnitSource::File {
-                path: file,
-                compress: compressible(&content_type),
-            },
-        }],
+            verified,
+        } => {
+            let compress = compressible(&content_type);
+            let source = match verified {
+                // Stored as downloaded: copied as verified, checked by CRC.
+                Some(v) if !compress => UnitSource::Verified { path: file, v },
+                _ => UnitSource::File {
+                    path: file,
+                    compress,
+                },
+            };
+            vec![Unit {
+                path: media_archive_path(id, &filename),
+                source,
+            }]
+        }
         Job::Bytes { name, bytes } => {
             let mut v = Vec::new();
             if formats.viewer {

@@ -65,7 +65,7 @@ pub(super) async fn download_all(
                         continue;
                     }
                 };
-                let done = shared.media_done(meta.id)
+                let done = shared.media_done(meta.id).is_some()
                     || match one(&shared, &meta).await {
                         Ok(()) => true,
                         Err(e) if matches!(e, Error::Cancelled) => return Err(e),
@@ -83,11 +83,21 @@ pub(super) async fn download_all(
                 if done {
                     tally.lock().await.downloaded += 1;
                     let file = shared.media_paths(meta.id).1;
+                    // Verified against the declared SHA-256 as it arrived:
+                    // the archive need not hash it again.
+                    let verified = shared.media_done(meta.id).and_then(|f| {
+                        Some(super::assemble::Verified {
+                            sha256: parse_sha256(&meta.sha256)?,
+                            crc32: f.crc32?,
+                            len: f.bytes,
+                        })
+                    });
                     let job = Job::Media {
                         id: meta.id,
                         file,
                         filename: meta.filename,
                         content_type: meta.content_type,
+                        verified,
                     };
                     if zip.send(job).is_err() {
                         return Err(Error::Invalid("the archive writer stopped".into()));
@@ -115,7 +125,7 @@ async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
         if offset == 0 && have > 0 {
             std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
         }
-        let (len, sha) = match transfer(shared, &url, &part, offset).await {
+        let (len, sha, crc32) = match transfer(shared, &url, &part, offset).await {
             Ok(done) => done,
             Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
                 url = fresh_url(shared, meta.id).await?;
@@ -134,7 +144,11 @@ async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
             // The journal's fsync stays off the async threads.
             return tokio::task::spawn_blocking(move || {
                 std::fs::rename(&from, &to).map_err(Error::io("rename", &from))?;
-                sh.checkpoint(&Checkpoint::Media { id, bytes: len })
+                sh.checkpoint(&Checkpoint::Media {
+                    id,
+                    bytes: len,
+                    crc32: Some(crc32),
+                })
             })
             .await
             .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))?;
@@ -176,16 +190,16 @@ async fn transfer(
     url: &str,
     part: &std::path::Path,
     offset: u64,
-) -> Result<(u64, String)> {
+) -> Result<(u64, String, u32)> {
     // Hash as the bytes arrive, so a verified file is read once, not twice;
     // a resumed transfer first hashes the prefix it already has.
-    let (mut hasher, mut len) = if offset > 0 {
+    let (mut hasher, mut crc, mut len) = if offset > 0 {
         let prefix = part.to_path_buf();
         tokio::task::spawn_blocking(move || hash_prefix(&prefix))
             .await
             .map_err(|e| Error::Invalid(format!("hashing failed: {e}")))??
     } else {
-        (Sha256::new(), 0)
+        (Sha256::new(), crc32fast::Hasher::new(), 0)
     };
     let mut dl = shared.client.download(url, offset).await?;
     let mut file = open_private(part, true)?;
@@ -195,6 +209,7 @@ async fn transfer(
             Ok(Some(chunk)) => {
                 file.write_all(&chunk).map_err(Error::io("write", part))?;
                 hasher.update(&chunk);
+                crc.update(&chunk);
                 len += chunk.len() as u64;
                 shared.add_bytes(chunk.len() as u64);
             }
@@ -212,12 +227,20 @@ async fn transfer(
     tokio::task::spawn_blocking(move || file.sync_data().map_err(Error::io("sync", &synced)))
         .await
         .map_err(|e| Error::Invalid(format!("saving a download failed: {e}")))??;
-    Ok((len, hex::encode(hasher.finalize())))
+    Ok((len, hex::encode(hasher.finalize()), crc.finalize()))
 }
 
-fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, u64)> {
+/// A SHA-256 in hex as bytes.
+fn parse_sha256(hex_digest: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_digest, &mut out).ok()?;
+    Some(out)
+}
+
+fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, crc32fast::Hasher, u64)> {
     let mut f = std::fs::File::open(path).map_err(Error::io("read", path))?;
     let mut h = Sha256::new();
+    let mut crc = crc32fast::Hasher::new();
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {
@@ -226,7 +249,8 @@ fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, u64)> {
             break;
         }
         h.update(&buf[..k]);
+        crc.update(&buf[..k]);
         n += k as u64;
     }
-    Ok((h, n))
+    Ok((h, crc, n))
 }

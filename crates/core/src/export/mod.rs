@@ -79,7 +79,8 @@ pub struct ExportOptions {
     pub resume: ResumeMode,
     /// Parallel media downloads.
     pub media_workers: usize,
-    /// Forms of the data besides JSON (recorded in `manifest.json`).
+    /// Forms of the data besides JSON (recorded in `manifest.json`). A
+    /// resumed export keeps the formats and split size it started with.
     pub formats: Formats,
     /// Split the archive into self-contained parts of at most this many
     /// bytes each (at least [`crate::archive::MIN_PART_BYTES`]); `None` for
@@ -152,6 +153,9 @@ pub struct ExportReport {
     pub warnings: Vec<String>,
     /// Whether this run continued an interrupted one.
     pub resumed: bool,
+    /// Bytes of the archive a resumed export kept from the interrupted run
+    /// instead of writing them again (0 when written in one go).
+    pub archive_kept_bytes: u64,
     /// The exported account's login.
     pub subject: String,
     /// The signed-in account's login.
@@ -211,6 +215,19 @@ struct StagedSession {
     platform: String,
     session: Session,
     archive_name: String,
+    /// The archive's form as chosen when the export started; a resumed run
+    /// keeps it whatever it is asked for (a front end offering to resume
+    /// may not know the first choice). Absent in sessions staged by older
+    /// versions.
+    #[serde(default)]
+    choices: Option<Choices>,
+}
+
+/// What the archive is made of and how it is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Choices {
+    formats: Formats,
+    split_size: Option<u64>,
 }
 
 /// State shared by the fetch tasks.
@@ -221,7 +238,7 @@ pub(crate) struct Shared {
     staging: Mutex<Staging>,
     staging_dir: PathBuf,
     expected: HashMap<String, u64>,
-    media_done: Mutex<HashMap<i64, u64>>,
+    media_done: Mutex<HashMap<i64, staging::MediaFile>>,
     cancel: CancelFlag,
     failed: std::sync::atomic::AtomicBool,
     bytes: AtomicU64,
@@ -240,11 +257,12 @@ impl Shared {
     fn expected(&self, cat: &str) -> u64 {
         self.expected.get(cat).copied().unwrap_or(0)
     }
-    fn media_done(&self, id: i64) -> bool {
+    /// The verified file of media `id`, if it is staged.
+    fn media_done(&self, id: i64) -> Option<staging::MediaFile> {
         self.media_done
             .lock()
-            .map(|m| m.contains_key(&id))
-            .unwrap_or(false)
+            .ok()
+            .and_then(|m| m.get(&id).copied())
     }
     fn check_cancelled(&self) -> Result<()> {
         if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
@@ -253,10 +271,16 @@ impl Shared {
         Ok(())
     }
     fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        if let Checkpoint::Media { id, bytes } = c
+        if let Checkpoint::Media { id, bytes, crc32 } = c
             && let Ok(mut m) = self.media_done.lock()
         {
-            m.insert(*id, *bytes);
+            m.insert(
+                *id,
+                staging::MediaFile {
+                    bytes: *bytes,
+                    crc32: *crc32,
+                },
+            );
         }
         self.staging
             .lock()
@@ -581,6 +605,10 @@ async fn open_or_resume(
                 platform: platform.clone(),
                 archive_name: archive_name(&session),
                 session,
+                choices: Some(Choices {
+                    formats: opts.formats,
+                    split_size: opts.split_size,
+                }),
             };
             let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id);
             Staging::open(&dir).map_err(fail)?;
@@ -745,6 +773,16 @@ async fn fetch_and_assemble(
         });
     }
 
+    let Choices {
+        formats,
+        split_size,
+    } = staged.choices.unwrap_or(Choices {
+        formats: opts.formats,
+        split_size: opts.split_size,
+    });
+    if staged.choices.is_some_and(|c| c.formats != opts.formats || c.split_size != opts.split_size) {
+        tracing::info!(?formats, ?split_size, "a resumed export keeps the formats and split size it started with");
+    }
     let final_path = opts.out_dir.join(&staged.archive_name);
     let info = BagInfo {
         source_organization: staged.platform.clone(),
@@ -759,13 +797,11 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Fetching,
     });
-    let split = opts
-        .split_size
-        .map(|max_part_bytes| crate::archive::SplitOptions {
+    let split = split_size.map(|max_part_bytes| crate::archive::SplitOptions {
             max_part_bytes,
             spool_dir: staging_dir.join("spool"),
         });
-    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info, opts.formats, split)?;
+    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info, formats, split)?;
     let shared = Arc::new(Shared {
         client: client.clone(),
         reporter: reporter.clone(),
@@ -799,7 +835,14 @@ async fn fetch_and_assemble(
             drop(zip_tx);
             // The archive so far stays beside the staged data: a resumed
             // run continues it (see `archive::ArchiveWriter::resume`).
-            let _ = zip_thread.join();
+            let zip_result = zip_thread.join();
+            // When fetching stopped because the archive writer did, its
+            // error is the one that says what went wrong.
+            if let Ok(Err(zip_err)) = zip_result
+                && e.to_string().contains("the archive writer stopped")
+            {
+                return Err(zip_err);
+            }
             return Err(e);
         }
     };
@@ -861,8 +904,8 @@ async fn fetch_and_assemble(
         "subject": session.subject,
         "reason": session.reason,
         "categories": tallies.keys().collect::<Vec<_>>(),
-        "formats": opts.formats.names(),
-        "split_size": opts.split_size,
+        "formats": formats.names(),
+        "split_size": split_size,
         "filters": {"since": session.since, "until": session.until},
         "counts": counts,
         "shortfalls": shortfalls,
@@ -884,6 +927,7 @@ async fn fetch_and_assemble(
         (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
     };
     let (archive, sha256, bytes, parts) = assemble::summary(&finished);
+    let archive_kept_bytes = finished.parts.iter().map(|p| p.kept_bytes).sum();
     warnings.extend(finished.warnings);
     Ok(ExportReport {
         outcome,
@@ -898,6 +942,7 @@ async fn fetch_and_assemble(
         shortfalls,
         warnings,
         resumed,
+        archive_kept_bytes,
         subject: session.subject.login.clone(),
         actor: session.actor.login.clone(),
         as_of: session.as_of.clone(),

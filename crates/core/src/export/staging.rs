@@ -47,7 +47,21 @@ pub enum Checkpoint {
         id: i64,
         /// Its bytes.
         bytes: u64,
+        /// Its CRC-32, taken while it downloaded (absent in journals of
+        /// older versions): the archive copies the file as verified
+        /// without hashing it again, and checks the copy by this CRC.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crc32: Option<u32>,
     },
+}
+
+/// A verified media file, as the journal records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaFile {
+    /// Its bytes.
+    pub bytes: u64,
+    /// Its CRC-32, when the journal has it.
+    pub crc32: Option<u32>,
 }
 
 /// Where a category stands, from the journal.
@@ -125,7 +139,7 @@ impl Staging {
     /// Replays the journal: the state of each category and the finished
     /// media ids. A torn last line (a crash mid-write) is cut off, so the
     /// next checkpoint starts on a line of its own.
-    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<i64, u64>)> {
+    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<i64, MediaFile>)> {
         let path = self.dir.join("journal.jsonl");
         let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
         let mut cats: HashMap<String, CategoryState> = HashMap::new();
@@ -161,8 +175,8 @@ impl Staging {
                         },
                     );
                 }
-                Ok(Checkpoint::Media { id, bytes }) => {
-                    media.insert(id, bytes);
+                Ok(Checkpoint::Media { id, bytes, crc32 }) => {
+                    media.insert(id, MediaFile { bytes, crc32 });
                 }
                 Err(_) => break,
             }
@@ -215,18 +229,26 @@ mod tests {
             last_id: 9,
         })
         .expect("rec");
-        s.record(&Checkpoint::Media { id: 3, bytes: 77 })
+        s.record(&Checkpoint::Media {
+            id: 3,
+            bytes: 77,
+            crc32: Some(9),
+        })
             .expect("rec");
         let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
         raw.write_all(b"{\"t\":\"page\",\"cat\":\"li")
             .expect("torn");
         let (cats, media) = s.replay().expect("replay");
-        s.record(&Checkpoint::Media { id: 4, bytes: 1 })
+        s.record(&Checkpoint::Media {
+            id: 4,
+            bytes: 1,
+            crc32: None,
+        })
             .expect("after torn");
         let (_, media2) = s.replay().expect("replay again");
         assert_eq!(
-            media2.get(&4),
-            Some(&1),
+            media2.get(&4).map(|m| m.bytes),
+            Some(1),
             "a checkpoint after a torn line is not lost"
         );
         assert_eq!(
@@ -239,7 +261,13 @@ mod tests {
                 done: true
             }
         );
-        assert_eq!(media.get(&3), Some(&77));
+        assert_eq!(
+            media.get(&3),
+            Some(&MediaFile {
+                bytes: 77,
+                crc32: Some(9)
+            })
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

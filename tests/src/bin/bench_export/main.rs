@@ -174,6 +174,7 @@ fn run(args: &Args) -> Result<()> {
     say("(1) exporting with the CLI…");
     let out1 = dir.path().join("out-full");
     let server_cpu0 = server.cpu()?;
+    settle();
     let full = cli.export(&out1, false, false, "full")?;
     let export_server_cpu = server.cpu()? - server_cpu0;
     let (archive, archive_bytes) = full.completed("the export")?;
@@ -192,6 +193,7 @@ fn run(args: &Args) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    settle();
     let (server_cpu0, self_cpu0) = (server.cpu()?, self_cpu()?);
     let started = Instant::now();
     let fetched = rt.block_on(fetch::fetch_only(&server.url, &token))?;
@@ -210,6 +212,7 @@ fn run(args: &Args) -> Result<()> {
     let entries = zip_bound::unpack(&archive, &unpacked)?;
     let zip_out = dir.path().join("zip-only").join("bench.zip");
     std::fs::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
+    settle();
     let cpu0 = self_cpu()?;
     let started = Instant::now();
     let zipped = zip_bound::zip_only(&entries, &zip_out)?;
@@ -225,6 +228,7 @@ fn run(args: &Args) -> Result<()> {
     // (6) Resume: kill -9 half way, then time the resumed run.
     say("(6) interrupting an export half way, then resuming it…");
     let out6 = dir.path().join("out-resume");
+    settle();
     let killed = cli.export(&out6, false, true, "killed")?;
     // A kill that came as the export was finishing interrupted nothing.
     let interrupted = killed.killed_at.filter(|_| !killed.status.success());
@@ -239,6 +243,7 @@ fn run(args: &Args) -> Result<()> {
             let staged = dir_bytes(
                 &staging_dir(&out6).context("the killed export left no staging directory")?,
             );
+            settle();
             let resumed = cli.export(&out6, true, false, "resume")?;
             resumed.completed("the resumed export")?;
             let ratio = resumed.wall / full.wall;
@@ -278,6 +283,7 @@ fn run(args: &Args) -> Result<()> {
             ..cli.clone()
         };
         let out = dir.path().join(format!("out-{posts}"));
+        settle();
         let r = scale_cli.export(&out, false, false, &format!("scale-{posts}"))?;
         r.completed("the scaling export")?;
         say(format!(
@@ -422,6 +428,15 @@ fn render_table(rows: &[Row]) -> String {
 }
 
 /// The 1-minute load average: other work competing for the cores.
+/// Writes the page cache back to disk, so that a timed run does not pay
+/// for the writes of the one before it (seeding alone leaves about a
+/// gigabyte to write).
+fn settle() {
+    if let Err(e) = std::process::Command::new("sync").status() {
+        say(format!("warning: could not run sync: {e}"));
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
@@ -447,7 +462,9 @@ fn machine_note(
         "Measured on {date} on {} / {} with {cores} cores (`available_parallelism`), {} build: \
          `keepsake export` and `keepsake-platform serve` as separate processes over loopback \
          (quota and rate limit off). Account: the `large` preset, {} (≈ {:.0} MB as the session \
-         estimates it). Peak RSS is `VmHWM` polled every 20 ms; CPU is utime + stime from `/proc`. \
+         estimates it). Before each timed run the page cache is written back (`sync`), so no run \
+         pays for the writes of the one before. Peak RSS is `VmHWM` polled every 20 ms; CPU is \
+         utime + stime from `/proc`. \
          1-minute load average {} at the start, {} at the end.",
         std::env::consts::OS,
         std::env::consts::ARCH,

@@ -1,11 +1,14 @@
 //! The zip thread of an archive in one piece. Entries are prepared (read,
 //! hashed, compressed) on a pool of threads, one per core, while this
-//! thread appends the prepared ones to the archive in the order the jobs
-//! came: compressing text, the most expensive part of an export, no longer
-//! waits for one thread.
+//! thread appends each to the archive as soon as it is ready: compressing
+//! text, the most expensive part of an export, neither waits for one thread
+//! nor holds up the media files behind it. (The order of entries in the zip
+//! is the order they became ready; the manifests are sorted.)
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -13,23 +16,24 @@ use super::{Formats, Job, UnitSource, finish, stopped_early, units};
 use crate::archive::{FinishedSet, PartedWriter, Prepared, prepare_file, prepare_reader};
 use crate::{Error, Result};
 
-/// Entries prepared ahead of the writer, at most: bounds the memory and
-/// temporary files held by entries waiting their turn.
+/// Prepared entries waiting for the writer, at most: bounds the memory and
+/// temporary files they hold (the pool waits when the writer falls behind).
 const AHEAD: usize = 16;
 
 type Work = Box<dyn FnOnce() -> Result<Prepared> + Send>;
 
 struct Task {
+    path: String,
     work: Work,
-    reply: mpsc::SyncSender<Result<Prepared>>,
 }
 
 enum Ready {
     Entry {
         path: String,
-        prepared: mpsc::Receiver<Result<Prepared>>,
+        prepared: Result<Prepared>,
     },
-    Finish(Value),
+    /// Every job is in; `entries` entries were sent for preparing in all.
+    Finish { manifest: Value, entries: u64 },
 }
 
 /// Writes every job's entries into `writer` (which must be whole) and
@@ -47,40 +51,61 @@ pub(super) fn run(
     let spool_dir = whole.spool_dir().to_owned();
     let recovered = whole.recovered_payload();
 
+    let (ready_tx, ready_rx) = mpsc::sync_channel::<Ready>(AHEAD);
     let (task_tx, task_rx) = mpsc::channel::<Task>();
     let task_rx = Arc::new(Mutex::new(task_rx));
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 0..workers {
-        let tasks = Arc::clone(&task_rx);
+        let (tasks, ready) = (Arc::clone(&task_rx), ready_tx.clone());
         std::thread::Builder::new()
             .name(format!("keepsake-deflate-{i}"))
-            .spawn(move || work(&tasks))
+            .spawn(move || work(&tasks, &ready))
             .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
     }
 
-    let (ready_tx, ready_rx) = mpsc::sync_channel::<Ready>(AHEAD);
+    // Set when the writer stops, so the job thread stops taking jobs and
+    // the export learns at its next job rather than at the end.
+    let stopped = Arc::new(AtomicBool::new(false));
+    let _stop_jobs = SetOnDrop(Arc::clone(&stopped));
     std::thread::Builder::new()
         .name("keepsake-zip-jobs".into())
         .spawn(move || {
-            for job in jobs {
+            let mut entries = 0u64;
+            loop {
+                let job = match jobs.recv_timeout(Duration::from_millis(50)) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) if !stopped.load(Ordering::Acquire) => {
+                        continue;
+                    }
+                    Err(_) => return,
+                };
                 if let Job::Finish { manifest } = job {
-                    let _ = ready_tx.send(Ready::Finish(manifest));
+                    let _ = ready_tx.send(Ready::Finish { manifest, entries });
                     return;
                 }
                 for unit in units(job, formats) {
                     if recovered.contains(&unit.path) {
                         continue;
                     }
-                    let (reply, prepared) = mpsc::sync_channel(1);
-                    let work = prepare(unit.source, spool_dir.clone(), unit.path.clone());
-                    if task_tx.send(Task { work, reply }).is_err()
-                        || ready_tx
+                    entries += 1;
+                    let sent = match unit.source {
+                        // Nothing to prepare: straight to the writer.
+                        UnitSource::Verified { path, v } => ready_tx
                             .send(Ready::Entry {
                                 path: unit.path,
-                                prepared,
+                                prepared: Ok(Prepared::verified_file(
+                                    path, v.len, v.sha256, v.crc32,
+                                )),
                             })
-                            .is_err()
-                    {
+                            .is_ok(),
+                        source => task_tx
+                            .send(Task {
+                                work: prepare(source, spool_dir.clone(), unit.path.clone()),
+                                path: unit.path,
+                            })
+                            .is_ok(),
+                    };
+                    if !sent {
                         return; // the writer stopped
                     }
                 }
@@ -88,32 +113,58 @@ pub(super) fn run(
         })
         .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
 
-    for ready in ready_rx {
+    let mut written = 0u64;
+    let mut finish_with: Option<(Value, u64)> = None;
+    loop {
+        if let Some((_, entries)) = &finish_with
+            && written == *entries
+        {
+            let (manifest, _) = finish_with.take().unwrap_or_default();
+            return finish(writer, &manifest, formats);
+        }
+        let Ok(ready) = ready_rx.recv() else {
+            return Err(stopped_early());
+        };
         match ready {
             Ready::Entry { path, prepared } => {
-                let prepared = prepared.recv().map_err(|_| {
-                    Error::Invalid(format!("preparing {path} for the archive stopped unexpectedly"))
-                })??;
                 let Some(whole) = writer.whole_mut() else {
                     return Err(stopped_early());
                 };
-                whole.add_prepared(&path, prepared)?;
+                whole.add_prepared(&path, prepared?)?;
+                written += 1;
             }
-            Ready::Finish(manifest) => return finish(writer, &manifest, formats),
+            Ready::Finish { manifest, entries } => finish_with = Some((manifest, entries)),
         }
     }
-    Err(stopped_early())
+}
+
+/// Sets its flag when dropped: however the writer returns.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 /// A pool thread: prepares entries until there are no more.
-fn work(tasks: &Mutex<mpsc::Receiver<Task>>) {
+fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
     loop {
         let task = match tasks.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok(task) = task else { return };
-        let _ = task.reply.send((task.work)());
+        let prepared = (task.work)();
+        if ready
+            .send(Ready::Entry {
+                path: task.path,
+                prepared,
+            })
+            .is_err()
+        {
+            return;
+        }
     }
 }
 
@@ -127,6 +178,9 @@ fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
             Ok(prepared)
         }
         UnitSource::File { path: src, compress } => prepare_file(&src, compress, &spool_dir),
+        UnitSource::Verified { path: src, v } => {
+            Ok(Prepared::verified_file(src, v.len, v.sha256, v.crc32))
+        }
         UnitSource::Bytes(bytes) => prepare_reader(
             &mut &bytes[..],
             Some(bytes.len() as u64),
