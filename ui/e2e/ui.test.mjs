@@ -85,7 +85,12 @@ describe('screens', () => {
   it('chooses JSON only in 2 GB parts by keyboard, and prepare and start get exactly that', async () => {
     const page = await open({ signedIn: true });
     await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    assert.equal(await page.getByTestId('archive-choices').textContent(), 'JSON, CSV and the offline viewer; one file');
     const formats = page.getByRole('group', { name: 'Formats' });
+    assert.equal(await formats.isVisible(), false, 'folded by default');
+    await page.getByText('Formats and size:').focus();
+    await page.keyboard.press('Enter');
+    await formats.waitFor();
     assert.equal(await formats.getByRole('checkbox', { name: /JSON/ }).isChecked(), true);
     assert.equal(await formats.getByRole('checkbox', { name: /JSON/ }).isDisabled(), true);
     const prepares = async () => (await calls(page)).filter((c) => c.cmd === 'prepare_export');
@@ -104,6 +109,7 @@ describe('screens', () => {
     assert.equal(await formats.getByRole('checkbox', { name: /CSV/ }).isChecked(), false);
     assert.equal(await formats.getByRole('checkbox', { name: /Offline viewer/ }).isChecked(), false);
     await page.getByTestId('split-hint').filter({ hasText: 'fits within 2 GB' }).waitFor();
+    assert.equal(await page.getByTestId('archive-choices').textContent(), 'JSON only; parts of at most 2 GB');
     // They shape the file Keepsake writes: the platform is not asked again.
     assert.equal((await prepares()).length, before);
     await noViolations(page, 'choose (JSON only, 2 GB)');
@@ -130,6 +136,7 @@ describe('screens', () => {
   it('lists the parts of a split archive on Done and verifies them all', async () => {
     const page = await open({ signedIn: true, mediaBytes: 250_000_000 });
     await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    await page.getByText('Formats and size:').click();
     await page.getByLabel('Split into parts of at most').selectOption({ label: '100 MB' });
     await page.getByTestId('split-hint').filter({ hasText: 'About 3 parts of at most 100 MB' }).waitFor();
     await page.getByRole('button', { name: 'Start export' }).click();
@@ -242,6 +249,9 @@ describe('accessibility (axe-core)', () => {
       const page = await open({ signedIn: true }, { colorScheme });
       await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
       await noViolations(page, `choose (${colorScheme})`);
+      await page.getByText('Formats and size:').click();
+      await page.getByRole('group', { name: 'Archive size' }).waitFor();
+      await noViolations(page, `choose, formats and size unfolded (${colorScheme})`);
       await page.getByRole('button', { name: 'Start export' }).click();
       await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
       await page.getByRole('button', { name: 'Verify' }).click();

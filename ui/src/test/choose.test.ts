@@ -5,6 +5,12 @@ import App from '../App.svelte';
 import { alice, appWith, carol, preparation } from './fixtures';
 
 const hint = () => screen.getByTestId('split-hint').textContent?.replace(/\s+/g, ' ');
+const choices = () => screen.getByTestId('archive-choices').textContent;
+/** Unfolds "Formats and size". */
+async function unfold(user: ReturnType<typeof userEvent.setup>) {
+  await user.click(screen.getByText('Formats and size:'));
+  expect((screen.getByText('Formats and size:').closest('details') as HTMLDetailsElement).open).toBe(true);
+}
 
 async function signedIn(over = {}) {
   const r = appWith({ whoAmI: async () => alice, ...over });
@@ -95,8 +101,11 @@ describe('Choose', () => {
   });
 
   it('offers the formats, JSON always and CSV and the viewer on by default', async () => {
+    const user = userEvent.setup();
     const { app } = await signedIn();
     render(App, { app });
+    expect(choices()).toBe('JSON, CSV and the offline viewer; one file');
+    await unfold(user);
     const formats = within(screen.getByRole('group', { name: 'Formats' }));
     const json = formats.getByRole('checkbox', { name: /JSON/ }) as HTMLInputElement;
     expect(json.checked && json.disabled).toBe(true);
@@ -122,10 +131,12 @@ describe('Choose', () => {
     const { app, api } = await signedIn();
     render(App, { app });
     const prepared = (api.prepareExport as any).mock.calls.length;
+    await unfold(user);
     await user.click(screen.getByLabelText(/Spreadsheets \(CSV\)/));
     await user.click(screen.getByLabelText(/Offline viewer/));
     await user.selectOptions(screen.getByLabelText('Split into parts of at most'), '2 GB');
     expect(hint()).toMatch(/fits within 2 GB, so it stays one file/);
+    expect(choices()).toBe('JSON only; parts of at most 2 GB');
     await user.click(screen.getByRole('button', { name: 'Start export' }));
     const req = (api.startExport as any).mock.calls[0][0];
     expect([req.csv, req.viewer, req.splitSize]).toEqual([false, false, 2_000_000_000]);
@@ -149,7 +160,9 @@ describe('Choose', () => {
     };
     const { app } = await signedIn({ prepareExport: async () => big });
     render(App, { app });
+    await unfold(user);
     await user.selectOptions(screen.getByLabelText('Split into parts of at most'), '2 GB');
+    expect(choices()).toBe('JSON, CSV and the offline viewer; about 4 parts of at most 2 GB');
     expect(hint()).toMatch(/About 4 parts of at most 2 GB, each a complete zip \(this export is about 7\.5 GB\)/);
     // Leaving the media out leaves far less to split.
     await user.click(screen.getByLabelText(/Photos/));
