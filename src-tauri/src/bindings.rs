@@ -22,6 +22,7 @@ fn generate() -> String {
         Preparation::decl(&cfg),
         ProgressEvent::decl(&cfg),
         CategoryCount::decl(&cfg),
+        ArchivePart::decl(&cfg),
         ExportSummary::decl(&cfg),
         VerifyResult::decl(&cfg),
         AuditRow::decl(&cfg),

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use keepsake_core::audit::{AuditRecord, ChainReport};
-use keepsake_core::export::{ExportEvent, ExportReport, Phase, Prepared};
+use keepsake_core::export::{self, ExportEvent, ExportReport, Phase, Prepared};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
@@ -53,7 +53,7 @@ pub struct Customer {
 }
 
 /// What to export, and where (the same request prepares and runs it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ExportRequest {
     /// Someone else's account (support); `null` for one's own.
@@ -78,6 +78,50 @@ pub struct ExportRequest {
     pub until: Option<String>,
     /// Destination folder.
     pub destination: String,
+    /// CSV files beside the JSON (which is always there); left out for
+    /// the default, on.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<bool>,
+    /// The offline viewer (`index.html`); left out for the default, on.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<bool>,
+    /// Split the archive into complete zips of at most this many bytes
+    /// each; left out for one archive.
+    #[ts(optional)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_size: Option<u64>,
+}
+
+impl ExportRequest {
+    /// Whether `other` is served by the same platform session as this one.
+    /// Formats and the split only shape the archive Keepsake writes at the
+    /// end, so changing them keeps a prepared (or interrupted) session
+    /// rather than giving it up and opening another.
+    pub fn same_session(&self, other: &Self) -> bool {
+        // Spelled out field by field, so that a new field needs a decision.
+        let Self {
+            subject_id,
+            reason,
+            categories,
+            since,
+            until,
+            destination,
+            csv: _,
+            viewer: _,
+            split_size: _,
+        } = self;
+        (subject_id, reason, categories, since, until, destination)
+            == (
+                &other.subject_id,
+                &other.reason,
+                &other.categories,
+                &other.since,
+                &other.until,
+                &other.destination,
+            )
+    }
 }
 
 /// One category of a prepared export.
@@ -289,8 +333,12 @@ pub struct ExportSummary {
     pub file_name: String,
     /// Its SHA-256.
     pub sha256: String,
-    /// Its size.
+    /// Its size (of every part together, when split).
     pub bytes: u64,
+    /// The files of a split archive, in order; empty for one file. Then
+    /// `archive` is the first part and `sha256` that of the parts'
+    /// `sha256sum` listing.
+    pub parts: Vec<ArchivePart>,
     /// Per category.
     pub counts: Vec<CategoryCount>,
     /// Why it is incomplete, if it is.
@@ -316,6 +364,7 @@ impl From<ExportReport> for ExportSummary {
             archive: r.archive.display().to_string(),
             sha256: r.sha256,
             bytes: r.bytes,
+            parts: r.parts.into_iter().map(ArchivePart::from).collect(),
             counts: r
                 .counts
                 .into_iter()
@@ -335,6 +384,31 @@ impl From<ExportReport> for ExportSummary {
     }
 }
 
+/// One file of a split archive.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchivePart {
+    /// Full path.
+    pub path: String,
+    /// Its file name (`NAME.part01-of-03.zip`).
+    pub file_name: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+}
+
+impl From<export::ArchivePart> for ArchivePart {
+    fn from(p: export::ArchivePart) -> Self {
+        Self {
+            file_name: file_name(&p.path),
+            path: p.path.display().to_string(),
+            sha256: p.sha256,
+            bytes: p.bytes,
+        }
+    }
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -345,13 +419,16 @@ fn file_name(p: &Path) -> String {
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResult {
-    /// The archive checked.
+    /// The archive checked (any part of a split archive).
     pub archive: String,
-    /// Every entry matched its checksum.
+    /// Every entry matched its checksum (and, when split, every part is
+    /// there and from the same export).
     pub ok: bool,
-    /// Entries checked.
+    /// For a split archive, how many parts it has; every one is checked.
+    pub parts: Option<u64>,
+    /// Entries checked (in every part).
     pub files_checked: u64,
-    /// Bytes checked.
+    /// Bytes checked (in every part).
     pub bytes_checked: u64,
     /// What is wrong, one sentence each.
     pub problems: Vec<String>,

@@ -11,7 +11,9 @@ use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider};
 use keepsake_core::credentials::{
     CredentialStore, Credentials, KeyringStore, TokenSource, normalise_platform,
 };
-use keepsake_core::export::{self, CancelFlag, ExportOptions, Reporter, ResumeMode, Throttled};
+use keepsake_core::export::{
+    self, CancelFlag, ExportOptions, Formats, Reporter, ResumeMode, Throttled,
+};
 use keepsake_core::{Error, PlatformUrl, Secret, archive, oauth};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -305,6 +307,17 @@ impl AppState {
                 "choose a destination folder",
             ));
         }
+        if let Some(size) = req.split_size
+            && size < archive::MIN_PART_BYTES
+        {
+            return Err(IpcError::new(
+                ErrorCode::Invalid,
+                format!(
+                    "parts of {size} bytes are too small: every part carries its own index and checksums; choose parts of at least {} KiB, or no split",
+                    archive::MIN_PART_BYTES / 1024
+                ),
+            ));
+        }
         Ok(ExportOptions {
             subject_id: req.subject_id,
             reason: req.reason.clone().filter(|r| !r.trim().is_empty()),
@@ -314,10 +327,12 @@ impl AppState {
             out_dir: PathBuf::from(dest),
             resume,
             media_workers: MEDIA_WORKERS,
-            // The engine's defaults: CSV beside the JSON, the offline viewer,
-            // one archive.
-            formats: Default::default(),
-            split_size: None,
+            // JSON always; CSV and the viewer unless turned off.
+            formats: Formats {
+                csv: req.csv.unwrap_or(true),
+                viewer: req.viewer.unwrap_or(true),
+            },
+            split_size: req.split_size,
         })
     }
 
@@ -332,10 +347,11 @@ impl AppState {
     }
 
     /// A prepared session for another request is given up first: the
-    /// platform holds one running export per account.
+    /// platform holds one running export per account. Another choice of
+    /// formats or split is the same session.
     async fn discard_if_changed(&self, client: &ApiClient, req: &ExportRequest) -> CmdResult<()> {
         let previous = lock(&self.prepared).clone();
-        if let Some(prev) = previous.filter(|p| p != req) {
+        if let Some(prev) = previous.filter(|p| !p.same_session(req)) {
             export::discard(client, &Self::options(&prev, ResumeMode::Auto)?).await?;
             *lock(&self.prepared) = None;
         }
@@ -357,12 +373,8 @@ impl AppState {
             return Ok(None);
         }
         let req = ExportRequest {
-            subject_id: None,
-            reason: None,
-            categories: None,
-            since: None,
-            until: None,
             destination: self.default_destination(),
+            ..ExportRequest::default()
         };
         let client = match self.client().await {
             Ok(c) => c,
@@ -445,13 +457,24 @@ impl AppState {
 
     // -- archives and the audit log ----------------------------------------
 
-    /// Re-reads an archive against its checksums.
+    /// Re-reads an archive against its checksums; any part of a split
+    /// archive checks every part and that the set is whole.
     pub async fn verify(&self, path: String) -> CmdResult<VerifyResult> {
         let p = PathBuf::from(&path);
+        let is_part = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(archive::parse_part_file_name)
+            .is_some();
+        if is_part {
+            let set = blocking(move || archive::verify_set(&p)).await?;
+            return Ok(set_result(path, set));
+        }
         let report = blocking(move || archive::verify(&p)).await?;
         Ok(VerifyResult {
             archive: path,
             ok: report.ok,
+            parts: None,
             files_checked: report.files_checked,
             bytes_checked: report.bytes_checked,
             problems: report.problems.iter().map(ToString::to_string).collect(),
@@ -528,6 +551,36 @@ async fn me(client: &ApiClient, platform: &PlatformUrl) -> CmdResult<Account> {
     })
 }
 
+/// A split archive's check as one result: every part's problems, named by
+/// part, then the set's.
+fn set_result(path: String, set: archive::SetReport) -> VerifyResult {
+    let mut problems = Vec::new();
+    let (mut files, mut bytes) = (0, 0);
+    for part in &set.parts {
+        match &part.report {
+            Ok(r) => {
+                files += r.files_checked;
+                bytes += r.bytes_checked;
+                problems.extend(
+                    r.problems
+                        .iter()
+                        .map(|x| format!("part {}: {x}", part.number)),
+                );
+            }
+            Err(e) => problems.push(format!("part {} cannot be read: {e}", part.number)),
+        }
+    }
+    problems.extend(set.problems.iter().map(ToString::to_string));
+    VerifyResult {
+        archive: path,
+        ok: set.ok,
+        parts: Some(set.expected_parts as u64),
+        files_checked: files,
+        bytes_checked: bytes,
+        problems,
+    }
+}
+
 /// Whether `dir` holds a staged (interrupted) export at all: a cheap local
 /// look before asking the platform.
 fn has_staged(dir: &Path) -> bool {
@@ -574,4 +627,113 @@ fn escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> ExportRequest {
+        ExportRequest {
+            destination: "/home/alice/Downloads/Keepsake".into(),
+            ..ExportRequest::default()
+        }
+    }
+
+    #[test]
+    fn formats_and_split_reach_the_engine() {
+        let defaults = AppState::options(&request(), ResumeMode::Auto).expect("valid");
+        assert_eq!(defaults.formats, Formats::default(), "CSV and viewer on");
+        assert_eq!(defaults.split_size, None, "one archive");
+
+        let json_only_2gb = ExportRequest {
+            csv: Some(false),
+            viewer: Some(false),
+            split_size: Some(2_000_000_000),
+            ..request()
+        };
+        let o = AppState::options(&json_only_2gb, ResumeMode::Auto).expect("valid");
+        assert_eq!(o.formats, Formats::JSON_ONLY);
+        assert_eq!(o.split_size, Some(2_000_000_000));
+
+        let viewer_only = ExportRequest {
+            csv: Some(false),
+            ..request()
+        };
+        let o = AppState::options(&viewer_only, ResumeMode::Auto).expect("valid");
+        assert_eq!(
+            o.formats,
+            Formats {
+                csv: false,
+                viewer: true
+            }
+        );
+    }
+
+    #[test]
+    fn parts_below_the_engine_minimum_are_refused_with_what_to_choose() {
+        for size in [0, 1, archive::MIN_PART_BYTES - 1] {
+            let req = ExportRequest {
+                split_size: Some(size),
+                ..request()
+            };
+            let err = AppState::options(&req, ResumeMode::Auto).expect_err("too small");
+            assert_eq!(err.code, ErrorCode::Invalid);
+            assert!(
+                err.message.contains("at least 16 KiB, or no split"),
+                "{}",
+                err.message
+            );
+        }
+        let smallest = ExportRequest {
+            split_size: Some(archive::MIN_PART_BYTES),
+            ..request()
+        };
+        assert!(AppState::options(&smallest, ResumeMode::Auto).is_ok());
+    }
+
+    #[test]
+    fn formats_and_split_do_not_change_the_session() {
+        let prepared = request();
+        let json_only_split = ExportRequest {
+            csv: Some(false),
+            viewer: Some(false),
+            split_size: Some(4_000_000_000),
+            ..request()
+        };
+        assert!(prepared.same_session(&json_only_split));
+        let posts_only = ExportRequest {
+            categories: Some(vec!["posts".into()]),
+            ..request()
+        };
+        assert!(!prepared.same_session(&posts_only));
+        let elsewhere = ExportRequest {
+            destination: "/media/usb".into(),
+            ..request()
+        };
+        assert!(!prepared.same_session(&elsewhere));
+    }
+
+    #[test]
+    fn the_request_arrives_in_camel_case_and_missing_choices_are_the_defaults() {
+        let req: ExportRequest = serde_json::from_value(serde_json::json!({
+            "destination": "/x",
+            "csv": false,
+            "viewer": false,
+            "splitSize": 2_000_000_000u64,
+        }))
+        .expect("request");
+        assert_eq!(
+            (req.csv, req.viewer, req.split_size),
+            (Some(false), Some(false), Some(2_000_000_000))
+        );
+        let bare: ExportRequest =
+            serde_json::from_value(serde_json::json!({"destination": "/x"})).expect("request");
+        assert_eq!((bare.csv, bare.viewer, bare.split_size), (None, None, None));
+        assert_eq!(
+            serde_json::to_value(&bare).expect("json"),
+            serde_json::json!({"destination": "/x"}),
+            "echoed back as it came"
+        );
+    }
 }

@@ -31,6 +31,30 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
     assert!(space.contains("needs about"), "{space}");
     app.screenshot("choose").await;
 
+    // JSON only, in parts of at most 2 GB (which this archive fits): the
+    // choices cross the real IPC and reach the manifest.
+    app.wait("//summary[contains(., 'Formats and size')]")
+        .await
+        .click()
+        .await
+        .expect("unfold the formats and size");
+    for format in ["Spreadsheets (CSV)", "Offline viewer"] {
+        app.wait(&format!(
+            "//label[span[normalize-space()='{format}']]/input[@type='checkbox']"
+        ))
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("untick {format}: {e}"));
+    }
+    app.wait("//select[@id='split-size']")
+        .await
+        .select_by_label("2 GB")
+        .await
+        .expect("choose 2 GB parts");
+    app.text("//p[@id='split-hint' and contains(., 'stays one file')]")
+        .await;
+
     app.click_button("Start export").await;
     app.screen("Exporting").await;
     let bar = app
@@ -50,6 +74,13 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
     assert!(archive.is_file(), "{} is on disk", archive.display());
     let report = keepsake_core::archive::verify(&archive).expect("readable archive");
     assert!(report.ok, "{:?}", report.problems);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &keepsake_core::archive::read_entry_to_string(&archive, "data/manifest.json")
+            .expect("manifest"),
+    )
+    .expect("manifest JSON");
+    assert_eq!(manifest["formats"], serde_json::json!(["json"]));
+    assert_eq!(manifest["split_size"], 2_000_000_000u64);
     let sha = app.text("//*[@data-testid='sha256']").await;
     assert_eq!(sha.len(), 64);
 

@@ -9,8 +9,8 @@
 
 mod app;
 
-// Sign in with an access token, choose, export, progress to done, the
-// archive on disk verifies; the History screen.
+// Sign in with an access token, choose (JSON only, a split size), export,
+// progress to done, the archive on disk verifies; the History screen.
 mod export;
 // Cancel keeping what was fetched, relaunch, resume.
 mod resume;

@@ -13,6 +13,8 @@
       errors: {},
       waitSecs: 0,
       freeBytes: 52_000_000_000,
+      // The media estimate (and so the archive's size), to make parts.
+      mediaBytes: 1_700_000,
     },
     window.__KEEPSAKE_SCENARIO__ || {},
   );
@@ -24,7 +26,7 @@
     { name: 'comments', records: 105, bytes: 31000 },
     { name: 'connections', records: 16, bytes: 2400 },
     { name: 'likes', records: 120, bytes: 9600 },
-    { name: 'media', records: 17, bytes: 1_700_000 },
+    { name: 'media', records: 17, bytes: s.mediaBytes },
     { name: 'posts', records: 150, bytes: 96000 },
     { name: 'profile', records: 1, bytes: 900 },
   ];
@@ -40,13 +42,28 @@
     freeBytes: s.freeBytes,
     request,
   });
+  const stem = 'keepsake-alice-2026-11-26-5f1c0e2a';
+  const archiveBytes = cats.reduce((n, c) => n + c.bytes, 0) + 3_320;
+  // Parts as the engine makes them: only when the archive does not fit in one.
+  const parts = (request) => {
+    const n = request.splitSize ? Math.ceil(archiveBytes / request.splitSize) : 1;
+    if (n < 2) return [];
+    const pad = (k) => String(k).padStart(Math.max(2, String(n).length), '0');
+    return Array.from({ length: n }, (_, i) => ({
+      path: `${request.destination}/${stem}.part${pad(i + 1)}-of-${pad(n)}.zip`,
+      fileName: `${stem}.part${pad(i + 1)}-of-${pad(n)}.zip`,
+      sha256: `${i + 1}`.repeat(64).slice(0, 64),
+      bytes: i + 1 < n ? request.splitSize : archiveBytes - (n - 1) * request.splitSize,
+    }));
+  };
   const summary = (request) => ({
     outcome: 'completed',
     exportId: 'exp_5f1c0e2a9b7d4c3e8f6a1b2c3d4e5f60',
-    archive: `${request.destination}/keepsake-alice-2026-11-26-5f1c0e2a.zip`,
-    fileName: 'keepsake-alice-2026-11-26-5f1c0e2a.zip',
+    archive: parts(request)[0]?.path ?? `${request.destination}/${stem}.zip`,
+    fileName: parts(request)[0]?.fileName ?? `${stem}.zip`,
     sha256: '3b4f1f0c8e5a9d2b7c6e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c',
-    bytes: 1_843_220,
+    bytes: archiveBytes,
+    parts: parts(request),
     counts: cats.map((c) => ({ name: c.name, expected: c.records, retrieved: c.records })).concat([{ name: 'media_files', expected: 17, retrieved: 17 }]),
     shortfalls: [],
     warnings: [],
@@ -131,9 +148,11 @@
       case 'cancel_export':
         cancelled = { keep: args.keep };
         return true;
-      case 'verify_archive':
+      case 'verify_archive': {
         fail(cmd);
-        return { archive: args.path, ok: true, filesChecked: 41, bytesChecked: 1_843_220, problems: [] };
+        const n = /\.part\d+-of-(\d+)\.zip$/.exec(args.path);
+        return { archive: args.path, ok: true, parts: n ? Number(n[1]) : null, filesChecked: 41, bytesChecked: archiveBytes, problems: [] };
+      }
       case 'show_in_folder':
         return null;
       case 'audit_log':

@@ -82,6 +82,78 @@ describe('screens', () => {
     await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
   });
 
+  it('chooses JSON only in 2 GB parts by keyboard, and prepare and start get exactly that', async () => {
+    const page = await open({ signedIn: true });
+    await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    assert.equal(await page.getByTestId('archive-choices').textContent(), 'JSON, CSV and the offline viewer; one file');
+    const formats = page.getByRole('group', { name: 'Formats' });
+    assert.equal(await formats.isVisible(), false, 'folded by default');
+    await page.getByText('Formats and size:').focus();
+    await page.keyboard.press('Enter');
+    await formats.waitFor();
+    assert.equal(await formats.getByRole('checkbox', { name: /JSON/ }).isChecked(), true);
+    assert.equal(await formats.getByRole('checkbox', { name: /JSON/ }).isDisabled(), true);
+    const prepares = async () => (await calls(page)).filter((c) => c.cmd === 'prepare_export');
+    const before = (await prepares()).length;
+
+    await formats.getByRole('checkbox', { name: /Spreadsheets \(CSV\)/ }).focus();
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+    const split = page.getByLabel('Split into parts of at most');
+    assert.equal(await split.evaluate((el) => el === document.activeElement), true);
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await split.locator('option:checked').textContent(), '2 GB');
+    assert.equal(await formats.getByRole('checkbox', { name: /CSV/ }).isChecked(), false);
+    assert.equal(await formats.getByRole('checkbox', { name: /Offline viewer/ }).isChecked(), false);
+    await page.getByTestId('split-hint').filter({ hasText: 'fits within 2 GB' }).waitFor();
+    assert.equal(await page.getByTestId('archive-choices').textContent(), 'JSON only; parts of at most 2 GB');
+    // They shape the file Keepsake writes: the platform is not asked again.
+    assert.equal((await prepares()).length, before);
+    await noViolations(page, 'choose (JSON only, 2 GB)');
+
+    // Another folder prepares again, with the same choices.
+    await page.getByRole('button', { name: 'Choose…' }).click();
+    await page.waitForFunction(() =>
+      window.__KEEPSAKE_CALLS__.some((c) => c.cmd === 'prepare_export' && c.args.request.destination === '/media/backup'),
+    );
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+
+    const chosen = ({ csv, viewer, splitSize }) => ({ csv, viewer, splitSize });
+    const want = { csv: false, viewer: false, splitSize: 2_000_000_000 };
+    const prepare = (await prepares()).at(-1);
+    assert.deepEqual(chosen(prepare.args.request), want);
+    assert.equal(prepare.args.request.destination, '/media/backup');
+    const start = (await calls(page)).find((c) => c.cmd === 'start_export');
+    assert.deepEqual(chosen(start.args.request), want);
+    assert.equal(await page.getByRole('table', { name: 'Parts' }).count(), 0, 'one file: it fits');
+    assert.deepEqual(page.errors, []);
+  });
+
+  it('lists the parts of a split archive on Done and verifies them all', async () => {
+    const page = await open({ signedIn: true, mediaBytes: 250_000_000 });
+    await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    await page.getByText('Formats and size:').click();
+    await page.getByLabel('Split into parts of at most').selectOption({ label: '100 MB' });
+    await page.getByTestId('split-hint').filter({ hasText: 'About 3 parts of at most 100 MB' }).waitFor();
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+    const rows = page.getByRole('table', { name: 'Parts' }).locator('tbody tr');
+    assert.equal(await rows.count(), 3);
+    assert.equal(await rows.nth(0).locator('th').textContent(), 'keepsake-alice-2026-11-26-5f1c0e2a.part01-of-03.zip');
+    assert.match(await rows.nth(2).textContent(), /50 MB/);
+    assert.match(await page.getByTestId('archive-name').textContent(), /3 parts/);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByTestId('verify-result').filter({ hasText: 'in all 3 parts' }).waitFor();
+    const verify = (await calls(page)).find((c) => c.cmd === 'verify_archive');
+    assert.match(verify.args.path, /part01-of-03\.zip$/);
+    await noViolations(page, 'done (split)');
+    assert.deepEqual(page.errors, []);
+  });
+
   it('lets support staff export a customer with a reason', async () => {
     const page = await open({ signedIn: true, support: true });
     await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
@@ -177,6 +249,9 @@ describe('accessibility (axe-core)', () => {
       const page = await open({ signedIn: true }, { colorScheme });
       await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
       await noViolations(page, `choose (${colorScheme})`);
+      await page.getByText('Formats and size:').click();
+      await page.getByRole('group', { name: 'Archive size' }).waitFor();
+      await noViolations(page, `choose, formats and size unfolded (${colorScheme})`);
       await page.getByRole('button', { name: 'Start export' }).click();
       await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
       await page.getByRole('button', { name: 'Verify' }).click();

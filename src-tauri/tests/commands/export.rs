@@ -229,6 +229,79 @@ async fn a_discarded_preparation_does_not_count_against_the_quota() {
 }
 
 #[tokio::test]
+async fn json_only_in_parts_keeps_the_prepared_session_and_lists_every_part() {
+    const PART: u64 = 64 * 1024;
+    let p = Platform::start(Preset::Demo).await;
+    let t = signed_in(&p, "alice", "export:self").await;
+
+    let mut tiny = t.request();
+    tiny.split_size = Some(1000);
+    let err = commands::prepare_export(t.state(), tiny)
+        .await
+        .expect_err("parts too small");
+    assert_eq!(err.code, ErrorCode::Invalid, "{err:?}");
+
+    // Prepared with the defaults; the formats and split chosen afterwards
+    // do not give the session up.
+    let prep = commands::prepare_export(t.state(), t.request())
+        .await
+        .expect("prepared");
+    let mut req = t.request();
+    req.csv = Some(false);
+    req.viewer = Some(false);
+    req.split_size = Some(PART);
+    let (channel, _) = collecting_channel();
+    let summary = commands::start_export(t.handle(), t.state(), req, channel)
+        .await
+        .expect("exported");
+    assert_eq!(summary.outcome, "completed", "{:?}", summary.shortfalls);
+    assert_eq!(summary.export_id, prep.export_id, "the prepared session");
+
+    assert!(summary.parts.len() > 1, "{:?}", summary.parts);
+    assert_eq!(summary.archive, summary.parts[0].path);
+    assert_eq!(summary.file_name, summary.parts[0].file_name);
+    assert_eq!(
+        summary.parts.iter().map(|x| x.bytes).sum::<u64>(),
+        summary.bytes
+    );
+    for part in &summary.parts {
+        let on_disk = fs_err::metadata(&part.path).expect("part on disk").len();
+        assert_eq!(on_disk, part.bytes, "{}", part.file_name);
+        assert!(part.path.ends_with(&part.file_name));
+        assert_eq!(part.sha256.len(), 64);
+    }
+    let first = std::path::Path::new(&summary.parts[0].path);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &keepsake_core::archive::read_entry_to_string(first, "data/manifest.json")
+            .expect("manifest"),
+    )
+    .expect("manifest JSON");
+    assert_eq!(manifest["formats"], serde_json::json!(["json"]));
+    assert_eq!(manifest["split_size"], PART);
+    assert!(keepsake_core::archive::read_entry_to_string(first, "index.html").is_err());
+
+    // Verify checks the whole set from its first part.
+    let verified = commands::verify_archive(t.state(), summary.archive.clone())
+        .await
+        .expect("verified");
+    assert!(verified.ok, "{:?}", verified.problems);
+    assert_eq!(verified.parts, Some(summary.parts.len() as u64));
+    assert!(verified.files_checked > 0);
+
+    let last = &summary.parts[summary.parts.len() - 1];
+    fs_err::remove_file(&last.path).expect("remove the last part");
+    let missing = commands::verify_archive(t.state(), summary.archive.clone())
+        .await
+        .expect("checked");
+    assert!(!missing.ok);
+    assert!(
+        missing.problems.iter().any(|x| x.contains("missing")),
+        "{:?}",
+        missing.problems
+    );
+}
+
+#[tokio::test]
 async fn rate_limits_are_waited_out_and_shown() {
     let p = Platform::start(Preset::Demo).await;
     p.state.set_faults(FaultPlan {

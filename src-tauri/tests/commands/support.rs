@@ -51,17 +51,13 @@ impl TestApp {
     /// A request for one's own account into the default destination.
     pub fn request(&self) -> ExportRequest {
         ExportRequest {
-            subject_id: None,
-            reason: None,
-            categories: None,
-            since: None,
-            until: None,
             destination: self
                 .dir
                 .path()
                 .join("Downloads/Keepsake")
                 .display()
                 .to_string(),
+            ..ExportRequest::default()
         }
     }
 }

@@ -19,6 +19,16 @@ export type Screen = 'loading' | 'signIn' | 'choose' | 'progress' | 'done' | 'hi
 
 export const ALL_CATEGORIES = ['profile', 'posts', 'comments', 'likes', 'connections', 'media'];
 
+/** The part sizes offered, in decimal units as the CLI's `--split-size`
+ * reads them (2 GB = 2,000,000,000 bytes) and `bytes()` shows them. */
+export const SPLIT_SIZES: { bytes: number; label: string }[] = [
+  { bytes: 100_000_000, label: '100 MB' },
+  { bytes: 2_000_000_000, label: '2 GB' },
+  { bytes: 4_000_000_000, label: '4 GB' },
+  { bytes: 10_000_000_000, label: '10 GB' },
+  { bytes: 50_000_000_000, label: '50 GB' },
+];
+
 /** The contract's order, for display; unknown categories last. */
 function order(name: string): number {
   const i = ALL_CATEGORIES.indexOf(name);
@@ -61,6 +71,11 @@ export class KeepsakeApp {
   selected = $state<string[]>([...ALL_CATEGORIES]);
   since = $state('');
   until = $state('');
+  /** CSV files and the offline viewer beside the JSON (always there). */
+  csv = $state(true);
+  viewer = $state(true);
+  /** Largest part in bytes; 0 for one archive. */
+  splitSize = $state(0);
   onBehalf = $state(false);
   customer = $state<Customer | null>(null);
   reason = $state('');
@@ -180,13 +195,18 @@ export class KeepsakeApp {
       since: this.since || undefined,
       until: this.until || undefined,
       destination: this.destination,
+      csv: this.csv,
+      viewer: this.viewer,
+      splitSize: this.splitSize || undefined,
     };
   }
 
   private inflight: Promise<void> = Promise.resolve();
 
   /** Opens the session to show counts, size and free space. One at a time:
-   * the shell gives up the previous session when the request changes. */
+   * the shell gives up the previous session when the request changes (not
+   * for formats or split: they only shape the archive, so choosing them
+   * asks the platform nothing). */
   prepare(): Promise<void> {
     this.inflight = this.inflight.then(() => this.prepareNow());
     return this.inflight;

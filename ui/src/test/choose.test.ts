@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../App.svelte';
 import { alice, appWith, carol, preparation } from './fixtures';
+
+const hint = () => screen.getByTestId('split-hint').textContent?.replace(/\s+/g, ' ');
+const choices = () => screen.getByTestId('archive-choices').textContent;
+/** Unfolds "Formats and size". */
+async function unfold(user: ReturnType<typeof userEvent.setup>) {
+  await user.click(screen.getByText('Formats and size:'));
+  expect((screen.getByText('Formats and size:').closest('details') as HTMLDetailsElement).open).toBe(true);
+}
 
 async function signedIn(over = {}) {
   const r = appWith({ whoAmI: async () => alice, ...over });
@@ -90,6 +98,75 @@ describe('Choose', () => {
     await user.type(screen.getByLabelText('Customer’s login'), 'zed');
     await user.click(screen.getByRole('button', { name: 'Look up' }));
     expect((await screen.findByRole('alert')).textContent).toContain("no account with the login 'zed'");
+  });
+
+  it('offers the formats, JSON always and CSV and the viewer on by default', async () => {
+    const user = userEvent.setup();
+    const { app } = await signedIn();
+    render(App, { app });
+    expect(choices()).toBe('JSON, CSV and the offline viewer; one file');
+    await unfold(user);
+    const formats = within(screen.getByRole('group', { name: 'Formats' }));
+    const json = formats.getByRole('checkbox', { name: /JSON/ }) as HTMLInputElement;
+    expect(json.checked && json.disabled).toBe(true);
+    for (const name of [/Spreadsheets \(CSV\)/, /Offline viewer/]) {
+      const box = formats.getByRole('checkbox', { name }) as HTMLInputElement;
+      expect(box.checked && !box.disabled).toBe(true);
+    }
+    const split = screen.getByRole('combobox', { name: 'Split into parts of at most' }) as HTMLSelectElement;
+    expect(within(split).getAllByRole('option').map((o) => o.textContent)).toEqual([
+      'No split (one file)',
+      '100 MB',
+      '2 GB',
+      '4 GB',
+      '10 GB',
+      '50 GB',
+    ]);
+    expect(split.selectedOptions[0].textContent).toBe('No split (one file)');
+    expect(screen.getByTestId('split-hint').textContent).toContain('One zip file');
+  });
+
+  it('starts with JSON only in 2 GB parts, without asking the platform again', async () => {
+    const user = userEvent.setup();
+    const { app, api } = await signedIn();
+    render(App, { app });
+    const prepared = (api.prepareExport as any).mock.calls.length;
+    await unfold(user);
+    await user.click(screen.getByLabelText(/Spreadsheets \(CSV\)/));
+    await user.click(screen.getByLabelText(/Offline viewer/));
+    await user.selectOptions(screen.getByLabelText('Split into parts of at most'), '2 GB');
+    expect(hint()).toMatch(/fits within 2 GB, so it stays one file/);
+    expect(choices()).toBe('JSON only; parts of at most 2 GB');
+    await user.click(screen.getByRole('button', { name: 'Start export' }));
+    const req = (api.startExport as any).mock.calls[0][0];
+    expect([req.csv, req.viewer, req.splitSize]).toEqual([false, false, 2_000_000_000]);
+    expect((api.prepareExport as any).mock.calls.length).toBe(prepared);
+  });
+
+  it('sends the defaults when nothing is changed, and no split size', async () => {
+    const user = userEvent.setup();
+    const { app, api } = await signedIn();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'Start export' }));
+    const req = (api.startExport as any).mock.calls[0][0];
+    expect([req.csv, req.viewer, req.splitSize]).toEqual([true, true, undefined]);
+  });
+
+  it('says about how many parts the chosen size makes', async () => {
+    const user = userEvent.setup();
+    const big = {
+      ...preparation,
+      categories: preparation.categories.map((c) => (c.name === 'media' ? { ...c, bytes: 7_500_000_000 } : c)),
+    };
+    const { app } = await signedIn({ prepareExport: async () => big });
+    render(App, { app });
+    await unfold(user);
+    await user.selectOptions(screen.getByLabelText('Split into parts of at most'), '2 GB');
+    expect(choices()).toBe('JSON, CSV and the offline viewer; about 4 parts of at most 2 GB');
+    expect(hint()).toMatch(/About 4 parts of at most 2 GB, each a complete zip \(this export is about 7\.5 GB\)/);
+    // Leaving the media out leaves far less to split.
+    await user.click(screen.getByLabelText(/Photos/));
+    expect(hint()).toMatch(/fits within 2 GB/);
   });
 
   it('says an interrupted export will be continued', async () => {

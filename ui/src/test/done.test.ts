@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../App.svelte';
-import { alice, appWith, audit, preparation, summary } from './fixtures';
+import { alice, appWith, audit, preparation, splitSummary, summary } from './fixtures';
 
 async function finished(over = {}) {
   const r = appWith({ whoAmI: async () => alice, ...over });
@@ -29,6 +29,31 @@ describe('Done', () => {
     expect((await screen.findByTestId('verify-result')).textContent).toContain('all 14 files match');
     await user.click(screen.getByRole('button', { name: 'Show in folder' }));
     expect(api.showInFolder).toHaveBeenCalledWith(summary.archive);
+  });
+
+  it('lists every part of a split archive with its size and checksum, and verifies them all', async () => {
+    const user = userEvent.setup();
+    const { app } = await finished({
+      startExport: async () => splitSummary,
+      verifyArchive: async (path: string) => ({ archive: path, ok: true, parts: 3, filesChecked: 60, bytesChecked: 4_400_000_000, problems: [] }),
+    });
+    render(App, { app });
+    expect(screen.getByTestId('archive-name').textContent).toContain('3 parts');
+    expect(screen.getByText('SHA-256 of the list')).toBeTruthy();
+    expect(screen.getByText('4.5 GB in all')).toBeTruthy();
+    const rows = within(screen.getByRole('table', { name: 'Parts' })).getAllByRole('row').slice(1);
+    expect(rows.map((r) => Array.from(r.children).map((c) => c.textContent))).toEqual(
+      splitSummary.parts.map((p) => [p.fileName, p.bytes === 2_000_000_000 ? '2.0 GB' : '500 MB', p.sha256]),
+    );
+    expect(screen.getByText(/sha256sum keepsake-alice-2026-11-26-01234567\.part\*\.zip \| sha256sum/)).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: 'Verify' }));
+    expect((await screen.findByTestId('verify-result')).textContent).toMatch(/all 60 files in all 3 parts match/);
+  });
+
+  it('shows no parts for one archive', async () => {
+    const { app } = await finished();
+    render(App, { app });
+    expect(screen.queryByRole('table', { name: 'Parts' })).toBeNull();
   });
 
   it('says an archive is incomplete and what is missing', async () => {

@@ -42,6 +42,7 @@ export const summary: ExportSummary = {
   fileName: 'keepsake-alice-2026-11-26-01234567.zip',
   sha256: 'a'.repeat(64),
   bytes: 4_321_000,
+  parts: [],
   counts: [
     { name: 'posts', expected: 120, retrieved: 120 },
     { name: 'media', expected: 8, retrieved: 8 },
@@ -52,6 +53,21 @@ export const summary: ExportSummary = {
   subject: 'alice',
   actor: 'alice',
   asOf: '2026-11-26T10:00:00Z',
+};
+
+/** The same export in three parts. */
+export const splitSummary: ExportSummary = {
+  ...summary,
+  archive: '/home/alice/Downloads/Keepsake/keepsake-alice-2026-11-26-01234567.part01-of-03.zip',
+  fileName: 'keepsake-alice-2026-11-26-01234567.part01-of-03.zip',
+  sha256: 'c'.repeat(64),
+  bytes: 4_500_000_000,
+  parts: [1, 2, 3].map((k) => ({
+    path: `/home/alice/Downloads/Keepsake/keepsake-alice-2026-11-26-01234567.part0${k}-of-03.zip`,
+    fileName: `keepsake-alice-2026-11-26-01234567.part0${k}-of-03.zip`,
+    sha256: String(k).repeat(64),
+    bytes: k < 3 ? 2_000_000_000 : 500_000_000,
+  })),
 };
 
 export const audit: AuditView = {
@@ -104,7 +120,7 @@ export function fakeApi(over: Partial<Api> = {}): Api {
     pendingResume: vi.fn(async () => null),
     startExport: vi.fn(async () => summary),
     cancelExport: vi.fn(async () => true),
-    verifyArchive: vi.fn(async (path: string) => ({ archive: path, ok: true, filesChecked: 14, bytesChecked: 4_000_000, problems: [] })),
+    verifyArchive: vi.fn(async (path: string) => ({ archive: path, ok: true, parts: null, filesChecked: 14, bytesChecked: 4_000_000, problems: [] })),
     showInFolder: vi.fn(async () => {}),
     auditLog: vi.fn(async () => audit),
     exportAuditCsv: vi.fn(async () => 2),

@@ -80,7 +80,21 @@ until?: string,
 /**
  * Destination folder.
  */
-destination: string, };
+destination: string, 
+/**
+ * CSV files beside the JSON (which is always there); left out for
+ * the default, on.
+ */
+csv?: boolean, 
+/**
+ * The offline viewer (`index.html`); left out for the default, on.
+ */
+viewer?: boolean, 
+/**
+ * Split the archive into complete zips of at most this many bytes
+ * each; left out for one archive.
+ */
+splitSize?: number, };
 
 export type CategoryEstimate = { 
 /**
@@ -210,6 +224,24 @@ expected: number,
  */
 retrieved: number, };
 
+export type ArchivePart = { 
+/**
+ * Full path.
+ */
+path: string, 
+/**
+ * Its file name (`NAME.part01-of-03.zip`).
+ */
+fileName: string, 
+/**
+ * Its SHA-256.
+ */
+sha256: string, 
+/**
+ * Its size.
+ */
+bytes: number, };
+
 export type ExportSummary = { 
 /**
  * `completed` or `incomplete`.
@@ -232,9 +264,15 @@ fileName: string,
  */
 sha256: string, 
 /**
- * Its size.
+ * Its size (of every part together, when split).
  */
 bytes: number, 
+/**
+ * The files of a split archive, in order; empty for one file. Then
+ * `archive` is the first part and `sha256` that of the parts'
+ * `sha256sum` listing.
+ */
+parts: Array<ArchivePart>, 
 /**
  * Per category.
  */
@@ -266,19 +304,24 @@ asOf: string, };
 
 export type VerifyResult = { 
 /**
- * The archive checked.
+ * The archive checked (any part of a split archive).
  */
 archive: string, 
 /**
- * Every entry matched its checksum.
+ * Every entry matched its checksum (and, when split, every part is
+ * there and from the same export).
  */
 ok: boolean, 
 /**
- * Entries checked.
+ * For a split archive, how many parts it has; every one is checked.
+ */
+parts: number | null, 
+/**
+ * Entries checked (in every part).
  */
 filesChecked: number, 
 /**
- * Bytes checked.
+ * Bytes checked (in every part).
  */
 bytesChecked: number, 
 /**
