@@ -301,6 +301,12 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             report.as_of,
             date_range(report.since.as_deref(), report.until.as_deref()),
         );
+        if report.archive_kept_bytes > 0 {
+            s.push_str(&format!(
+                "  continued an interrupted run: {} of the archive were already written\n",
+                render::human_bytes(report.archive_kept_bytes)
+            ));
+        }
         if !report.parts.is_empty() {
             s.push_str(&format!(
                 "  in {} parts (check them with keepsake verify --set):\n",

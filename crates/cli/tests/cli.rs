@@ -279,6 +279,10 @@ async fn kill_9_at_several_points_then_resume_refetches_nothing() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     let report = result_json(&o);
     assert_eq!(report["resumed"], true);
+    assert!(
+        report["archive_kept_bytes"].as_u64().is_some_and(|n| n > 0),
+        "the archive written before the kills was continued: {report}"
+    );
     for (k, n) in page_keys(&p) {
         *seen.entry(k).or_insert(0) += n;
     }

@@ -171,7 +171,8 @@ impl Journal {
             options.mode(0o600);
         }
         let mut file = options.open(&path).map_err(io_error("create", &path))?;
-        let mut line = serde_json::to_vec(&Header::of(info)).map_err(io::Error::other)
+        let mut line = serde_json::to_vec(&Header::of(info))
+            .map_err(io::Error::other)
             .map_err(io_error("write", &path))?;
         line.push(b'\n');
         file.write_all(&line).map_err(io_error("write", &path))?;
@@ -207,7 +208,9 @@ impl Journal {
         };
         let mut lines = BufReader::new(journal);
         let mut first = String::new();
-        lines.read_line(&mut first).map_err(io_error("read", &path))?;
+        lines
+            .read_line(&mut first)
+            .map_err(io_error("read", &path))?;
         let Ok(header) = serde_json::from_str::<Header>(&first) else {
             return Ok(None);
         };
@@ -217,7 +220,11 @@ impl Journal {
         if !header.same_bag(&Header::of(info)) {
             return Ok(None);
         }
-        let mut file = match fs_err::OpenOptions::new().read(true).write(true).open(partial) {
+        let mut file = match fs_err::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(partial)
+        {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_error("open", partial)(e)),
@@ -245,7 +252,9 @@ impl Journal {
                 if !line.ends_with('\n') {
                     break; // cut short by the interruption
                 }
-                let Some(e) = serde_json::from_str::<Line>(&line).ok().and_then(Line::entry)
+                let Some(e) = serde_json::from_str::<Line>(&line)
+                    .ok()
+                    .and_then(Line::entry)
                 else {
                     break;
                 };
@@ -397,7 +406,10 @@ mod tests {
             .expect("kept");
         second_half(&mut w);
         let resumed = w.finish().expect("finish");
-        assert_eq!(resumed.sha256, whole.sha256, "byte for byte the same archive");
+        assert_eq!(
+            resumed.sha256, whole.sha256,
+            "byte for byte the same archive"
+        );
         assert_eq!(
             (resumed.payload_files, resumed.payload_bytes),
             (whole.payload_files, whole.payload_bytes)
@@ -455,7 +467,10 @@ mod tests {
 
         let mut w = ArchiveWriter::resume(&path, info()).expect("resume");
         assert!(!w.has_recovered("posts.json"));
-        assert!(!w.has_recovered("media/1-a.bin"), "nothing after the damage");
+        assert!(
+            !w.has_recovered("media/1-a.bin"),
+            "nothing after the damage"
+        );
         first_half(&mut w);
         second_half(&mut w);
         let done = w.finish().expect("finish");

@@ -259,12 +259,22 @@ mod tests {
     fn large_output_moves_to_a_temporary_file() {
         let dir = tempfile::tempdir().expect("dir");
         let text: Vec<u8> = (0..3_000_000u32).flat_map(|i| i.to_le_bytes()).collect();
-        let p = prepare_reader(&mut &text[..], Some(text.len() as u64), false, dir.path(), "t")
-            .expect("prepare");
+        let p = prepare_reader(
+            &mut &text[..],
+            Some(text.len() as u64),
+            false,
+            dir.path(),
+            "t",
+        )
+        .expect("prepare");
         assert!(matches!(p.data, Spool::Temp(_)));
         assert_eq!(p.compressed_len, text.len() as u64);
         assert_eq!(p.crc32, crc32fast::hash(&text));
-        assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "unnamed");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("list").count(),
+            0,
+            "unnamed"
+        );
     }
 
     #[test]

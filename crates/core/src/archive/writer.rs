@@ -386,7 +386,12 @@ impl ArchiveWriter {
         bytes: &[u8],
         compress: bool,
     ) -> Result<EntryInfo> {
-        self.add_payload_reader(path_in_data, &mut &bytes[..], Some(bytes.len() as u64), compress)
+        self.add_payload_reader(
+            path_in_data,
+            &mut &bytes[..],
+            Some(bytes.len() as u64),
+            compress,
+        )
     }
 
     /// Adds the payload entry `data/<path_in_data>`, prepared elsewhere
@@ -563,6 +568,12 @@ impl ArchiveWriter {
             }
         }
         if let Some(journal) = self.journal.as_mut() {
+            // The entry leaves our buffer before the journal names it, so a
+            // killed process leaves every journaled entry in the file.
+            if let Err(e) = out.file.flush() {
+                self.broken = true;
+                return Err(io_error("write", &self.partial_path)(e));
+            }
             let line = JournalEntry {
                 entry: entry.clone(),
                 sha256: prepared.sha256,
@@ -851,7 +862,6 @@ fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
-
 pub(super) fn busy(partial: &Path) -> Error {
     Error::Invalid(format!(
         "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
@@ -974,7 +984,6 @@ impl<I: Iterator<Item = String>> Read for LinesReader<'_, I> {
         Ok(n)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1374,7 +1383,10 @@ mod tests {
                 Prepared::verified_file(src.clone(), 100_000, sha, crc),
             )
             .expect_err("changed");
-        assert!(err.to_string().contains("changed while being archived"), "{err}");
+        assert!(
+            err.to_string().contains("changed while being archived"),
+            "{err}"
+        );
         let done = w.finish().expect("finish");
         assert_eq!(done.payload_files, 1);
         let report = verify(&done.path).expect("verify");

@@ -92,7 +92,9 @@ impl DosTime {
             time: (u16::from(t.hour()) << 11)
                 | (u16::from(t.minute()) << 5)
                 | (u16::from(t.second()) / 2),
-            date: (((year - 1980) as u16) << 9) | (u16::from(u8::from(t.month())) << 5) | u16::from(t.day()),
+            date: (((year - 1980) as u16) << 9)
+                | (u16::from(u8::from(t.month())) << 5)
+                | u16::from(t.day()),
         }
     }
 }
@@ -102,7 +104,14 @@ pub(super) fn local_header(e: &Entry, when: DosTime) -> Vec<u8> {
     let zip64 = e.zip64_sizes();
     let mut h = Vec::with_capacity(e.local_header_len() as usize);
     put32(&mut h, LOCAL_SIG);
-    put16(&mut h, if zip64 { VERSION_ZIP64 } else { VERSION_DEFLATE });
+    put16(
+        &mut h,
+        if zip64 {
+            VERSION_ZIP64
+        } else {
+            VERSION_DEFLATE
+        },
+    );
     put16(&mut h, FLAG_UTF8);
     put16(&mut h, e.method.code());
     put16(&mut h, when.time);
@@ -153,7 +162,11 @@ pub(super) fn central_directory(
             put64(&mut extra, e.offset);
         }
         let zip64 = !extra.is_empty();
-        let version = if zip64 { VERSION_ZIP64 } else { VERSION_DEFLATE };
+        let version = if zip64 {
+            VERSION_ZIP64
+        } else {
+            VERSION_DEFLATE
+        };
         put32(&mut h, CENTRAL_SIG);
         put16(&mut h, MADE_BY_UNIX | VERSION_ZIP64);
         put16(&mut h, version);
@@ -253,6 +266,13 @@ mod tests {
         let h = local_header(&e, DosTime { time: 0, date: 33 });
         assert_eq!(h.len() as u64, e.local_header_len());
         assert_eq!(&h[18..26], &[0xFF; 8], "sizes saturated");
-        assert_eq!(u64::from_le_bytes(h[h.len() - 16..h.len() - 8].try_into().unwrap()), 5 << 30);
+        assert_eq!(
+            u64::from_le_bytes(
+                h[h.len() - 16..h.len() - 8]
+                    .try_into()
+                    .expect("eight bytes")
+            ),
+            5 << 30
+        );
     }
 }

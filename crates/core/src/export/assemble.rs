@@ -15,7 +15,8 @@ mod pipeline;
 use super::Formats;
 use super::csv::{CsvRows, columns};
 use crate::archive::{
-    ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions, names::NameAllocator,
+    ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
+    names::NameAllocator,
 };
 use crate::{Error, Result, viewer};
 
@@ -101,8 +102,8 @@ pub(super) fn start(
                 pipeline::run(writer, rx, formats)
             })
     };
-    let handle = spawned
-        .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
+    let handle =
+        spawned.map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
     Ok((tx, handle))
 }
 

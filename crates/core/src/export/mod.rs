@@ -780,8 +780,15 @@ async fn fetch_and_assemble(
         formats: opts.formats,
         split_size: opts.split_size,
     });
-    if staged.choices.is_some_and(|c| c.formats != opts.formats || c.split_size != opts.split_size) {
-        tracing::info!(?formats, ?split_size, "a resumed export keeps the formats and split size it started with");
+    if staged
+        .choices
+        .is_some_and(|c| c.formats != opts.formats || c.split_size != opts.split_size)
+    {
+        tracing::info!(
+            ?formats,
+            ?split_size,
+            "a resumed export keeps the formats and split size it started with"
+        );
     }
     let final_path = opts.out_dir.join(&staged.archive_name);
     let info = BagInfo {
@@ -798,9 +805,9 @@ async fn fetch_and_assemble(
         phase: Phase::Fetching,
     });
     let split = split_size.map(|max_part_bytes| crate::archive::SplitOptions {
-            max_part_bytes,
-            spool_dir: staging_dir.join("spool"),
-        });
+        max_part_bytes,
+        spool_dir: staging_dir.join("spool"),
+    });
     let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info, formats, split)?;
     let shared = Arc::new(Shared {
         client: client.clone(),
@@ -948,7 +955,6 @@ async fn fetch_and_assemble(
         as_of: session.as_of.clone(),
     })
 }
-
 
 /// Every category concurrently (each cursor chain in order), media
 /// downloads alongside; finished categories go to the zip thread at once.

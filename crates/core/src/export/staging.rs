@@ -234,7 +234,7 @@ mod tests {
             bytes: 77,
             crc32: Some(9),
         })
-            .expect("rec");
+        .expect("rec");
         let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
         raw.write_all(b"{\"t\":\"page\",\"cat\":\"li")
             .expect("torn");
@@ -244,7 +244,7 @@ mod tests {
             bytes: 1,
             crc32: None,
         })
-            .expect("after torn");
+        .expect("after torn");
         let (_, media2) = s.replay().expect("replay again");
         assert_eq!(
             media2.get(&4).map(|m| m.bytes),

@@ -113,14 +113,15 @@ pub(super) fn run(
         })
         .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
 
+    // Entries can still be on their way when the last job is in: the
+    // archive is finished once as many were written as were sent.
     let mut written = 0u64;
-    let mut finish_with: Option<(Value, u64)> = None;
+    let mut last: Option<(Value, u64)> = None;
     loop {
-        if let Some((_, entries)) = &finish_with
+        if let Some((manifest, entries)) = &last
             && written == *entries
         {
-            let (manifest, _) = finish_with.take().unwrap_or_default();
-            return finish(writer, &manifest, formats);
+            return finish(writer, manifest, formats);
         }
         let Ok(ready) = ready_rx.recv() else {
             return Err(stopped_early());
@@ -133,7 +134,7 @@ pub(super) fn run(
                 whole.add_prepared(&path, prepared?)?;
                 written += 1;
             }
-            Ready::Finish { manifest, entries } => finish_with = Some((manifest, entries)),
+            Ready::Finish { manifest, entries } => last = Some((manifest, entries)),
         }
     }
 }
@@ -177,7 +178,10 @@ fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
             reader.check()?;
             Ok(prepared)
         }
-        UnitSource::File { path: src, compress } => prepare_file(&src, compress, &spool_dir),
+        UnitSource::File {
+            path: src,
+            compress,
+        } => prepare_file(&src, compress, &spool_dir),
         UnitSource::Verified { path: src, v } => {
             Ok(Prepared::verified_file(src, v.len, v.sha256, v.crc32))
         }
