@@ -99,6 +99,9 @@ async fn a_cancelled_export_resumes_without_fetching_again() {
 
     let mut opts = support::options(&dest.out());
     opts.resume = ResumeMode::Require;
+    // Asked for another form on resuming (as a front end that does not know
+    // the first choice might): the export keeps the one it started with.
+    opts.formats = export::Formats::JSON_ONLY;
     let report = export::run(
         &client,
         &opts,
@@ -122,6 +125,16 @@ async fn a_cancelled_export_resumes_without_fetching_again() {
     );
     let check = keepsake_core::archive::verify(&report.archive).expect("verify");
     assert!(check.ok, "{:?}", check.problems);
+    let manifest: serde_json::Value = serde_json::from_str(
+        &keepsake_core::archive::read_entry_to_string(&report.archive, "data/manifest.json")
+            .expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(
+        manifest["formats"],
+        serde_json::json!(["json", "csv", "viewer"]),
+        "the formats the export started with"
+    );
     assert_eq!(
         ids(&records(&report.archive, "posts")),
         reference,

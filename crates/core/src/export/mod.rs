@@ -328,6 +328,44 @@ fn find_resumable(
     })
 }
 
+/// The archive's form for this run: the one the export started with once
+/// anything was fetched (a resumed export keeps it, whatever a front end
+/// offering to resume asks for), and otherwise this run's, recorded for the
+/// runs after it (a prepared session may be started with other choices).
+fn settle_choices(
+    staging_dir: &Path,
+    staged: &StagedSession,
+    opts: &ExportOptions,
+    nothing_fetched: bool,
+) -> Result<Choices> {
+    let asked = Choices {
+        formats: opts.formats,
+        split_size: opts.split_size,
+    };
+    match staged.choices {
+        Some(first) if !nothing_fetched => {
+            if first != asked {
+                tracing::info!(
+                    ?first,
+                    "a resumed export keeps the formats and split size it started with"
+                );
+            }
+            Ok(first)
+        }
+        Some(first) if first == asked => Ok(first),
+        _ => {
+            let updated = StagedSession {
+                choices: Some(asked),
+                ..staged.clone()
+            };
+            let json =
+                serde_json::to_vec_pretty(&updated).map_err(|e| Error::Invalid(e.to_string()))?;
+            write_private(&staging_dir.join("session.json"), &json)?;
+            Ok(asked)
+        }
+    }
+}
+
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut f = staging::open_private(path, false)?;
@@ -776,20 +814,12 @@ async fn fetch_and_assemble(
     let Choices {
         formats,
         split_size,
-    } = staged.choices.unwrap_or(Choices {
-        formats: opts.formats,
-        split_size: opts.split_size,
-    });
-    if staged
-        .choices
-        .is_some_and(|c| c.formats != opts.formats || c.split_size != opts.split_size)
-    {
-        tracing::info!(
-            ?formats,
-            ?split_size,
-            "a resumed export keeps the formats and split size it started with"
-        );
-    }
+    } = settle_choices(
+        staging_dir,
+        staged,
+        opts,
+        cat_states.is_empty() && media_done.is_empty(),
+    )?;
     let final_path = opts.out_dir.join(&staged.archive_name);
     let info = BagInfo {
         source_organization: staged.platform.clone(),

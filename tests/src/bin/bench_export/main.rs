@@ -338,7 +338,7 @@ fn run(args: &Args) -> Result<()> {
             None,
         ),
         row(
-            "Zip only: the archive's content from disk through `ArchiveWriter` (text deflated, PNG stored)",
+            "Zip only: the archive's content from disk through `ArchiveWriter`, entries prepared on one thread per core as the export does (text deflated, PNG stored)",
             format!(
                 "{zip_wall:.2} s, CPU {zip_cpu:.2} s ({} MB archive)",
                 zipped / 1_000_000
