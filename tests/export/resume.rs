@@ -243,3 +243,178 @@ async fn a_prepared_export_is_the_one_that_runs_or_is_discarded() {
     );
     assert_eq!(report.outcome, Outcome::Completed);
 }
+
+/// Whether a media file the archive journal lists is gone from staging: the
+/// export removed it once it was safely in the archive.
+fn staged_media_removed(out: &std::path::Path) -> bool {
+    let Ok(rd) = std::fs::read_dir(out) else {
+        return false;
+    };
+    let names: Vec<std::path::PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let Some(staging) = names.iter().find(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".keepsake-"))
+    }) else {
+        return false;
+    };
+    let Some(journal) = names
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with(".zip.partial.journal"))
+    else {
+        return false;
+    };
+    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    text.lines().filter(|l| l.ends_with('}')).any(|line| {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            return false;
+        };
+        let Some(rest) = v["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix("data/media/"))
+        else {
+            return false;
+        };
+        let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        !staging.join("media").join(format!("{id}.bin")).exists()
+    })
+}
+
+/// Runs alice's export and cancels it (keeping) once a staged media file
+/// was removed for being in the archive.
+async fn cancel_once_media_left_staging(
+    client: &keepsake_core::client::ApiClient,
+    opts: &export::ExportOptions,
+    dest: &Dest,
+) {
+    let flag = CancelFlag::default();
+    let watch = {
+        let (out, flag) = (dest.out(), flag.clone());
+        tokio::spawn(async move {
+            for _ in 0..10_000 {
+                if staged_media_removed(&out) {
+                    flag.cancel(true);
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            false
+        })
+    };
+    let first = export::run(
+        client,
+        opts,
+        Arc::new(export::Silent),
+        flag,
+        Some(&dest.audit),
+    )
+    .await;
+    assert!(
+        watch.await.expect("watcher"),
+        "a staged media file is removed once its entry is in the archive"
+    );
+    assert!(
+        matches!(first, Err(Error::Cancelled)),
+        "cancelled mid-way: {first:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
+    let p = Platform::start(Preset::Demo).await;
+    let expected_media = support::reference_ids(&p, "carol", "alice", "media").await;
+    p.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let token = p.token("alice", "export:self");
+    let dest = Dest::new();
+    let client = support::client(&p, &token);
+    let mut opts = support::options(&dest.out());
+    opts.media_workers = 1;
+    cancel_once_media_left_staging(&client, &opts, &dest).await;
+    p.state.reset_requests();
+
+    let report = export::run(
+        &client,
+        &opts,
+        Arc::new(export::Silent),
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect("resumed");
+    assert!(report.resumed && report.archive_kept_bytes > 0);
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    assert_eq!(
+        report.counts["media_files"].retrieved,
+        expected_media.len() as u64
+    );
+    let media = records(&report.archive, "media");
+    assert_eq!(ids(&media), expected_media);
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(&report.archive).expect("open")).expect("zip");
+    for m in &media {
+        let at = m["archive_path"]
+            .as_str()
+            .expect("every file is in the archive");
+        let entry = zip.by_name(at).unwrap_or_else(|e| panic!("{at}: {e}"));
+        assert_eq!(Some(entry.size()), m["size"].as_u64(), "{at}");
+    }
+    let check = keepsake_core::archive::verify(&report.archive).expect("verify");
+    assert!(check.ok, "{:?}", check.problems);
+    let downloads: u64 = p
+        .state
+        .requests()
+        .iter()
+        .filter(|(k, _)| k.contains("/content"))
+        .map(|(_, n)| n)
+        .sum();
+    assert!(
+        downloads < expected_media.len() as u64,
+        "files archived before the cancel were not downloaded again ({downloads} downloads)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
+    let p = Platform::start(Preset::Demo).await;
+    p.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let token = p.token("alice", "export:self");
+    let dest = Dest::new();
+    let client = support::client(&p, &token);
+    let mut opts = support::options(&dest.out());
+    opts.media_workers = 1;
+    cancel_once_media_left_staging(&client, &opts, &dest).await;
+    // The archive's journal is lost (say, a disk tool removed it): what it
+    // held cannot be kept, and the staged copies of some files are gone.
+    for e in std::fs::read_dir(dest.out())
+        .expect("out")
+        .filter_map(|e| e.ok())
+    {
+        if e.file_name().to_string_lossy().ends_with(".journal") {
+            std::fs::remove_file(e.path()).expect("remove journal");
+        }
+    }
+    let err = export::run(
+        &client,
+        &opts,
+        Arc::new(export::Silent),
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect_err("cannot be completed");
+    assert!(
+        err.to_string().contains("start the export afresh"),
+        "says what to do: {err}"
+    );
+    assert!(dest.archives().is_empty(), "no archive that looks finished");
+}

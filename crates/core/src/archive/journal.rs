@@ -179,6 +179,11 @@ impl Journal {
         Ok(Self { file })
     }
 
+    /// The journal file, to sync from elsewhere.
+    pub fn file(&self) -> &std::fs::File {
+        self.file.file()
+    }
+
     /// Records a complete entry.
     pub fn append(&mut self, e: &JournalEntry) -> io::Result<()> {
         let mut line = serde_json::to_vec(&Line::of(e)).map_err(io::Error::other)?;

@@ -42,7 +42,8 @@ pub use prepare::{Prepared, prepare_file, prepare_reader};
 pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{
-    ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, partial_path_for, remove_partial,
+    ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, SyncPoint, partial_path_for,
+    remove_partial,
 };
 
 use std::io;

@@ -323,6 +323,15 @@ impl ArchiveWriter {
             .collect()
     }
 
+    /// Handles to make what is written so far durable from another thread
+    /// (see [`SyncPoint`]); `None` once the journal is stopped, or when the
+    /// files cannot be shared.
+    pub fn sync_point(&self) -> Option<SyncPoint> {
+        let journal = self.journal.as_ref()?.file().try_clone().ok()?;
+        let archive = self.out.as_ref()?.file.get_ref().file().try_clone().ok()?;
+        Some(SyncPoint { archive, journal })
+    }
+
     /// Entries added from now on are not recorded for resuming: what comes
     /// next (the manifest, the tag files) depends on the whole run and is
     /// written again by a resumed one.
@@ -642,6 +651,24 @@ impl ArchiveWriter {
     /// Refuses a name that is malformed or clashes with an earlier entry.
     fn check_new_name(&self, name: &str) -> Result<()> {
         self.names.check(name).map_err(|why| self.refuse(why))
+    }
+}
+
+/// The archive file and its journal, to be synced from another thread:
+/// after [`SyncPoint::sync`], every entry added before the call is on disk
+/// and journaled, so it survives even a power cut and the sources it was
+/// made from are no longer needed for resuming.
+#[derive(Debug)]
+pub struct SyncPoint {
+    archive: std::fs::File,
+    journal: std::fs::File,
+}
+
+impl SyncPoint {
+    /// Syncs the archive's data, then the journal that names it.
+    pub fn sync(&self) -> io::Result<()> {
+        self.archive.sync_data()?;
+        self.journal.sync_data()
     }
 }
 

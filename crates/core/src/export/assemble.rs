@@ -4,9 +4,10 @@
 //! part's manifest lists every part): until then its entries are set aside
 //! (see [`PartedWriter`]).
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
 
 use serde_json::Value;
 
@@ -26,7 +27,8 @@ pub(super) enum Job {
     Category {
         name: String,
         jsonl: PathBuf,
-        media_dir: Option<PathBuf>,
+        /// For the media category: the ids whose files were retrieved.
+        media: Option<Arc<HashSet<i64>>>,
     },
     /// A verified media file.
     Media {
@@ -80,6 +82,7 @@ pub(super) fn start(
     info: BagInfo,
     formats: Formats,
     split: Option<SplitOptions>,
+    sync_every: u64,
 ) -> Result<(
     mpsc::Sender<Job>,
     std::thread::JoinHandle<Result<FinishedSet>>,
@@ -99,7 +102,7 @@ pub(super) fn start(
             .name("keepsake-zip".into())
             .spawn(move || {
                 let writer = PartedWriter::resume(&final_path, info, None)?;
-                pipeline::run(writer, rx, formats)
+                pipeline::run(writer, rx, formats, sync_every)
             })
     };
     let handle =
@@ -160,6 +163,10 @@ pub(super) struct Unit {
     /// Path under `data/`.
     pub path: String,
     pub source: UnitSource,
+    /// A staged file that is only kept for this entry (a media file): once
+    /// the entry is safely in an archive being written in one piece, it can
+    /// go.
+    pub staged: Option<PathBuf>,
 }
 
 pub(super) enum UnitSource {
@@ -182,19 +189,16 @@ pub(super) trait CheckedRead: Read + Send {
 /// What a job adds to the archive, in order.
 pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
     match job {
-        Job::Category {
-            name,
-            jsonl,
-            media_dir,
-        } => {
+        Job::Category { name, jsonl, media } => {
             let mut v = Vec::new();
-            let (file, dir) = (jsonl.clone(), media_dir.clone());
+            let (file, dir) = (jsonl.clone(), media.clone());
             v.push(Unit {
                 path: format!("{name}.json"),
                 source: UnitSource::Reader(Box::new(move || {
                     let f = std::fs::File::open(&file).map_err(Error::io("read", &file))?;
                     Ok(Box::new(JsonArray::new(BufReader::new(f), dir)) as Box<dyn CheckedRead>)
                 })),
+                staged: None,
             });
             if let Some(cols) = columns(&name).filter(|_| formats.csv) {
                 let file = jsonl.clone();
@@ -205,6 +209,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                         Ok(Box::new(Unchecked(CsvRows::new(BufReader::new(f), cols)))
                             as Box<dyn CheckedRead>)
                     })),
+                    staged: None,
                 });
             }
             if formats.viewer {
@@ -217,10 +222,11 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                             BufReader::new(f),
                             &viewer_name,
                             move |line: &str, out: &mut Vec<u8>| {
-                                archived_record(line, media_dir.as_deref(), out)
+                                archived_record(line, media.as_deref(), out)
                             },
                         ))) as Box<dyn CheckedRead>)
                     })),
+                    staged: None,
                 });
             }
             v
@@ -233,6 +239,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             verified,
         } => {
             let compress = compressible(&content_type);
+            let staged = file.clone();
             let source = match verified {
                 // Stored as downloaded: copied as verified, checked by CRC.
                 Some(v) if !compress => UnitSource::Verified { path: file, v },
@@ -244,6 +251,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             vec![Unit {
                 path: media_archive_path(id, &filename),
                 source,
+                staged: Some(staged),
             }]
         }
         Job::Bytes { name, bytes } => {
@@ -253,6 +261,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                 v.push(Unit {
                     path: viewer::data_file(stem),
                     source: UnitSource::Bytes(viewer::value_file(stem, &bytes)),
+                    staged: None,
                 });
             }
             v.insert(
@@ -260,6 +269,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                 Unit {
                     path: name,
                     source: UnitSource::Bytes(bytes),
+                    staged: None,
                 },
             );
             v
@@ -352,7 +362,7 @@ fn index_files(
 /// where the file is in the archive.
 struct JsonArray<R> {
     lines: R,
-    media_dir: Option<PathBuf>,
+    media: Option<Arc<HashSet<i64>>>,
     out: Vec<u8>,
     pos: usize,
     started: bool,
@@ -362,10 +372,10 @@ struct JsonArray<R> {
 }
 
 impl<R: BufRead> JsonArray<R> {
-    fn new(lines: R, media_dir: Option<PathBuf>) -> Self {
+    fn new(lines: R, media: Option<Arc<HashSet<i64>>>) -> Self {
         Self {
             lines,
-            media_dir,
+            media,
             out: Vec::new(),
             pos: 0,
             started: false,
@@ -402,17 +412,21 @@ impl<R: BufRead> JsonArray<R> {
         self.out
             .extend_from_slice(if self.first { b"\n" as &[u8] } else { b",\n" });
         self.first = false;
-        archived_record(line, self.media_dir.as_deref(), &mut self.out)
+        archived_record(line, self.media.as_deref(), &mut self.out)
     }
 }
 
 /// Writes the archived form of one staged record to `out`: as staged, or,
-/// for media (`media_dir` given), without the signed URL (a credential that
+/// for media (`media` given: the ids retrieved), without the signed URL (a credential that
 /// must not be archived) and with `archive_path`, where the file is in the
 /// archive (`null` when it was not retrieved). Every file made from the
 /// records (`.json`, the viewer's `.js`) goes through here.
-fn archived_record(line: &str, media_dir: Option<&Path>, out: &mut Vec<u8>) -> std::io::Result<()> {
-    let Some(dir) = media_dir else {
+fn archived_record(
+    line: &str,
+    media: Option<&HashSet<i64>>,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let Some(retrieved) = media else {
         out.extend_from_slice(line.as_bytes());
         return Ok(());
     };
@@ -426,7 +440,7 @@ fn archived_record(line: &str, media_dir: Option<&Path>, out: &mut Vec<u8>) -> s
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        let present = dir.join(format!("{id}.bin")).is_file();
+        let present = retrieved.contains(&id);
         m.insert(
             "archive_path".into(),
             if present {
@@ -467,7 +481,7 @@ impl<R: BufRead> Read for JsonArray<R> {
 mod tests {
     use super::*;
 
-    fn array(input: &str, media: Option<PathBuf>) -> Value {
+    fn array(input: &str, media: Option<Arc<HashSet<i64>>>) -> Value {
         let mut r = JsonArray::new(std::io::Cursor::new(input.to_owned()), media);
         let mut s = String::new();
         r.read_to_string(&mut s).expect("read");
@@ -487,7 +501,7 @@ mod tests {
     fn media_records_lose_their_signed_url() {
         let v = array(
             "{\"id\":3,\"filename\":\"../x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n",
-            Some(PathBuf::from("/nonexistent")),
+            Some(Arc::new(HashSet::new())),
         );
         assert!(v[0].get("download_url").is_none());
         assert!(v[0].get("url_expires_at").is_none());
@@ -497,18 +511,21 @@ mod tests {
     #[test]
     fn the_viewer_data_of_media_loses_the_signed_url_too() {
         let line = "{\"id\":3,\"filename\":\"x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
-        let dir = PathBuf::from("/nonexistent");
+        let retrieved: HashSet<i64> = [3].into();
         let mut js = String::new();
         crate::viewer::JsData::new(
             std::io::Cursor::new(line),
             "media",
-            |l: &str, out: &mut Vec<u8>| archived_record(l, Some(&dir), out),
+            |l: &str, out: &mut Vec<u8>| archived_record(l, Some(&retrieved), out),
         )
         .read_to_string(&mut js)
         .expect("read");
         for gone in ["download_url", "url_expires_at", "sig="] {
             assert!(!js.contains(gone), "{gone} in {js}");
         }
-        assert!(js.contains("archive_path"));
+        assert!(
+            js.contains("\"archive_path\":\"data/media/3-x.png\""),
+            "{js}"
+        );
     }
 }

@@ -257,6 +257,14 @@ impl Shared {
     fn expected(&self, cat: &str) -> u64 {
         self.expected.get(cat).copied().unwrap_or(0)
     }
+    /// The ids of every media file verified so far.
+    fn media_retrieved(&self) -> std::collections::HashSet<i64> {
+        self.media_done
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// The verified file of media `id`, if it is staged.
     fn media_done(&self, id: i64) -> Option<staging::MediaFile> {
         self.media_done
@@ -728,6 +736,13 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     Ok(())
 }
 
+/// How many bytes of staged media the archive takes in between syncs, after
+/// each of which the staged copies go: about an eighth of the export, so
+/// that a small export frees its staging too, and at most 128 MiB.
+fn sync_interval(estimated: u64) -> u64 {
+    (estimated / 8).clamp(256 << 10, 128 << 20)
+}
+
 /// Staging plus the archive, with a margin for the file system.
 fn needed_space(estimated: u64) -> u64 {
     estimated.saturating_mul(2) + (64 << 20)
@@ -838,7 +853,13 @@ async fn fetch_and_assemble(
         max_part_bytes,
         spool_dir: staging_dir.join("spool"),
     });
-    let (zip_tx, zip_thread) = assemble::start(final_path.clone(), info, formats, split)?;
+    let (zip_tx, zip_thread) = assemble::start(
+        final_path.clone(),
+        info,
+        formats,
+        split,
+        sync_interval(total_bytes),
+    )?;
     let shared = Arc::new(Shared {
         client: client.clone(),
         reporter: reporter.clone(),
@@ -957,10 +978,10 @@ async fn fetch_and_assemble(
         .map_err(|_| Error::Invalid("the archive writer crashed".into()))?;
     let finished = match (send, finished) {
         (Ok(()), Ok(f)) => f,
-        (_, Err(e)) => {
-            crate::archive::remove_partial(&final_path);
-            return Err(e);
-        }
+        // The archive so far stays with the staged data (the staged media
+        // it holds may be gone already): whoever removes the staging folder
+        // removes it too.
+        (_, Err(e)) => return Err(e),
         (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
     };
     let (archive, sha256, bytes, parts) = assemble::summary(&finished);
@@ -1017,7 +1038,7 @@ async fn fetch_everything(
                 zip.send(assemble::Job::Category {
                     name: cat.clone(),
                     jsonl: shared.staging_file(&cat),
-                    media_dir: None,
+                    media: None,
                 })
                 .map_err(|_| Error::Invalid("the archive writer stopped".into()))?;
             }
@@ -1093,7 +1114,9 @@ async fn fetch_everything(
         zip.send(assemble::Job::Category {
             name: "media".into(),
             jsonl: shared.staging_file("media"),
-            media_dir: Some(shared.staging_dir.join("media")),
+            // The journal, not the staging folder: a staged file may be gone
+            // already, once it is safely in the archive.
+            media: Some(Arc::new(shared.media_retrieved())),
         })
         .map_err(|_| zip_err())?;
     }

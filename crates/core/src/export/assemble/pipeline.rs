@@ -13,7 +13,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::{Formats, Job, UnitSource, finish, stopped_early, units};
-use crate::archive::{FinishedSet, PartedWriter, Prepared, prepare_file, prepare_reader};
+use crate::archive::{
+    FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
+};
 use crate::{Error, Result};
 
 /// Prepared entries waiting for the writer, at most: bounds the memory and
@@ -25,12 +27,14 @@ type Work = Box<dyn FnOnce() -> Result<Prepared> + Send>;
 struct Task {
     path: String,
     work: Work,
+    staged: Option<PathBuf>,
 }
 
 enum Ready {
     Entry {
         path: String,
         prepared: Result<Prepared>,
+        staged: Option<PathBuf>,
     },
     /// Every job is in; `entries` entries were sent for preparing in all.
     Finish { manifest: Value, entries: u64 },
@@ -42,6 +46,7 @@ pub(super) fn run(
     mut writer: PartedWriter,
     jobs: mpsc::Receiver<Job>,
     formats: Formats,
+    sync_every: u64,
 ) -> Result<FinishedSet> {
     let Some(whole) = writer.whole_mut() else {
         return Err(Error::Invalid(
@@ -50,6 +55,7 @@ pub(super) fn run(
     };
     let spool_dir = whole.spool_dir().to_owned();
     let recovered = whole.recovered_payload();
+    let cleaner = whole.sync_point().and_then(Cleaner::start);
 
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Ready>(AHEAD);
     let (task_tx, task_rx) = mpsc::channel::<Task>();
@@ -92,16 +98,20 @@ pub(super) fn run(
                         // Nothing to prepare: straight to the writer.
                         UnitSource::Verified { path, v } => ready_tx
                             .send(Ready::Entry {
+                                prepared: if path.exists() {
+                                    Ok(Prepared::verified_file(path, v.len, v.sha256, v.crc32))
+                                } else {
+                                    Err(gone(&unit.path))
+                                },
                                 path: unit.path,
-                                prepared: Ok(Prepared::verified_file(
-                                    path, v.len, v.sha256, v.crc32,
-                                )),
+                                staged: unit.staged,
                             })
                             .is_ok(),
                         source => task_tx
                             .send(Task {
                                 work: prepare(source, spool_dir.clone(), unit.path.clone()),
                                 path: unit.path,
+                                staged: unit.staged,
                             })
                             .is_ok(),
                     };
@@ -117,26 +127,92 @@ pub(super) fn run(
     // archive is finished once as many were written as were sent.
     let mut written = 0u64;
     let mut last: Option<(Value, u64)> = None;
+    // Staged files whose entries are written but not yet synced, and their
+    // size.
+    let mut unsynced: (Vec<PathBuf>, u64) = (Vec::new(), 0);
     loop {
         if let Some((manifest, entries)) = &last
             && written == *entries
         {
+            // Files not handed over stay until the staging folder goes.
+            drop(cleaner);
             return finish(writer, manifest, formats);
         }
         let Ok(ready) = ready_rx.recv() else {
             return Err(stopped_early());
         };
         match ready {
-            Ready::Entry { path, prepared } => {
+            Ready::Entry {
+                path,
+                prepared,
+                staged,
+            } => {
                 let Some(whole) = writer.whole_mut() else {
                     return Err(stopped_early());
                 };
-                whole.add_prepared(&path, prepared?)?;
+                let entry = whole.add_prepared(&path, prepared?)?;
                 written += 1;
+                if let (Some(cleaner), Some(file)) = (&cleaner, staged) {
+                    unsynced.0.push(file);
+                    unsynced.1 += entry.bytes;
+                    if unsynced.1 >= sync_every {
+                        cleaner.hand_over(std::mem::take(&mut unsynced.0));
+                        unsynced.1 = 0;
+                    }
+                }
             }
             Ready::Finish { manifest, entries } => last = Some((manifest, entries)),
         }
     }
+}
+
+/// Removes staged files once their entries are on disk: a thread that
+/// syncs the archive and its journal, then deletes the files handed over
+/// before. Until then a power cut could still take an entry with it, and
+/// the file is what a resumed export would archive again. Deleting as the
+/// export goes keeps the disk space an export needs near the archive's
+/// size, and the deleting (slow on disks that discard freed blocks) off the
+/// end of the export.
+struct Cleaner {
+    batches: mpsc::Sender<Vec<PathBuf>>,
+}
+
+impl Cleaner {
+    fn start(sync: SyncPoint) -> Option<Self> {
+        let (batches, rx) = mpsc::channel::<Vec<PathBuf>>();
+        std::thread::Builder::new()
+            .name("keepsake-cleanup".into())
+            .spawn(move || {
+                for batch in rx {
+                    if let Err(e) = sync.sync() {
+                        // Keep the files: they are what resuming needs.
+                        tracing::warn!(error = %e, "could not sync the archive; staged files are kept");
+                        return;
+                    }
+                    for file in batch {
+                        match std::fs::remove_file(&file) {
+                            Ok(()) => {}
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => tracing::warn!(path = %file.display(), error = %e, "could not remove a staged file"),
+                        }
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self { batches })
+    }
+
+    fn hand_over(&self, files: Vec<PathBuf>) {
+        let _ = self.batches.send(files);
+    }
+}
+
+/// The error for a staged file that an interrupted run removed once it was
+/// in the archive, when that part of the archive could not be kept.
+fn gone(path: &str) -> Error {
+    Error::Invalid(format!(
+        "{path} was archived by the interrupted run and its staged copy removed, but the archive it went into could not be continued; start the export afresh (`keepsake export --no-resume`, or Discard in the app)"
+    ))
 }
 
 /// Sets its flag when dropped: however the writer returns.
@@ -161,6 +237,7 @@ fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
             .send(Ready::Entry {
                 path: task.path,
                 prepared,
+                staged: task.staged,
             })
             .is_err()
         {
