@@ -134,9 +134,11 @@ pub(super) fn run(
         if let Some((manifest, entries)) = &last
             && written == *entries
         {
-            // Files not handed over stay until the staging folder goes.
+            // Files not handed over stay until the staging folder goes;
+            // the cleanup thread is done before the export removes it.
+            let finished = finish(writer, manifest, formats);
             drop(cleaner);
-            return finish(writer, manifest, formats);
+            return finished;
         }
         let Ok(ready) = ready_rx.recv() else {
             return Err(stopped_early());
@@ -174,13 +176,14 @@ pub(super) fn run(
 /// size, and the deleting (slow on disks that discard freed blocks) off the
 /// end of the export.
 struct Cleaner {
-    batches: mpsc::Sender<Vec<PathBuf>>,
+    batches: Option<mpsc::Sender<Vec<PathBuf>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Cleaner {
     fn start(sync: SyncPoint) -> Option<Self> {
         let (batches, rx) = mpsc::channel::<Vec<PathBuf>>();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("keepsake-cleanup".into())
             .spawn(move || {
                 for batch in rx {
@@ -199,11 +202,27 @@ impl Cleaner {
                 }
             })
             .ok()?;
-        Some(Self { batches })
+        Some(Self {
+            batches: Some(batches),
+            thread: Some(thread),
+        })
     }
 
     fn hand_over(&self, files: Vec<PathBuf>) {
-        let _ = self.batches.send(files);
+        if let Some(b) = &self.batches {
+            let _ = b.send(files);
+        }
+    }
+}
+
+impl Drop for Cleaner {
+    /// Waits for the batch in hand, so nothing deletes in the staging
+    /// folder once the writer has returned.
+    fn drop(&mut self) {
+        self.batches = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
