@@ -334,15 +334,9 @@ async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
     cancel_once_media_left_staging(&client, &opts, &dest).await;
     p.state.reset_requests();
 
-    let report = export::run(
-        &client,
-        &opts,
-        Arc::new(export::Silent),
-        CancelFlag::default(),
-        Some(&dest.audit),
-    )
-    .await
-    .expect("resumed");
+    let report = support::run(&p, &token, &dest, opts)
+        .await
+        .expect("resumed");
     assert!(report.resumed && report.archive_kept_bytes > 0);
     assert_eq!(
         report.outcome,
@@ -403,15 +397,9 @@ async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
             std::fs::remove_file(e.path()).expect("remove journal");
         }
     }
-    let err = export::run(
-        &client,
-        &opts,
-        Arc::new(export::Silent),
-        CancelFlag::default(),
-        Some(&dest.audit),
-    )
-    .await
-    .expect_err("cannot be completed");
+    let err = support::run(&p, &token, &dest, opts)
+        .await
+        .expect_err("cannot be completed");
     assert!(
         err.to_string().contains("start the export afresh"),
         "says what to do: {err}"
