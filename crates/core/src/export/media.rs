@@ -125,7 +125,7 @@ async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
         if offset == 0 && have > 0 {
             std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
         }
-        let (len, sha, crc32) = match transfer(shared, &url, &part, offset).await {
+        let (len, sha, crc32, boot) = match transfer(shared, &url, &part, offset).await {
             Ok(done) => done,
             Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
                 url = fresh_url(shared, meta.id).await?;
@@ -148,6 +148,7 @@ async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
                     id,
                     bytes: len,
                     crc32: Some(crc32),
+                    boot,
                 })
             })
             .await
@@ -190,7 +191,7 @@ async fn transfer(
     url: &str,
     part: &std::path::Path,
     offset: u64,
-) -> Result<(u64, String, u32)> {
+) -> Result<(u64, String, u32, Option<String>)> {
     // Hash as the bytes arrive, so a verified file is read once, not twice;
     // a resumed transfer first hashes the prefix it already has.
     let (mut hasher, mut crc, mut len) = if offset > 0 {
@@ -229,15 +230,22 @@ async fn transfer(
         }
     }
     file.flush().map_err(Error::io("write", part))?;
-    let synced = part.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        file.get_ref()
-            .sync_data()
-            .map_err(Error::io("sync", &synced))
-    })
-    .await
-    .map_err(|e| Error::Invalid(format!("saving a download failed: {e}")))??;
-    Ok((len, hex::encode(hasher.finalize()), crc.finalize()))
+    // Where the system names its boot, the file is not synced: within the
+    // boot nothing written is lost, and most staged files are archived and
+    // deleted before they would ever reach the disk; after a reboot the
+    // journaled CRC is checked first (`recheck_after_reboot`).
+    let boot = super::staging::boot_id();
+    if boot.is_none() {
+        let synced = part.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            file.get_ref()
+                .sync_data()
+                .map_err(Error::io("sync", &synced))
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("saving a download failed: {e}")))??;
+    }
+    Ok((len, hex::encode(hasher.finalize()), crc.finalize(), boot))
 }
 
 /// A SHA-256 in hex as bytes.

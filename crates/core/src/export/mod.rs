@@ -270,7 +270,7 @@ impl Shared {
         self.media_done
             .lock()
             .ok()
-            .and_then(|m| m.get(&id).copied())
+            .and_then(|m| m.get(&id).cloned())
     }
     fn check_cancelled(&self) -> Result<()> {
         if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
@@ -279,7 +279,12 @@ impl Shared {
         Ok(())
     }
     fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        if let Checkpoint::Media { id, bytes, crc32 } = c
+        if let Checkpoint::Media {
+            id,
+            bytes,
+            crc32,
+            boot,
+        } = c
             && let Ok(mut m) = self.media_done.lock()
         {
             m.insert(
@@ -287,6 +292,7 @@ impl Shared {
                 staging::MediaFile {
                     bytes: *bytes,
                     crc32: *crc32,
+                    boot: boot.clone(),
                 },
             );
         }
@@ -795,7 +801,8 @@ async fn fetch_and_assemble(
 ) -> Result<ExportReport> {
     let session = &staged.session;
     let stg = Staging::open(staging_dir)?;
-    let (cat_states, media_done) = stg.replay()?;
+    let (cat_states, mut media_done) = stg.replay()?;
+    staging::recheck_after_reboot(staging_dir, &mut media_done);
     let expected: HashMap<String, u64> = session
         .categories
         .iter()

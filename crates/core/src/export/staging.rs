@@ -52,16 +52,67 @@ pub enum Checkpoint {
         /// without hashing it again, and checks the copy by this CRC.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         crc32: Option<u32>,
+        /// The boot it was written in, when it was not synced to disk: a
+        /// killed process loses nothing the system holds, so within one
+        /// boot the file is intact; after a reboot it is checked against
+        /// its CRC before it is trusted. Absent: synced.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        boot: Option<String>,
     },
 }
 
 /// A verified media file, as the journal records it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaFile {
     /// Its bytes.
     pub bytes: u64,
     /// Its CRC-32, when the journal has it.
     pub crc32: Option<u32>,
+    /// The boot it was written in, when it was not synced.
+    pub boot: Option<String>,
+}
+
+/// This boot of the system, where the system says (Linux); `None`
+/// elsewhere, where downloads are synced one by one instead.
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+impl MediaFile {
+    /// Whether the staged file may be damaged: written unsynced in another
+    /// boot (a power cut may have taken part of it).
+    pub fn written_in_another_boot(&self, now: Option<&str>) -> bool {
+        self.boot.as_deref().is_some_and(|b| Some(b) != now)
+    }
+}
+
+/// Drops from `done` the media files written unsynced in another boot whose
+/// staged copy no longer matches its CRC (a power cut took part of it), so
+/// they are downloaded again. A file that is gone was removed once it was
+/// in the archive, which the archive's own journal checks.
+pub fn recheck_after_reboot(staging_dir: &Path, done: &mut HashMap<i64, MediaFile>) {
+    let now = boot_id();
+    done.retain(|id, f| {
+        if !f.written_in_another_boot(now.as_deref()) {
+            return true;
+        }
+        let path = staging_dir.join("media").join(format!("{id}.bin"));
+        let Ok(bytes) = std::fs::read(&path) else {
+            return true;
+        };
+        let intact = bytes.len() as u64 == f.bytes && Some(crc32fast::hash(&bytes)) == f.crc32;
+        if !intact {
+            tracing::warn!(
+                id,
+                "a staged media file was damaged by a restart; downloading it again"
+            );
+            let _ = std::fs::remove_file(&path);
+        }
+        intact
+    });
 }
 
 /// Where a category stands, from the journal.
@@ -175,8 +226,13 @@ impl Staging {
                         },
                     );
                 }
-                Ok(Checkpoint::Media { id, bytes, crc32 }) => {
-                    media.insert(id, MediaFile { bytes, crc32 });
+                Ok(Checkpoint::Media {
+                    id,
+                    bytes,
+                    crc32,
+                    boot,
+                }) => {
+                    media.insert(id, MediaFile { bytes, crc32, boot });
                 }
                 Err(_) => break,
             }
@@ -233,6 +289,7 @@ mod tests {
             id: 3,
             bytes: 77,
             crc32: Some(9),
+            boot: Some("b1".into()),
         })
         .expect("rec");
         let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
@@ -243,6 +300,7 @@ mod tests {
             id: 4,
             bytes: 1,
             crc32: None,
+            boot: None,
         })
         .expect("after torn");
         let (_, media2) = s.replay().expect("replay again");
@@ -265,7 +323,8 @@ mod tests {
             media.get(&3),
             Some(&MediaFile {
                 bytes: 77,
-                crc32: Some(9)
+                crc32: Some(9),
+                boot: Some("b1".into())
             })
         );
         #[cfg(unix)]
@@ -274,5 +333,41 @@ mod tests {
             let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
         }
+    }
+
+    #[test]
+    fn after_a_reboot_unsynced_files_are_checked_before_they_are_trusted() {
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::create_dir_all(dir.path().join("media")).expect("media dir");
+        let file = |id: i64, bytes: &[u8]| {
+            std::fs::write(dir.path().join("media").join(format!("{id}.bin")), bytes)
+                .expect("write");
+        };
+        let good = b"intact content".to_vec();
+        let entry = |boot: Option<&str>| MediaFile {
+            bytes: good.len() as u64,
+            crc32: Some(crc32fast::hash(&good)),
+            boot: boot.map(str::to_owned),
+        };
+        file(1, &good);
+        file(2, b"intact contenT");
+        file(4, b"intact contenT");
+        let mut done: HashMap<i64, MediaFile> = [
+            (1, entry(Some("an-earlier-boot"))),
+            (2, entry(Some("an-earlier-boot"))),
+            // Gone: archived and removed; the archive's journal vouches.
+            (3, entry(Some("an-earlier-boot"))),
+            // Synced when written: trusted as it is.
+            (4, entry(None)),
+        ]
+        .into();
+        recheck_after_reboot(dir.path(), &mut done);
+        let mut kept: Vec<i64> = done.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept, [1, 3, 4], "the damaged file is downloaded again");
+        assert!(
+            !dir.path().join("media/2.bin").exists(),
+            "and its copy removed"
+        );
     }
 }
