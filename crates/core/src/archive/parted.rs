@@ -31,20 +31,18 @@ use super::writer::{
     ArchiveWriter, FinishedArchive, NameSet, SealedArchive, check_tag_name, create_private,
     partial_path_for, remove_stale_partial,
 };
+use super::zipfmt::{CENTRAL_HEADER_LEN, LOCAL_HEADER_LEN};
 use super::{CHUNK, io_error};
 use crate::{Error, Result};
 
 /// Below this, a part cannot hold its own tag files and index.
 pub const MIN_PART_BYTES: u64 = 16 * 1024;
 
-/// A zip local file header without its name and extra field.
-const LOCAL_HEADER: u64 = 30;
-/// A central directory record without its name and extra field.
-const CENTRAL_HEADER: u64 = 46;
 /// The longest extra field an entry gets: ZIP64 sizes and offset (28 bytes
 /// at most), with room to spare.
 const EXTRA_MAX: u64 = 64;
-/// A data descriptor, ZIP64 form (written only for unseekable output).
+/// A data descriptor, ZIP64 form: the writer no longer writes them (every
+/// local header has its sizes), and the room is kept as margin.
 const DESCRIPTOR: u64 = 24;
 /// End of central directory, its ZIP64 form and the locator, with room.
 const END_RECORDS: u64 = 128;
@@ -404,7 +402,7 @@ impl io::Seek for Counter {
 
 /// Zip bytes an entry named `name` adds besides its data.
 fn entry_overhead(name: &str) -> u64 {
-    LOCAL_HEADER + CENTRAL_HEADER + 2 * EXTRA_MAX + DESCRIPTOR + 2 * name.len() as u64
+    LOCAL_HEADER_LEN + CENTRAL_HEADER_LEN + 2 * EXTRA_MAX + DESCRIPTOR + 2 * name.len() as u64
 }
 
 /// The most bytes `len` bytes of data can take in the zip. DEFLATE's worst

@@ -7,6 +7,11 @@
 
 use std::io::{self, Write};
 
+/// A local file header without its name and extra field.
+pub(super) const LOCAL_HEADER_LEN: u64 = 30;
+/// A central directory record without its name and extra field.
+pub(super) const CENTRAL_HEADER_LEN: u64 = 46;
+
 /// Where a size or offset needs the ZIP64 extra field.
 pub(super) const ZIP32_MAX: u64 = 0xFFFF_FFFF;
 /// Where the entry count needs the ZIP64 end records.
@@ -67,7 +72,7 @@ impl Entry {
 
     /// Bytes of the local header, before the data.
     pub fn local_header_len(&self) -> u64 {
-        30 + self.name.len() as u64 + if self.zip64_sizes() { 20 } else { 0 }
+        LOCAL_HEADER_LEN + self.name.len() as u64 + if self.zip64_sizes() { 20 } else { 0 }
     }
 }
 
