@@ -279,13 +279,20 @@ fn staged_media_removed(out: &std::path::Path) -> bool {
     })
 }
 
-/// Runs alice's export and cancels it (keeping) once a staged media file
-/// was removed for being in the archive.
-async fn cancel_once_media_left_staging(
-    client: &keepsake_core::client::ApiClient,
-    opts: &export::ExportOptions,
-    dest: &Dest,
-) {
+/// Runs alice's export, slowed down and one download at a time, and
+/// cancels it (keeping) once a staged media file was removed for being in
+/// the archive. Returns her token, the destination and the options, to
+/// resume with.
+async fn cancel_once_media_left_staging(p: &Platform) -> (String, Dest, export::ExportOptions) {
+    p.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let token = p.token("alice", "export:self");
+    let dest = Dest::new();
+    let client = support::client(p, &token);
+    let mut opts = support::options(&dest.out());
+    opts.media_workers = 1;
     let flag = CancelFlag::default();
     let watch = {
         let (out, flag) = (dest.out(), flag.clone());
@@ -301,8 +308,8 @@ async fn cancel_once_media_left_staging(
         })
     };
     let first = export::run(
-        client,
-        opts,
+        &client,
+        &opts,
         Arc::new(export::Silent),
         flag,
         Some(&dest.audit),
@@ -316,22 +323,14 @@ async fn cancel_once_media_left_staging(
         matches!(first, Err(Error::Cancelled)),
         "cancelled mid-way: {first:?}"
     );
+    (token, dest, opts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
     let p = Platform::start(Preset::Demo).await;
     let expected_media = support::reference_ids(&p, "carol", "alice", "media").await;
-    p.state.set_faults(FaultPlan {
-        latency_ms: 40,
-        ..FaultPlan::default()
-    });
-    let token = p.token("alice", "export:self");
-    let dest = Dest::new();
-    let client = support::client(&p, &token);
-    let mut opts = support::options(&dest.out());
-    opts.media_workers = 1;
-    cancel_once_media_left_staging(&client, &opts, &dest).await;
+    let (token, dest, opts) = cancel_once_media_left_staging(&p).await;
     p.state.reset_requests();
 
     let report = support::run(&p, &token, &dest, opts)
@@ -377,16 +376,7 @@ async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
     let p = Platform::start(Preset::Demo).await;
-    p.state.set_faults(FaultPlan {
-        latency_ms: 40,
-        ..FaultPlan::default()
-    });
-    let token = p.token("alice", "export:self");
-    let dest = Dest::new();
-    let client = support::client(&p, &token);
-    let mut opts = support::options(&dest.out());
-    opts.media_workers = 1;
-    cancel_once_media_left_staging(&client, &opts, &dest).await;
+    let (token, dest, opts) = cancel_once_media_left_staging(&p).await;
     // The archive's journal is lost (say, a disk tool removed it): what it
     // held cannot be kept, and the staged copies of some files are gone.
     for e in std::fs::read_dir(dest.out())
