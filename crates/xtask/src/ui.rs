@@ -81,14 +81,33 @@ pub fn build() -> Result<()> {
     .map_err(|e| Failure::new(format!("{e}")).hint("fix the UI build errors above (ui/src)"))
 }
 
-/// The component tests (vitest, jsdom).
+/// The UI's type check (svelte-check over the TypeScript and the Svelte
+/// components, tests included), then its component tests (vitest, jsdom).
+/// Vite strips types without checking them, so without this step a type
+/// error reaches the app unseen. Both run even when the first fails.
 pub fn component_tests() -> Result<()> {
+    println!("\nxtask test: UI type check (svelte-check)");
+    let check = run_in_ui(Command::new(bin("svelte-check")).args(SVELTE_CHECK_ARGS)).map_err(|e| {
+        Failure::new(format!("the UI's type check failed: {e}"))
+            .hint("fix the errors and warnings svelte-check lists above; rerun it with `npm run check` in ui/")
+    });
     println!("\nxtask test: UI component tests (vitest)");
-    run_in_ui(Command::new(bin("vitest")).arg("run")).map_err(|e| {
+    let tests = run_in_ui(Command::new(bin("vitest")).arg("run")).map_err(|e| {
         Failure::new(format!("the UI component tests failed: {e}"))
             .hint("see the failing tests above; rerun them with `npx vitest run` in ui/")
-    })
+    });
+    check.and(tests)
 }
+
+/// svelte-check fails on warnings too: they are Svelte's accessibility and
+/// reactivity findings, which the UI keeps at zero.
+const SVELTE_CHECK_ARGS: &[&str] = &[
+    "--tsconfig",
+    "./tsconfig.json",
+    "--fail-on-warnings",
+    "--output",
+    "human",
+];
 
 /// The built UI in headless Chromium (Playwright, IPC mocked, axe-core).
 pub fn browser_tests() -> Result<()> {
