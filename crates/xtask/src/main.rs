@@ -7,6 +7,7 @@
 
 mod bench;
 mod demo;
+mod node;
 mod platform;
 mod setup;
 mod test;
@@ -26,8 +27,10 @@ Usage: cargo xtask <COMMAND>
 Commands:
   setup              Install what the build and the tests need: Debian/Ubuntu
                      packages (via apt-get, with sudo when not root), the
-                     Python tools (schemathesis, bagit) in target/xtask/venv
-                     and the UI's npm packages (npm ci in ui/)
+                     Python tools (schemathesis, bagit) in target/xtask/venv,
+                     Node.js 20 in target/tools/node when the system's is
+                     older, and the UI's npm packages (npm ci in ui/);
+                     elsewhere it prints the exact install commands
   demo [--check]     Seed a fresh reference platform in target/demo/, serve it
                      on a loopback port and open the desktop app on it (with
                      no display: export with the CLI, serve until Ctrl-C);

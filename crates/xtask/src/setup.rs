@@ -1,6 +1,8 @@
 //! `cargo xtask setup`: installs what building and testing Keepsake needs and
-//! Rust's toolchain does not bring — system packages, then the Python tools
-//! in a venv under `target/`. Idempotent, and quick when all is present.
+//! Rust's toolchain does not bring — system packages (on other systems than
+//! Debian/Ubuntu: checks them and prints the exact commands), the Python tools
+//! in a venv under `target/`, Node.js 20 when the system's is older, and the
+//! npm packages. Idempotent, and quick when all is present.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,6 +56,7 @@ const STAMP_FILE: &str = ".keepsake-stamp";
 pub fn run() -> Result<()> {
     system_packages()?;
     let venv = python_tools()?;
+    crate::node::ensure()?;
     crate::ui::install()?;
     crate::ui::install_tauri_driver()?;
     crate::viewer::install()?;
@@ -105,11 +108,12 @@ fn system_packages() -> Result<()> {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Os {
     Debian,
     Fedora,
     Arch,
+    OpenSuse,
     OtherLinux,
     Mac,
     Windows,
@@ -150,6 +154,8 @@ fn linux_os(os_release: &str) -> Os {
         Os::Fedora
     } else if has("arch") {
         Os::Arch
+    } else if has("suse") || has("opensuse") || ids.iter().any(|id| id.starts_with("opensuse")) {
+        Os::OpenSuse
     } else {
         Os::OtherLinux
     }
@@ -160,7 +166,10 @@ fn debian_packages() -> Result<()> {
     if python_has_venv() {
         wanted.retain(|p| *p != PYTHON_VENV_PACKAGE);
     }
-    let missing = missing_debian_packages(&wanted);
+    let mut missing = missing_debian_packages(&wanted);
+    // Not in the list above: a node from elsewhere (NodeSource, nvm) counts,
+    // and one that is merely old gets a newer one beside it later.
+    missing.extend(crate::node::missing_debian_packages());
     if missing.is_empty() {
         return Ok(());
     }
@@ -242,48 +251,145 @@ fn python() -> &'static str {
     if cfg!(windows) { "python" } else { "python3" }
 }
 
-fn check_tools(os: Os) -> Result<()> {
-    let cc = if cfg!(windows) { None } else { Some("cc") };
-    let mut tools: Vec<(&str, &[&str])> =
-        vec![("curl", &["--version"]), (python(), &["--version"])];
-    if let Some(cc) = cc {
-        tools.push((cc, &["--version"]));
-    }
+/// Something the build or the tests need that setup cannot install on this
+/// system, and how to tell that it is there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    /// A program that runs with these arguments.
+    Tool(&'static str, &'static [&'static str]),
+    /// A library pkg-config knows (`pkg-config --exists`), under any of
+    /// these names.
+    Library(&'static [&'static str]),
+    /// `python3 -m venv` with pip.
+    PythonVenv,
+}
+
+/// The desktop app's system libraries on Linux (Tauri v2 over WebKitGTK
+/// 4.1), by their pkg-config names; the OS keyring's libdbus too.
+const LINUX_LIBRARIES: &[&[&str]] = &[
+    &["webkit2gtk-4.1"],
+    &["javascriptcoregtk-4.1"],
+    &["libsoup-3.0"],
+    &["librsvg-2.0"],
+    &["ayatana-appindicator3-0.1", "appindicator3-0.1"],
+    &["openssl"],
+    &["dbus-1"],
+];
+
+/// What setup checks for on `os` (everything but Debian/Ubuntu, where it
+/// installs instead).
+fn probes(os: Os) -> Vec<Probe> {
+    let mut probes = vec![
+        Probe::Tool("curl", &["--version"]),
+        Probe::Tool(python(), &["--version"]),
+        Probe::PythonVenv,
+        Probe::Tool("node", &["--version"]),
+        Probe::Tool("npm", &["--version"]),
+    ];
     if os != Os::Windows {
-        tools.push(("unzip", &["-v"]));
+        probes.push(Probe::Tool("cc", &["--version"]));
+        probes.push(Probe::Tool("unzip", &["-v"]));
     }
-    if matches!(os, Os::Fedora | Os::Arch | Os::OtherLinux) {
-        tools.push(("pkg-config", &["--version"]));
+    if matches!(os, Os::Fedora | Os::Arch | Os::OpenSuse | Os::OtherLinux) {
+        probes.push(Probe::Tool("pkg-config", &["--version"]));
+        probes.extend(LINUX_LIBRARIES.iter().map(|names| Probe::Library(names)));
     }
-    let mut missing: Vec<&str> = tools
-        .iter()
-        .filter(|(tool, args)| !util::succeeds(Command::new(tool).args(*args)))
-        .map(|(t, _)| *t)
-        .collect();
-    if !missing.contains(&python()) && !python_has_venv() {
-        missing.push("python venv support");
+    probes
+}
+
+/// How a missing probe is named in the message.
+fn probe_name(probe: &Probe) -> String {
+    match probe {
+        Probe::Tool(tool, _) => (*tool).to_owned(),
+        Probe::Library(names) => format!("{} (pkg-config)", names.join(" or ")),
+        Probe::PythonVenv => "python venv support".to_owned(),
     }
+}
+
+/// The probes of `os` that `works` says fail, by name. A library is not
+/// asked about when pkg-config itself is missing (it is reported instead),
+/// nor venv support when Python is.
+fn missing_on(os: Os, works: &mut dyn FnMut(&Probe) -> bool) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut failed_tools = Vec::new();
+    for probe in probes(os) {
+        let skip = match probe {
+            Probe::Library(_) => failed_tools.contains(&"pkg-config"),
+            Probe::PythonVenv => failed_tools.contains(&python()),
+            Probe::Tool(..) => false,
+        };
+        if skip || works(&probe) {
+            continue;
+        }
+        if let Probe::Tool(tool, _) = probe {
+            failed_tools.push(tool);
+        }
+        missing.push(probe_name(&probe));
+    }
+    missing
+}
+
+fn probe_works(probe: &Probe) -> bool {
+    match probe {
+        Probe::Tool(tool, args) => util::succeeds(Command::new(tool).args(*args)),
+        Probe::Library(names) => names
+            .iter()
+            .any(|name| util::succeeds(Command::new("pkg-config").args(["--exists", name]))),
+        Probe::PythonVenv => python_has_venv(),
+    }
+}
+
+fn check_tools(os: Os) -> Result<()> {
+    let missing = missing_on(os, &mut probe_works);
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Failure::new(format!("missing tools: {}", missing.join(", "))).hint(instructions(os)))
+    Err(Failure::new(format!("missing: {}", missing.join(", "))).hint(instructions(os)))
 }
 
-/// Exact per-OS install instructions for the tools Debian gets from apt.
+/// Exact per-OS commands that install what Debian gets from apt: the C
+/// toolchain and tools, Python with venv, Node.js with npm and the desktop
+/// app's libraries. Node.js 20 or newer is best; an older one works too,
+/// as setup then adds Node 20 from the npm registry.
 fn instructions(os: Os) -> String {
     let text = match os {
         Os::Mac => {
-            "install the Xcode Command Line Tools (cc, curl, unzip): xcode-select --install\n\
-             install Python 3.11 or newer with venv: brew install python@3.12 (or python.org's installer)"
+            "# the Xcode Command Line Tools (cc, curl, unzip; the app uses the system's WebKit)\n\
+             xcode-select --install\n\
+             # with Homebrew (https://brew.sh): Python 3.11+ with venv, Node.js with npm\n\
+             brew install python@3.12 node"
         }
-        Os::Fedora => "sudo dnf install -y gcc gcc-c++ make pkgconf-pkg-config curl python3 unzip",
-        Os::Arch => "sudo pacman -S --needed base-devel pkgconf curl python unzip",
+        Os::Fedora => {
+            "sudo dnf install -y gcc gcc-c++ make pkgconf-pkg-config curl unzip file python3 nodejs npm \\\n\
+             \x20 webkit2gtk4.1-devel javascriptcoregtk4.1-devel libsoup3-devel librsvg2-devel \\\n\
+             \x20 libappindicator-gtk3-devel openssl-devel dbus-devel libxdo-devel"
+        }
+        Os::Arch => {
+            "sudo pacman -S --needed base-devel pkgconf curl unzip file python nodejs npm \\\n\
+             \x20 webkit2gtk-4.1 libsoup3 librsvg libappindicator-gtk3 openssl dbus xdotool"
+        }
+        Os::OpenSuse => {
+            "sudo zypper install -y -t pattern devel_basis\n\
+             sudo zypper install -y pkg-config curl unzip file python3 nodejs20 npm20 \\\n\
+             \x20 'pkgconfig(webkit2gtk-4.1)' 'pkgconfig(javascriptcoregtk-4.1)' 'pkgconfig(libsoup-3.0)' \\\n\
+             \x20 'pkgconfig(librsvg-2.0)' 'pkgconfig(ayatana-appindicator3-0.1)' 'pkgconfig(openssl)' \\\n\
+             \x20 'pkgconfig(dbus-1)'"
+        }
         Os::Windows => {
-            "install Visual Studio Build Tools with the \"Desktop development with C++\" workload\n\
-             install Python 3.11 or newer from python.org (tick \"Add python.exe to PATH\"); curl ships with Windows 10+"
+            "# the MSVC C/C++ build tools\n\
+             winget install --id Microsoft.VisualStudio.2022.BuildTools --override \"--wait --passive --add Microsoft.VisualStudio.Workload.VCTools --includeRecommended\"\n\
+             # WebView2, the app's web view (Windows 11 has it already)\n\
+             winget install --id Microsoft.EdgeWebView2Runtime\n\
+             # Python 3.11+ with venv and Node.js with npm (curl ships with Windows 10 and newer)\n\
+             winget install --id Python.Python.3.12\n\
+             winget install --id OpenJS.NodeJS.LTS\n\
+             # then open a new terminal, so that PATH has them"
         }
         Os::Debian | Os::OtherLinux | Os::Other => {
-            "install a C compiler (cc), pkg-config, curl, unzip and Python 3.11+ with venv using your package manager"
+            "with your package manager, install a C compiler (cc), pkg-config, curl, unzip, \
+             Python 3.11+ with venv, Node.js 20+ with npm, and the development packages of these \
+             pkg-config modules: webkit2gtk-4.1, javascriptcoregtk-4.1, libsoup-3.0, librsvg-2.0, \
+             ayatana-appindicator3-0.1 (or appindicator3-0.1), openssl and dbus-1"
         }
     };
     format!("{text}\nthen rerun `cargo xtask setup`")
@@ -359,6 +465,10 @@ mod tests {
         assert!(linux_os("ID=linuxmint\nID_LIKE=\"ubuntu debian\"\n") == Os::Debian);
         assert!(linux_os("ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n") == Os::Fedora);
         assert!(linux_os("ID=arch\n") == Os::Arch);
+        assert!(
+            linux_os("ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\n") == Os::OpenSuse
+        );
+        assert!(linux_os("ID=\"opensuse-leap\"\n") == Os::OpenSuse);
         assert!(linux_os("ID=alpine\n") == Os::OtherLinux);
         // `VERSION_ID=debian` must not count: only ID and ID_LIKE do.
         assert!(linux_os("ID=nixos\nVERSION_ID=debian\n") == Os::OtherLinux);
@@ -371,5 +481,129 @@ mod tests {
             not_installed(&["curl", "unzip", "pkg-config", "python3-venv"], out),
             ["unzip", "python3-venv"]
         );
+    }
+
+    /// Every pkg-config module setup checks for must be in the Fedora,
+    /// openSUSE and generic instructions in some form, and each OS's text
+    /// must hold its own package manager's command.
+    #[test]
+    fn instructions_name_each_systems_commands() {
+        let fedora = instructions(Os::Fedora);
+        assert!(fedora.starts_with("sudo dnf install -y "), "{fedora}");
+        for pkg in [
+            "webkit2gtk4.1-devel",
+            "javascriptcoregtk4.1-devel",
+            "libsoup3-devel",
+            "librsvg2-devel",
+            "libappindicator-gtk3-devel",
+            "openssl-devel",
+            "nodejs npm",
+            "python3",
+        ] {
+            assert!(fedora.contains(pkg), "Fedora: {pkg} in {fedora}");
+        }
+        let arch = instructions(Os::Arch);
+        assert!(arch.starts_with("sudo pacman -S --needed "), "{arch}");
+        for pkg in [
+            "webkit2gtk-4.1",
+            "libsoup3",
+            "librsvg",
+            "libappindicator-gtk3",
+            "openssl",
+            "nodejs npm",
+        ] {
+            assert!(arch.contains(pkg), "Arch: {pkg} in {arch}");
+        }
+        let suse = instructions(Os::OpenSuse);
+        assert!(suse.contains("sudo zypper install -y "), "{suse}");
+        let generic = instructions(Os::OtherLinux);
+        for names in LINUX_LIBRARIES {
+            assert!(
+                suse.contains(&format!("'pkgconfig({})'", names[0])),
+                "openSUSE: {names:?}"
+            );
+            assert!(generic.contains(names[0]), "generic: {names:?}");
+        }
+        let mac = instructions(Os::Mac);
+        assert!(mac.contains("\nxcode-select --install\n"), "{mac}");
+        assert!(mac.contains("\nbrew install python@3.12 node\n"), "{mac}");
+        let windows = instructions(Os::Windows);
+        assert!(
+            windows.contains("\nwinget install --id Microsoft.EdgeWebView2Runtime\n"),
+            "{windows}"
+        );
+        assert!(
+            windows.contains("\nwinget install --id OpenJS.NodeJS.LTS\n"),
+            "{windows}"
+        );
+        assert!(
+            windows.contains("Microsoft.VisualStudio.Workload.VCTools"),
+            "{windows}"
+        );
+        for text in [&fedora, &arch, &suse, &mac, &windows, &generic] {
+            assert!(text.ends_with("\nthen rerun `cargo xtask setup`"), "{text}");
+            // Lines are commands to paste or `#` comments, never prose
+            // glued onto a command.
+            if !std::ptr::eq(text, &generic) {
+                for line in text
+                    .lines()
+                    .filter(|l| !l.starts_with('#') && !l.starts_with("then"))
+                {
+                    assert!(!line.contains(" ("), "{line:?} mixes a note into a command");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_linuxes_are_checked_for_the_desktop_libraries_and_node() {
+        // Nothing works: the tools are named; the libraries are not asked
+        // about without pkg-config, nor venv without Python.
+        let mut asked = Vec::new();
+        let missing = missing_on(Os::Fedora, &mut |p| {
+            asked.push(*p);
+            false
+        });
+        assert!(
+            !asked
+                .iter()
+                .any(|p| matches!(p, Probe::Library(_) | Probe::PythonVenv))
+        );
+        for tool in ["node", "npm", "pkg-config", "cc", "curl", "unzip"] {
+            assert!(missing.iter().any(|m| m == tool), "{tool} in {missing:?}");
+        }
+        // Only the libraries are missing, and only webkit2gtk of the tools
+        // named in the hint: either appindicator flavour is enough.
+        let missing = missing_on(Os::Arch, &mut |p| match p {
+            Probe::Library(names) => !names.contains(&"webkit2gtk-4.1") && names.len() == 2,
+            _ => true,
+        });
+        assert_eq!(
+            missing,
+            [
+                "webkit2gtk-4.1 (pkg-config)",
+                "javascriptcoregtk-4.1 (pkg-config)",
+                "libsoup-3.0 (pkg-config)",
+                "librsvg-2.0 (pkg-config)",
+                "openssl (pkg-config)",
+                "dbus-1 (pkg-config)"
+            ]
+        );
+        // macOS and Windows have no WebKitGTK to look for, but need node.
+        for os in [Os::Mac, Os::Windows] {
+            let probes = probes(os);
+            assert!(
+                !probes.iter().any(|p| matches!(p, Probe::Library(_))),
+                "{os:?}"
+            );
+            assert!(
+                probes.contains(&Probe::Tool("node", &["--version"])),
+                "{os:?}"
+            );
+            assert!(
+                probes.contains(&Probe::Tool("npm", &["--version"])),
+                "{os:?}"
+            );
+        }
     }
 }

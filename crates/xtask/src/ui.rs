@@ -1,14 +1,11 @@
 //! The desktop UI's toolchain (`ui/`, npm): install it from the lock file,
 //! build it into `ui/dist` (which the desktop shell embeds), and run its
-//! component tests.
+//! component tests — all on the node [`crate::node::find`] picks.
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use crate::util::{self, Failure, Result};
-
-/// The Node.js major version the UI's pinned tools need (vitest 4, jsdom 29).
-const NODE_MAJOR: u32 = 20;
 
 /// Written into `ui/node_modules` after `npm ci`: a copy of the lock file it
 /// installed, so that an unchanged lock skips the install.
@@ -25,7 +22,7 @@ pub fn bin(name: &str) -> PathBuf {
 
 /// `npm ci` in `ui/` when the lock file changed since the last install.
 pub fn install() -> Result<()> {
-    check_node()?;
+    let node = crate::node::find()?;
     let ui = dir();
     let lock = ui.join("package-lock.json");
     let stamp = ui.join("node_modules").join(STAMP_FILE);
@@ -35,7 +32,7 @@ pub fn install() -> Result<()> {
     }
     println!("setup: installing the UI's npm packages (npm ci in ui/)");
     util::run(
-        Command::new("npm")
+        node.command("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&ui),
     )
@@ -47,34 +44,12 @@ pub fn install() -> Result<()> {
     std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
 }
 
-fn check_node() -> Result<()> {
-    let version = util::capture(Command::new("node").arg("--version")).map_err(|_| {
-        Failure::new("Node.js is not installed; the desktop UI is built with it").hint(format!(
-            "install Node.js {NODE_MAJOR} or newer with npm (e.g. `apt-get install nodejs npm`, or from nodejs.org), then rerun"
-        ))
-    })?;
-    let major = version
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()
-        .and_then(|m| m.parse::<u32>().ok())
-        .unwrap_or(0);
-    if major < NODE_MAJOR {
-        return Err(Failure::new(format!(
-            "Node.js {} is too old for the UI's tools",
-            version.trim()
-        ))
-        .hint(format!("install Node.js {NODE_MAJOR} or newer, then rerun")));
-    }
-    Ok(())
-}
-
 /// `vite build` into `ui/dist`.
 pub fn build() -> Result<()> {
     println!("xtask: building the UI (vite build)");
     util::run(
-        Command::new(bin("vite"))
+        crate::node::find()?
+            .command(bin("vite"))
             .args(["build", "--logLevel", "warn"])
             .current_dir(dir()),
     )
@@ -86,13 +61,14 @@ pub fn build() -> Result<()> {
 /// Vite strips types without checking them, so without this step a type
 /// error reaches the app unseen. Both run even when the first fails.
 pub fn component_tests() -> Result<()> {
+    let node = crate::node::find()?;
     println!("\nxtask test: UI type check (svelte-check)");
-    let check = run_in_ui(Command::new(bin("svelte-check")).args(SVELTE_CHECK_ARGS)).map_err(|e| {
+    let check = run_in_ui(node.command(bin("svelte-check")).args(SVELTE_CHECK_ARGS)).map_err(|e| {
         Failure::new(format!("the UI's type check failed: {e}"))
             .hint("fix the errors and warnings svelte-check lists above; rerun it with `npm run check` in ui/")
     });
     println!("\nxtask test: UI component tests (vitest)");
-    let tests = run_in_ui(Command::new(bin("vitest")).arg("run")).map_err(|e| {
+    let tests = run_in_ui(node.command(bin("vitest")).arg("run")).map_err(|e| {
         Failure::new(format!("the UI component tests failed: {e}"))
             .hint("see the failing tests above; rerun them with `npx vitest run` in ui/")
     });
@@ -112,7 +88,11 @@ const SVELTE_CHECK_ARGS: &[&str] = &[
 /// The built UI in headless Chromium (Playwright, IPC mocked, axe-core).
 pub fn browser_tests() -> Result<()> {
     println!("\nxtask test: the UI in headless Chromium (node --test ui/e2e)");
-    run_in_ui(Command::new("node").args(["--test", "--test-concurrency=1", "e2e/"])).map_err(|e| {
+    run_in_ui(
+        crate::node::find()?
+            .command("node")
+            .args(["--test", "--test-concurrency=1", "e2e/"]),
+    ).map_err(|e| {
         Failure::new(format!("the UI browser tests failed: {e}"))
             .hint("see the failing tests above; rerun them with `npx vite build && node --test e2e/` in ui/")
     })

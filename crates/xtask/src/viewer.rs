@@ -4,7 +4,6 @@
 //! `export` suite extracts into [`fixtures_dir`].
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::util::{self, Failure, Result};
 
@@ -28,6 +27,7 @@ pub fn fixtures_dir() -> PathBuf {
 /// `npm ci` in `tests/viewer/` when `node_modules` is missing or the lock
 /// file changed since the last install.
 pub fn install() -> Result<()> {
+    let node = crate::node::find()?;
     let dir = dir();
     let lock = dir.join("package-lock.json");
     let stamp = dir.join("node_modules").join(STAMP_FILE);
@@ -37,7 +37,7 @@ pub fn install() -> Result<()> {
     }
     println!("setup: installing the viewer tests' npm packages (npm ci in tests/viewer/)");
     util::run(
-        Command::new("npm")
+        node.command("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir),
     )
@@ -60,7 +60,7 @@ pub fn clear_fixtures() -> Result<()> {
 /// ran in full, so they must have made them).
 pub fn browser_tests(require: bool) -> Result<()> {
     println!("\nxtask test: the offline viewer in headless Chromium (node --test tests/viewer/)");
-    let mut cmd = Command::new("node");
+    let mut cmd = crate::node::find()?.command("node");
     cmd.arg("--test")
         .arg(dir())
         .current_dir(util::repo_root())
