@@ -2,10 +2,11 @@
 //!
 //! Off by default. Each knob is a probability that a request to `/api/v1/*`
 //! or `/media/*` suffers that fault. The decision is a pure function of the
-//! plan's seed, the knob, the request (method, path, query without the
-//! signature) and how many times that same request was seen before — so a
-//! run is repeatable even when a client fetches categories concurrently, and
-//! a retried request eventually gets through unless a knob is 1.0.
+//! plan's seed, the knob, the request (method, path without its `exp_*`
+//! export-id segments, query without `sig`, `expires` and `export`) and how
+//! many times that same request was seen before — so a run is repeatable
+//! even when a client fetches categories concurrently, and a retried request
+//! eventually gets through unless a knob is 1.0.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};

@@ -150,6 +150,9 @@ struct FaultArgs {
     /// Fraction of bodies sent a byte at a time.
     #[arg(long, default_value_t = 0.0)]
     fault_slow: f64,
+    /// Pause of a slow body after every 64 one-byte chunks, in ms.
+    #[arg(long, default_value_t = 1)]
+    fault_slow_delay_ms: u64,
     /// Fraction of pages whose cursor repeats.
     #[arg(long, default_value_t = 0.0)]
     fault_repeat_cursor: f64,
@@ -179,12 +182,12 @@ impl FaultArgs {
             reset_mid_body: self.fault_reset,
             truncate_json: self.fault_truncate,
             slow_body: self.fault_slow,
+            slow_body_delay_ms: self.fault_slow_delay_ms,
             repeat_cursor: self.fault_repeat_cursor,
             duplicate_record: self.fault_duplicate,
             corrupt_media: self.fault_corrupt_media,
             token_ttl_secs: self.fault_token_ttl_secs,
             media_url_ttl_secs: self.fault_media_url_ttl_secs,
-            ..FaultPlan::default()
         }
     }
 }
