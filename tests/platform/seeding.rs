@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use keepsake_platform::{
     Store,
-    seed::{self, HOSTILE_BODIES, Preset, SeedOptions, SeedReport},
+    seed::{
+        self, HOSTILE_BODIES, Preset, SeedOptions, SeedReport, UNICODE_COMMENTS, UNICODE_EMAIL,
+    },
 };
 use keepsake_tests::{Api, Platform, ids};
 use rusqlite::types::Value as Sql;
@@ -290,6 +292,76 @@ async fn hostile_post_bodies_are_served_exactly_as_written() {
             HOSTILE_BODIES.contains(body),
             "{body:?} is not one of the hostile bodies: something rewrote it"
         );
+    }
+}
+
+/// `record[field]` as text, failing with the record when it is not.
+#[track_caller]
+fn text<'a>(record: &'a Value, field: &str) -> &'a str {
+    record[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is text in {record}"))
+}
+
+#[track_caller]
+fn assert_non_ascii(what: &str, value: &str) {
+    assert!(!value.is_ascii(), "{what} is plain ASCII: {value:?}");
+}
+
+// Regression: the edge preset promised Unicode in every field, but the
+// `unicode` account's comments were ASCII sentences and its email ASCII.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unicode_account_has_unicode_in_every_text_field() {
+    let platform = Platform::start(Preset::Edge).await;
+    let (api, user) = as_user(&platform, "unicode");
+    let session = open_all(&api, user).await;
+    let export = session["export_id"].as_str().expect("export id");
+
+    let profile = api
+        .get(&format!("/api/v1/users/{user}/exports/{export}/profile"))
+        .await
+        .expect(200)
+        .body;
+    for field in ["email", "display_name", "bio", "location", "website"] {
+        assert_non_ascii(&format!("profile {field}"), text(&profile, field));
+    }
+    assert_eq!(text(&profile, "email"), UNICODE_EMAIL, "served as stored");
+
+    let posts = api.walk(user, export, "posts", 100).await;
+    assert_eq!(posts.len(), 40);
+    for p in &posts {
+        assert_non_ascii("a post body", text(p, "body"));
+    }
+
+    let comments = api.walk(user, export, "comments", 100).await;
+    let mut bodies: Vec<&str> = comments.iter().map(|c| text(c, "body")).collect();
+    for body in &bodies {
+        assert_non_ascii("a comment body", body);
+    }
+    bodies.sort_unstable();
+    let mut seeded = UNICODE_COMMENTS.to_vec();
+    seeded.sort_unstable();
+    assert_eq!(bodies, seeded, "every Unicode comment, byte for byte, once");
+    // The kinds of text the preset promises, each in at least one comment.
+    let any = |pred: &dyn Fn(char) -> bool| bodies.iter().any(|b| b.chars().any(pred));
+    assert!(
+        any(&|c| ('\u{1F300}'..='\u{1FAFF}').contains(&c)),
+        "an emoji"
+    );
+    assert!(
+        any(&|c| ('\u{0590}'..='\u{06FF}').contains(&c)),
+        "Hebrew or Arabic (right to left)"
+    );
+    assert!(
+        any(&|c| ('\u{0300}'..='\u{036F}').contains(&c)),
+        "a combining mark (NFD)"
+    );
+
+    let media = api.walk(user, export, "media", 100).await;
+    assert_eq!(media.len(), 5);
+    for m in &media {
+        assert_non_ascii("a media file name", text(m, "filename"));
+        assert_non_ascii("a media alt text", text(m, "alt_text"));
     }
 }
 

@@ -98,6 +98,25 @@ pub const HOSTILE_BODIES: [&str; 10] = [
     "nul\u{0}byte and control \u{1b}[31m escape",
 ];
 
+/// Email of the edge preset's `unicode` account: a non-ASCII local part (in
+/// NFD) and domain.
+pub const UNICODE_EMAIL: &str = "zoe\u{308}.ünïcødé@bücher.example";
+
+/// Comment bodies of the `unicode` account: emoji, right-to-left scripts,
+/// NFD next to NFC, astral planes, invisible joiners and combining marks.
+pub const UNICODE_COMMENTS: [&str; 10] = [
+    "👍🏽 Love this! 👩‍👩‍👧‍👦🎉",
+    "شكراً جزيلاً على المشاركة 🌹",
+    "תודה רבה! זה מדהים",
+    "Re\u{301}sume\u{301} (NFD) vs R\u{e9}sum\u{e9} (NFC)",
+    "𝓣𝓱𝓪𝓷𝓴𝓼 — 𝄞🎶",
+    "素晴らしい写真ですね！📷",
+    "مرحبا mixed with English and עברית in one line",
+    "Zero\u{200b}width and\u{00a0}no-break, \u{2066}isolated\u{2069}",
+    "한국어 댓글입니다 🇰🇷",
+    "Z\u{351}\u{36b}a\u{33e}l\u{346}g\u{30e}o\u{310} says hi 👋",
+];
+
 /// Media file names of the `hostile` account, as uploaded.
 pub fn hostile_filenames() -> Vec<String> {
     let mut v: Vec<String> = [
@@ -285,13 +304,23 @@ impl Seeder<'_> {
         on: &RangeInclusive<i64>,
         n: u64,
     ) -> Result<(), StoreError> {
+        self.comments_with(author, on, n, |rng, _| sentence(rng, 3, 20))
+    }
+
+    fn comments_with(
+        &mut self,
+        author: i64,
+        on: &RangeInclusive<i64>,
+        n: u64,
+        mut body: impl FnMut(&mut Rng, u64) -> String,
+    ) -> Result<(), StoreError> {
         let mut stmt = self
             .tx
             .prepare_cached("INSERT INTO comments (author_id, post_id, body, created_at, created_rev) VALUES (?1, ?2, ?3, ?4, 1)")
             .map_err(|e| self.store.err(e))?;
         for i in 0..n {
             let post = self.rng.in_range(on);
-            let text = sentence(&mut self.rng, 3, 20);
+            let text = body(&mut self.rng, i);
             let at = self.when(i, n);
             stmt.execute(params![author, post, text, at])
                 .map_err(|e| self.store.err(e))?;
@@ -579,15 +608,18 @@ fn edge(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
     s.comments(prolific, &pool, 50)?;
     s.likes(prolific, &pool, 50)?;
 
-    // Unicode in every field: emoji with ZWJ, RTL scripts, NFD, astral planes.
+    // Unicode in every field: emoji with ZWJ, RTL scripts, NFD, astral
+    // planes. The login stays ASCII: it is what tests and people type to
+    // sign in. The email has a Unicode local part and domain (RFC 6531).
     s.tx.execute(
-        "UPDATE users SET display_name = ?2, bio = ?3, location = ?4, website = ?5 WHERE id = ?1",
+        "UPDATE users SET email = ?6, display_name = ?2, bio = ?3, location = ?4, website = ?5 WHERE id = ?1",
         params![
             unicode,
             "Zoe\u{0308} 👩‍👩‍👧 مرحبا",
             "שלום עולם — 你好，世界 — 𝕳𝖊𝖑𝖑𝖔 — cafe\u{301} vs caf\u{e9}",
             "Zürich 🇨🇭",
-            "https://bücher.example/ñandú"
+            "https://bücher.example/ñandú",
+            UNICODE_EMAIL
         ],
     )
     .map_err(|e| s.err(e))?;
@@ -604,7 +636,9 @@ fn edge(s: &mut Seeder<'_>, opts: &SeedOptions) -> Result<(), StoreError> {
     let posts = s.posts_with(unicode, 40, |_, i| {
         unicode_bodies[i as usize % unicode_bodies.len()].to_owned()
     })?;
-    s.comments(unicode, &posts, 10)?;
+    s.comments_with(unicode, &posts, UNICODE_COMMENTS.len() as u64, |_, i| {
+        UNICODE_COMMENTS[i as usize].to_owned()
+    })?;
     for (i, name) in [
         "ファイル.txt",
         "caf\u{e9}.png",
