@@ -155,7 +155,11 @@ pub fn find() -> Result<Node> {
 /// the system node (or an earlier install) will do.
 pub fn ensure() -> Result<Node> {
     match probe() {
-        Choice::TooOld(major) if !cfg!(windows) => install_local(major),
+        Choice::TooOld(major) if cfg!(windows) => Err(Failure::new(format!(
+            "Node.js {major} is too old for the UI's tools"
+        ))
+        .hint("winget upgrade --id OpenJS.NodeJS.LTS (or install Node.js 20 or newer), then rerun `cargo xtask setup`")),
+        Choice::TooOld(major) => install_local(major),
         _ => find(),
     }
 }
