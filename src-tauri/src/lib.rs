@@ -13,6 +13,8 @@ pub mod state;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod contract;
 
 use tauri::{Manager as _, Runtime};
 
