@@ -11,5 +11,7 @@ mod signin;
 // Prepare, export with progress over a channel, verify, audit; quota;
 // cancel and resume; support exports.
 mod export;
-// One round trip through the mock runtime's IPC, ACL included.
+// The app through `run_app` in the mock runtime: IPC round trips, then exit
+// (the mock context has no capabilities: the ACL is checked by the
+// contract tests in src/contract.rs and enforced in tests/desktop).
 mod smoke;
