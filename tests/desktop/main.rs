@@ -3,8 +3,8 @@
 //! real reference platform on loopback, with tokens in the real OS keyring.
 //!
 //! `cargo xtask test` runs it inside Xvfb and a private D-Bus session with an
-//! unlocked throwaway keyring, and sets `KEEPSAKE_E2E=1`; a bare `cargo
-//! test` skips it. `KEEPSAKE_SCREENSHOTS=1` also saves each screen to
+//! unlocked throwaway keyring, and sets `KEEPSAKE_E2E=1`; there a missing
+//! tool fails the run. A bare `cargo test` skips it. `KEEPSAKE_SCREENSHOTS=1` also saves each screen to
 //! docs/screenshots/.
 
 mod app;

@@ -149,6 +149,9 @@ fn workspace_tests(extra: &[OsString]) -> Result<()> {
     args.extend(extra.iter().cloned());
 
     let session = if cfg!(target_os = "linux") {
+        // Setup installed these: a missing one here must fail the run, not
+        // quietly skip the keyring tests and the real window's suite.
+        require_linux_test_tools(&missing_linux_test_tools())?;
         KeyringSession::create()?
     } else {
         // macOS and Windows tests use the user's own keychain / Credential Manager.
@@ -157,22 +160,15 @@ fn workspace_tests(extra: &[OsString]) -> Result<()> {
     let mut cmd = match &session {
         Some(s) => s.command(&args),
         None => {
-            if cfg!(target_os = "linux") {
-                println!(
-                    "xtask test: warning: `dbus-run-session` or `gnome-keyring-daemon` is not on PATH, \
-                     so the tests of the real OS keyring are skipped (or, if this shell has a D-Bus \
-                     session, use your own keyring); install the `dbus` and `gnome-keyring` packages \
-                     to run them in a throwaway keyring"
-                );
-            }
             let mut cmd = util::cargo();
             cmd.args(&args);
             cmd
         }
     };
     // The suites validate archives with unzip, Python's zipfile and the
-    // bagit validator from the venv that setup made: here they must exist,
-    // rather than be skipped as on a bare `cargo test`.
+    // bagit validator from the venv that setup made, and the desktop suite
+    // opens the real window: here they must exist and run, rather than be
+    // skipped as on a bare `cargo test`.
     cmd.env("KEEPSAKE_REQUIRE_TOOLS", "1");
     cmd.env(crate::viewer::FIXTURES_VAR, crate::viewer::fixtures_dir());
     println!("xtask test: {}", util::display(&cmd));
@@ -184,6 +180,36 @@ fn workspace_tests(extra: &[OsString]) -> Result<()> {
         s.remove()?;
     }
     result
+}
+
+/// What the Linux test run needs besides cargo: a private D-Bus session
+/// with a throwaway keyring (the real OS keyring's tests), and a virtual
+/// display with WebDriver (the desktop app's real-window suite).
+fn missing_linux_test_tools() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !util::on_path("dbus-run-session") {
+        missing.push("dbus-run-session (package dbus)");
+    }
+    if !util::on_path("gnome-keyring-daemon") {
+        missing.push("gnome-keyring-daemon (package gnome-keyring)");
+    }
+    missing.extend(crate::ui::missing_display_tools());
+    missing
+}
+
+fn require_linux_test_tools(missing: &[&str]) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "the tests of the OS keyring and of the desktop app's real window cannot run: {} {} missing",
+        missing.join(", "),
+        if missing.len() == 1 { "is" } else { "are" }
+    ))
+    .hint(
+        "run `cargo xtask setup`, which installs them on Debian/Ubuntu (elsewhere, install them \
+         with your package manager); a plain `cargo test` skips those suites instead",
+    ))
 }
 
 /// A private D-Bus session with an unlocked, throwaway GNOME Keyring, so that
@@ -406,6 +432,21 @@ mod tests {
             .find(|(name, _)| *name == "XDG_DATA_HOME")
             .and_then(|(_, value)| value);
         assert_eq!(data, Some(OsStr::new("/x/keyring-1/data")));
+    }
+
+    #[test]
+    fn missing_desktop_tools_fail_the_run_and_name_each_tool() {
+        assert!(require_linux_test_tools(&[]).is_ok());
+        let err = require_linux_test_tools(&[
+            "xvfb-run (package xvfb)",
+            "tauri-driver (cargo install tauri-driver)",
+        ])
+        .expect_err("missing tools fail the run");
+        let text = format!("{err}");
+        assert!(
+            text.contains("xvfb-run (package xvfb), tauri-driver") && text.contains("are missing"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -150,8 +150,21 @@ pub fn install_tauri_driver() -> Result<()> {
 
 /// Whether the desktop app's WebDriver suite can run here.
 pub fn desktop_e2e_available() -> bool {
-    cfg!(target_os = "linux")
-        && util::on_path("xvfb-run")
-        && util::on_path("WebKitWebDriver")
-        && tauri_driver().is_file()
+    cfg!(target_os = "linux") && missing_display_tools().is_empty()
+}
+
+/// What the WebDriver suite needs to open the real window (Linux), and is
+/// not here: the virtual display, WebKit's WebDriver and tauri-driver.
+pub fn missing_display_tools() -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !util::on_path("xvfb-run") {
+        missing.push("xvfb-run (package xvfb)");
+    }
+    if !util::on_path("WebKitWebDriver") {
+        missing.push("WebKitWebDriver (package webkit2gtk-driver)");
+    }
+    if !tauri_driver().is_file() {
+        missing.push("tauri-driver (cargo install tauri-driver)");
+    }
+    missing
 }
