@@ -31,6 +31,15 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
     assert!(space.contains("needs about"), "{space}");
     app.screenshot("choose").await;
 
+    // Everything but likes: the unticked category reaches neither the
+    // platform nor the archive.
+    let likes = app
+        .wait("//label[span[normalize-space()='Likes']]/input[@type='checkbox']")
+        .await;
+    assert!(likes.is_selected().await.expect("ticked?"), "on by default");
+    likes.click().await.expect("untick likes");
+    assert!(!likes.is_selected().await.expect("ticked?"));
+
     // JSON only, in parts of at most 2 GB (which this archive fits): the
     // choices cross the real IPC and reach the manifest.
     app.wait("//summary[contains(., 'Formats and size')]")
@@ -81,6 +90,25 @@ async fn sign_in_with_a_token_export_and_the_archive_verifies() {
     .expect("manifest JSON");
     assert_eq!(manifest["formats"], serde_json::json!(["json"]));
     assert_eq!(manifest["split_size"], 2_000_000_000u64);
+    let categories = manifest["categories"]
+        .as_array()
+        .expect("a categories list")
+        .iter()
+        .map(|c| c.as_str().expect("a category name"))
+        .collect::<Vec<_>>();
+    assert!(categories.contains(&"posts"), "{categories:?}");
+    assert!(!categories.contains(&"likes"), "{categories:?}");
+    assert!(manifest["counts"].get("likes").is_none(), "{manifest:#}");
+    assert_eq!(manifest["counts"]["posts"]["retrieved"], 150);
+    let entry = |name: &str| keepsake_core::archive::read_entry_to_string(&archive, name);
+    assert!(entry("data/posts.json").is_ok(), "posts are in the archive");
+    assert!(entry("data/likes.json").is_err(), "no likes in the archive");
+    // The completeness report on Done lists what was exported, not likes.
+    let report = app.text("//table[contains(@class, 'report')]").await;
+    assert!(
+        report.contains("Posts") && !report.contains("Likes"),
+        "{report}"
+    );
     let sha = app.text("//*[@data-testid='sha256']").await;
     assert_eq!(sha.len(), 64);
 
