@@ -19,6 +19,36 @@ after(async () => {
 const open = (scenario, opts) => openApp(browser.context, preview.url, scenario, opts);
 const h1 = (page) => page.locator('h1');
 
+/** The name a screen reader gives the focused element. */
+const focusedName = (page) =>
+  page.evaluate(() => {
+    const a = document.activeElement;
+    return a?.getAttribute('aria-label') || a?.textContent?.trim() || a?.id;
+  });
+
+/** Presses Tab until `name` has the focus (the page is used by keyboard only). */
+async function tabTo(page, name, max = 60) {
+  for (let i = 0; i < max; i++) {
+    if ((await focusedName(page)) === name) return;
+    await page.keyboard.press('Tab');
+  }
+  assert.fail(`"${name}" never took the focus by Tab (last: "${await focusedName(page)}")`);
+}
+
+/** The arguments of each call of `cmd` the shell got, in order. */
+async function argsOf(page, cmd) {
+  return (await calls(page)).filter((c) => c.cmd === cmd).map((c) => c.args);
+}
+
+/** Waits until the shell got `cmd`, then gives its calls' arguments. */
+async function waitForCall(page, cmd) {
+  await page.waitForFunction((c) => window.__KEEPSAKE_CALLS__.some((x) => x.cmd === c), cmd);
+  return argsOf(page, cmd);
+}
+
+const DEST = '/home/alice/Downloads/Keepsake';
+const ARCHIVE = `${DEST}/keepsake-alice-2026-11-26-5f1c0e2a.zip`;
+
 async function noViolations(page, where) {
   const v = await axe(page);
   assert.deepEqual(v, [], `${where}: ${JSON.stringify(v, null, 2)}`);
@@ -171,6 +201,66 @@ describe('screens', () => {
   });
 });
 
+describe('what the buttons ask the shell', () => {
+  it('signs in with the browser as support staff, then signs out', async () => {
+    const page = await open({});
+    await page.getByRole('heading', { name: 'Take your data home' }).waitFor();
+    await page.getByLabel(/I am support staff/).check();
+    await page.getByRole('button', { name: 'Sign in with your browser' }).click();
+    await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'sign_in_with_browser'), [{ support: true }]);
+    assert.deepEqual(await argsOf(page, 'sign_in_with_token'), []);
+    await page.getByText('Carol (Support)').waitFor();
+    await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Take your data home' }).waitFor();
+    assert.equal(await page.getByText('Signed in as').count(), 0);
+    const all = await calls(page);
+    const out = all.findIndex((c) => c.cmd === 'sign_out');
+    assert.ok(out >= 0, 'sign_out was invoked');
+    assert.deepEqual(all[out].args, {});
+    // The session prepared on Choose is given up before the sign-in goes.
+    const discard = all.findIndex((c) => c.cmd === 'discard_export');
+    assert.ok(discard >= 0 && discard < out, JSON.stringify(all.map((c) => c.cmd)));
+    assert.equal(all[discard].args.request.destination, DEST);
+    assert.deepEqual(page.errors, []);
+  });
+
+  it('signs in with the browser for one’s own account', async () => {
+    const page = await open({});
+    await page.getByRole('button', { name: 'Sign in with your browser' }).click();
+    await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'sign_in_with_browser'), [{ support: false }]);
+  });
+
+  it('shows the archive in its folder, and saves the history as CSV', async () => {
+    const page = await open({ signedIn: true });
+    await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+    await page.getByRole('button', { name: 'Show in folder' }).click();
+    assert.deepEqual(await waitForCall(page, 'show_in_folder'), [{ path: ARCHIVE }]);
+
+    await page.getByRole('button', { name: 'History' }).click();
+    await page.getByTestId('chain-status').waitFor();
+    assert.deepEqual(await argsOf(page, 'export_audit_csv'), []);
+    await page.getByRole('button', { name: 'Export as CSV…' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved 2 records as CSV.' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'export_audit_csv'), [{}]);
+    assert.deepEqual(page.errors, []);
+  });
+
+  it('discards an interrupted export', async () => {
+    const page = await open({ signedIn: true, pending: true });
+    await page.getByRole('heading', { name: 'Continue where you left off?' }).waitFor();
+    await page.getByRole('button', { name: 'Discard it' }).click();
+    await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'discard_export'), [{ request: { destination: DEST } }]);
+    assert.deepEqual(await argsOf(page, 'start_export'), []);
+  });
+});
+
 describe('errors in plain words', () => {
   const cases = [
     ['quota', { prepare_export: { code: 'quota', message: 'limit', retryAt: '2026-11-26T14:05:00Z' } }, /next export is possible at \d\d:05/, null],
@@ -238,6 +328,53 @@ describe('keyboard only', () => {
   });
 });
 
+describe('keyboard only, after the export', () => {
+  it('verifies, shows in folder, re-verifies in History and saves the CSV', async () => {
+    const page = await open({ signedIn: true });
+    await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
+    await tabTo(page, 'Start export');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+
+    await tabTo(page, 'Verify');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('verify-result').filter({ hasText: 'all 41 files match' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'verify_archive'), [{ path: ARCHIVE }]);
+
+    await tabTo(page, 'Show in folder');
+    await page.keyboard.press('Enter');
+    assert.deepEqual(await waitForCall(page, 'show_in_folder'), [{ path: ARCHIVE }]);
+
+    await tabTo(page, 'History');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('chain-status').filter({ hasText: 'The log is intact' }).waitFor();
+    await tabTo(page, 'Verify keepsake-alice-2026-11-26-5f1c0e2a.zip');
+    await page.keyboard.press('Enter');
+    await page.getByText('Intact', { exact: true }).waitFor();
+    assert.deepEqual((await argsOf(page, 'verify_archive')).at(-1), { path: ARCHIVE });
+
+    await tabTo(page, 'Export as CSV…');
+    await page.keyboard.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'Saved 2 records as CSV.' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'export_audit_csv'), [{}]);
+    assert.deepEqual(page.errors, []);
+  });
+
+  it('takes up the Resume offer', async () => {
+    const page = await open({ signedIn: true, pending: true });
+    await page.getByRole('heading', { name: 'Continue where you left off?' }).waitFor();
+    await tabTo(page, 'Continue the export');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+    const start = await argsOf(page, 'start_export');
+    assert.equal(start.length, 1);
+    assert.equal(start[0].request.destination, DEST);
+    assert.deepEqual(await argsOf(page, 'discard_export'), []);
+    assert.deepEqual(page.errors, []);
+  });
+});
+
 describe('accessibility (axe-core)', () => {
   for (const colorScheme of ['light', 'dark']) {
     it(`every screen has no violations (${colorScheme})`, async () => {
@@ -261,6 +398,40 @@ describe('accessibility (axe-core)', () => {
       await page.getByTestId('chain-status').waitFor();
       await noViolations(page, `history (${colorScheme})`);
       assert.ok((await h1(page).count()) === 1);
+    });
+
+    it(`progress, resume and error banners have no violations (${colorScheme})`, async () => {
+      const progress = await open({ signedIn: true, holdExport: true, waitSecs: 90 }, { colorScheme });
+      await progress.getByRole('button', { name: 'Start export' }).click();
+      await progress.getByRole('heading', { name: 'Exporting' }).waitFor();
+      await progress.waitForFunction(
+        () => document.querySelector('[aria-labelledby="cat-posts-label"]')?.getAttribute('aria-valuenow') === '75',
+      );
+      await progress.getByRole('timer').waitFor();
+      await noViolations(progress, `progress (${colorScheme})`);
+      await progress.getByRole('button', { name: 'Cancel…' }).click();
+      await progress.getByRole('group', { name: 'Stop the export?' }).waitFor();
+      await noViolations(progress, `progress, stop the export? (${colorScheme})`);
+
+      const resume = await open({ signedIn: true, pending: true }, { colorScheme });
+      await resume.getByRole('heading', { name: 'Continue where you left off?' }).waitFor();
+      await noViolations(resume, `resume (${colorScheme})`);
+
+      const banner = await open(
+        { signedIn: true, errors: { prepare_export: { code: 'network', message: 'could not reach' } } },
+        { colorScheme },
+      );
+      await banner.getByRole('alert').filter({ hasText: 'The platform cannot be reached' }).waitFor();
+      await banner.getByText('Details').click();
+      await noViolations(banner, `error banner on choose (${colorScheme})`);
+
+      const signInBanner = await open(
+        { errors: { sign_in_with_browser: { code: 'sign_in', message: 'refused' } } },
+        { colorScheme },
+      );
+      await signInBanner.getByRole('button', { name: 'Sign in with your browser' }).click();
+      await signInBanner.getByRole('alert').filter({ hasText: 'Sign-in did not finish' }).waitFor();
+      await noViolations(signInBanner, `error banner on sign in (${colorScheme})`);
     });
   }
 });
