@@ -14,7 +14,7 @@ use keepsake_core::credentials::{
 use keepsake_core::export::{
     self, CancelFlag, ExportOptions, Formats, Reporter, ResumeMode, Throttled,
 };
-use keepsake_core::{Error, PlatformUrl, Secret, archive, oauth};
+use keepsake_core::{Error, PlatformUrl, Secret, archive, interrupted, oauth};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,18 +56,24 @@ pub struct Paths {
     pub audit: PathBuf,
     /// Where exports go unless the user picks another folder.
     pub destination: PathBuf,
+    /// The folders exports went to (`destinations.json` in the app's data
+    /// directory; folder names only): where to look for interrupted
+    /// exports on launch.
+    pub destinations: PathBuf,
 }
 
 impl Paths {
     /// The user's own: config dir, data dir, `~/Downloads/Keepsake`.
     pub fn for_user() -> Self {
         let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
+        let data = AuditLog::default_dir().unwrap_or_else(|_| home.join(".keepsake"));
         Self {
             settings: dirs::config_dir()
                 .unwrap_or_else(|| home.join(".config"))
                 .join("keepsake")
                 .join("settings.json"),
-            audit: AuditLog::default_dir().unwrap_or_else(|_| home.join(".keepsake")),
+            destinations: data.join("destinations.json"),
+            audit: data,
             destination: dirs::download_dir()
                 .unwrap_or_else(|| home.join("Downloads"))
                 .join("Keepsake"),
@@ -82,6 +88,17 @@ struct Settings {
     #[serde(default)]
     platform: Option<String>,
 }
+
+/// The folders exports went to, most recent first.
+#[derive(Default, Serialize, Deserialize)]
+struct Destinations {
+    #[serde(default)]
+    folders: Vec<String>,
+}
+
+/// How many folders are remembered: enough for anyone's habits, few enough
+/// to look into on every launch.
+const REMEMBERED_DESTINATIONS: usize = 16;
 
 /// The app's state, managed by Tauri.
 pub struct AppState {
@@ -341,6 +358,9 @@ impl AppState {
     pub async fn prepare(&self, req: ExportRequest) -> CmdResult<Preparation> {
         let client = self.client().await?;
         self.discard_if_changed(&client, &req).await?;
+        // Preparing stages the session there: an export that may be
+        // interrupted from now on.
+        self.remember_destination(&req.destination);
         let prepared = export::prepare(&client, &Self::options(&req, ResumeMode::Auto)?).await?;
         *lock(&self.prepared) = Some(req.clone());
         Ok(Preparation::new(prepared, req))
@@ -366,29 +386,105 @@ impl AppState {
         Ok(())
     }
 
-    /// An interrupted export of the signed-in account in the default
-    /// destination, offered for resuming on launch.
+    /// An interrupted export the signed-in account started, on this
+    /// platform, in any folder exports went to (the default one and those
+    /// remembered), of its own data or a customer's: offered for resuming
+    /// on launch. The most recently used folder first; one at a time.
     pub async fn pending_resume(&self) -> CmdResult<Option<Preparation>> {
-        if !has_staged(&self.paths.destination) {
+        let folders = self.destinations_to_search();
+        let found = blocking(move || {
+            Ok(folders
+                .into_iter()
+                .flat_map(|f| {
+                    interrupted::list(Path::new(&f))
+                        .into_iter()
+                        .map(move |i| (f.clone(), i))
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
+        if found.is_empty() {
+            // Nothing staged: no need to ask the platform anything.
             return Ok(None);
         }
-        let req = ExportRequest {
-            destination: self.default_destination(),
-            ..ExportRequest::default()
-        };
         let client = match self.client().await {
             Ok(c) => c,
             Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
             Err(e) => return Err(e),
         };
-        match export::prepare(&client, &Self::options(&req, ResumeMode::Require)?).await {
-            Ok(p) => {
-                *lock(&self.prepared) = Some(req.clone());
-                Ok(Some(Preparation::new(p, req)))
+        let me = me(&client.clone().with_retry(interactive()), &self.platform()?).await?;
+        let platform = client.base().to_string();
+        for (folder, i) in found {
+            if i.platform != platform || i.actor.id != me.id {
+                // Another platform's, or someone else's to resume.
+                continue;
             }
-            // Nothing of this account to resume (or the platform ended it).
-            Err(Error::Invalid(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+            let on_behalf = i.subject.id != me.id;
+            let req = ExportRequest {
+                destination: folder,
+                subject_id: on_behalf.then_some(i.subject.id),
+                reason: if on_behalf { i.reason } else { None },
+                ..ExportRequest::default()
+            };
+            let Ok(opts) = Self::options(&req, ResumeMode::Require) else {
+                // A customer's export staged without its reason: the
+                // engine could not resume it as asked.
+                continue;
+            };
+            match export::prepare(&client, &opts).await {
+                Ok(p) => {
+                    *lock(&self.prepared) = Some(req.clone());
+                    return Ok(Some(Preparation::new(p, req)));
+                }
+                // The platform ended it (the engine removed what was staged).
+                Err(Error::Invalid(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The remembered folders, most recent first, then the default one.
+    fn destinations_to_search(&self) -> Vec<String> {
+        let mut folders = self.remembered_destinations();
+        let default = self.default_destination();
+        if !folders.contains(&default) {
+            folders.push(default);
+        }
+        folders
+    }
+
+    fn remembered_destinations(&self) -> Vec<String> {
+        fs_err::read(&self.paths.destinations)
+            .ok()
+            .and_then(|raw| serde_json::from_slice::<Destinations>(&raw).ok())
+            .map(|d| d.folders)
+            .unwrap_or_default()
+    }
+
+    /// Puts `folder` first in the remembered destinations. Best effort: a
+    /// list that cannot be written costs only the offer to resume from
+    /// that folder, never the export.
+    fn remember_destination(&self, folder: &str) {
+        let folder = folder.trim();
+        if folder.is_empty() {
+            return;
+        }
+        let mut folders = self.remembered_destinations();
+        folders.retain(|f| f != folder);
+        folders.insert(0, folder.to_owned());
+        folders.truncate(REMEMBERED_DESTINATIONS);
+        let path = &self.paths.destinations;
+        let written = serde_json::to_vec_pretty(&Destinations { folders })
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| {
+                if let Some(dir) = path.parent() {
+                    fs_err::create_dir_all(dir)?;
+                }
+                fs_err::write(path, bytes)
+            });
+        if let Err(e) = written {
+            log::warn!("could not remember the export folder: {e}");
         }
     }
 
@@ -437,6 +533,7 @@ impl AppState {
         }));
         self.discard_if_changed(&client, &req).await?;
         let opts = Self::options(&req, ResumeMode::Auto)?;
+        self.remember_destination(&req.destination);
         let log = AuditLog::open(&self.paths.audit)?;
         let reporter: Arc<dyn Reporter> = Arc::new(Throttled::new(ToUi(send), PROGRESS_INTERVAL));
         let result = export::run(&client, &opts, reporter, cancel, Some(&log)).await;
@@ -579,19 +676,6 @@ fn set_result(path: String, set: archive::SetReport) -> VerifyResult {
         bytes_checked: bytes,
         problems,
     }
-}
-
-/// Whether `dir` holds a staged (interrupted) export at all: a cheap local
-/// look before asking the platform.
-fn has_staged(dir: &Path) -> bool {
-    fs_err::read_dir(dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).any(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(export::STAGING_PREFIX)
-                && e.path().join("session.json").is_file()
-        })
-    })
 }
 
 /// Engine progress to the UI's event shape.

@@ -15,6 +15,7 @@ pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod export;
+pub mod interrupted;
 pub mod oauth;
 pub mod platform_url;
 pub mod secret;

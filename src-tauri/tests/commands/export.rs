@@ -367,6 +367,99 @@ async fn support_exports_a_customer_with_a_reason() {
     assert_eq!(row.reason.as_deref(), Some("Ticket 4411"));
 }
 
+// Regression: resume on launch looked only in the default folder, and only
+// for the signed-in account's own data.
+#[tokio::test]
+async fn a_customers_export_interrupted_in_another_folder_is_offered_after_a_relaunch() {
+    let p = Platform::start(Preset::Demo).await;
+    p.state.set_faults(FaultPlan {
+        latency_ms: 40,
+        ..FaultPlan::default()
+    });
+    let t = signed_in(&p, "carol", "export:self export:any").await;
+    let alice = p.user_id("alice");
+    let elsewhere = t.dir.path().join("USB stick/Exports");
+    let req = ExportRequest {
+        destination: elsewhere.display().to_string(),
+        subject_id: Some(alice),
+        reason: Some("Ticket 4411".into()),
+        ..ExportRequest::default()
+    };
+    let handle = t.handle();
+    let once = Arc::new(AtomicBool::new(false));
+    let (channel, _) = collecting_channel_with(move |e| {
+        if e["event"] == "category" && !once.swap(true, Ordering::SeqCst) {
+            assert!(handle.state::<AppState>().cancel(true), "running");
+        }
+    });
+    let err = commands::start_export(t.handle(), t.state(), req.clone(), channel)
+        .await
+        .expect_err("cancelled");
+    assert_eq!(err.code, ErrorCode::Cancelled, "{err:?}");
+    p.state.set_faults(FaultPlan::default());
+
+    let t = t.relaunch();
+    let pending = commands::pending_resume(t.state())
+        .await
+        .expect("asked")
+        .expect("the customer's interrupted export is offered");
+    assert!(pending.resumed);
+    assert_eq!(
+        (pending.subject.as_str(), pending.actor.as_str()),
+        ("alice", "carol")
+    );
+    assert_eq!(pending.request.destination, req.destination);
+    assert_eq!(pending.request.subject_id, Some(alice));
+    assert_eq!(pending.request.reason.as_deref(), Some("Ticket 4411"));
+
+    // Whoever else signs in here is not offered carol's export to resume.
+    commands::sign_in_with_token(t.state(), p.token("alice", "export:self"))
+        .await
+        .expect("alice signed in");
+    assert!(
+        commands::pending_resume(t.state())
+            .await
+            .expect("asked")
+            .is_none()
+    );
+
+    commands::sign_in_with_token(t.state(), p.token("carol", "export:self export:any"))
+        .await
+        .expect("carol again");
+    let pending = commands::pending_resume(t.state())
+        .await
+        .expect("asked")
+        .expect("offered again");
+    let (channel, _) = collecting_channel();
+    let summary = commands::start_export(t.handle(), t.state(), pending.request, channel)
+        .await
+        .expect("resumed");
+    assert!(summary.resumed);
+    assert_eq!(summary.outcome, "completed");
+    assert_eq!(
+        (summary.subject.as_str(), summary.actor.as_str()),
+        ("alice", "carol")
+    );
+    assert!(
+        std::path::Path::new(&summary.archive).starts_with(&elsewhere),
+        "{}",
+        summary.archive
+    );
+    assert!(
+        commands::pending_resume(t.state())
+            .await
+            .expect("asked")
+            .is_none(),
+        "nothing left to resume"
+    );
+    let remembered = fs_err::read_to_string(t.dir.path().join("data/keepsake/destinations.json"))
+        .expect("remembered folders");
+    assert!(
+        !remembered.contains("ksp_"),
+        "folder names only: {remembered}"
+    );
+}
+
 #[tokio::test]
 async fn a_user_may_not_look_customers_up() {
     let p = Platform::start(Preset::Demo).await;

@@ -73,6 +73,7 @@ fn run_app_answers_ipc_in_the_mock_runtime_and_exits_when_the_window_closes() {
             settings: dir.path().join("settings.json"),
             audit: dir.path().join("audit"),
             destination: dir.path().join("out"),
+            destinations: dir.path().join("destinations.json"),
         },
         Some("http://127.0.0.1:4000".into()),
         Some(std::sync::Arc::new(InsecureFileStore::new(

@@ -25,11 +25,24 @@ impl TestApp {
     }
 
     pub fn with_url(url: Option<String>) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::in_dir(tempfile::tempdir().expect("temp dir"), url)
+    }
+
+    /// The app quit and opened again: a fresh state over the same files
+    /// (settings, audit log, remembered folders, tokens).
+    pub fn relaunch(self) -> Self {
+        let url = self.state().platform_info().url;
+        let Self { app, dir } = self;
+        drop(app);
+        Self::in_dir(dir, url)
+    }
+
+    fn in_dir(dir: TempDir, url: Option<String>) -> Self {
         let paths = Paths {
             settings: dir.path().join("config/settings.json"),
             audit: dir.path().join("data/keepsake"),
             destination: dir.path().join("Downloads/Keepsake"),
+            destinations: dir.path().join("data/keepsake/destinations.json"),
         };
         let store = Arc::new(InsecureFileStore::new(dir.path().join("tokens.json")));
         let state = AppState::with(paths, url, Some(store));
