@@ -86,3 +86,54 @@ pub fn run() {
         tauri::generate_context!(),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    /// Every `log` record, as tauri-plugin-log would receive it.
+    struct Capture(Mutex<Vec<(log::Level, String, String)>>);
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            let mut seen = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.push((
+                record.level(),
+                record.target().to_owned(),
+                record.args().to_string(),
+            ));
+        }
+        fn flush(&self) {}
+    }
+
+    static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
+
+    // The engine's `tracing` events never reached the log plugin: tracing
+    // was built without its `log` feature.
+    #[test]
+    fn the_engines_tracing_events_reach_the_log_plugin() {
+        log::set_logger(&CAPTURE).expect("the only logger in this test binary");
+        log::set_max_level(log::LevelFilter::Info);
+        tracing::warn!(
+            target: "keepsake_core::export",
+            id = 7,
+            "a staged media file was damaged by a restart"
+        );
+        tracing::debug!(target: "keepsake_core::export", "below the level: left out");
+        let seen = CAPTURE.0.lock().expect("records");
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let (level, target, message) = &seen[0];
+        assert_eq!(*level, log::Level::Warn);
+        assert_eq!(target, "keepsake_core::export");
+        assert!(
+            message.contains("a staged media file was damaged by a restart"),
+            "{message}"
+        );
+    }
+}
