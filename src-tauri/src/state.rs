@@ -35,7 +35,7 @@ const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Parallel media downloads, as the CLI's default.
-const MEDIA_WORKERS: usize = 4;
+const MEDIA_WORKERS: usize = keepsake_core::export::DEFAULT_MEDIA_WORKERS;
 
 /// Someone is waiting on these answers (signing in, who am I, a lookup):
 /// a few quick tries, then say so, rather than the export's patient policy.
@@ -344,6 +344,7 @@ impl AppState {
             out_dir: PathBuf::from(dest),
             resume,
             media_workers: MEDIA_WORKERS,
+            media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
             // JSON always; CSV and the viewer unless turned off.
             formats: Formats {
                 csv: req.csv.unwrap_or(true),

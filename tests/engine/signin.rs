@@ -399,6 +399,7 @@ async fn an_export_outlives_its_access_tokens() {
         out_dir: dir.path().join("out"),
         resume: ResumeMode::Auto,
         media_workers: 2,
+        media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
         formats: Default::default(),
         split_size: None,
     };

@@ -280,10 +280,13 @@ fn staged_media_removed(out: &std::path::Path) -> bool {
 }
 
 /// Runs alice's export, slowed down and one download at a time, and
-/// cancels it (keeping) once a staged media file was removed for being in
-/// the archive. Returns her token, the destination and the options, to
-/// resume with.
-async fn cancel_once_media_left_staging(p: &Platform) -> (String, Dest, export::ExportOptions) {
+/// cancels it (keeping) once a media file is in the archive and not in
+/// staging: removed once archived, or (with `media_memory`) never staged.
+/// Returns her token, the destination and the options, to resume with.
+async fn cancel_once_media_archived(
+    p: &Platform,
+    media_memory: u64,
+) -> (String, Dest, export::ExportOptions) {
     p.state.set_faults(FaultPlan {
         latency_ms: 40,
         ..FaultPlan::default()
@@ -293,6 +296,7 @@ async fn cancel_once_media_left_staging(p: &Platform) -> (String, Dest, export::
     let client = support::client(p, &token);
     let mut opts = support::options(&dest.out());
     opts.media_workers = 1;
+    opts.media_memory = media_memory;
     let flag = CancelFlag::default();
     let watch = {
         let (out, flag) = (dest.out(), flag.clone());
@@ -328,9 +332,21 @@ async fn cancel_once_media_left_staging(p: &Platform) -> (String, Dest, export::
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
+    resume_after_media_were_archived(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_archived_from_memory_are_not_downloaded_again() {
+    resume_after_media_were_archived(export::DEFAULT_MEDIA_MEMORY).await;
+}
+
+/// Cancels alice's export once media files are in the archive (staged
+/// and removed, or held in memory), resumes it, and checks that it has
+/// every file and downloaded the archived ones once.
+async fn resume_after_media_were_archived(media_memory: u64) {
     let p = Platform::start(Preset::Demo).await;
     let expected_media = support::reference_ids(&p, "carol", "alice", "media").await;
-    let (token, dest, opts) = cancel_once_media_left_staging(&p).await;
+    let (token, dest, opts) = cancel_once_media_archived(&p, media_memory).await;
     p.state.reset_requests();
 
     let report = support::run(&p, &token, &dest, opts)
@@ -373,12 +389,9 @@ async fn archived_media_leave_staging_and_a_resume_still_has_them_all() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
-    let p = Platform::start(Preset::Demo).await;
-    let (token, dest, opts) = cancel_once_media_left_staging(&p).await;
-    // The archive's journal is lost (say, a disk tool removed it): what it
-    // held cannot be kept, and the staged copies of some files are gone.
+/// Removes the journal of the archive an interrupted run left (say, a
+/// disk tool removed it): what that archive held cannot be kept.
+fn lose_the_archive_journal(dest: &Dest) {
     for e in std::fs::read_dir(dest.out())
         .expect("out")
         .filter_map(|e| e.ok())
@@ -387,6 +400,35 @@ async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
             std::fs::remove_file(e.path()).expect("remove journal");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_held_in_memory_are_downloaded_again_when_the_archive_is_lost() {
+    let p = Platform::start(Preset::Demo).await;
+    let expected_media = support::reference_ids(&p, "carol", "alice", "media").await;
+    let (token, dest, opts) = cancel_once_media_archived(&p, export::DEFAULT_MEDIA_MEMORY).await;
+    lose_the_archive_journal(&dest);
+    let report = support::run(&p, &token, &dest, opts)
+        .await
+        .expect("nothing was staged that is gone: the files are fetched again");
+    assert_eq!(report.archive_kept_bytes, 0, "the archive started afresh");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    assert_eq!(ids(&records(&report.archive, "media")), expected_media);
+    let check = keepsake_core::archive::verify(&report.archive).expect("verify");
+    assert!(check.ok, "{:?}", check.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
+    let p = Platform::start(Preset::Demo).await;
+    let (token, dest, opts) = cancel_once_media_archived(&p, 0).await;
+    // The staged copies of some files are gone too.
+    lose_the_archive_journal(&dest);
     let err = support::run(&p, &token, &dest, opts)
         .await
         .expect_err("cannot be completed");

@@ -38,6 +38,7 @@ pub fn options(out: &Path) -> ExportOptions {
         out_dir: out.to_path_buf(),
         resume: ResumeMode::Auto,
         media_workers: 4,
+        media_memory: export::DEFAULT_MEDIA_MEMORY,
         formats: Default::default(),
         split_size: None,
     }

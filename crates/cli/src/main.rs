@@ -269,6 +269,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             ResumeMode::Auto
         },
         media_workers: a.parallel as usize,
+        media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
         formats: a.formats,
         split_size: a.split_size,
     };

@@ -23,7 +23,9 @@ pub(crate) const DEFLATE_LEVEL: u32 = 3;
 
 /// Compressed data up to this size stays in memory; more goes to an
 /// unnamed temporary file, so memory stays flat whatever the entry's size.
-const MEMORY_SPOOL: usize = 1 << 20;
+/// Small, as an export prepares a dozen text entries at once while their
+/// categories arrive.
+const MEMORY_SPOOL: usize = 256 << 10;
 
 /// An entry ready to be appended to an archive.
 #[derive(Debug)]
@@ -62,6 +64,21 @@ impl Prepared {
             len,
             compressed_len: len,
             data: Spool::Source(src),
+        }
+    }
+
+    /// Bytes in memory to be stored as they are, whose SHA-256 and CRC-32
+    /// are already known (a download verified as it arrived, never written
+    /// to disk on its way into the archive).
+    pub fn verified_bytes(bytes: Vec<u8>, sha256: [u8; 32], crc32: u32) -> Self {
+        let len = bytes.len() as u64;
+        Self {
+            method: Method::Stored,
+            sha256,
+            crc32,
+            len,
+            compressed_len: len,
+            data: Spool::Memory(bytes),
         }
     }
 

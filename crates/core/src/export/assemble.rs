@@ -11,6 +11,7 @@ use std::sync::{Arc, mpsc};
 
 use serde_json::Value;
 
+pub(super) mod growing;
 mod pipeline;
 
 use super::Formats;
@@ -29,15 +30,16 @@ pub(super) enum Job {
         jsonl: PathBuf,
         /// For the media category: the ids whose files were retrieved.
         media: Option<Arc<HashSet<i64>>>,
+        /// Sent as the category starts: its file is read as its pages
+        /// arrive. `None`: it is complete.
+        growing: Option<growing::Watch>,
     },
     /// A verified media file.
     Media {
         id: i64,
-        file: PathBuf,
+        body: MediaBody,
         filename: String,
         content_type: String,
-        /// What the download verified, when known.
-        verified: Option<Verified>,
     },
     /// `data/profile.json`.
     Bytes { name: String, bytes: Vec<u8> },
@@ -57,6 +59,25 @@ pub(super) struct Verified {
     pub len: u64,
 }
 
+/// Where a downloaded media file is.
+pub(super) enum MediaBody {
+    /// In the staging folder; with what the download verified, when known.
+    Staged {
+        file: PathBuf,
+        verified: Option<Verified>,
+    },
+    /// In memory, straight from its download. The lease is its share of
+    /// the downloads' memory budget, given back once the entry is written.
+    InMemory {
+        bytes: Vec<u8>,
+        verified: Verified,
+        lease: Lease,
+    },
+}
+
+/// A share of the memory that downloads held in memory may take.
+pub(super) type Lease = tokio::sync::OwnedSemaphorePermit;
+
 /// Where a media file goes in the archive: the id keeps names unique (also
 /// case-insensitively) without remembering every name.
 pub fn media_archive_path(id: i64, filename: &str) -> String {
@@ -74,6 +95,17 @@ fn compressible(content_type: &str) -> bool {
         || ct.contains("javascript")
 }
 
+/// The payload paths (under `data/`) an interrupted run left in the
+/// archive, once the zip thread has checked them: `None` until then.
+pub(super) type Archived = tokio::sync::watch::Receiver<Option<Arc<HashSet<String>>>>;
+
+/// The zip thread, and what it found to continue.
+pub(super) struct Started {
+    pub jobs: mpsc::Sender<Job>,
+    pub thread: std::thread::JoinHandle<Result<FinishedSet>>,
+    pub archived: Archived,
+}
+
 /// Starts the zip thread writing `final_path` (or its parts, with `split`),
 /// with the forms of the data `formats` asks for. An archive in one piece
 /// continues what an interrupted run of the same export left.
@@ -83,12 +115,12 @@ pub(super) fn start(
     formats: Formats,
     split: Option<SplitOptions>,
     sync_every: u64,
-) -> Result<(
-    mpsc::Sender<Job>,
-    std::thread::JoinHandle<Result<FinishedSet>>,
-)> {
+) -> Result<Started> {
     let (tx, rx) = mpsc::channel::<Job>();
+    let (archived_tx, archived) = tokio::sync::watch::channel(None);
     let spawned = if split.is_some() {
+        // A split archive starts afresh.
+        archived_tx.send_replace(Some(Arc::default()));
         let writer = PartedWriter::create(&final_path, info, split)?;
         std::thread::Builder::new()
             .name("keepsake-zip".into())
@@ -102,12 +134,16 @@ pub(super) fn start(
             .name("keepsake-zip".into())
             .spawn(move || {
                 let writer = PartedWriter::resume(&final_path, info, None)?;
-                pipeline::run(writer, rx, formats, sync_every)
+                pipeline::run(writer, rx, formats, sync_every, &archived_tx)
             })
     };
-    let handle =
+    let thread =
         spawned.map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
-    Ok((tx, handle))
+    Ok(Started {
+        jobs: tx,
+        thread,
+        archived,
+    })
 }
 
 /// Every job's entries, one after another on this thread: for a split
@@ -123,7 +159,7 @@ fn write_in_turn(
         }
         for unit in units(job, formats) {
             match unit.source {
-                UnitSource::Reader(make) => {
+                UnitSource::Reader(make) | UnitSource::Stream(make) => {
                     let mut reader = make()?;
                     writer.add_payload_reader(&unit.path, &mut reader, None, true)?;
                     reader.check()?;
@@ -136,6 +172,9 @@ fn write_in_turn(
                     writer.add_payload_file(&unit.path, &path, false)?;
                 }
                 UnitSource::Bytes(bytes) => writer.add_payload_bytes(&unit.path, &bytes, true)?,
+                UnitSource::Memory { bytes, .. } => {
+                    writer.add_payload_bytes(&unit.path, &bytes, false)?;
+                }
             }
         }
     }
@@ -167,17 +206,40 @@ pub(super) struct Unit {
     /// the entry is safely in an archive being written in one piece, it can
     /// go.
     pub staged: Option<PathBuf>,
+    /// The share of the memory budget its content holds, given back once
+    /// the entry is written.
+    pub lease: Option<Lease>,
 }
+
+impl Unit {
+    fn new(path: String, source: UnitSource) -> Self {
+        Self {
+            path,
+            source,
+            staged: None,
+            lease: None,
+        }
+    }
+}
+
+/// Opens the reader of an entry's content.
+pub(super) type Make = Box<dyn FnOnce() -> Result<Box<dyn CheckedRead>> + Send>;
 
 pub(super) enum UnitSource {
     /// Text made from staged records, deflated.
-    Reader(Box<dyn FnOnce() -> Result<Box<dyn CheckedRead>> + Send>),
+    Reader(Make),
+    /// Text made from a category's records as they arrive, deflated: read
+    /// on a thread of its own, which waits for pages.
+    Stream(Make),
     /// A staged file.
     File { path: PathBuf, compress: bool },
     /// A downloaded media file, stored, whose hashes are known.
     Verified { path: PathBuf, v: Verified },
     /// Bytes at hand, deflated.
     Bytes(Vec<u8>),
+    /// A downloaded media file held in memory, stored, whose hashes are
+    /// known.
+    Memory { bytes: Vec<u8>, v: Verified },
 }
 
 /// A reader that may find, once read, that its source was bad.
@@ -189,56 +251,94 @@ pub(super) trait CheckedRead: Read + Send {
 /// What a job adds to the archive, in order.
 pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
     match job {
-        Job::Category { name, jsonl, media } => {
-            let mut v = Vec::new();
-            let (file, dir) = (jsonl.clone(), media.clone());
-            v.push(Unit {
-                path: format!("{name}.json"),
-                source: UnitSource::Reader(Box::new(move || {
-                    let f = std::fs::File::open(&file).map_err(Error::io("read", &file))?;
-                    Ok(Box::new(JsonArray::new(BufReader::new(f), dir)) as Box<dyn CheckedRead>)
-                })),
+        Job::Category {
+            name,
+            jsonl,
+            media,
+            growing,
+        } => {
+            let streamed = growing.is_some();
+            // Each form reads the staged records on its own.
+            let lines = move || -> Result<Box<dyn BufRead + Send>> {
+                Ok(match &growing {
+                    Some(watch) => Box::new(BufReader::new(watch.follow(jsonl.clone()))),
+                    None => {
+                        let f = std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
+                        Box::new(BufReader::new(f))
+                    }
+                })
+            };
+            let lines = Arc::new(lines);
+            let unit = |path: String, make: Make| Unit {
+                path,
+                source: if streamed {
+                    UnitSource::Stream(make)
+                } else {
+                    UnitSource::Reader(make)
+                },
                 staged: None,
-            });
+                lease: None,
+            };
+            let mut v = Vec::new();
+            let (open, dir) = (Arc::clone(&lines), media.clone());
+            v.push(unit(
+                format!("{name}.json"),
+                Box::new(
+                    move || Ok(Box::new(JsonArray::new(open()?, dir)) as Box<dyn CheckedRead>),
+                ),
+            ));
             if let Some(cols) = columns(&name).filter(|_| formats.csv) {
-                let file = jsonl.clone();
-                v.push(Unit {
-                    path: format!("{name}.csv"),
-                    source: UnitSource::Reader(Box::new(move || {
-                        let f = std::fs::File::open(&file).map_err(Error::io("read", &file))?;
-                        Ok(Box::new(Unchecked(CsvRows::new(BufReader::new(f), cols)))
+                let open = Arc::clone(&lines);
+                v.push(unit(
+                    format!("{name}.csv"),
+                    Box::new(move || {
+                        Ok(Box::new(Unchecked(CsvRows::new(open()?, cols)))
                             as Box<dyn CheckedRead>)
-                    })),
-                    staged: None,
-                });
+                    }),
+                ));
             }
             if formats.viewer {
-                let viewer_name = name.clone();
-                v.push(Unit {
-                    path: viewer::data_file(&name),
-                    source: UnitSource::Reader(Box::new(move || {
-                        let f = std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
+                let (open, viewer_name) = (lines, name.clone());
+                v.push(unit(
+                    viewer::data_file(&name),
+                    Box::new(move || {
                         Ok(Box::new(Unchecked(viewer::JsData::new(
-                            BufReader::new(f),
+                            open()?,
                             &viewer_name,
                             move |line: &str, out: &mut Vec<u8>| {
                                 archived_record(line, media.as_deref(), out)
                             },
                         ))) as Box<dyn CheckedRead>)
-                    })),
-                    staged: None,
-                });
+                    }),
+                ));
             }
             v
         }
         Job::Media {
             id,
-            file,
+            body,
             filename,
             content_type,
-            verified,
         } => {
+            let path = media_archive_path(id, &filename);
             let compress = compressible(&content_type);
+            let (file, verified) = match body {
+                MediaBody::InMemory {
+                    bytes,
+                    verified,
+                    lease,
+                } => {
+                    let source = if compress {
+                        UnitSource::Bytes(bytes)
+                    } else {
+                        UnitSource::Memory { bytes, v: verified }
+                    };
+                    let mut unit = Unit::new(path, source);
+                    unit.lease = Some(lease);
+                    return vec![unit];
+                }
+                MediaBody::Staged { file, verified } => (file, verified),
+            };
             let staged = file.clone();
             let source = match verified {
                 // Stored as downloaded: copied as verified, checked by CRC.
@@ -249,9 +349,10 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                 },
             };
             vec![Unit {
-                path: media_archive_path(id, &filename),
+                path,
                 source,
                 staged: Some(staged),
+                lease: None,
             }]
         }
         Job::Bytes { name, bytes } => {
@@ -262,16 +363,10 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                     path: viewer::data_file(stem),
                     source: UnitSource::Bytes(viewer::value_file(stem, &bytes)),
                     staged: None,
+                    lease: None,
                 });
             }
-            v.insert(
-                0,
-                Unit {
-                    path: name,
-                    source: UnitSource::Bytes(bytes),
-                    staged: None,
-                },
-            );
+            v.insert(0, Unit::new(name, UnitSource::Bytes(bytes)));
             v
         }
         Job::Finish { .. } => Vec::new(),

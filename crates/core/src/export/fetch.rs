@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::assemble::growing::{Committer, Growth};
 use super::progress::{ExportEvent, Reporter};
 use super::staging::{CategoryState, Checkpoint, open_private};
 use super::{Shared, Tally};
@@ -27,12 +28,14 @@ struct Page {
     next_cursor: Option<String>,
 }
 
-/// Fetches the rest of `cat` from `state`; sends media records to `media_tx`.
+/// Fetches the rest of `cat` from `state`; sends media records to
+/// `media_tx`; tells `growth`, if given, what of the file is written.
 pub(super) async fn category(
     shared: Arc<Shared>,
     cat: String,
     mut state: CategoryState,
     media_tx: Option<mpsc::Sender<Value>>,
+    growth: Option<Growth>,
 ) -> Result<Tally> {
     let path = shared.staging_file(&cat);
     // Drop whatever was written after the last checkpoint.
@@ -40,12 +43,15 @@ pub(super) async fn category(
     file.set_len(state.len)
         .map_err(Error::io("truncate", &path))?;
     drop(file);
+    if let Some(g) = &growth {
+        g.commit(state.len);
+    }
     if let Some(tx) = &media_tx {
         // Media records staged by an earlier run still need their files;
         // streamed, so a resume holds one record at a time.
         send_staged(&path, tx).await?;
     }
-    let mut out = open_private(&path, true)?;
+    let out = open_private(&path, true)?;
     let mut tally = Tally {
         expected: shared.expected(&cat),
         retrieved: state.count,
@@ -53,8 +59,70 @@ pub(super) async fn category(
     };
     report(&*shared.reporter, &cat, &tally);
     if state.done {
+        if let Some(g) = growth {
+            g.complete();
+        }
         return Ok(tally);
     }
+    // A page is written, synced and journaled while the next one is
+    // fetched: the next cursor is known, and the disk need not hold up the
+    // chain. Pages still reach the file and the journal in order.
+    let mut file = PageFile::Idle(out);
+    let committer = growth.as_ref().map(Growth::committer);
+    let walked = walk(
+        &shared,
+        (&cat, &path),
+        &mut state,
+        &mut tally,
+        media_tx,
+        &mut file,
+        committer.as_ref(),
+    )
+    .await;
+    // However the walk ended, the page being written is written first.
+    let written = file.idle().await.map(drop);
+    walked?;
+    written?;
+    if let Some(g) = growth {
+        g.complete();
+    }
+    Ok(tally)
+}
+
+/// A category's staging file, or the write of a page into it (write, sync
+/// and checkpoint, off the async threads), which gives the file back.
+enum PageFile {
+    Idle(std::fs::File),
+    Writing(tokio::task::JoinHandle<Result<std::fs::File>>),
+    /// A write failed.
+    Gone,
+}
+
+impl PageFile {
+    /// The file, once the page being written is written.
+    async fn idle(&mut self) -> Result<std::fs::File> {
+        match std::mem::replace(self, Self::Gone) {
+            Self::Idle(f) => Ok(f),
+            Self::Writing(w) => w
+                .await
+                .map_err(|e| Error::Invalid(format!("writing a page failed: {e}")))?,
+            Self::Gone => Err(Error::Invalid(
+                "internal error: a staging file whose write failed".into(),
+            )),
+        }
+    }
+}
+
+/// The cursor chain of `cat` from `state` to its end.
+async fn walk(
+    shared: &Arc<Shared>,
+    (cat, path): (&str, &std::path::Path),
+    state: &mut CategoryState,
+    tally: &mut Tally,
+    media_tx: Option<mpsc::Sender<Value>>,
+    page_file: &mut PageFile,
+    growth: Option<&Committer>,
+) -> Result<()> {
     let mut repeats = 0;
     loop {
         shared.check_cancelled()?;
@@ -110,7 +178,7 @@ pub(super) async fn category(
         state.next = page.next_cursor;
         shared.add_bytes(buf.len() as u64);
         let checkpoint = Checkpoint::Page {
-            cat: cat.clone(),
+            cat: cat.to_owned(),
             next: state.next.clone(),
             len: state.len,
             count: state.count,
@@ -118,19 +186,22 @@ pub(super) async fn category(
         };
         // Write, fsync and journal off the async threads: fsync blocks for
         // milliseconds, and the other categories and the downloads share them.
-        let (sh, file_path) = (shared.clone(), path.clone());
-        out = tokio::task::spawn_blocking(move || {
-            out.write_all(&buf)
+        let mut file = page_file.idle().await?;
+        let (sh, file_path, len) = (shared.clone(), path.to_path_buf(), state.len);
+        let growth = growth.cloned();
+        *page_file = PageFile::Writing(tokio::task::spawn_blocking(move || {
+            file.write_all(&buf)
                 .map_err(Error::io("write", &file_path))?;
-            out.sync_data().map_err(Error::io("sync", &file_path))?;
+            file.sync_data().map_err(Error::io("sync", &file_path))?;
             sh.checkpoint(&checkpoint)?;
-            Ok::<_, Error>(out)
-        })
-        .await
-        .map_err(|e| Error::Invalid(format!("writing a page failed: {e}")))??;
-        report(&*shared.reporter, &cat, &tally);
+            if let Some(g) = growth {
+                g.commit(len);
+            }
+            Ok::<_, Error>(file)
+        }));
+        report(&*shared.reporter, cat, tally);
         if state.next.is_none() {
-            return Ok(tally);
+            return Ok(());
         }
     }
 }

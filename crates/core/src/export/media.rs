@@ -2,6 +2,7 @@
 //! signed URLs refreshed, interrupted transfers resumed with `Range`.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, mpsc};
 
 use super::Shared;
-use super::assemble::Job;
+use super::assemble::{Job, Lease, MediaBody, Verified, media_archive_path};
 use super::progress::ExportEvent;
 use super::staging::{Checkpoint, open_private};
 use crate::{Error, Result};
@@ -36,6 +37,32 @@ pub(super) struct MediaMeta {
 pub(super) struct MediaTally {
     pub downloaded: u64,
     pub failed: Vec<(i64, String)>,
+}
+
+/// Files up to this size are downloaded into memory and go from there
+/// straight into an archive written in one piece: no staged copy to write,
+/// read back and delete. (A file held so is not kept by a killed run; one
+/// the archive holds is not downloaded again.)
+const IN_MEMORY_MAX: u64 = 4 << 20;
+/// The unit of the memory budget, in bytes.
+const PERMIT_BYTES: u64 = 64 << 10;
+
+/// The budget for downloads held in memory, of `bytes` in all (see
+/// [`super::ExportOptions::media_memory`]); `None` for none. When it is
+/// taken, downloads go to the staging folder.
+pub(super) fn memory_budget(bytes: u64) -> Option<Arc<tokio::sync::Semaphore>> {
+    let permits = usize::try_from(bytes / PERMIT_BYTES).ok()?;
+    (permits > 0).then(|| Arc::new(tokio::sync::Semaphore::new(permits)))
+}
+
+/// Where a download went.
+enum Got {
+    /// The staging folder (now or in an interrupted run).
+    Staged,
+    /// Memory.
+    InMemory(Vec<u8>, Verified, Lease),
+    /// Nowhere: the archive an interrupted run left holds it.
+    InArchive,
 }
 
 /// Runs `workers` download workers until `rx` closes.
@@ -65,43 +92,59 @@ pub(super) async fn download_all(
                         continue;
                     }
                 };
-                let done = shared.media_done(meta.id).is_some()
-                    || match one(&shared, &meta).await {
-                        Ok(()) => true,
-                        Err(e) if matches!(e, Error::Cancelled) => return Err(e),
-                        Err(e) if e.code() == "account_deleted" || e.code() == "signed_out" => {
-                            return Err(e);
-                        }
-                        Err(e) => {
-                            shared.reporter.report(ExportEvent::Warning {
-                                message: format!("media {} could not be downloaded: {e}", meta.id),
-                            });
-                            tally.lock().await.failed.push((meta.id, e.to_string()));
-                            false
-                        }
-                    };
-                if done {
-                    tally.lock().await.downloaded += 1;
-                    let file = shared.media_paths(meta.id).1;
-                    // Verified against the declared SHA-256 as it arrived:
-                    // the archive need not hash it again.
-                    let verified = shared.media_done(meta.id).and_then(|f| {
-                        Some(super::assemble::Verified {
-                            sha256: parse_sha256(&meta.sha256)?,
-                            crc32: f.crc32?,
-                            len: f.bytes,
-                        })
-                    });
-                    let job = Job::Media {
-                        id: meta.id,
-                        file,
-                        filename: meta.filename,
-                        content_type: meta.content_type,
-                        verified,
-                    };
-                    if zip.send(job).is_err() {
-                        return Err(Error::Invalid("the archive writer stopped".into()));
+                let got = match get(&shared, &meta).await {
+                    Ok(got) => got,
+                    Err(e) if matches!(e, Error::Cancelled) => return Err(e),
+                    Err(e)
+                        if e.code() == "account_deleted"
+                            || e.code() == "signed_out"
+                            || e.to_string().contains("the archive writer stopped") =>
+                    {
+                        return Err(e);
                     }
+                    Err(e) => {
+                        shared.reporter.report(ExportEvent::Warning {
+                            message: format!("media {} could not be downloaded: {e}", meta.id),
+                        });
+                        tally.lock().await.failed.push((meta.id, e.to_string()));
+                        continue;
+                    }
+                };
+                tally.lock().await.downloaded += 1;
+                let body = match got {
+                    Got::InArchive => {
+                        shared.note_archived(meta.id);
+                        continue;
+                    }
+                    Got::InMemory(bytes, verified, lease) => {
+                        shared.note_archived(meta.id);
+                        MediaBody::InMemory {
+                            bytes,
+                            verified,
+                            lease,
+                        }
+                    }
+                    Got::Staged => MediaBody::Staged {
+                        file: shared.media_paths(meta.id).1,
+                        // Verified against the declared SHA-256 as it
+                        // arrived: the archive need not hash it again.
+                        verified: shared.media_done(meta.id).and_then(|f| {
+                            Some(Verified {
+                                sha256: parse_sha256(&meta.sha256)?,
+                                crc32: f.crc32?,
+                                len: f.bytes,
+                            })
+                        }),
+                    },
+                };
+                let job = Job::Media {
+                    id: meta.id,
+                    body,
+                    filename: meta.filename,
+                    content_type: meta.content_type,
+                };
+                if zip.send(job).is_err() {
+                    return Err(archive_stopped());
                 }
             }
         });
@@ -113,19 +156,180 @@ pub(super) async fn download_all(
     Ok(t)
 }
 
-/// Downloads, verifies and journals one file.
-async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
+fn archive_stopped() -> Error {
+    Error::Invalid("the archive writer stopped".into())
+}
+
+/// Gets one file: staged by an interrupted run, in the archive it left,
+/// or downloaded now, into memory when it is small and memory allows.
+async fn get(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<Got> {
+    if shared.media_done(meta.id).is_some() {
+        return Ok(Got::Staged);
+    }
+    let path = media_archive_path(meta.id, &meta.filename);
+    if in_archive(shared, &path).await? {
+        return Ok(Got::InArchive);
+    }
+    if let Some(lease) = lease(shared, meta) {
+        let mut body = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
+        let (len, sha256, crc32) = one(shared, meta, &mut body).await?;
+        return Ok(Got::InMemory(body, Verified { sha256, crc32, len }, lease));
+    }
     let (part, done) = shared.media_paths(meta.id);
+    let mut body = StagedBody { part, file: None };
+    let (len, _, crc32) = one(shared, meta, &mut body).await?;
+    let file = body.file.take();
+    let (sh, from, id) = (shared.clone(), body.part, meta.id);
+    // The journal's fsync stays off the async threads.
+    tokio::task::spawn_blocking(move || {
+        // Where the system names its boot, the file is not synced: within
+        // the boot nothing written is lost, and most staged files are
+        // archived and deleted before they would ever reach the disk; after
+        // a reboot the journaled CRC is checked first
+        // (`recheck_after_reboot`).
+        let boot = super::staging::boot_id();
+        if let Some(mut f) = file {
+            f.flush().map_err(Error::io("write", &from))?;
+            if boot.is_none() {
+                f.get_ref().sync_data().map_err(Error::io("sync", &from))?;
+            }
+        }
+        std::fs::rename(&from, &done).map_err(Error::io("rename", &from))?;
+        sh.checkpoint(&Checkpoint::Media {
+            id,
+            bytes: len,
+            crc32: Some(crc32),
+            boot,
+        })
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))??;
+    Ok(Got::Staged)
+}
+
+/// Whether the archive an interrupted run left holds `path` (waiting for
+/// the zip thread to have checked it).
+async fn in_archive(shared: &Shared, path: &str) -> Result<bool> {
+    let mut archived = shared.archived.clone();
+    let found = archived
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| archive_stopped())?;
+    Ok(found.as_ref().is_some_and(|set| set.contains(path)))
+}
+
+/// A share of the memory budget for `meta`'s file, when it may be held in
+/// memory: small, and memory to spare.
+fn lease(shared: &Shared, meta: &MediaMeta) -> Option<Lease> {
+    let budget = shared.in_memory.as_ref()?;
+    if meta.size > IN_MEMORY_MAX {
+        return None;
+    }
+    let permits = u32::try_from(meta.size.div_ceil(PERMIT_BYTES).max(1)).ok()?;
+    Arc::clone(budget).try_acquire_many_owned(permits).ok()
+}
+
+/// Where a download's bytes go.
+trait Body: Send {
+    /// What an earlier attempt kept, hashed, to resume from; a body as long
+    /// as the whole file or longer is started over.
+    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)>;
+    fn put(&mut self, chunk: &[u8]) -> Result<()>;
+    /// Makes what arrived so far last until the next attempt.
+    fn keep(&mut self) -> Result<()>;
+    /// Throws away what arrived.
+    fn discard(&mut self) -> Result<()>;
+}
+
+/// A download held in memory, copied out of the connection's buffers so
+/// it holds no more than its own size.
+impl Body for Vec<u8> {
+    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+        if self.len() as u64 >= size {
+            self.clear();
+        }
+        let (mut sha, mut crc) = (Sha256::new(), crc32fast::Hasher::new());
+        sha.update(&self[..]);
+        crc.update(self);
+        Ok((sha, crc, self.len() as u64))
+    }
+    fn put(&mut self, chunk: &[u8]) -> Result<()> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+    fn keep(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn discard(&mut self) -> Result<()> {
+        self.clear();
+        Ok(())
+    }
+}
+
+/// A download into `{id}.part` in the staging folder.
+struct StagedBody {
+    part: PathBuf,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl Body for StagedBody {
+    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+        self.file = None;
+        let have = std::fs::metadata(&self.part).map(|m| m.len()).unwrap_or(0);
+        if have >= size && have > 0 {
+            std::fs::remove_file(&self.part).map_err(Error::io("remove", &self.part))?;
+        }
+        // Hash the prefix already there, so a verified file is read once,
+        // not twice. Bodies arrive in pieces of a few kilobytes: buffered,
+        // they reach the disk in fewer, larger writes.
+        let hashed = hash_prefix(&self.part)?;
+        self.file = Some(std::io::BufWriter::with_capacity(
+            256 * 1024,
+            open_private(&self.part, true)?,
+        ));
+        Ok(hashed)
+    }
+    fn put(&mut self, chunk: &[u8]) -> Result<()> {
+        match &mut self.file {
+            Some(f) => f.write_all(chunk).map_err(Error::io("write", &self.part)),
+            None => Err(Error::Invalid(
+                "internal error: a download with no file".into(),
+            )),
+        }
+    }
+    fn keep(&mut self) -> Result<()> {
+        if let Some(f) = &mut self.file {
+            f.flush().map_err(Error::io("write", &self.part))?;
+            f.get_ref()
+                .sync_data()
+                .map_err(Error::io("sync", &self.part))?;
+        }
+        Ok(())
+    }
+    fn discard(&mut self) -> Result<()> {
+        self.file = None;
+        match std::fs::remove_file(&self.part) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(Error::io("remove", &self.part)(e))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Downloads and verifies one file into `body`: its length, SHA-256 and
+/// CRC-32 once it matches what the record declares.
+async fn one(
+    shared: &Arc<Shared>,
+    meta: &MediaMeta,
+    body: &mut impl Body,
+) -> Result<(u64, [u8; 32], u32)> {
+    let declared = parse_sha256(&meta.sha256);
     let mut url = meta.download_url.clone();
     let mut last_err = None;
     for attempt in 0..ATTEMPTS {
         shared.check_cancelled()?;
-        let have = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        let offset = if have >= meta.size { 0 } else { have };
-        if offset == 0 && have > 0 {
-            std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
-        }
-        let (len, sha, crc32, boot) = match transfer(shared, &url, &part, offset).await {
+        let (len, sha, crc32) = match transfer(shared, &url, body, meta.size).await {
             Ok(done) => done,
             Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
                 url = fresh_url(shared, meta.id).await?;
@@ -133,34 +337,23 @@ async fn one(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<()> {
                 continue;
             }
             Err(e) if e.class() == crate::Class::Retryable => {
-                // Keep the partial file: the next attempt resumes with Range.
+                // Keep what came: the next attempt resumes with Range.
                 last_err = Some(e);
                 continue;
             }
             Err(e) => return Err(e),
         };
-        if len == meta.size && sha.eq_ignore_ascii_case(&meta.sha256) {
-            let (sh, from, to, id) = (shared.clone(), part.clone(), done.clone(), meta.id);
-            // The journal's fsync stays off the async threads.
-            return tokio::task::spawn_blocking(move || {
-                std::fs::rename(&from, &to).map_err(Error::io("rename", &from))?;
-                sh.checkpoint(&Checkpoint::Media {
-                    id,
-                    bytes: len,
-                    crc32: Some(crc32),
-                    boot,
-                })
-            })
-            .await
-            .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))?;
+        if len == meta.size && declared == Some(sha) {
+            return Ok((len, sha, crc32));
         }
         // Wrong bytes: start this file over (a later attempt may get a good copy).
-        std::fs::remove_file(&part).map_err(Error::io("remove", &part))?;
+        body.discard()?;
+        let got = hex::encode(sha);
         shared.reporter.report(ExportEvent::Warning {
             message: format!(
                 "media {} arrived damaged ({len} bytes, SHA-256 {}… instead of {} bytes, {}…); fetching it again (attempt {}/{ATTEMPTS})",
                 meta.id,
-                &sha[..12],
+                &got[..12],
                 meta.size,
                 meta.sha256.get(..12).unwrap_or(""),
                 attempt + 1
@@ -185,43 +378,32 @@ async fn fresh_url(shared: &Shared, id: i64) -> Result<String> {
     Ok(m.download_url)
 }
 
-/// Streams the body into `part` from `offset`.
+/// Streams the body into `body`, from where an earlier attempt stopped.
+/// Hashes as the bytes arrive; stops reading once more than `size` came.
 async fn transfer(
     shared: &Shared,
     url: &str,
-    part: &std::path::Path,
-    offset: u64,
-) -> Result<(u64, String, u32, Option<String>)> {
-    // Hash as the bytes arrive, so a verified file is read once, not twice;
-    // a resumed transfer first hashes the prefix it already has.
-    let (mut hasher, mut crc, mut len) = if offset > 0 {
-        let prefix = part.to_path_buf();
-        tokio::task::spawn_blocking(move || hash_prefix(&prefix))
-            .await
-            .map_err(|e| Error::Invalid(format!("hashing failed: {e}")))??
-    } else {
-        (Sha256::new(), crc32fast::Hasher::new(), 0)
-    };
-    let mut dl = shared.client.download(url, offset).await?;
-    // Bodies arrive in pieces of a few kilobytes: buffered, they reach the
-    // disk in fewer, larger writes.
-    let mut file = std::io::BufWriter::with_capacity(256 * 1024, open_private(part, true)?);
+    body: &mut impl Body,
+    size: u64,
+) -> Result<(u64, [u8; 32], u32)> {
+    let (mut hasher, mut crc, mut len) = body.resume_from(size)?;
+    let mut dl = shared.client.download(url, len).await?;
     loop {
         shared.check_cancelled()?;
         match dl.response.chunk().await {
             Ok(Some(chunk)) => {
-                file.write_all(&chunk).map_err(Error::io("write", part))?;
+                body.put(&chunk)?;
                 hasher.update(&chunk);
                 crc.update(&chunk);
                 len += chunk.len() as u64;
                 shared.add_bytes(chunk.len() as u64);
+                if len > size {
+                    break; // damaged: the caller starts over
+                }
             }
             Ok(None) => break,
             Err(e) => {
-                file.flush().map_err(Error::io("write", part))?;
-                file.get_ref()
-                    .sync_data()
-                    .map_err(Error::io("sync", part))?;
+                body.keep()?;
                 return Err(Error::Network {
                     url: format!("media download (kept {len} bytes to resume from)"),
                     detail: e.to_string(),
@@ -229,23 +411,7 @@ async fn transfer(
             }
         }
     }
-    file.flush().map_err(Error::io("write", part))?;
-    // Where the system names its boot, the file is not synced: within the
-    // boot nothing written is lost, and most staged files are archived and
-    // deleted before they would ever reach the disk; after a reboot the
-    // journaled CRC is checked first (`recheck_after_reboot`).
-    let boot = super::staging::boot_id();
-    if boot.is_none() {
-        let synced = part.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            file.get_ref()
-                .sync_data()
-                .map_err(Error::io("sync", &synced))
-        })
-        .await
-        .map_err(|e| Error::Invalid(format!("saving a download failed: {e}")))??;
-    }
-    Ok((len, hex::encode(hasher.finalize()), crc.finalize(), boot))
+    Ok((len, hasher.finalize().into(), crc.finalize()))
 }
 
 /// A SHA-256 in hex as bytes.
@@ -256,9 +422,13 @@ fn parse_sha256(hex_digest: &str) -> Option<[u8; 32]> {
 }
 
 fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-    let mut f = std::fs::File::open(path).map_err(Error::io("read", path))?;
     let mut h = Sha256::new();
     let mut crc = crc32fast::Hasher::new();
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((h, crc, 0)),
+        Err(e) => return Err(Error::io("read", path)(e)),
+    };
     let mut buf = vec![0u8; 256 * 1024];
     let mut n = 0u64;
     loop {

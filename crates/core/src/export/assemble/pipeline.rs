@@ -5,6 +5,7 @@
 //! nor holds up the media files behind it. (The order of entries in the zip
 //! is the order they became ready; the manifests are sorted.)
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Formats, Job, UnitSource, finish, stopped_early, units};
+use super::{Formats, Job, Lease, UnitSource, finish, stopped_early, units};
 use crate::archive::{
     FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
 };
@@ -22,12 +23,17 @@ use crate::{Error, Result};
 /// temporary files they hold (the pool waits when the writer falls behind).
 const AHEAD: usize = 16;
 
+/// How much of the archive is written between two writebacks (see
+/// [`SyncPoint::write_back`]).
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
 type Work = Box<dyn FnOnce() -> Result<Prepared> + Send>;
 
 struct Task {
     path: String,
     work: Work,
     staged: Option<PathBuf>,
+    lease: Option<Lease>,
 }
 
 enum Ready {
@@ -35,6 +41,8 @@ enum Ready {
         path: String,
         prepared: Result<Prepared>,
         staged: Option<PathBuf>,
+        /// Held until the entry is written (memory it holds).
+        lease: Option<Lease>,
     },
     /// Every job is in; `entries` entries were sent for preparing in all.
     Finish { manifest: Value, entries: u64 },
@@ -47,6 +55,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Job>,
     formats: Formats,
     sync_every: u64,
+    archived: &tokio::sync::watch::Sender<Option<Arc<HashSet<String>>>>,
 ) -> Result<FinishedSet> {
     let Some(whole) = writer.whole_mut() else {
         return Err(Error::Invalid(
@@ -54,7 +63,9 @@ pub(super) fn run(
         ));
     };
     let spool_dir = whole.spool_dir().to_owned();
-    let recovered = whole.recovered_payload();
+    let recovered = Arc::new(whole.recovered_payload());
+    // Downloads of files already in the archive can now be skipped.
+    archived.send_replace(Some(Arc::clone(&recovered)));
     let cleaner = whole.sync_point().and_then(Cleaner::start);
 
     let (ready_tx, ready_rx) = mpsc::sync_channel::<Ready>(AHEAD);
@@ -105,13 +116,57 @@ pub(super) fn run(
                                 },
                                 path: unit.path,
                                 staged: unit.staged,
+                                lease: unit.lease,
                             })
                             .is_ok(),
+                        UnitSource::Memory { bytes, v } => ready_tx
+                            .send(Ready::Entry {
+                                prepared: Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32)),
+                                path: unit.path,
+                                staged: unit.staged,
+                                lease: unit.lease,
+                            })
+                            .is_ok(),
+                        // Waits for pages: a thread of its own, so the
+                        // pool goes on with entries that are ready.
+                        UnitSource::Stream(make) => {
+                            let ready = ready_tx.clone();
+                            let work = prepare(
+                                UnitSource::Reader(make),
+                                spool_dir.clone(),
+                                unit.path.clone(),
+                            );
+                            let (path, staged, lease) = (unit.path, unit.staged, unit.lease);
+                            let spawned = std::thread::Builder::new()
+                                .name("keepsake-stream".into())
+                                .spawn(move || {
+                                    let _ = ready.send(Ready::Entry {
+                                        prepared: work(),
+                                        path,
+                                        staged,
+                                        lease,
+                                    });
+                                });
+                            match spawned {
+                                Ok(_) => true,
+                                Err(e) => ready_tx
+                                    .send(Ready::Entry {
+                                        prepared: Err(Error::Invalid(format!(
+                                            "could not start the archive writer: {e}"
+                                        ))),
+                                        path: String::new(),
+                                        staged: None,
+                                        lease: None,
+                                    })
+                                    .is_ok(),
+                            }
+                        }
                         source => task_tx
                             .send(Task {
                                 work: prepare(source, spool_dir.clone(), unit.path.clone()),
                                 path: unit.path,
                                 staged: unit.staged,
+                                lease: unit.lease,
                             })
                             .is_ok(),
                     };
@@ -130,6 +185,7 @@ pub(super) fn run(
     // Staged files whose entries are written but not yet synced, and their
     // size.
     let mut unsynced: (Vec<PathBuf>, u64) = (Vec::new(), 0);
+    let mut not_written_back = 0u64;
     loop {
         if let Some((manifest, entries)) = &last
             && written == *entries
@@ -148,17 +204,25 @@ pub(super) fn run(
                 path,
                 prepared,
                 staged,
+                lease,
             } => {
                 let Some(whole) = writer.whole_mut() else {
                     return Err(stopped_early());
                 };
                 let entry = whole.add_prepared(&path, prepared?)?;
+                drop(lease);
                 written += 1;
-                if let (Some(cleaner), Some(file)) = (&cleaner, staged) {
+                let Some(cleaner) = &cleaner else { continue };
+                not_written_back += entry.bytes;
+                if not_written_back >= WRITEBACK_EVERY {
+                    cleaner.send(Cleanup::Writeback);
+                    not_written_back = 0;
+                }
+                if let Some(file) = staged {
                     unsynced.0.push(file);
                     unsynced.1 += entry.bytes;
                     if unsynced.1 >= sync_every {
-                        cleaner.hand_over(std::mem::take(&mut unsynced.0));
+                        cleaner.send(Cleanup::Remove(std::mem::take(&mut unsynced.0)));
                         unsynced.1 = 0;
                     }
                 }
@@ -174,19 +238,37 @@ pub(super) fn run(
 /// the file is what a resumed export would archive again. Deleting as the
 /// export goes keeps the disk space an export needs near the archive's
 /// size, and the deleting (slow on disks that discard freed blocks) off the
-/// end of the export.
+/// end of the export. It also writes the archive back as it grows, so no
+/// sync on the export's way waits for much.
 struct Cleaner {
-    batches: Option<mpsc::Sender<Vec<PathBuf>>>,
+    batches: Option<mpsc::Sender<Cleanup>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Work for the cleanup thread.
+enum Cleanup {
+    /// Write the archive so far to disk.
+    Writeback,
+    /// Sync the archive, then remove these staged files.
+    Remove(Vec<PathBuf>),
 }
 
 impl Cleaner {
     fn start(sync: SyncPoint) -> Option<Self> {
-        let (batches, rx) = mpsc::channel::<Vec<PathBuf>>();
+        let (batches, rx) = mpsc::channel::<Cleanup>();
         let thread = std::thread::Builder::new()
             .name("keepsake-cleanup".into())
             .spawn(move || {
-                for batch in rx {
+                for work in rx {
+                    let batch = match work {
+                        Cleanup::Writeback => {
+                            if let Err(e) = sync.write_back() {
+                                tracing::debug!(error = %e, "could not write the archive back");
+                            }
+                            continue;
+                        }
+                        Cleanup::Remove(batch) => batch,
+                    };
                     if let Err(e) = sync.sync() {
                         // Keep the files: they are what resuming needs.
                         tracing::warn!(error = %e, "could not sync the archive; staged files are kept");
@@ -208,9 +290,9 @@ impl Cleaner {
         })
     }
 
-    fn hand_over(&self, files: Vec<PathBuf>) {
+    fn send(&self, work: Cleanup) {
         if let Some(b) = &self.batches {
-            let _ = b.send(files);
+            let _ = b.send(work);
         }
     }
 }
@@ -257,6 +339,7 @@ fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
                 path: task.path,
                 prepared,
                 staged: task.staged,
+                lease: task.lease,
             })
             .is_err()
         {
@@ -268,7 +351,7 @@ fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
 /// The preparation of one entry, to run on the pool.
 fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
     Box::new(move || match source {
-        UnitSource::Reader(make) => {
+        UnitSource::Reader(make) | UnitSource::Stream(make) => {
             let mut reader = make()?;
             let prepared = prepare_reader(&mut reader, None, true, &spool_dir, &path)?;
             reader.check()?;
@@ -281,6 +364,7 @@ fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
         UnitSource::Verified { path: src, v } => {
             Ok(Prepared::verified_file(src, v.len, v.sha256, v.crc32))
         }
+        UnitSource::Memory { bytes, v } => Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32)),
         UnitSource::Bytes(bytes) => prepare_reader(
             &mut &bytes[..],
             Some(bytes.len() as u64),
