@@ -110,7 +110,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub no_resume: bool,
     /// Parallel media downloads.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, default_value_t = keepsake_core::export::DEFAULT_MEDIA_WORKERS as u16, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub parallel: u16,
     /// What the archive carries, comma-separated: json (always, the source
     /// of truth), csv (spreadsheet copies of posts, comments, likes and

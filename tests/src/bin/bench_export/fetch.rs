@@ -12,7 +12,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Value, json};
 
 /// Parallel media downloads: the CLI's default `--parallel`.
-const MEDIA_WORKERS: usize = 4;
+pub const MEDIA_WORKERS: usize = keepsake_core::export::DEFAULT_MEDIA_WORKERS;
 
 /// The fetch-only lower bound: what `keepsake export` asks, with every body
 /// discarded (pages parsed only as far as the cursor and media URLs); returns

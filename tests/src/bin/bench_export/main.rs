@@ -329,7 +329,10 @@ fn run(args: &Args) -> Result<()> {
             Some(full.wall <= 1.2 * bound),
         ),
         row(
-            "Fetch only: the same requests, bodies discarded (4 media downloads at a time)",
+            &format!(
+                "Fetch only: the same requests, bodies discarded ({} media downloads at a time)",
+                fetch::MEDIA_WORKERS
+            ),
             format!(
                 "{fetch_wall:.2} s, {:.0} MB; CPU {fetch_client_cpu:.2} s client + {fetch_server_cpu:.2} s server",
                 fetched as f64 / 1e6
