@@ -438,3 +438,47 @@ async fn media_gone_from_staging_and_from_a_lost_archive_say_to_start_afresh() {
     );
     assert!(dest.archives().is_empty(), "no archive that looks finished");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_as_the_export_starts_returns_at_once_and_keeps_it() {
+    // As a person pressing Cancel on the first progress: categories are
+    // still arriving, their entries are being prepared as they come.
+    let p = Platform::start(Preset::Demo).await;
+    p.state.set_faults(FaultPlan {
+        latency_ms: 150,
+        ..FaultPlan::default()
+    });
+    let token = p.token("alice", "export:self");
+    let dest = Dest::new();
+    let client = support::client(&p, &token);
+    let flag = CancelFlag::default();
+    let reporter = Arc::new(CancelAt {
+        flag: flag.clone(),
+        at: 0,
+    });
+    let first = support::options(&dest.out());
+    let run = export::run(&client, &first, reporter, flag, Some(&dest.audit));
+    let err = tokio::time::timeout(std::time::Duration::from_secs(20), run)
+        .await
+        .expect("the cancelled export returns promptly")
+        .expect_err("cancelled");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(
+        dest.archives().is_empty(),
+        "no archive from a cancelled run"
+    );
+
+    p.state.set_faults(FaultPlan::default());
+    let mut opts = support::options(&dest.out());
+    opts.resume = ResumeMode::Require;
+    let report = support::run(&p, &token, &dest, opts)
+        .await
+        .expect("resumed");
+    assert!(report.resumed);
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+}

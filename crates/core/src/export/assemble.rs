@@ -159,7 +159,7 @@ fn write_in_turn(
         }
         for unit in units(job, formats) {
             match unit.source {
-                UnitSource::Reader(make) | UnitSource::Stream(make) => {
+                UnitSource::Reader(make) | UnitSource::Stream(make, _) => {
                     let mut reader = make()?;
                     writer.add_payload_reader(&unit.path, &mut reader, None, true)?;
                     reader.check()?;
@@ -230,7 +230,7 @@ pub(super) enum UnitSource {
     Reader(Make),
     /// Text made from a category's records as they arrive, deflated: read
     /// on a thread of its own, which waits for pages.
-    Stream(Make),
+    Stream(Make, growing::Watch),
     /// A staged file.
     File { path: PathBuf, compress: bool },
     /// A downloaded media file, stored, whose hashes are known.
@@ -257,7 +257,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             media,
             growing,
         } => {
-            let streamed = growing.is_some();
+            let streamed = growing.clone();
             // Each form reads the staged records on its own.
             let lines = move || -> Result<Box<dyn BufRead + Send>> {
                 Ok(match &growing {
@@ -271,10 +271,9 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             let lines = Arc::new(lines);
             let unit = |path: String, make: Make| Unit {
                 path,
-                source: if streamed {
-                    UnitSource::Stream(make)
-                } else {
-                    UnitSource::Reader(make)
+                source: match &streamed {
+                    Some(watch) => UnitSource::Stream(make, watch.clone()),
+                    None => UnitSource::Reader(make),
                 },
                 staged: None,
                 lease: None,

@@ -107,6 +107,11 @@ impl Watch {
         }
     }
 
+    /// Whether the fetch stopped before the file was complete.
+    pub fn abandoned(&self) -> bool {
+        self.0.state.lock().is_ok_and(|s| s.end == End::Abandoned)
+    }
+
     /// Blocks until more than `pos` bytes are final or the file's end is
     /// known: how many bytes are final, and whether that is all.
     fn wait_beyond(&self, pos: u64) -> io::Result<(u64, bool)> {

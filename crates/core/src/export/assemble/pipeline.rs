@@ -129,7 +129,7 @@ pub(super) fn run(
                             .is_ok(),
                         // Waits for pages: a thread of its own, so the
                         // pool goes on with entries that are ready.
-                        UnitSource::Stream(make) => {
+                        UnitSource::Stream(make, watch) => {
                             let ready = ready_tx.clone();
                             let work = prepare(
                                 UnitSource::Reader(make),
@@ -140,8 +140,15 @@ pub(super) fn run(
                             let spawned = std::thread::Builder::new()
                                 .name("keepsake-stream".into())
                                 .spawn(move || {
+                                    let prepared = work();
+                                    // The fetch stopped (and says why): the
+                                    // entry is simply never finished, and the
+                                    // archive stays open for a resume.
+                                    if prepared.is_err() && watch.abandoned() {
+                                        return;
+                                    }
                                     let _ = ready.send(Ready::Entry {
-                                        prepared: work(),
+                                        prepared,
                                         path,
                                         staged,
                                         lease,
@@ -351,7 +358,7 @@ fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
 /// The preparation of one entry, to run on the pool.
 fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
     Box::new(move || match source {
-        UnitSource::Reader(make) | UnitSource::Stream(make) => {
+        UnitSource::Reader(make) | UnitSource::Stream(make, _) => {
             let mut reader = make()?;
             let prepared = prepare_reader(&mut reader, None, true, &spool_dir, &path)?;
             reader.check()?;
