@@ -329,7 +329,7 @@ fn run(args: &Args) -> Result<()> {
             Some(full.wall <= 1.2 * bound),
         ),
         row(
-            &format!(
+            format!(
                 "Fetch only: the same requests, bodies discarded ({} media downloads at a time)",
                 fetch::MEDIA_WORKERS
             ),
