@@ -5,7 +5,10 @@
 //!
 //! Both sides run as the release binaries next to this one
 //! (`target/release/keepsake-platform`, `target/release/keepsake`), each its
-//! own process, so that wall time, CPU and peak RSS are theirs alone.
+//! own process, so that wall time, CPU and peak RSS are theirs alone. The
+//! export, the two bounds and the resume are each measured in three rounds,
+//! interleaved, and the medians compared: on this VM one run can be a tenth
+//! off the next.
 //! `cargo xtask bench` builds them and runs this with `--out
 //! docs/benchmarks.md`: the results replace the section between the
 //! `bench-export` markers (and are printed as the same table). `--quick`
@@ -21,7 +24,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 
-use procs::{Cli, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir};
+use procs::{Cli, CliRun, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir};
 
 const START: &str = "<!-- bench-export:start -->";
 const END: &str = "<!-- bench-export:end -->";
@@ -170,101 +173,102 @@ fn run(args: &Args) -> Result<()> {
         logs: dir.path().to_path_buf(),
     };
 
-    // (1) The export itself.
-    say("(1) exporting with the CLI…");
-    let out1 = dir.path().join("out-full");
-    let server_cpu0 = server.cpu()?;
-    settle();
-    let full = cli.export(&out1, false, false, "full")?;
-    let export_server_cpu = server.cpu()? - server_cpu0;
-    let (archive, archive_bytes) = full.completed("the export")?;
-    let payload: u64 = full.preflight.iter().map(|(_, _, b)| b).sum();
-    say(format!(
-        "    {:.2} s, peak RSS {:.1} MiB, CPU {:.2} s client + {:.2} s server",
-        full.wall,
-        mib(full.peak_rss_kib),
-        full.cpu,
-        export_server_cpu
-    ));
-
-    // (2) Fetch only, bodies discarded.
-    say("(2) fetching only (bodies discarded)…");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    settle();
-    let (server_cpu0, self_cpu0) = (server.cpu()?, self_cpu()?);
-    let started = Instant::now();
-    let fetched = rt.block_on(fetch::fetch_only(&server.url, &token))?;
-    let fetch_wall = started.elapsed().as_secs_f64();
-    let fetch_client_cpu = self_cpu()? - self_cpu0;
-    let fetch_server_cpu = server.cpu()? - server_cpu0;
-    drop(rt);
-    say(format!(
-        "    {fetch_wall:.2} s, {:.0} MB, CPU {fetch_client_cpu:.2} s client + {fetch_server_cpu:.2} s server",
-        fetched as f64 / 1e6
-    ));
-
-    // (3) Zip only, from the archive's own content unpacked to disk.
-    say("(3) zipping only (the archive's content, from disk)…");
+    // (1)–(3) The export and its two bounds, in interleaved rounds: this
+    // VM's CPU and disk vary by a tenth from minute to minute, so each
+    // figure is the median of its rounds, all taken under the same spells.
+    let rounds = if args.quick { 1 } else { ROUNDS };
+    let mut exports: Vec<(CliRun, f64, u64)> = Vec::new();
+    let mut fetches: Vec<(f64, f64, f64, u64)> = Vec::new();
+    let mut zips: Vec<(f64, f64, u64)> = Vec::new();
     let unpacked = dir.path().join("unpacked");
-    let entries = zip_bound::unpack(&archive, &unpacked)?;
-    let zip_out = dir.path().join("zip-only").join("bench.zip");
-    std::fs::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
-    settle();
-    let cpu0 = self_cpu()?;
-    let started = Instant::now();
-    let zipped = zip_bound::zip_only(&entries, &zip_out)?;
-    let zip_wall = started.elapsed().as_secs_f64();
-    let zip_cpu = self_cpu()? - cpu0;
-    say(format!(
-        "    {zip_wall:.2} s, CPU {zip_cpu:.2} s, {} entries",
-        entries.len()
-    ));
+    let mut entries = None;
+    for round in 1..=rounds {
+        say(format!(
+            "(1) exporting with the CLI (round {round} of {rounds})…"
+        ));
+        let out1 = dir.path().join("out-full");
+        let server_cpu0 = server.cpu()?;
+        settle();
+        let full = cli.export(&out1, false, false, &format!("full-{round}"))?;
+        let server_cpu = server.cpu()? - server_cpu0;
+        let (archive, archive_bytes) = full.completed("the export")?;
+        say(format!(
+            "    {:.2} s, peak RSS {:.1} MiB, CPU {:.2} s client + {server_cpu:.2} s server",
+            full.wall,
+            mib(full.peak_rss_kib),
+            full.cpu,
+        ));
+        if entries.is_none() {
+            entries = Some(zip_bound::unpack(&archive, &unpacked)?);
+        }
+        std::fs::remove_dir_all(&out1).context("removing the archive")?;
+        exports.push((full, server_cpu, archive_bytes));
+
+        say("(2) fetching only (bodies discarded)…");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        settle();
+        let (server_cpu0, self_cpu0) = (server.cpu()?, self_cpu()?);
+        let started = Instant::now();
+        let fetched = rt.block_on(fetch::fetch_only(&server.url, &token))?;
+        let wall = started.elapsed().as_secs_f64();
+        let (client_cpu, server_cpu) = (self_cpu()? - self_cpu0, server.cpu()? - server_cpu0);
+        drop(rt);
+        say(format!(
+            "    {wall:.2} s, {:.0} MB, CPU {client_cpu:.2} s client + {server_cpu:.2} s server",
+            fetched as f64 / 1e6
+        ));
+        fetches.push((wall, client_cpu, server_cpu, fetched));
+
+        say("(3) zipping only (the archive's content, from disk)…");
+        let entries = entries.as_deref().context("the unpacked archive")?;
+        let zip_out = dir.path().join("zip-only").join("bench.zip");
+        std::fs::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
+        settle();
+        let cpu0 = self_cpu()?;
+        let started = Instant::now();
+        let zipped = zip_bound::zip_only(entries, &zip_out)?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = self_cpu()? - cpu0;
+        say(format!(
+            "    {wall:.2} s, CPU {cpu:.2} s, {} entries",
+            entries.len()
+        ));
+        std::fs::remove_dir_all(zip_out.parent().context("zip-only folder")?)?;
+        zips.push((wall, cpu, zipped));
+    }
     std::fs::remove_dir_all(&unpacked).context("removing the unpacked payload")?;
-    std::fs::remove_dir_all(zip_out.parent().context("zip-only folder")?)?;
 
     // (6) Resume: kill -9 half way, then time the resumed run.
-    say("(6) interrupting an export half way, then resuming it…");
-    let out6 = dir.path().join("out-resume");
-    settle();
-    let killed = cli.export(&out6, false, true, "killed")?;
-    // A kill that came as the export was finishing interrupted nothing.
-    let interrupted = killed.killed_at.filter(|_| !killed.status.success());
-    let resume_row = match interrupted {
-        None => row(
-            "Resume after `kill -9` at 50 % of the bytes",
-            "not measured: the export finished before it could be interrupted",
-            "≤ 0.55 × the full export",
-            None,
-        ),
-        Some((done, total)) => {
+    let mut resumes = Vec::new();
+    for round in 1..=rounds {
+        say(format!(
+            "(6) interrupting an export half way, then resuming it (round {round} of {rounds})…"
+        ));
+        let out6 = dir.path().join("out-resume");
+        settle();
+        let killed = cli.export(&out6, false, true, &format!("killed-{round}"))?;
+        // A kill that came as the export was finishing interrupted nothing.
+        if let Some((done, total)) = killed.killed_at.filter(|_| !killed.status.success()) {
             let staged = dir_bytes(
                 &staging_dir(&out6).context("the killed export left no staging directory")?,
             );
             settle();
-            let resumed = cli.export(&out6, true, false, "resume")?;
+            let resumed = cli.export(&out6, true, false, &format!("resume-{round}"))?;
             resumed.completed("the resumed export")?;
-            let ratio = resumed.wall / full.wall;
             say(format!("    resumed in {:.2} s", resumed.wall));
-            row(
-                "Resume after `kill -9` at 50 % of the bytes",
-                format!(
-                    "{:.2} s = {ratio:.2} × the full export (killed at {:.0} % of the estimated bytes; {:.0} of {:.0} MB staged on disk after the kill)",
-                    resumed.wall,
-                    100.0 * done as f64 / total.max(1) as f64,
-                    staged as f64 / 1e6,
-                    total as f64 / 1e6
-                ),
-                "≤ 0.55 × the full export",
-                Some(ratio <= 0.55),
-            )
+            resumes.push((
+                resumed.wall,
+                done as f64 / total.max(1) as f64,
+                staged,
+                total,
+            ));
         }
-    };
+        std::fs::remove_dir_all(&out6).context("removing the resumed archive")?;
+    }
     drop(server);
-    std::fs::remove_dir_all(&out1).context("removing the first archive")?;
-    std::fs::remove_dir_all(&out6).context("removing the resumed archive")?;
 
     // (5) RSS scaling: the same preset with few and many posts, no media.
     let mut rss = Vec::new();
@@ -299,7 +303,21 @@ fn run(args: &Args) -> Result<()> {
         }
     }
 
-    // The table.
+    // The table: medians of the rounds.
+    let (full, export_server_cpu, archive_bytes) = {
+        let i = median_index(&exports.iter().map(|e| e.0.wall).collect::<Vec<_>>());
+        let (run, cpu, bytes) = exports.get(i).context("no export was measured")?;
+        (run, *cpu, *bytes)
+    };
+    let export_walls = runs(exports.iter().map(|e| e.0.wall));
+    let peak_rss_kib = exports.iter().map(|e| e.0.peak_rss_kib).max().unwrap_or(0);
+    let fetch_wall = median(fetches.iter().map(|f| f.0));
+    let fetch_client_cpu = median(fetches.iter().map(|f| f.1));
+    let fetch_server_cpu = median(fetches.iter().map(|f| f.2));
+    let fetched = fetches.first().map_or(0, |f| f.3);
+    let zip_wall = median(zips.iter().map(|z| z.0));
+    let zip_cpu = median(zips.iter().map(|z| z.1));
+    let zipped = zips.first().map_or(0, |z| z.2);
     let fetch_cpu = fetch_client_cpu + fetch_server_cpu;
     let by_cpu = (fetch_cpu + zip_cpu) / cores as f64;
     let bound = fetch_wall.max(zip_wall).max(by_cpu);
@@ -311,6 +329,32 @@ fn run(args: &Args) -> Result<()> {
         "CPU / cores"
     };
     let export_ratio = full.wall / bound;
+    let payload: u64 = full.preflight.iter().map(|(_, _, b)| b).sum();
+    let resume_row = if resumes.is_empty() {
+        row(
+            "Resume after `kill -9` at 50 % of the bytes",
+            "not measured: the export finished before it could be interrupted",
+            "≤ 0.55 × the full export",
+            None,
+        )
+    } else {
+        let i = median_index(&resumes.iter().map(|r| r.0).collect::<Vec<_>>());
+        let (wall, at, staged, total) = resumes[i];
+        let ratio = wall / full.wall;
+        row(
+            "Resume after `kill -9` at 50 % of the bytes",
+            format!(
+                "{wall:.2} s = {ratio:.2} × the full export (median of {} (runs: {}); that one was killed at {:.0} % of the estimated bytes, with {:.0} of {:.0} MB staged on disk after the kill)",
+                resumes.len(),
+                runs(resumes.iter().map(|r| r.0)),
+                100.0 * at,
+                staged as f64 / 1e6,
+                total as f64 / 1e6
+            ),
+            "≤ 0.55 × the full export",
+            Some(ratio <= 0.55),
+        )
+    };
     let [(rss_small, wall_small), (rss_big, wall_big)] = rss[..] else {
         bail!("the scaling measurement needs two exports");
     };
@@ -319,8 +363,9 @@ fn run(args: &Args) -> Result<()> {
         row(
             "Export wall time (`keepsake export`)",
             format!(
-                "{:.2} s = {export_ratio:.2} × the lower bound ({:.0} MB archive, CPU {:.2} s client + {:.2} s server)",
+                "{:.2} s = {export_ratio:.2} × the lower bound (median of {} (runs: {export_walls}); {:.0} MB archive, CPU {:.2} s client + {:.2} s server)",
                 full.wall,
+                exports.len(),
                 archive_bytes as f64 / 1e6,
                 full.cpu,
                 export_server_cpu
@@ -356,10 +401,10 @@ fn run(args: &Args) -> Result<()> {
             None,
         ),
         row(
-            "Peak RSS of the export (VmHWM)",
-            format!("{:.1} MiB", mib(full.peak_rss_kib)),
+            "Peak RSS of the export (VmHWM, the highest of the rounds)",
+            format!("{:.1} MiB", mib(peak_rss_kib)),
             "≤ 64 MiB",
-            Some(full.peak_rss_kib <= 64 * 1024),
+            Some(peak_rss_kib <= 64 * 1024),
         ),
         row(
             format!(
@@ -384,6 +429,7 @@ fn run(args: &Args) -> Result<()> {
             "{START}\n{}\n\n{table}{END}",
             machine_note(
                 args.quick,
+                exports.len(),
                 cores,
                 (&load_at_start, &load_average()),
                 &full.preflight,
@@ -394,6 +440,30 @@ fn run(args: &Args) -> Result<()> {
         say(format!("results written to {}", out.display()));
     }
     Ok(())
+}
+
+/// Rounds of the export and of each bound (see `main`).
+const ROUNDS: usize = 3;
+
+/// Where the median of `values` is (the lower middle of an even count).
+fn median_index(values: &[f64]) -> usize {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
+    order
+        .get(values.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let v: Vec<f64> = values.collect();
+    v.get(median_index(&v)).copied().unwrap_or(0.0)
+}
+
+/// `3.91, 3.84, 4.02 s`.
+fn runs(values: impl Iterator<Item = f64>) -> String {
+    let v: Vec<String> = values.map(|x| format!("{x:.2}")).collect();
+    format!("{} s", v.join(", "))
 }
 
 fn mib(kib: u64) -> f64 {
@@ -449,6 +519,7 @@ fn load_average() -> String {
 
 fn machine_note(
     quick: bool,
+    rounds: usize,
     cores: usize,
     load: (&str, &str),
     preflight: &[(String, u64, u64)],
@@ -465,7 +536,8 @@ fn machine_note(
         "Measured on {date} on {} / {} with {cores} cores (`available_parallelism`), {} build: \
          `keepsake export` and `keepsake-platform serve` as separate processes over loopback \
          (quota and rate limit off). Account: the `large` preset, {} (≈ {:.0} MB as the session \
-         estimates it). Before each timed run the page cache is written back (`sync`), so no run \
+         estimates it). The export and each bound ran in {rounds} interleaved rounds; times are \
+         medians. Before each timed run the page cache is written back (`sync`), so no run \
          pays for the writes of the one before. Peak RSS is `VmHWM` polled every 20 ms; CPU is \
          utime + stime from `/proc`. \
          1-minute load average {} at the start, {} at the end.",
@@ -516,6 +588,15 @@ fn write_section(path: &Path, section: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn medians_are_of_the_middle_run() {
+        assert_eq!(median([4.2, 3.8, 5.0].into_iter()), 4.2);
+        assert_eq!(median_index(&[4.2, 3.8, 5.0]), 0);
+        assert_eq!(median_index(&[3.0, 1.0]), 1, "the lower middle of two");
+        assert_eq!(median(std::iter::empty()), 0.0);
+        assert_eq!(runs([3.914, 3.8].into_iter()), "3.91, 3.80 s");
+    }
 
     #[test]
     fn only_the_marked_section_is_replaced() {
