@@ -38,7 +38,7 @@ pub use parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, SplitOptions,
     parse_part_file_name, part_file_name,
 };
-pub use prepare::{Prepared, prepare_file, prepare_reader};
+pub use prepare::{Prepared, prepare_file, prepare_reader, prepare_verified_text};
 pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{

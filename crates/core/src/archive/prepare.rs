@@ -126,6 +126,31 @@ pub fn prepare_reader(
     Ok(summer.done(method, data, compressed_len))
 }
 
+/// Prepares bytes in memory whose SHA-256 and CRC-32 are already known (a
+/// text file verified as it downloaded), deflated: they are not hashed
+/// again.
+pub fn prepare_verified_text(
+    bytes: &[u8],
+    sha256: [u8; 32],
+    crc32: u32,
+    spool_dir: &Path,
+) -> Result<Prepared> {
+    let mut enc = DeflateEncoder::new(SpoolWriter::new(spool_dir), Compression::new(DEFLATE_LEVEL));
+    enc.write_all(bytes).map_err(spool_error(spool_dir))?;
+    let (data, compressed_len) = enc
+        .finish()
+        .and_then(SpoolWriter::finish)
+        .map_err(spool_error(spool_dir))?;
+    Ok(Prepared {
+        method: Method::Deflated,
+        sha256,
+        crc32,
+        len: bytes.len() as u64,
+        compressed_len,
+        data,
+    })
+}
+
 /// Prepares the file `src`: deflated when `compress`; stored ones are not
 /// copied but read again from `src` when written.
 pub fn prepare_file(src: &Path, compress: bool, spool_dir: &Path) -> Result<Prepared> {
@@ -302,5 +327,32 @@ mod tests {
                 .expect_err("wrong length");
             assert!(err.to_string().contains("left out"), "{err}");
         }
+    }
+
+    #[test]
+    fn verified_text_is_deflated_with_the_hashes_it_came_with() {
+        let dir = tempfile::tempdir().expect("dir");
+        let text = "a line of plain text that repeats\n".repeat(4000);
+        let (sha, crc) = (
+            Sha256::digest(text.as_bytes()).into(),
+            crc32fast::hash(text.as_bytes()),
+        );
+        let known = prepare_verified_text(text.as_bytes(), sha, crc, dir.path()).expect("prepare");
+        let measured =
+            prepare_reader(&mut text.as_bytes(), None, true, dir.path(), "t").expect("prepare");
+        assert_eq!(
+            (known.sha256, known.crc32, known.len),
+            (measured.sha256, measured.crc32, measured.len)
+        );
+        assert_eq!(known.compressed_len, measured.compressed_len);
+        assert!(known.compressed_len < known.len / 10, "deflated");
+        let Spool::Memory(deflated) = known.data else {
+            panic!("small output stays in memory");
+        };
+        let mut back = String::new();
+        flate2::read::DeflateDecoder::new(&deflated[..])
+            .read_to_string(&mut back)
+            .expect("inflate");
+        assert_eq!(back, text);
     }
 }

@@ -172,8 +172,10 @@ fn write_in_turn(
                     writer.add_payload_file(&unit.path, &path, false)?;
                 }
                 UnitSource::Bytes(bytes) => writer.add_payload_bytes(&unit.path, &bytes, true)?,
-                UnitSource::Memory { bytes, .. } => {
-                    writer.add_payload_bytes(&unit.path, &bytes, false)?;
+                UnitSource::Memory {
+                    bytes, compress, ..
+                } => {
+                    writer.add_payload_bytes(&unit.path, &bytes, compress)?;
                 }
             }
         }
@@ -237,9 +239,13 @@ pub(super) enum UnitSource {
     Verified { path: PathBuf, v: Verified },
     /// Bytes at hand, deflated.
     Bytes(Vec<u8>),
-    /// A downloaded media file held in memory, stored, whose hashes are
-    /// known.
-    Memory { bytes: Vec<u8>, v: Verified },
+    /// A downloaded media file held in memory, whose hashes are known:
+    /// deflated when `compress`, stored otherwise.
+    Memory {
+        bytes: Vec<u8>,
+        v: Verified,
+        compress: bool,
+    },
 }
 
 /// A reader that may find, once read, that its source was bad.
@@ -327,10 +333,10 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                     verified,
                     lease,
                 } => {
-                    let source = if compress {
-                        UnitSource::Bytes(bytes)
-                    } else {
-                        UnitSource::Memory { bytes, v: verified }
+                    let source = UnitSource::Memory {
+                        bytes,
+                        v: verified,
+                        compress,
                     };
                     let mut unit = Unit::new(path, source);
                     unit.lease = Some(lease);

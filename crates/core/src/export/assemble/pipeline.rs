@@ -16,6 +16,7 @@ use serde_json::Value;
 use super::{Formats, Job, Lease, UnitSource, finish, stopped_early, units};
 use crate::archive::{
     FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
+    prepare_verified_text,
 };
 use crate::{Error, Result};
 
@@ -119,7 +120,11 @@ pub(super) fn run(
                                 lease: unit.lease,
                             })
                             .is_ok(),
-                        UnitSource::Memory { bytes, v } => ready_tx
+                        UnitSource::Memory {
+                            bytes,
+                            v,
+                            compress: false,
+                        } => ready_tx
                             .send(Ready::Entry {
                                 prepared: Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32)),
                                 path: unit.path,
@@ -371,7 +376,13 @@ fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
         UnitSource::Verified { path: src, v } => {
             Ok(Prepared::verified_file(src, v.len, v.sha256, v.crc32))
         }
-        UnitSource::Memory { bytes, v } => Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32)),
+        UnitSource::Memory { bytes, v, compress } => {
+            if compress {
+                prepare_verified_text(&bytes, v.sha256, v.crc32, &spool_dir)
+            } else {
+                Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32))
+            }
+        }
         UnitSource::Bytes(bytes) => prepare_reader(
             &mut &bytes[..],
             Some(bytes.len() as u64),
