@@ -71,13 +71,19 @@ pub(super) async fn download_all(
     rx: mpsc::Receiver<Value>,
     workers: usize,
     zip: std::sync::mpsc::Sender<Job>,
+    text_done: tokio::sync::watch::Receiver<bool>,
 ) -> Result<MediaTally> {
     let rx = Arc::new(Mutex::new(rx));
     let tally = Arc::new(Mutex::new(MediaTally::default()));
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers.max(1) {
+    for worker in 0..workers.max(1) {
         let (shared, rx, tally, zip) = (shared.clone(), rx.clone(), tally.clone(), zip.clone());
+        let mut text_done = text_done.clone();
         tasks.spawn(async move {
+            // The second half starts once the record categories are in.
+            if worker > 0 && worker >= workers / 2 {
+                let _ = text_done.wait_for(|done| *done).await;
+            }
             loop {
                 let next = rx.lock().await.recv().await;
                 let Some(v) = next else {

@@ -1057,6 +1057,23 @@ async fn fetch_and_assemble(
     })
 }
 
+/// The record categories still being fetched; says when there are none.
+struct TextLeft(
+    std::sync::atomic::AtomicUsize,
+    tokio::sync::watch::Sender<bool>,
+);
+
+/// Counts a record category as done when dropped (however it ended).
+struct TextCounted(Arc<TextLeft>);
+
+impl Drop for TextCounted {
+    fn drop(&mut self) {
+        if self.0.0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.1.send_replace(true);
+        }
+    }
+}
+
 /// Every category concurrently (each cursor chain in order), media
 /// downloads alongside; finished categories go to the zip thread at once.
 async fn fetch_everything(
@@ -1070,6 +1087,19 @@ async fn fetch_everything(
     let zip_err = || Error::Invalid("the archive writer stopped".into());
     let mut tasks = tokio::task::JoinSet::new();
     let mut media_rx = None;
+    // Half the downloads wait for the record categories: their pages then
+    // come sooner, so their entries (the costly part to compress, and what
+    // a resumed run would prepare again) are in the archive early.
+    let text = session
+        .categories
+        .keys()
+        .filter(|c| *c != "profile" && *c != "media")
+        .count();
+    let (text_done, text_rx) = tokio::sync::watch::channel(text == 0);
+    let text_left = Arc::new(TextLeft(
+        std::sync::atomic::AtomicUsize::new(text),
+        text_done,
+    ));
     for cat in session.categories.keys() {
         if cat == "profile" {
             continue;
@@ -1100,7 +1130,9 @@ async fn fetch_everything(
         };
         let streamed = growth.is_some();
         let (shared, cat, zip) = (shared.clone(), cat.clone(), zip.clone());
+        let left = (cat != "media").then(|| Arc::clone(&text_left));
         tasks.spawn(async move {
+            let _counted = left.map(TextCounted);
             let tally =
                 fetch::category(shared.clone(), cat.clone(), state, media_tx, growth).await?;
             if cat != "media" && !streamed {
@@ -1117,7 +1149,7 @@ async fn fetch_everything(
     }
     let downloads = media_rx.map(|rx| {
         let (shared, zip) = (shared.clone(), zip.clone());
-        tokio::spawn(media::download_all(shared, rx, media_workers, zip))
+        tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
     });
     if session.categories.contains_key("profile") {
         let profile: Value = shared
