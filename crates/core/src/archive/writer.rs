@@ -699,7 +699,13 @@ fn copy_data(
 ) -> std::result::Result<(), WriteFailure> {
     let (mut reader, src): (Box<dyn Read>, PathBuf) = match data {
         Spool::Memory(bytes) => {
-            raw_crc.update(&bytes);
+            if entry.method == zipfmt::Method::Stored {
+                // Stored from memory: the bytes are the content, whose CRC
+                // the entry carries (taken as they were prepared).
+                *raw_crc = crc32fast::Hasher::new_with_initial(entry.crc32);
+            } else {
+                raw_crc.update(&bytes);
+            }
             return out.write(&bytes).map_err(WriteFailure::Archive);
         }
         Spool::Temp(file) => (Box::new(file), PathBuf::from(&entry.name)),
