@@ -43,7 +43,14 @@ pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
     out.reserve(text.len() + text.len() / 16);
     let mut i = 0;
     while i < text.len() {
-        let b = text[i];
+        // Copy the run of bytes that need nothing at once: most of them.
+        let run = text[i..]
+            .iter()
+            .position(|b| SPECIAL[usize::from(*b)])
+            .unwrap_or(text.len() - i);
+        out.extend_from_slice(&text[i..i + run]);
+        i += run;
+        let Some(&b) = text.get(i) else { break };
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\'' => out.extend_from_slice(b"\\'"),
@@ -68,6 +75,18 @@ pub fn escape_into(text: &[u8], out: &mut Vec<u8>) {
         i += 1;
     }
 }
+
+/// The bytes [`escape_into`] may have to change.
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut k = 0;
+    let special = b"\\'\n\r<>&\xE2";
+    while k < special.len() {
+        t[special[k] as usize] = true;
+        k += 1;
+    }
+    t
+};
 
 /// One data file holding a single JSON value (the profile, the manifest):
 /// `window.__keepsake.push(["{name}",JSON.parse('…')]);`.
@@ -316,6 +335,62 @@ mod tests {
             .map(|r| r["id"].as_u64().expect("id"))
             .collect();
         assert_eq!(ids, (0..n as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn escaping_in_runs_matches_byte_by_byte() {
+        // The plain definition, one byte at a time.
+        fn reference(text: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < text.len() {
+                match text[i] {
+                    b'\\' => out.extend_from_slice(b"\\\\"),
+                    b'\'' => out.extend_from_slice(b"\\'"),
+                    b'\n' => out.extend_from_slice(b"\\n"),
+                    b'\r' => out.extend_from_slice(b"\\r"),
+                    b'<' => out.extend_from_slice(b"\\u003c"),
+                    b'>' => out.extend_from_slice(b"\\u003e"),
+                    b'&' => out.extend_from_slice(b"\\u0026"),
+                    0xE2 if text[i + 1..].starts_with(&[0x80, 0xA8]) => {
+                        out.extend_from_slice(b"\\u2028");
+                        i += 2;
+                    }
+                    0xE2 if text[i + 1..].starts_with(&[0x80, 0xA9]) => {
+                        out.extend_from_slice(b"\\u2029");
+                        i += 2;
+                    }
+                    b => out.push(b),
+                }
+                i += 1;
+            }
+            out
+        }
+        let pieces: [&str; 10] = [
+            "a",
+            "\\",
+            "'",
+            "\n",
+            "\r",
+            "<>",
+            "&",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{2026}é",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..500 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+            }
+            let mut out = Vec::new();
+            escape_into(text.as_bytes(), &mut out);
+            assert_eq!(out, reference(text.as_bytes()), "{text:?}");
+        }
     }
 
     #[test]
