@@ -101,26 +101,16 @@ impl From<Error> for IpcError {
                 Class::Fatal => ErrorCode::Internal,
             },
         };
-        let retry_at = (code == ErrorCode::Quota).then(|| retry_at(&e)).flatten();
+        let retry_at = match &e {
+            Error::TryLater { retry_at, .. } if code == ErrorCode::Quota => retry_at.clone(),
+            _ => None,
+        };
         Self {
             code,
             message: e.to_string(),
             retry_at,
         }
     }
-}
-
-/// When a quota refusal ends. The engine's `TryLater` keeps the platform's
-/// `next_allowed_at` only inside its message, so it is picked out of there
-/// as the one word that is an RFC 3339 time (a structured field in core
-/// would be better: see the desktop notes in docs/ARCHITECTURE.md).
-fn retry_at(e: &Error) -> Option<String> {
-    use time::format_description::well_known::Rfc3339;
-    e.to_string()
-        .split(|c: char| c.is_whitespace() || c == ';' || c == ',')
-        .map(|w| w.trim_end_matches('.'))
-        .find(|w| time::OffsetDateTime::parse(w, &Rfc3339).is_ok())
-        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -132,6 +122,7 @@ mod tests {
         let quota = Error::TryLater {
             code: "quota",
             message: "this account has reached the platform's export limit; the next export is possible at 2026-11-26T14:05:00Z. Nothing was downloaded.".into(),
+            retry_at: Some("2026-11-26T14:05:00Z".into()),
         };
         let ipc = IpcError::from(quota);
         assert_eq!(ipc.code, ErrorCode::Quota);

@@ -105,6 +105,18 @@ async fn a_running_export_and_the_quota_say_what_to_do_next() {
         err.to_string().contains("next export is possible at 20"),
         "names the time: {err}"
     );
+    let Error::TryLater {
+        retry_at: Some(at), ..
+    } = &err
+    else {
+        panic!("the time is given on its own: {err:?}");
+    };
+    assert!(
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .is_ok_and(|t| t > time::OffsetDateTime::now_utc())
+            && err.to_string().contains(at.as_str()),
+        "{at}"
+    );
     assert!(dest.archives().is_empty());
     let log = dest.audit.list().expect("audit");
     assert_eq!(

@@ -161,6 +161,8 @@ pub enum Error {
         code: &'static str,
         /// What happened and what to do next.
         message: String,
+        /// When the platform will allow it (RFC 3339), when it said.
+        retry_at: Option<String>,
     },
 
     /// The export was cancelled.

@@ -804,20 +804,22 @@ fn explain_open_error(e: Error) -> Error {
                     "an export of this account is already running ({id}). If this computer started it, run the same command with --resume \
                      in the same --out folder; otherwise wait for it to finish (the platform closes abandoned exports after 24 hours)."
                 ),
+                retry_at: None,
             }
         }
         Some("export-quota") => {
-            let when = e
+            let retry_at = e
                 .problem()
                 .and_then(|p| p.extensions.get("next_allowed_at"))
                 .and_then(Value::as_str)
-                .unwrap_or("later")
-                .to_owned();
+                .map(str::to_owned);
+            let when = retry_at.as_deref().unwrap_or("later");
             Error::TryLater {
                 code: "quota",
                 message: format!(
                     "this account has reached the platform's export limit; the next export is possible at {when}. Nothing was downloaded."
                 ),
+                retry_at,
             }
         }
         _ => e,
