@@ -85,6 +85,10 @@ pub fn media_archive_path(id: i64, filename: &str) -> String {
     format!("media/{id}-{clean}")
 }
 
+/// The read buffer of each form's reader of a staging file: a dozen read
+/// at once, and fewer, larger reads cost less.
+const LINES_BUFFER: usize = 64 << 10;
+
 /// Compress what compresses; store what is already compressed.
 fn compressible(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
@@ -267,10 +271,13 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             // Each form reads the staged records on its own.
             let lines = move || -> Result<Box<dyn BufRead + Send>> {
                 Ok(match &growing {
-                    Some(watch) => Box::new(BufReader::new(watch.follow(jsonl.clone()))),
+                    Some(watch) => Box::new(BufReader::with_capacity(
+                        LINES_BUFFER,
+                        watch.follow(jsonl.clone()),
+                    )),
                     None => {
                         let f = std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
-                        Box::new(BufReader::new(f))
+                        Box::new(BufReader::with_capacity(LINES_BUFFER, f))
                     }
                 })
             };
@@ -564,15 +571,23 @@ fn add_viewer_page(writer: &mut PartedWriter) -> Result<()> {
 
 impl<R: BufRead> Read for JsonArray<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos >= self.out.len() {
-            if self.ended && self.pos >= self.out.len() {
-                return Ok(0);
+        // As much of `buf` as the records fill: one record a call would hand
+        // the compressor a few hundred bytes at a time.
+        let mut n = 0;
+        while n < buf.len() {
+            if self.pos >= self.out.len() {
+                if self.ended {
+                    break;
+                }
+                self.refill()?;
+                continue;
             }
-            self.refill()?;
+            let bytes = &self.out;
+            let k = (bytes.len() - self.pos).min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&bytes[self.pos..self.pos + k]);
+            self.pos += k;
+            n += k;
         }
-        let n = (self.out.len() - self.pos).min(buf.len());
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(n)
     }
 }

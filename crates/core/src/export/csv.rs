@@ -106,19 +106,26 @@ fn push_cell(out: &mut String, value: &Value) {
     let text = match value {
         Value::Null => return,
         Value::Bool(b) => return out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => return out.push_str(&n.to_string()),
+        Value::Number(n) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{n}");
+            return;
+        }
         Value::String(s) => neutralise(s),
-        Value::Array(items) => neutralise(
-            &items
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(LIST_SEPARATOR),
+        Value::Array(items) => std::borrow::Cow::Owned(
+            neutralise(
+                &items
+                    .iter()
+                    .map(|v| match v {
+                        Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(LIST_SEPARATOR),
+            )
+            .into_owned(),
         ),
-        Value::Object(_) => neutralise(&value.to_string()),
+        Value::Object(_) => std::borrow::Cow::Owned(neutralise(&value.to_string()).into_owned()),
     };
     let needs_quotes = text.contains([',', '"', '\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']);
     if needs_quotes {
@@ -131,11 +138,11 @@ fn push_cell(out: &mut String, value: &Value) {
 }
 
 /// Text a spreadsheet would run as a formula, with a leading `'`.
-fn neutralise(text: &str) -> String {
+fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
     if text.starts_with(FORMULA_START) {
-        format!("'{text}")
+        std::borrow::Cow::Owned(format!("'{text}"))
     } else {
-        text.to_owned()
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
@@ -204,16 +211,23 @@ impl<R: BufRead> CsvRows<R> {
 
 impl<R: BufRead> Read for CsvRows<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.pos >= self.out.len() {
-            if self.ended {
-                return Ok(0);
+        // As much of `buf` as the records fill: one record a call would hand
+        // the compressor a few hundred bytes at a time.
+        let mut n = 0;
+        while n < buf.len() {
+            if self.pos >= self.out.len() {
+                if self.ended {
+                    break;
+                }
+                self.refill()?;
+                continue;
             }
-            self.refill()?;
+            let bytes = self.out.as_bytes();
+            let k = (bytes.len() - self.pos).min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&bytes[self.pos..self.pos + k]);
+            self.pos += k;
+            n += k;
         }
-        let bytes = self.out.as_bytes();
-        let n = (bytes.len() - self.pos).min(buf.len());
-        buf[..n].copy_from_slice(&bytes[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(n)
     }
 }

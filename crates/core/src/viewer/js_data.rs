@@ -200,16 +200,24 @@ where
     R: BufRead,
     F: FnMut(&str, &mut Vec<u8>) -> io::Result<()>,
 {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.out.len() {
-            if self.ended {
-                return Ok(0);
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // As much of `buf` as the records fill: one record a call would hand
+        // the compressor a few hundred bytes at a time.
+        let mut n = 0;
+        while n < buf.len() {
+            if self.pos >= self.out.len() {
+                if self.ended {
+                    break;
+                }
+                self.refill()?;
+                continue;
             }
-            self.refill()?;
+            let bytes = &self.out;
+            let k = (bytes.len() - self.pos).min(buf.len() - n);
+            buf[n..n + k].copy_from_slice(&bytes[self.pos..self.pos + k]);
+            self.pos += k;
+            n += k;
         }
-        let n = (self.out.len() - self.pos).min(buf.len());
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
         Ok(n)
     }
 }
