@@ -243,3 +243,55 @@ async fn a_date_range_and_a_category_choice_are_honoured() {
         "likes were not asked for"
     );
 }
+
+/// Keeps every event an export reports.
+#[derive(Default)]
+struct Events(std::sync::Mutex<Vec<keepsake_core::export::ExportEvent>>);
+
+impl keepsake_core::export::Reporter for Events {
+    fn report(&self, e: keepsake_core::export::ExportEvent) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(e);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_category_reports_its_progress_the_profile_too() {
+    use keepsake_core::export::ExportEvent;
+    let p = Platform::start(Preset::Demo).await;
+    let dest = Dest::new();
+    let events = std::sync::Arc::new(Events::default());
+    let client = support::client(&p, &p.token("alice", "export:self"));
+    keepsake_core::export::run(
+        &client,
+        &support::options(&dest.out()),
+        events.clone(),
+        keepsake_core::export::CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect("export");
+    let events = events.0.lock().expect("events");
+    for cat in [
+        "profile",
+        "posts",
+        "comments",
+        "likes",
+        "connections",
+        "media",
+    ] {
+        let last = events.iter().rev().find_map(|e| match e {
+            ExportEvent::Category {
+                name,
+                fetched,
+                expected,
+            } if name == cat => Some((*fetched, *expected)),
+            _ => None,
+        });
+        let Some((fetched, expected)) = last else {
+            panic!("no progress for {cat}");
+        };
+        assert_eq!(fetched, expected, "{cat} ends complete");
+    }
+}

@@ -32,8 +32,9 @@ describe('Progress', () => {
   it('shows a bar per category with ARIA values, bytes, rate and time left', async () => {
     const { app, send } = await exporting();
     render(App, { app });
-    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: [{ name: 'posts', records: 120, bytes: 90000 }, { name: 'likes', records: 30, bytes: 3000 }] });
+    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: [{ name: 'profile', records: 1, bytes: 900 }, { name: 'posts', records: 120, bytes: 90000 }, { name: 'likes', records: 30, bytes: 3000 }] });
     send({ event: 'phase', phase: 'fetching' });
+    send({ event: 'category', name: 'profile', fetched: 1, expected: 1 });
     send({ event: 'category', name: 'posts', fetched: 60, expected: 120 });
     send({ event: 'bytes', done: 2_000_000, total: 4_000_000, rate: 500_000, etaSecs: 4 });
     await waitFor(() => expect(screen.getByText('Downloading your data…')).toBeTruthy());
@@ -42,6 +43,8 @@ describe('Progress', () => {
     expect(bar.getAttribute('aria-valuenow')).toBe('60');
     expect(bar.getAttribute('aria-valuemax')).toBe('120');
     expect(bar.getAttribute('aria-valuetext')).toBe('60 of 120');
+    const profile = screen.getByRole('progressbar', { name: 'Profile' });
+    expect(profile.getAttribute('aria-valuetext')).toBe('1 of 1');
     const bytes = screen.getByRole('progressbar', { name: 'Downloaded' });
     expect(bytes.getAttribute('aria-valuetext')).toContain('2.0 MB of about 4.0 MB');
     expect(bytes.getAttribute('aria-valuetext')).toContain('500 KB/s');

@@ -1154,10 +1154,17 @@ async fn fetch_everything(
         tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
     });
     if session.categories.contains_key("profile") {
+        let profile_progress = |fetched| ExportEvent::Category {
+            name: "profile".into(),
+            fetched,
+            expected: 1,
+        };
+        shared.reporter.report(profile_progress(0));
         let profile: Value = shared
             .client
             .get_json(&format!("{}/profile", shared.session_path))
             .await?;
+        shared.reporter.report(profile_progress(1));
         let bytes =
             serde_json::to_vec_pretty(&profile).map_err(|e| Error::Invalid(e.to_string()))?;
         zip.send(assemble::Job::Bytes {
