@@ -737,7 +737,6 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
         .await
         .map_err(|(_, e)| e)?;
     let s = &staged.session;
-    let total: u64 = s.categories.values().map(|e| e.bytes).sum();
     Ok(Prepared {
         export_id: s.export_id.clone(),
         as_of: s.as_of.clone(),
@@ -749,7 +748,7 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
             .map(|(k, v)| (k.clone(), v.count, v.bytes))
             .collect(),
         resumed,
-        needed_bytes: needed_space(total),
+        needed_bytes: needed_space(&s.categories, opts.split_size.is_some()),
         free_bytes: fs4::available_space(&opts.out_dir).ok(),
     })
 }
@@ -783,9 +782,23 @@ fn sync_interval(estimated: u64) -> u64 {
     (estimated / 8).clamp(256 << 10, 128 << 20)
 }
 
-/// Staging plus the archive, with a margin for the file system.
-fn needed_space(estimated: u64) -> u64 {
-    estimated.saturating_mul(2) + (64 << 20)
+/// Free space an export needs, with a margin for the file system. An
+/// archive in one piece takes its own size, plus the staged records (kept
+/// until the end) and the media staged since the last sync (at most an
+/// eighth of the export, 128 MiB); a split archive is laid out from staged
+/// data at the end, so needs twice the estimate.
+fn needed_space(categories: &BTreeMap<String, Estimate>, split: bool) -> u64 {
+    let total: u64 = categories.values().map(|e| e.bytes).sum();
+    let margin = 64 << 20;
+    if split {
+        return total.saturating_mul(2) + margin;
+    }
+    let records: u64 = categories
+        .iter()
+        .filter(|(name, _)| *name != "media")
+        .map(|(_, e)| e.bytes)
+        .sum();
+    total + records + sync_interval(total) + margin
 }
 
 /// Adds the next step to 409 and quota refusals.
@@ -858,17 +871,6 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Preflight,
     });
-    let needed = needed_space(total_bytes);
-    if let Ok(avail) = fs4::available_space(&opts.out_dir)
-        && avail < needed
-    {
-        return Err(Error::DiskFull {
-            path: opts.out_dir.clone(),
-            needed_mb: needed >> 20,
-            available_mb: avail >> 20,
-        });
-    }
-
     let Choices {
         formats,
         split_size,
@@ -878,6 +880,16 @@ async fn fetch_and_assemble(
         opts,
         cat_states.is_empty() && media_done.is_empty(),
     )?;
+    let needed = needed_space(&session.categories, split_size.is_some());
+    if let Ok(avail) = fs4::available_space(&opts.out_dir)
+        && avail < needed
+    {
+        return Err(Error::DiskFull {
+            path: opts.out_dir.clone(),
+            needed_mb: needed >> 20,
+            available_mb: avail >> 20,
+        });
+    }
     let final_path = opts.out_dir.join(&staged.archive_name);
     let info = BagInfo {
         source_organization: staged.platform.clone(),
@@ -1233,4 +1245,25 @@ async fn fetch_everything(
         .map_err(|_| zip_err())?;
     }
     Ok((tallies, media_tally))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_archive_in_one_piece_needs_about_its_size_a_split_one_twice() {
+        const MIB: u64 = 1 << 20;
+        let estimate = |bytes: u64| Estimate { count: 1, bytes };
+        let cats: BTreeMap<String, Estimate> = [
+            ("posts".to_owned(), estimate(100 * MIB)),
+            ("media".to_owned(), estimate(10_000 * MIB)),
+        ]
+        .into();
+        let whole = needed_space(&cats, false);
+        // The archive, the staged records, one sync interval, the margin.
+        assert_eq!(whole, (10_100 + 100 + 128 + 64) * MIB);
+        assert_eq!(needed_space(&cats, true), (2 * 10_100 + 64) * MIB);
+        assert!(whole < needed_space(&cats, true));
+    }
 }
