@@ -12,6 +12,7 @@ const COMMANDS: &[&str] = &[
     "get_platform",
     "set_platform",
     "sign_in_with_browser",
+    "cancel_sign_in",
     "sign_in_with_token",
     "who_am_i",
     "sign_out",

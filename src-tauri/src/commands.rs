@@ -49,6 +49,12 @@ pub async fn sign_in_with_browser<R: Runtime>(
         .await
 }
 
+/// Stops a browser sign-in that is still waiting for the browser.
+#[tauri::command]
+pub fn cancel_sign_in(state: State<'_, AppState>) -> bool {
+    state.cancel_sign_in()
+}
+
 /// Signs in with a personal access token (kept in the OS keyring).
 #[tauri::command]
 pub async fn sign_in_with_token(state: State<'_, AppState>, token: String) -> CmdResult<Account> {

@@ -53,6 +53,7 @@ fn with_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::get_platform,
             commands::set_platform,
             commands::sign_in_with_browser,
+            commands::cancel_sign_in,
             commands::sign_in_with_token,
             commands::who_am_i,
             commands::sign_out,

@@ -110,6 +110,8 @@ pub struct AppState {
     store: Option<Arc<dyn CredentialStore>>,
     running: Mutex<Option<CancelFlag>>,
     prepared: Mutex<Option<ExportRequest>>,
+    /// Stops the browser sign-in that is waiting, if one is.
+    signing_in: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl AppState {
@@ -133,6 +135,7 @@ impl AppState {
             store,
             running: Mutex::new(None),
             prepared: Mutex::new(None),
+            signing_in: Mutex::new(None),
         }
     }
 
@@ -223,8 +226,25 @@ impl AppState {
         } else {
             &["export:self"]
         };
-        let creds = oauth::login_with_browser(&platform, scopes, open, SIGN_IN_TIMEOUT).await?;
-        self.keep(creds, &platform).await
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        *lock(&self.signing_in) = Some(stop);
+        // Dropping the sign-in stops it: the loopback listener closes.
+        let creds = tokio::select! {
+            creds = oauth::login_with_browser(&platform, scopes, open, SIGN_IN_TIMEOUT) => creds,
+            Ok(()) = stopped => {
+                return Err(IpcError::new(ErrorCode::Cancelled, "sign-in cancelled"));
+            }
+        };
+        lock(&self.signing_in).take();
+        self.keep(creds?, &platform).await
+    }
+
+    /// Stops a browser sign-in that is waiting for the browser; whether one
+    /// was.
+    pub fn cancel_sign_in(&self) -> bool {
+        lock(&self.signing_in)
+            .take()
+            .is_some_and(|stop| stop.send(()).is_ok())
     }
 
     /// Checks new credentials with `/me`, then stores them.

@@ -109,6 +109,7 @@
     return summary(request);
   }
 
+  let signInCancelled = false;
   window.__keepsakeMocks.mockIPC(async (cmd, args) => {
     calls.push({ cmd, args: cmd === 'start_export' ? { request: args.request } : args });
     switch (cmd) {
@@ -122,11 +123,20 @@
       case 'who_am_i':
         fail(cmd);
         return account;
-      case 'sign_in_with_token':
       case 'sign_in_with_browser':
+        if (s.holdSignIn) {
+          signInCancelled = false;
+          while (!signInCancelled) await sleep(50);
+          throw { code: 'cancelled', message: 'sign-in cancelled' };
+        }
+      // falls through
+      case 'sign_in_with_token':
         fail(cmd);
         account = args.support || s.support ? carol : alice;
         return account;
+      case 'cancel_sign_in':
+        signInCancelled = true;
+        return true;
       case 'sign_out':
         account = null;
         return null;

@@ -227,6 +227,20 @@ describe('what the buttons ask the shell', () => {
     assert.deepEqual(page.errors, []);
   });
 
+  it('stops waiting for the browser when asked, with no error', async () => {
+    const page = await open({ holdSignIn: true });
+    await page.getByRole('button', { name: 'Sign in with your browser' }).click();
+    await page.getByText('Waiting for you to sign in in your browser').waitFor();
+    await page.getByRole('button', { name: 'Cancel browser sign-in' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Cancel browser sign-in' }).waitFor({ state: 'detached' });
+    assert.deepEqual(await argsOf(page, 'cancel_sign_in'), [{}]);
+    assert.equal(await page.getByRole('alert').count(), 0, 'a cancel is not an error');
+    assert.ok(await page.getByRole('button', { name: 'Sign in with your browser' }).isEnabled());
+    assert.equal(await h1(page).textContent(), 'Take your data home');
+    assert.deepEqual(page.errors, []);
+  });
+
   it('signs in with the browser for one’s own account', async () => {
     const page = await open({});
     await page.getByRole('button', { name: 'Sign in with your browser' }).click();

@@ -137,3 +137,41 @@ async fn signing_in_through_the_browser_keeps_an_oauth_sign_in() {
     let me = commands::who_am_i(t.state()).await.expect("asked");
     assert_eq!(me.map(|a| a.login).as_deref(), Some("carol"));
 }
+
+#[tokio::test]
+async fn a_browser_sign_in_can_be_cancelled_and_its_listener_closes() {
+    let p = Platform::start(Preset::Demo).await;
+    let t = TestApp::new(&p);
+    assert!(!t.state().cancel_sign_in(), "nothing to cancel yet");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let state = t.state();
+    let waiting = state.sign_in_with_browser(false, move |url| {
+        let _ = tx.send(url.clone());
+        Ok(())
+    });
+    let cancel = async {
+        // The browser was opened: the sign-in waits for it.
+        let url = rx.await.expect("browser opened");
+        assert!(state.cancel_sign_in(), "a sign-in was waiting");
+        url
+    };
+    let (result, url) = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        tokio::join!(waiting, cancel)
+    })
+    .await
+    .expect("the cancel ends the wait at once");
+    let err = result.expect_err("cancelled");
+    assert_eq!(err.code, ErrorCode::Cancelled);
+    // The loopback listener is gone: the browser's late answer finds no one.
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .expect("redirect_uri");
+    assert!(
+        client().get(&redirect).send().await.is_err(),
+        "nothing listens on {redirect} any more"
+    );
+    let me = commands::who_am_i(t.state()).await.expect("asked");
+    assert!(me.is_none(), "nobody is signed in");
+}

@@ -18,6 +18,7 @@ export interface Api {
   getPlatform(): Promise<PlatformInfo>;
   setPlatform(url: string): Promise<PlatformInfo>;
   signInWithBrowser(support: boolean): Promise<Account>;
+  cancelSignIn(): Promise<boolean>;
   signInWithToken(token: string): Promise<Account>;
   whoAmI(): Promise<Account | null>;
   signOut(): Promise<void>;
@@ -45,6 +46,7 @@ export const tauriApi: Api = {
   getPlatform: () => invoke('get_platform'),
   setPlatform: (url) => invoke('set_platform', { url }),
   signInWithBrowser: (support) => invoke('sign_in_with_browser', { support }),
+  cancelSignIn: () => invoke('cancel_sign_in'),
   signInWithToken: (token) => invoke('sign_in_with_token', { token }),
   whoAmI: () => invoke('who_am_i'),
   signOut: () => invoke('sign_out'),

@@ -63,6 +63,8 @@ export class KeepsakeApp {
   account = $state<Account | null>(null);
   /** What is in progress, in words ("Signing in…"), or null. */
   busy = $state<string | null>(null);
+  /** A browser sign-in is waiting for the browser (it can be cancelled). */
+  waitingForBrowser = $state(false);
   error = $state<IpcError | null>(null);
   notice = $state<string | null>(null);
 
@@ -142,13 +144,21 @@ export class KeepsakeApp {
   }
 
   async signInWithBrowser(support: boolean): Promise<void> {
+    this.waitingForBrowser = true;
     const account = await this.attempt('Waiting for you to sign in in your browser…', () =>
       this.api.signInWithBrowser(support),
-    );
+    ).finally(() => (this.waitingForBrowser = false));
+    // Cancelled here: nothing went wrong.
+    if (this.error?.code === 'cancelled') this.error = null;
     if (account) {
       this.account = account;
       await this.afterSignIn();
     }
+  }
+
+  /** Stops waiting for the browser (the sign-in there is not used). */
+  async cancelSignIn(): Promise<void> {
+    await this.api.cancelSignIn();
   }
 
   async signInWithToken(token: string): Promise<void> {

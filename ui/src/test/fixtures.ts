@@ -109,6 +109,7 @@ export function fakeApi(over: Partial<Api> = {}): Api {
     getPlatform: vi.fn(async () => ({ url: 'http://127.0.0.1:9000', demo: false })),
     setPlatform: vi.fn(async (url: string) => ({ url, demo: false })),
     signInWithBrowser: vi.fn(async () => alice),
+    cancelSignIn: vi.fn(async () => true),
     signInWithToken: vi.fn(async () => alice),
     whoAmI: vi.fn(async () => null),
     signOut: vi.fn(async () => {}),

@@ -46,6 +46,27 @@ describe('Sign in', () => {
     expect(api.signInWithBrowser).toHaveBeenCalledWith(true);
   });
 
+  it('can stop waiting for the browser, which is not an error', async () => {
+    const user = userEvent.setup();
+    let stop: (e: unknown) => void = () => {};
+    const { app } = appWith({
+      signInWithBrowser: () => new Promise((_res, rej) => (stop = rej)),
+      cancelSignIn: async () => {
+        stop({ code: 'cancelled', message: 'sign-in cancelled' });
+        return true;
+      },
+    });
+    await app.init();
+    render(App, { app });
+    await user.click(screen.getByRole('button', { name: 'Sign in with your browser' }));
+    await user.click(await screen.findByRole('button', { name: 'Cancel browser sign-in' }));
+    await waitFor(() => expect(screen.queryByRole('button', { name: 'Cancel browser sign-in' })).toBeNull());
+    expect(screen.queryByRole('alert')).toBeNull();
+    expect(app.error).toBeNull();
+    expect(app.account).toBeNull();
+    expect(screen.getByRole('button', { name: 'Sign in with your browser' }).hasAttribute('disabled')).toBe(false);
+  });
+
   it('shows a refused token in plain words', async () => {
     const user = userEvent.setup();
     const { app } = appWith({
