@@ -17,6 +17,7 @@ pub mod error;
 pub mod export;
 pub mod interrupted;
 pub mod oauth;
+mod pieces;
 pub mod platform_url;
 pub mod secret;
 pub mod viewer;

@@ -571,24 +571,19 @@ fn add_viewer_page(writer: &mut PartedWriter) -> Result<()> {
 
 impl<R: BufRead> Read for JsonArray<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        // As much of `buf` as the records fill: one record a call would hand
-        // the compressor a few hundred bytes at a time.
-        let mut n = 0;
-        while n < buf.len() {
-            if self.pos >= self.out.len() {
-                if self.ended {
-                    break;
-                }
-                self.refill()?;
-                continue;
-            }
-            let bytes = &self.out;
-            let k = (bytes.len() - self.pos).min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&bytes[self.pos..self.pos + k]);
-            self.pos += k;
-            n += k;
-        }
-        Ok(n)
+        crate::pieces::read(self, buf)
+    }
+}
+
+impl<R: BufRead> crate::pieces::Pieces for JsonArray<R> {
+    fn piece(&mut self) -> (&[u8], &mut usize) {
+        (&self.out, &mut self.pos)
+    }
+    fn ended(&self) -> bool {
+        self.ended
+    }
+    fn next_piece(&mut self) -> std::io::Result<()> {
+        self.refill()
     }
 }
 

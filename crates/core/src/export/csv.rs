@@ -211,24 +211,19 @@ impl<R: BufRead> CsvRows<R> {
 
 impl<R: BufRead> Read for CsvRows<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        // As much of `buf` as the records fill: one record a call would hand
-        // the compressor a few hundred bytes at a time.
-        let mut n = 0;
-        while n < buf.len() {
-            if self.pos >= self.out.len() {
-                if self.ended {
-                    break;
-                }
-                self.refill()?;
-                continue;
-            }
-            let bytes = self.out.as_bytes();
-            let k = (bytes.len() - self.pos).min(buf.len() - n);
-            buf[n..n + k].copy_from_slice(&bytes[self.pos..self.pos + k]);
-            self.pos += k;
-            n += k;
-        }
-        Ok(n)
+        crate::pieces::read(self, buf)
+    }
+}
+
+impl<R: BufRead> crate::pieces::Pieces for CsvRows<R> {
+    fn piece(&mut self) -> (&[u8], &mut usize) {
+        (self.out.as_bytes(), &mut self.pos)
+    }
+    fn ended(&self) -> bool {
+        self.ended
+    }
+    fn next_piece(&mut self) -> std::io::Result<()> {
+        self.refill()
     }
 }
 
