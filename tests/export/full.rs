@@ -273,14 +273,7 @@ async fn every_category_reports_its_progress_the_profile_too() {
     .await
     .expect("export");
     let events = events.0.lock().expect("events");
-    for cat in [
-        "profile",
-        "posts",
-        "comments",
-        "likes",
-        "connections",
-        "media",
-    ] {
+    for cat in keepsake_core::export::CATEGORIES {
         let last = events.iter().rev().find_map(|e| match e {
             ExportEvent::Category {
                 name,
