@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub mod hostile;
+
 use keepsake_platform::{Config, PlatformState, seed};
 use serde_json::Value;
 use tempfile::TempDir;
