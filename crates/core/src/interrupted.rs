@@ -77,6 +77,11 @@ pub fn list(out_dir: &Path) -> Vec<Interrupted> {
         .filter_map(|dir| {
             let raw = std::fs::read(dir.join("session.json")).ok()?;
             let s: Staged = serde_json::from_slice(&raw).ok()?;
+            // The engine resumes only sessions whose id is a plain name
+            // (see `export::find_resumable`); offering others would fail.
+            if !crate::export::is_plain_export_id(&s.session.export_id) {
+                return None;
+            }
             Some(Interrupted {
                 staging_dir: dir,
                 platform: s.platform,

@@ -26,6 +26,7 @@ pub mod names;
 mod parted;
 mod prepare;
 mod set;
+mod unsafe_names;
 mod verify;
 mod writer;
 mod zipfmt;

@@ -13,6 +13,7 @@ use super::bagit::{
     BAG_INFO_TXT, BAGIT_TXT, DATA_PREFIX, MANIFEST, TAG_MANIFEST, parse_manifest_line,
     parse_tag_lines,
 };
+use super::unsafe_names::{SYMLINK, unsafe_reason};
 use super::{CHUNK, io_error};
 use crate::{Error, Result};
 
@@ -83,6 +84,26 @@ pub enum VerifyProblem {
     /// disagree with the central directory, overlapping entries): different
     /// tools could show different contents.
     ZipStructure(String),
+    /// An entry (a file or a directory) whose name or kind could put what
+    /// it holds outside the folder the archive is unpacked into: absolute,
+    /// `..`, a drive letter, a backslash, a control character, a link.
+    UnsafeName {
+        /// The entry, as the zip names it.
+        path: String,
+        /// Why it is unsafe.
+        reason: &'static str,
+    },
+}
+
+/// An entry name as a message may show it: as it is when it is printable,
+/// escaped (`"a\u{1b}b"`) when it holds a control character, which must
+/// never reach a terminal from an archive someone else made.
+fn shown(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        format!("{name:?}").into()
+    } else {
+        name.into()
+    }
 }
 
 impl fmt::Display for VerifyProblem {
@@ -90,7 +111,8 @@ impl fmt::Display for VerifyProblem {
         match self {
             Self::Missing(path) => write!(
                 f,
-                "{path} is listed in the manifest but missing from the archive"
+                "{} is listed in the manifest but missing from the archive",
+                shown(path)
             ),
             Self::Mismatch {
                 path,
@@ -98,10 +120,15 @@ impl fmt::Display for VerifyProblem {
                 actual,
             } => write!(
                 f,
-                "{path} is damaged or was changed: its SHA-256 is {actual}, the manifest says {expected}"
+                "{} is damaged or was changed: its SHA-256 is {actual}, the manifest says {expected}",
+                shown(path)
             ),
-            Self::Unlisted(path) => write!(f, "{path} is in the archive but in no manifest"),
-            Self::Unreadable { path, detail } => write!(f, "{path} cannot be read: {detail}"),
+            Self::Unlisted(path) => {
+                write!(f, "{} is in the archive but in no manifest", shown(path))
+            }
+            Self::Unreadable { path, detail } => {
+                write!(f, "{} cannot be read: {detail}", shown(path))
+            }
             Self::BadTagFile { name, detail } => write!(f, "{name}: {detail}"),
             Self::OxumMismatch {
                 expected_bytes,
@@ -113,6 +140,10 @@ impl fmt::Display for VerifyProblem {
                 "bag-info.txt promises {expected_files} payload files of {expected_bytes} bytes in all; the archive holds {actual_files} files of {actual_bytes} bytes"
             ),
             Self::ZipStructure(detail) => write!(f, "the zip structure is inconsistent: {detail}"),
+            Self::UnsafeName { path, reason } => write!(
+                f,
+                "the entry {path:?} is unsafe to unpack: {reason}; an archive Keepsake wrote never has one, so this one was made or changed by something else"
+            ),
         }
     }
 }
@@ -161,9 +192,24 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             .and_then(|n| n.ok())
             .map(|n| n.into_owned())
             .unwrap_or_else(|| format!("entry #{index}"));
+        // Directory entries too: `../evil/` creates a folder where it lands.
+        if let Some(reason) = unsafe_reason(&name) {
+            problems.push(VerifyProblem::UnsafeName {
+                path: name.clone(),
+                reason,
+            });
+        }
         let seen_entry = match zip.by_index(index) {
-            Ok(entry) if entry.is_dir() => continue,
             Ok(mut entry) => {
+                if entry.is_symlink() {
+                    problems.push(VerifyProblem::UnsafeName {
+                        path: name.clone(),
+                        reason: SYMLINK,
+                    });
+                }
+                if entry.is_dir() {
+                    continue;
+                }
                 let declared = entry.size();
                 let (sha256, bytes, crc_failed) = hash_entry(&mut entry, declared, &mut buf);
                 files_checked += 1;

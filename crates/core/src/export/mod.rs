@@ -8,6 +8,7 @@
 //! fetching again what it already has.
 
 mod assemble;
+mod checked;
 mod csv;
 mod fetch;
 mod formats;
@@ -33,6 +34,8 @@ pub use staging::STAGING_PREFIX;
 use crate::archive::BagInfo;
 use crate::client::ApiClient;
 use crate::{Error, Result};
+use checked::archive_name;
+pub(crate) use checked::is_plain_export_id;
 use staging::{Checkpoint, Staging};
 
 /// The archive format version written to `manifest.json`.
@@ -350,17 +353,12 @@ impl Shared {
     }
 }
 
-/// The user-facing name of an archive.
-fn archive_name(session: &Session) -> String {
-    let login =
-        crate::archive::names::NameAllocator::default().allocate(&session.subject.login, "account");
-    let date = session.as_of.get(..10).unwrap_or("undated");
-    let short = session
-        .export_id
-        .trim_start_matches("exp_")
-        .get(..8)
-        .unwrap_or("export");
-    format!("keepsake-{login}-{date}-{short}.zip")
+/// `path` on the platform as an error may show it.
+fn shown_url(client: &ApiClient, path: &str) -> String {
+    client
+        .url(path)
+        .map(|u| crate::error::display_url(&u))
+        .unwrap_or_else(|_| path.to_owned())
 }
 
 /// Finds an interrupted export of `subject_id` from `platform` in `out_dir`.
@@ -372,7 +370,9 @@ fn find_resumable(
     staging::find_staged(out_dir).into_iter().find_map(|dir| {
         let raw = std::fs::read(dir.join("session.json")).ok()?;
         let s: StagedSession = serde_json::from_slice(&raw).ok()?;
-        (s.platform == platform && s.session.subject.id == subject_id).then_some((dir, s))
+        // The staged session names the folders removed when it ends.
+        (s.platform == platform && s.session.subject.id == subject_id && s.is_trustworthy(&dir))
+            .then_some((dir, s))
     })
 }
 
@@ -592,7 +592,7 @@ async fn run_inner(
                     ),
                 });
             }
-            let _ = std::fs::remove_dir_all(&staging_dir);
+            let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
             reporter.report(ExportEvent::Phase { phase: Phase::Done });
             Ok(report)
         }
@@ -614,7 +614,7 @@ async fn run_inner(
                         &json!({"status": status, "error": e.code()}),
                     )
                     .await;
-                let _ = std::fs::remove_dir_all(&staging_dir);
+                let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
                 crate::archive::remove_partial(&opts.out_dir.join(&staged.archive_name));
             }
             Err(e)
@@ -644,6 +644,7 @@ async fn open_or_resume(
     {
         let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
         let live: Session = client.get_json(&path).await.map_err(fail)?;
+        live.check(&shown_url(client, &path)).map_err(fail)?;
         if live.status == "running" {
             resumed = true;
             staged = Some((dir, s));
@@ -654,7 +655,7 @@ async fn open_or_resume(
                     s.session.export_id, live.status
                 ),
             });
-            let _ = std::fs::remove_dir_all(&dir);
+            let _ = staging::remove_dir(&opts.out_dir, &dir);
             crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
         }
     }
@@ -680,13 +681,12 @@ async fn open_or_resume(
             if let Some(u) = &opts.until {
                 body.insert("until".into(), json!(u));
             }
+            let path = format!("/api/v1/users/{subject_id}/exports");
             let session: Session = client
-                .post_json(
-                    &format!("/api/v1/users/{subject_id}/exports"),
-                    &Value::Object(body),
-                )
+                .post_json(&path, &Value::Object(body))
                 .await
                 .map_err(|e| fail(explain_open_error(e)))?;
+            session.check(&shown_url(client, &path)).map_err(fail)?;
             let s = StagedSession {
                 platform: platform.clone(),
                 archive_name: archive_name(&session),
@@ -696,7 +696,7 @@ async fn open_or_resume(
                     split_size: opts.split_size,
                 }),
             };
-            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id);
+            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id).map_err(fail)?;
             Staging::open(&dir).map_err(fail)?;
             let json =
                 serde_json::to_vec_pretty(&s).map_err(|e| fail(Error::Invalid(e.to_string())))?;
@@ -769,7 +769,7 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
             // Already ended (409) is fine; anything else is worth saying.
             tracing::warn!(error = %e, "could not tell the platform the export was cancelled");
         }
-        std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))?;
+        staging::remove_dir(&opts.out_dir, &dir)?;
         crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
     }
     Ok(())

@@ -160,9 +160,18 @@ pub fn open_private(path: &Path, append: bool) -> Result<std::fs::File> {
 }
 
 impl Staging {
-    /// The staging directory for `export_id` inside `out_dir`.
-    pub fn dir_for(out_dir: &Path, export_id: &str) -> PathBuf {
-        out_dir.join(format!("{STAGING_PREFIX}{export_id}"))
+    /// The staging directory for `export_id` inside `out_dir`. Refuses an
+    /// id that is not a plain name: the session is checked when it is
+    /// parsed, and this is the last line before a platform's value becomes
+    /// a folder Keepsake writes to and later deletes.
+    pub fn dir_for(out_dir: &Path, export_id: &str) -> Result<PathBuf> {
+        if !super::checked::is_plain_export_id(export_id) {
+            return Err(Error::Invalid(format!(
+                "refusing to stage export {export_id:?} in {}: its id is not a plain name; nothing was written",
+                out_dir.display()
+            )));
+        }
+        Ok(out_dir.join(format!("{STAGING_PREFIX}{export_id}")))
     }
 
     /// Opens or creates the staging directory.
@@ -242,6 +251,32 @@ impl Staging {
             .set_len(valid)
             .map_err(Error::io("truncate", &path))?;
         Ok((cats, media))
+    }
+}
+
+/// Removes the staging directory `dir` with everything in it, but only if
+/// it is one: a direct child of `out_dir` named `.keepsake-…`, and a real
+/// folder rather than a link. Whatever a staged file or a platform said,
+/// nothing else is ever deleted recursively.
+pub fn remove_dir(out_dir: &Path, dir: &Path) -> Result<()> {
+    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let named_so = dir.parent() == Some(out_dir)
+        && name.starts_with(STAGING_PREFIX)
+        && super::checked::is_single_component(name);
+    let refuse = || {
+        Err(Error::Invalid(format!(
+            "refusing to delete {}: it is not a staging folder directly in {}; it was left as it is",
+            dir.display(),
+            out_dir.display()
+        )))
+    };
+    if !named_so {
+        return refuse();
+    }
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(dir).map_err(Error::io("remove", dir)),
+        _ => refuse(),
     }
 }
 
@@ -369,5 +404,50 @@ mod tests {
             !dir.path().join("media/2.bin").exists(),
             "and its copy removed"
         );
+    }
+
+    #[test]
+    fn a_staging_folder_is_only_ever_a_direct_child_of_the_destination() {
+        let out = tempfile::tempdir().expect("tmp");
+        let dir = Staging::dir_for(out.path(), "exp_abcdef01").expect("plain id");
+        assert_eq!(dir, out.path().join(".keepsake-exp_abcdef01"));
+        // Issue 14: these ids made the staging folder one outside --out.
+        for id in ["exp_abcdef01/../../victim", "/tmp/victim", "..", ""] {
+            let e = Staging::dir_for(out.path(), id).expect_err("refused");
+            assert!(e.to_string().contains("nothing was written"), "{e}");
+        }
+    }
+
+    #[test]
+    fn only_a_staging_folder_is_ever_removed() {
+        let root = tempfile::tempdir().expect("tmp");
+        let out = root.path().join("out");
+        let victim = root.path().join("victim");
+        std::fs::create_dir_all(victim.join("deep")).expect("victim");
+        std::fs::write(victim.join("deep/keep.txt"), b"mine").expect("canary");
+        let staged = out.join(".keepsake-exp_1");
+        std::fs::create_dir_all(staged.join("media")).expect("staged");
+        for not_staging in [
+            victim.clone(),
+            out.join(".keepsake-exp_1/../../victim"),
+            out.join("victim"),
+            root.path().join(".keepsake-exp_1"),
+            out.join(".keepsake-exp_1/media"),
+        ] {
+            assert!(remove_dir(&out, &not_staging).is_err(), "{not_staging:?}");
+        }
+        #[cfg(unix)]
+        {
+            let link = out.join(".keepsake-exp_link");
+            std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+            assert!(remove_dir(&out, &link).is_err(), "a link is not followed");
+        }
+        assert!(
+            victim.join("deep/keep.txt").is_file(),
+            "nothing else was removed"
+        );
+        remove_dir(&out, &staged).expect("the staging folder goes");
+        assert!(!staged.exists());
+        remove_dir(&out, &staged).expect("and a second time is no error");
     }
 }
