@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod error;
 pub mod export;
 pub mod interrupted;
+mod json_text;
 pub mod oauth;
 mod pieces;
 pub mod platform_url;

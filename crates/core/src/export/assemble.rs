@@ -537,7 +537,10 @@ fn archived_record(
         out.extend_from_slice(line.as_bytes());
         return Ok(());
     };
-    let mut v: Value = serde_json::from_str(line).map_err(std::io::Error::other)?;
+    // Re-encoded, so a lone surrogate (which a value cannot hold) becomes
+    // U+FFFD here; records of other categories are archived as sent.
+    let mut v: Value =
+        serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
     if let Value::Object(m) = &mut v {
         m.remove("download_url");
         m.remove("url_expires_at");

@@ -1,10 +1,20 @@
 //! Walking one category's cursor chain into its staging file.
 //!
-//! Pages arrive in id order (the contract's keyset pagination), so a record
-//! seen twice is recognised by its id alone (`id <= last_id`): memory stays
-//! constant however large the account. A cursor that comes back unchanged is
-//! detected, reported, and asked again a bounded number of times.
+//! Nothing a platform sends is trusted to end the walk or to be what the
+//! contract says:
+//! - A record sent twice is recognised by its key among the keys of the
+//!   current and the previous page (journaled, so a resume has them): memory
+//!   stays bounded however large the account, and records whose ids go down
+//!   are kept, not taken for repeats.
+//! - A cursor that comes back unchanged is asked again a bounded number of
+//!   times; one that leads back to a page already fetched (a cycle), a few
+//!   pages in a row with nothing new, or far more records than the session
+//!   announced ([`record_bound`]) end the walk as the platform's fault.
+//! - Every record is checked whole ([`crate::json_text::check`]) before it
+//!   is staged, so no reader after the fetch meets one it cannot read.
 
+use std::collections::HashSet;
+use std::hash::BuildHasher;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -22,6 +32,24 @@ use crate::{Error, Result};
 /// Records per page: the contract's maximum.
 pub const PAGE_LIMIT: u32 = 500;
 const MAX_CURSOR_REPEATS: u32 = 8;
+/// Pages in a row bringing no record not already sent that end a walk: a
+/// platform that keeps handing out fresh cursors to the same records.
+const MAX_STALE_PAGES: u32 = 3;
+/// The records a category may hold when the platform announces no count.
+const UNCOUNTED_RECORD_BOUND: u64 = 10_000_000;
+
+/// The most records a category may bring before the walk stops as the
+/// platform's fault, given the count the platform announced (`None` for a
+/// platform that announces none). Well above the count, which may change
+/// while the export runs, yet bounded, so a platform that invents records
+/// cannot fill the disk. A connector whose platform counts differently
+/// supplies its own.
+pub(crate) fn record_bound(expected: Option<u64>) -> u64 {
+    match expected {
+        Some(n) => n.saturating_mul(2).saturating_add(1000),
+        None => UNCOUNTED_RECORD_BOUND,
+    }
+}
 
 /// A page. Records are kept as the platform sent them (checked to be JSON,
 /// not re-encoded): a large export spends its CPU on compressing, not on
@@ -72,6 +100,7 @@ pub(super) async fn category(
     let mut tally = Tally {
         expected: shared.expected(&cat),
         retrieved: state.count,
+        odd_text: state.odd_text,
         ..Tally::default()
     };
     report(&*shared.reporter, &cat, &tally);
@@ -130,6 +159,56 @@ impl PageFile {
     }
 }
 
+/// The keys of the records on the last two pages: what a record is
+/// checked against to tell whether it was sent before.
+struct Recent {
+    earlier: HashSet<i64>,
+    current: HashSet<i64>,
+}
+
+impl Recent {
+    fn from_state(state: &CategoryState) -> Self {
+        Self {
+            earlier: state
+                .earlier_keys
+                .iter()
+                .chain(&state.keys)
+                .copied()
+                .collect(),
+            current: HashSet::new(),
+        }
+    }
+    /// Notes `key` on the current page; whether it is new. A repeat is
+    /// noted too: a page sent again and again stays recognised.
+    fn note(&mut self, key: i64) -> bool {
+        let before = self.earlier.contains(&key);
+        self.current.insert(key) && !before
+    }
+    /// Ends the current page: its keys, for the journal.
+    fn turn(&mut self) -> Vec<i64> {
+        self.earlier = std::mem::take(&mut self.current);
+        let mut keys: Vec<i64> = self.earlier.iter().copied().collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+/// The cursors a walk has asked for, remembered by hash: a platform's
+/// cursor may be long, and a collision (a false cycle) is about as likely
+/// as a cosmic ray.
+#[derive(Default)]
+struct Asked {
+    hasher: std::hash::RandomState,
+    seen: HashSet<u64>,
+}
+
+impl Asked {
+    /// Notes `cursor` as asked for; whether it was already.
+    fn again(&mut self, cursor: Option<&str>) -> bool {
+        !self.seen.insert(self.hasher.hash_one(cursor))
+    }
+}
+
 /// The cursor chain of `cat` from `state` to its end.
 async fn walk(
     shared: &Arc<Shared>,
@@ -140,7 +219,16 @@ async fn walk(
     page_file: &mut PageFile,
     growth: Option<&Committer>,
 ) -> Result<()> {
-    let mut repeats = 0;
+    let url = cat_url(shared, cat);
+    let fault = |detail: String| Error::Protocol {
+        url: url.clone(),
+        detail,
+    };
+    let bound = record_bound(shared.expected.get(cat).copied());
+    let mut recent = Recent::from_state(state);
+    let mut asked = Asked::default();
+    asked.again(state.next.as_deref());
+    let (mut repeats, mut stale) = (0, 0);
     loop {
         shared.check_cancelled()?;
         let mut path_q = format!("{}/{cat}?limit={PAGE_LIMIT}", shared.session_path);
@@ -156,50 +244,90 @@ async fn walk(
                 message: format!("the platform repeated a cursor in {cat}; asking again ({repeats}/{MAX_CURSOR_REPEATS})"),
             });
             if repeats >= MAX_CURSOR_REPEATS {
-                return Err(Error::Protocol {
-                    url: format!(
-                        "{}{}/{cat}",
-                        shared.client.base(),
-                        shared.session_path.trim_start_matches('/')
-                    ),
-                    detail: format!(
-                        "the platform returned the same cursor {MAX_CURSOR_REPEATS} times; the export cannot move past it"
-                    ),
-                });
+                return Err(fault(format!(
+                    "the platform returned the same cursor {MAX_CURSOR_REPEATS} times; the export cannot move past it"
+                )));
             }
             continue;
         }
         repeats = 0;
+        if page.next_cursor.is_some() && asked.again(page.next_cursor.as_deref()) {
+            return Err(fault(format!(
+                "the platform's cursors in {cat} lead back to a page already fetched, so the walk would never end; \
+                 the export was stopped and nothing was archived"
+            )));
+        }
         let mut buf = Vec::with_capacity(page.items.len() * 256);
+        let mut fresh = 0u64;
         for item in page.items {
             let record = item.get();
-            let Some(id) = record_id(record) else {
-                return Err(Error::Protocol {
-                    url: path_q.clone(),
-                    detail: format!("a record in {cat} is not an object with an integer id"),
-                });
+            let readable = crate::json_text::check(record).map_err(|flaw| {
+                fault(match flaw {
+                    crate::json_text::Flaw::TooDeep => format!(
+                        "a record in {cat} is nested deeper than {} levels; the export was stopped and nothing was archived",
+                        crate::json_text::MAX_DEPTH
+                    ),
+                    crate::json_text::Flaw::Unreadable(why) => format!(
+                        "a record in {cat} cannot be read ({why}); the export was stopped and nothing was archived"
+                    ),
+                })
+            })?;
+            let Some(id) = record_id(&readable) else {
+                return Err(fault(format!(
+                    "a record in {cat} is not an object with an integer id"
+                )));
             };
-            if id <= state.last_id {
+            if !recent.note(id) {
                 tally.duplicates += 1;
                 continue;
             }
-            state.last_id = id;
-            stage(record, &mut buf)?;
-            tally.retrieved += 1;
-            if let Some(tx) = &media_tx {
-                let _ = tx.send(parse(record)?).await;
+            if tally.retrieved >= bound {
+                return Err(fault(format!(
+                    "the platform keeps sending records in {cat} ({} received, {} announced); \
+                     the export was stopped and nothing was archived",
+                    tally.retrieved + 1,
+                    tally.expected
+                )));
             }
+            stage(record, &mut buf);
+            tally.retrieved += 1;
+            fresh += 1;
+            if tally.retrieved == tally.expected + 1 {
+                shared.reporter.report(ExportEvent::Warning {
+                    message: format!(
+                        "the platform is sending more records in {cat} than the {} it announced; all are kept",
+                        tally.expected
+                    ),
+                });
+            }
+            if matches!(readable, std::borrow::Cow::Owned(_)) {
+                tally.odd_text += 1;
+            }
+            if let Some(tx) = &media_tx {
+                let _ = tx.send(parse(&readable)?).await;
+            }
+        }
+        stale = if fresh == 0 { stale + 1 } else { 0 };
+        if stale >= MAX_STALE_PAGES && page.next_cursor.is_some() {
+            return Err(fault(format!(
+                "the platform sent {MAX_STALE_PAGES} pages in a row in {cat} with no record it had not sent before, \
+                 so the walk would never end; the export was stopped and nothing was archived"
+            )));
         }
         state.len += buf.len() as u64;
         state.count = tally.retrieved;
+        state.odd_text = tally.odd_text;
         state.next = page.next_cursor;
+        state.earlier_keys = std::mem::take(&mut state.keys);
+        state.keys = recent.turn();
         shared.add_bytes(buf.len() as u64);
         let checkpoint = Checkpoint::Page {
             cat: cat.to_owned(),
             next: state.next.clone(),
             len: state.len,
             count: state.count,
-            last_id: state.last_id,
+            keys: state.keys.clone(),
+            odd_text: state.odd_text,
         };
         // Write, fsync and journal off the async threads: fsync blocks for
         // milliseconds, and the other categories and the downloads share them.
@@ -223,17 +351,27 @@ async fn walk(
     }
 }
 
+/// A category's pages on the platform, as an error may show them (no
+/// query, so no cursor).
+fn cat_url(shared: &Shared, cat: &str) -> String {
+    format!(
+        "{}{}/{cat}",
+        crate::error::display_url(shared.client.base()),
+        shared.session_path.trim_start_matches('/')
+    )
+}
+
 /// Appends a record to a staging file's lines: as the platform sent it, or,
-/// spread over lines (a platform that pretty-prints), re-encoded on one.
-fn stage(record: &str, buf: &mut Vec<u8>) -> Result<()> {
-    if record.contains('\n') {
-        serde_json::to_writer(&mut *buf, &parse(record)?)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+/// spread over lines (a platform that pretty-prints), on one line without
+/// the space between its tokens (byte for byte otherwise, so a string that
+/// is not valid Unicode is kept as sent).
+fn stage(record: &str, buf: &mut Vec<u8>) {
+    if record.contains(['\n', '\r']) {
+        crate::json_text::compact_into(record, buf);
     } else {
         buf.extend_from_slice(record.as_bytes());
     }
     buf.push(b'\n');
-    Ok(())
 }
 
 fn parse(record: &str) -> Result<Value> {
@@ -261,7 +399,7 @@ async fn send_staged(path: &std::path::Path, tx: &mpsc::Sender<Value>) -> Result
     };
     for line in std::io::BufReader::new(f).lines() {
         let line = line.map_err(Error::io("read", path))?;
-        if let Ok(val) = serde_json::from_str(&line)
+        if let Ok(val) = serde_json::from_str(&crate::json_text::lossy(&line))
             && tx.send(val).await.is_err()
         {
             break;
@@ -278,7 +416,7 @@ mod tests {
         let page: Page = serde_json::from_str(page).expect("page");
         let mut buf = Vec::new();
         for item in &page.items {
-            stage(item.get(), &mut buf).expect("stage");
+            stage(item.get(), &mut buf);
         }
         String::from_utf8(buf)
             .expect("utf-8")
@@ -307,6 +445,69 @@ mod tests {
         let lines =
             staged("{\"items\": [\n  {\n    \"id\": 7,\n    \"tags\": [\"a\",\n \"b\"]\n  }\n]}");
         assert_eq!(lines, [r#"{"id":7,"tags":["a","b"]}"#]);
+        // Bug pinned: re-encoding refused a lone surrogate; it is kept.
+        let lines = staged("{\"items\": [\n {\"id\": 8,\n \"b\": \"\\ud800 x\"}\n]}");
+        assert_eq!(lines, [r#"{"id":8,"b":"\ud800 x"}"#]);
+    }
+
+    /// Feeds pages of keys through [`Recent`] as the walk does: which
+    /// records are stored.
+    fn stored(from: &CategoryState, pages: &[&[i64]]) -> Vec<i64> {
+        let mut recent = Recent::from_state(from);
+        let mut kept = Vec::new();
+        for page in pages {
+            kept.extend(page.iter().copied().filter(|&k| recent.note(k)));
+            recent.turn();
+        }
+        kept
+    }
+
+    #[test]
+    fn records_whose_ids_go_down_are_kept() {
+        // Bug pinned: `id <= last_id` dropped distinct records as repeats.
+        let none = CategoryState::default();
+        assert_eq!(stored(&none, &[&[9, 5, 7, 1]]), [9, 5, 7, 1]);
+        assert_eq!(stored(&none, &[&[10, 11], &[3, 4]]), [10, 11, 3, 4]);
+    }
+
+    #[test]
+    fn records_sent_again_on_the_same_or_the_next_page_are_kept_once() {
+        let none = CategoryState::default();
+        assert_eq!(stored(&none, &[&[1, 2, 1]]), [1, 2]);
+        assert_eq!(stored(&none, &[&[1, 2], &[2, 3], &[3, 4]]), [1, 2, 3, 4]);
+        // Memory is bounded: a record from two pages back is not recognised
+        // (the contract's pages do not go back; a cycle is caught by cursor).
+        assert_eq!(stored(&none, &[&[1], &[2], &[1]]), [1, 2, 1]);
+        // The same page over and over: nothing new after the first, even
+        // though the repeats themselves are not stored.
+        assert_eq!(stored(&none, &[&[1, 2], &[1, 2], &[1, 2], &[1, 2]]), [1, 2]);
+        // After a resume, the journaled keys of the last two pages count.
+        let resumed = CategoryState {
+            keys: vec![5, 6],
+            earlier_keys: vec![3, 4],
+            ..CategoryState::default()
+        };
+        assert_eq!(stored(&resumed, &[&[4, 6, 7]]), [7]);
+    }
+
+    #[test]
+    fn a_cursor_asked_for_before_is_a_cycle() {
+        // Bug pinned: only a cursor equal to the previous one was noticed.
+        let mut asked = Asked::default();
+        assert!(!asked.again(None));
+        assert!(!asked.again(Some("A")));
+        assert!(!asked.again(Some("B")));
+        assert!(asked.again(Some("A")), "A → B → A");
+        assert!(!asked.again(Some("a")));
+    }
+
+    #[test]
+    fn the_record_bound_is_twice_the_count_and_a_thousand() {
+        assert_eq!(record_bound(Some(0)), 1000);
+        assert_eq!(record_bound(Some(10)), 1020);
+        assert_eq!(record_bound(Some(100_000)), 201_000);
+        assert_eq!(record_bound(Some(u64::MAX)), u64::MAX);
+        assert_eq!(record_bound(None), UNCOUNTED_RECORD_BOUND);
     }
 
     #[test]

@@ -197,6 +197,8 @@ pub(crate) struct Tally {
     retrieved: u64,
     duplicates: u64,
     cursor_repeats: u64,
+    /// Records whose text is not valid Unicode (lone surrogates).
+    odd_text: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -996,6 +998,19 @@ async fn fetch_and_assemble(
             warnings.push(format!(
                 "{cat}: the platform repeated a page cursor {} times",
                 t.cursor_repeats
+            ));
+        }
+        if c.retrieved > c.expected {
+            warnings.push(format!(
+                "{cat}: the platform sent {} records where it announced {}; all are kept",
+                c.retrieved, c.expected
+            ));
+        }
+        if t.odd_text > 0 {
+            warnings.push(format!(
+                "{cat}: {} records hold text that is not valid Unicode (a lone surrogate); \
+                 the JSON keeps it as sent, the CSV and the viewer show U+FFFD in its place",
+                t.odd_text
             ));
         }
         counts.insert(cat.clone(), c);

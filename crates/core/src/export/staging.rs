@@ -38,8 +38,16 @@ pub enum Checkpoint {
         len: u64,
         /// Records stored so far.
         count: u64,
-        /// Highest record id stored so far.
-        last_id: i64,
+        /// The keys of every record on this page, stored or sent twice:
+        /// with the page before's, what the next page is de-duplicated
+        /// against after a resume. (Journals of older versions hold a
+        /// `last_id` instead, which is ignored.)
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keys: Vec<i64>,
+        /// Records stored so far whose text is not valid Unicode (see
+        /// `crate::json_text`), for the report's warning.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        odd_text: u64,
     },
     /// A media file is verified and in `media/{id}.bin`.
     Media {
@@ -59,6 +67,10 @@ pub enum Checkpoint {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         boot: Option<String>,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A verified media file, as the journal records it.
@@ -124,8 +136,12 @@ pub struct CategoryState {
     pub len: u64,
     /// Records stored.
     pub count: u64,
-    /// Highest id stored.
-    pub last_id: i64,
+    /// The keys of the records on the last journaled page.
+    pub keys: Vec<i64>,
+    /// The keys of the records on the page before it.
+    pub earlier_keys: Vec<i64>,
+    /// Records stored whose text is not valid Unicode.
+    pub odd_text: u64,
     /// Every page arrived.
     pub done: bool,
 }
@@ -221,16 +237,20 @@ impl Staging {
                     next,
                     len,
                     count,
-                    last_id,
+                    keys,
+                    odd_text,
                 }) => {
                     let done = next.is_none();
+                    let earlier_keys = cats.remove(&cat).map(|s| s.keys).unwrap_or_default();
                     cats.insert(
                         cat,
                         CategoryState {
                             next,
                             len,
                             count,
-                            last_id,
+                            keys,
+                            earlier_keys,
+                            odd_text,
                             done,
                         },
                     );
@@ -309,7 +329,8 @@ mod tests {
             next: Some("c1".into()),
             len: 10,
             count: 2,
-            last_id: 5,
+            keys: vec![5, 4],
+            odd_text: 0,
         })
         .expect("rec");
         s.record(&Checkpoint::Page {
@@ -317,7 +338,8 @@ mod tests {
             next: None,
             len: 20,
             count: 4,
-            last_id: 9,
+            keys: vec![9, 2],
+            odd_text: 1,
         })
         .expect("rec");
         s.record(&Checkpoint::Media {
@@ -350,7 +372,9 @@ mod tests {
                 next: None,
                 len: 20,
                 count: 4,
-                last_id: 9,
+                keys: vec![9, 2],
+                earlier_keys: vec![5, 4],
+                odd_text: 1,
                 done: true
             }
         );
@@ -368,6 +392,28 @@ mod tests {
             let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o700);
         }
+    }
+
+    #[test]
+    fn a_journal_of_an_older_version_still_replays() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path().join(".keepsake-exp_1");
+        let s = Staging::open(&dir).expect("open");
+        std::fs::write(
+            dir.join("journal.jsonl"),
+            "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n",
+        )
+        .expect("write");
+        let (cats, _) = s.replay().expect("replay");
+        assert_eq!(
+            cats["posts"],
+            CategoryState {
+                next: Some("c1".into()),
+                len: 10,
+                count: 2,
+                ..CategoryState::default()
+            }
+        );
     }
 
     #[test]
