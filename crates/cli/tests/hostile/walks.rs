@@ -237,6 +237,36 @@ async fn a_lone_surrogate_costs_one_character_not_the_export() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_surrogate_in_the_profile_costs_one_character_too() {
+    // Bug pinned: the profile was parsed into a value, which refused it.
+    let profile = r#"{"id":1,"login":"alice","display_name":"Al\udc00ice","role":"user","created_at":"2021-03-04T10:00:00Z","deleted":false}"#;
+    let (_h, home, run) = export(Script {
+        hook: Some(hook(move |req| {
+            (req.category() == Some("profile")).then(|| {
+                let mut r = json_answer(200, Value::Null);
+                *r.body_mut() = profile.to_owned().into();
+                r
+            })
+        })),
+        ..Script::default()
+    })
+    .await;
+    assert_eq!(run.code(), 0, "{}", run.text());
+    let zip = &archives(&home.out())[0];
+    assert!(entry(zip, "data/profile.json").contains(r#""Al\udc00ice""#));
+    assert!(
+        entry(zip, "data/js/profile.js").contains(r"Al\\ufffdice"),
+        "the viewer shows U+FFFD"
+    );
+    let w = warnings(&run);
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("profile: 1 records hold text")),
+        "{w:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nesting_without_end_is_the_platforms_fault() {
     // Bug pinned: accepted at fetch, then the export failed on a local file.
     let depth = 100_000;

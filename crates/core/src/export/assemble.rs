@@ -373,7 +373,12 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                 let stem = name.trim_end_matches(".json");
                 v.push(Unit {
                     path: viewer::data_file(stem),
-                    source: UnitSource::Bytes(viewer::value_file(stem, &bytes)),
+                    // A lone surrogate is U+FFFD in the viewer, as in
+                    // the records' data files.
+                    source: UnitSource::Bytes(viewer::value_file(
+                        stem,
+                        crate::json_text::lossy(&String::from_utf8_lossy(&bytes)).as_bytes(),
+                    )),
                     staged: None,
                     lease: None,
                 });

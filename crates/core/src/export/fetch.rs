@@ -13,6 +13,7 @@
 //! - Every record is checked whole ([`crate::json_text::check`]) before it
 //!   is staged, so no reader after the fetch meets one it cannot read.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 use std::io::Write;
@@ -261,17 +262,7 @@ async fn walk(
         let mut fresh = 0u64;
         for item in page.items {
             let record = item.get();
-            let readable = crate::json_text::check(record).map_err(|flaw| {
-                fault(match flaw {
-                    crate::json_text::Flaw::TooDeep => format!(
-                        "a record in {cat} is nested deeper than {} levels; the export was stopped and nothing was archived",
-                        crate::json_text::MAX_DEPTH
-                    ),
-                    crate::json_text::Flaw::Unreadable(why) => format!(
-                        "a record in {cat} cannot be read ({why}); the export was stopped and nothing was archived"
-                    ),
-                })
-            })?;
+            let readable = checked(record, cat, &url)?;
             let Some(id) = record_id(&readable) else {
                 return Err(fault(format!(
                     "a record in {cat} is not an object with an integer id"
@@ -300,7 +291,7 @@ async fn walk(
                     ),
                 });
             }
-            if matches!(readable, std::borrow::Cow::Owned(_)) {
+            if matches!(readable, Cow::Owned(_)) {
                 tally.odd_text += 1;
             }
             if let Some(tx) = &media_tx {
@@ -348,6 +339,42 @@ async fn walk(
         if state.next.is_none() {
             return Ok(());
         }
+    }
+}
+
+/// `record` of `cat` checked whole (see [`crate::json_text::check`]): the
+/// text its readers parse, or the platform's fault.
+fn checked<'a>(record: &'a str, cat: &str, url: &str) -> Result<Cow<'a, str>> {
+    use crate::json_text::{Flaw, MAX_DEPTH, check};
+    check(record).map_err(|flaw| Error::Protocol {
+        url: url.to_owned(),
+        detail: match flaw {
+            Flaw::TooDeep => format!(
+                "a record in {cat} is nested deeper than {MAX_DEPTH} levels; the export was stopped and nothing was archived"
+            ),
+            Flaw::Unreadable(why) => format!(
+                "a record in {cat} cannot be read ({why}); the export was stopped and nothing was archived"
+            ),
+        },
+    })
+}
+
+/// The profile as `profile.json` holds it, and whether its text is not
+/// valid Unicode: pretty-printed, or, when it holds a lone surrogate (which
+/// a parsed value cannot), byte for byte as the platform sent it.
+pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
+    let raw: Box<RawValue> = shared
+        .client
+        .get_json(&format!("{}/profile", shared.session_path))
+        .await?;
+    match checked(raw.get(), "profile", &cat_url(shared, "profile"))? {
+        Cow::Borrowed(text) => {
+            let v = parse(text)?;
+            let pretty =
+                serde_json::to_vec_pretty(&v).map_err(|e| Error::Invalid(e.to_string()))?;
+            Ok((pretty, false))
+        }
+        Cow::Owned(_) => Ok((raw.get().as_bytes().to_vec(), true)),
     }
 }
 

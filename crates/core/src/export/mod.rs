@@ -1180,6 +1180,7 @@ async fn fetch_everything(
         let (shared, zip) = (shared.clone(), zip.clone());
         tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
     });
+    let mut profile_odd_text = 0;
     if session.categories.contains_key("profile") {
         let profile_progress = |fetched| ExportEvent::Category {
             name: "profile".into(),
@@ -1187,13 +1188,9 @@ async fn fetch_everything(
             expected: 1,
         };
         shared.reporter.report(profile_progress(0));
-        let profile: Value = shared
-            .client
-            .get_json(&format!("{}/profile", shared.session_path))
-            .await?;
+        let (bytes, odd) = fetch::profile(&shared).await?;
+        profile_odd_text = u64::from(odd);
         shared.reporter.report(profile_progress(1));
-        let bytes =
-            serde_json::to_vec_pretty(&profile).map_err(|e| Error::Invalid(e.to_string()))?;
         zip.send(assemble::Job::Bytes {
             name: "profile.json".into(),
             bytes,
@@ -1207,6 +1204,7 @@ async fn fetch_everything(
             Tally {
                 expected: 1,
                 retrieved: 1,
+                odd_text: profile_odd_text,
                 ..Tally::default()
             },
         );
