@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keepsake_core::audit::AuditLog;
-use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider};
+use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider, Wait};
 use keepsake_core::credentials::{
     CredentialStore, Credentials, KeyringStore, TokenSource, normalise_platform,
 };
@@ -44,6 +44,9 @@ fn interactive() -> RetryPolicy {
         max_retries: 2,
         min_delay: Duration::from_millis(200),
         max_delay: Duration::from_secs(2),
+        // A platform asking for a longer wait is told to the user at once.
+        max_retry_after: Duration::from_secs(10),
+        give_up_after: Duration::from_secs(30),
     }
 }
 
@@ -539,7 +542,8 @@ impl AppState {
     ) -> CmdResult<ExportSummary> {
         let send: Arc<dyn Fn(ProgressEvent) + Send + Sync> = Arc::new(send);
         let waits = send.clone();
-        let client = self.client().await?.on_wait(Arc::new(move |d, e: &Error| {
+        let client = self.client().await?.on_wait(Arc::new(move |w: &Wait<'_>| {
+            let (d, e) = (w.delay, w.error);
             let reason = match e.code() {
                 "rate_limited" => "The platform asked Keepsake to slow down",
                 "network" => "The connection to the platform broke",

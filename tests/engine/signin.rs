@@ -384,6 +384,7 @@ async fn an_export_outlives_its_access_tokens() {
             max_retries: 8,
             min_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
+            ..RetryPolicy::default()
         });
     let opts = ExportOptions {
         subject_id: None,

@@ -24,6 +24,7 @@ pub fn client(p: &Platform, token: &str) -> ApiClient {
         max_retries: 12,
         min_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(100),
+        ..RetryPolicy::default()
     })
 }
 

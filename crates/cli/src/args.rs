@@ -33,6 +33,40 @@ pub struct Global {
     /// Machine-readable output: NDJSON progress events and a JSON result.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Stop retrying a request the platform keeps failing after this long
+    /// (e.g. 30s, 10m, 1h). What an export fetched is kept; run it again
+    /// later to continue. Default: 10m.
+    #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
+    pub give_up_after: Option<std::time::Duration>,
+    /// The window in which a body must make progress before it counts as
+    /// stalled (tests shorten it; the default is the engine's).
+    #[arg(
+        long,
+        global = true,
+        hide = true,
+        env = "KEEPSAKE_HTTP_STALL_SECS",
+        value_name = "SECS"
+    )]
+    pub http_stall_secs: Option<f64>,
+}
+
+/// `90`, `90s`, `10m`, `2h`: seconds unless a unit is given.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{text} is not a duration; use e.g. 30s, 10m or 1h"))?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{text} is not a duration; use e.g. 30s, 10m or 1h")),
+    };
+    if secs == 0 {
+        return Err("the give-up time must be at least one second".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Subcommand)]

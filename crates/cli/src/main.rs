@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use keepsake_core::client::ApiClient;
+use keepsake_core::client::{ApiClient, Pace, RetryPolicy, Wait};
 use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
@@ -91,7 +91,21 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
 
 async fn client(g: &Global) -> Result<ApiClient> {
     let platform = auth::platform(g)?;
-    ApiClient::new(&platform, auth::tokens(g, &platform).await?)
+    let mut client = ApiClient::new(&platform, auth::tokens(g, &platform).await?)?;
+    if let Some(give_up_after) = g.give_up_after {
+        let retry = RetryPolicy {
+            give_up_after,
+            ..client.retry_policy().clone()
+        };
+        client = client.with_retry(retry);
+    }
+    if let Some(secs) = g.http_stall_secs.filter(|s| s.is_finite() && *s > 0.0) {
+        client = client.with_pace(Pace {
+            window: Duration::from_secs_f64(secs),
+            ..Pace::default()
+        });
+    }
+    Ok(client)
 }
 
 async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -> Result<ExitCode> {
@@ -218,26 +232,24 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
         Duration::from_millis(250),
     ));
     let waits = reporter.clone();
-    let client = client(g)
-        .await?
-        .on_wait(Arc::new(move |d: Duration, e: &Error| {
-            let until = time::OffsetDateTime::now_utc() + d;
-            let reason = match e.code() {
-                "rate_limited" => "rate limited by the platform",
-                "network" => "connection problem",
-                _ => "the platform is busy",
-            };
-            waits.report(ExportEvent::Waiting {
-                reason: reason.into(),
-                until: format!(
-                    "{:02}:{:02}:{:02} UTC",
-                    until.hour(),
-                    until.minute(),
-                    until.second()
-                ),
-                secs: d.as_secs().max(1),
-            });
-        }));
+    let client = client(g).await?.on_wait(Arc::new(move |w: &Wait<'_>| {
+        let (d, e) = (w.delay, w.error);
+        let until = time::OffsetDateTime::now_utc() + d;
+        let clock = |t: time::OffsetDateTime| {
+            format!("{:02}:{:02}:{:02} UTC", t.hour(), t.minute(), t.second())
+        };
+        let reason = match e.code() {
+            "rate_limited" => "rate limited by the platform",
+            "network" => "connection problem",
+            _ => "the platform is busy",
+        };
+        waits.report(ExportEvent::Waiting {
+            reason: reason.into(),
+            until: clock(until),
+            secs: d.as_secs().max(1),
+            giving_up_at: clock(w.give_up_at.into()),
+        });
+    }));
     let subject_id = match (&a.user, &a.login) {
         (Some(id), _) => Some(*id),
         (None, Some(login)) => {

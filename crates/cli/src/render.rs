@@ -79,7 +79,8 @@ fn describe(event: &ExportEvent) -> Option<String> {
             reason,
             until,
             secs,
-        } => format!("waiting {secs} s ({reason}) until {until}"),
+            giving_up_at,
+        } => format!("waiting {secs} s ({reason}) until {until}; giving up at {giving_up_at}"),
         ExportEvent::Warning { message } => format!("warning: {message}"),
     })
 }

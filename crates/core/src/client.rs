@@ -1,21 +1,31 @@
-//! The platform's Export API over HTTP: timeouts, same-host redirects, size
-//! caps, strict JSON, one refresh on `401`, and retries with exponential
-//! backoff and jitter that honour `Retry-After` (via `backon`).
+//! The platform's Export API over HTTP: timeouts, same-origin redirects for
+//! anything that carries the token, size caps and a minimum pace on every
+//! body, strict JSON, one refresh on `401`, and one retry loop with
+//! exponential backoff and jitter that honours `Retry-After` up to a
+//! ceiling and gives up after a time budget.
 //!
-//! Every failure leaves here as a classified [`Error`]; callers never look
-//! at status codes themselves.
+//! Every failure leaves here as a classified [`Error`], with any echo of the
+//! token redacted; callers never look at status codes themselves.
+
+mod body;
+mod retry;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use backon::{ExponentialBuilder, Retryable};
-use futures_util::{StreamExt, future::BoxFuture};
+use backon::{BackoffBuilder, ExponentialBuilder};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+pub use body::{MAX_ERROR_BODY, MIN_BYTES_PER_WINDOW, Pace, STALL_WINDOW};
+pub use retry::{GIVE_UP_AFTER, MAX_RETRY_AFTER, RetryPolicy, Wait};
+
 use crate::error::{Problem, display_url};
 use crate::{Class, Error, PlatformUrl, Result, Secret};
+use body::Paced;
 
 /// A JSON page or object larger than this is refused (a page of 500 posts is
 /// well under 1 MiB; this bounds memory against a broken or hostile server).
@@ -23,6 +33,11 @@ pub const MAX_JSON_BYTES: usize = 32 << 20;
 
 /// The longest one JSON request may take, body included.
 pub const JSON_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The longest a media download may take to start answering (its body then
+/// has no overall deadline, only a [`Pace`]: a large file on a slow line
+/// may take long).
+pub const MEDIA_HEADERS_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Hands out bearer tokens and renews them after a `401`.
 pub trait TokenProvider: Send + Sync {
@@ -63,76 +78,87 @@ impl TokenProvider for StaticToken {
 }
 
 /// Something that wants to know when the client waits before a retry (the
-/// progress display shows "waiting for rate limit until …").
-pub type WaitObserver = Arc<dyn Fn(Duration, &Error) + Send + Sync>;
+/// progress display shows "waiting for rate limit until …; giving up at …").
+pub type WaitObserver = Arc<dyn Fn(&Wait<'_>) + Send + Sync>;
 
-/// How hard to try.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Attempts after the first.
-    pub max_retries: usize,
-    /// First backoff.
-    pub min_delay: Duration,
-    /// Longest backoff (and longest `Retry-After` honoured).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 10,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(60),
-        }
-    }
+/// Whether a request carries the bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Send it (the API itself; media a connector says needs it, such as
+    /// Matrix's authenticated media). Only ever to the platform's origin.
+    Token,
+    /// Never send it: signed media URLs, wherever they point (the Export
+    /// API contract, `docs/api.md` §6).
+    Omit,
 }
 
 /// An Export API client bound to one platform and one identity.
 #[derive(Clone)]
 pub struct ApiClient {
     base: Url,
+    /// For requests with the token: redirects stay on the same origin.
     http: reqwest::Client,
+    /// For requests without it: redirects may go to another https host.
+    anonymous: reqwest::Client,
     tokens: Arc<dyn TokenProvider>,
     retry: RetryPolicy,
+    pace: Pace,
     on_wait: Option<WaitObserver>,
 }
 
-/// A media download in progress: status, headers and a body stream.
+/// A media download in progress: status, headers and a paced body.
 pub struct Download {
     /// `200` or `206`.
     pub status: u16,
     /// Total length of the body about to arrive, if declared.
     pub content_length: Option<u64>,
-    /// The response, to stream with `chunk()`.
-    pub response: reqwest::Response,
+    body: Paced,
 }
 
-fn build_http() -> Result<reqwest::Client> {
+impl Download {
+    /// The next piece of the body, `None` at its end. A body that breaks
+    /// off or arrives slower than the [`Pace`] is a retryable network error.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
+        self.body.chunk().await
+    }
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// Where a request without the token may go: https anywhere, plain http
+/// only to this machine (`PlatformUrl`'s rule).
+fn anonymous_ok(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && crate::platform_url::is_loopback(url))
+}
+
+fn build_http(credentialed: bool) -> Result<reqwest::Client> {
+    let policy = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.stop();
+        }
+        let ok = if credentialed {
+            // A token must not be replayed to another origin, and http://
+            // downgrades are refused.
+            attempt
+                .previous()
+                .first()
+                .is_some_and(|first| same_origin(first, attempt.url()))
+        } else {
+            anonymous_ok(attempt.url())
+        };
+        if ok { attempt.follow() } else { attempt.stop() }
+    });
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .read_timeout(Duration::from_secs(60))
-        .redirect(reqwest::redirect::Policy::custom(|attempt| {
-            // Follow redirects only within the same origin: a token must not
-            // be replayed to another host, and http:// downgrades are refused.
-            let same = attempt.previous().first().is_some_and(|first| {
-                first.scheme() == attempt.url().scheme()
-                    && first.host_str() == attempt.url().host_str()
-                    && first.port_or_known_default() == attempt.url().port_or_known_default()
-            });
-            if same && attempt.previous().len() < 5 {
-                attempt.follow()
-            } else {
-                attempt.stop()
-            }
-        }))
+        .redirect(policy)
         .user_agent(concat!("keepsake/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Error::Invalid(format!("could not set up HTTPS: {e}")))
-}
-
-fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    let v = headers.get(header::RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 impl ApiClient {
@@ -140,9 +166,11 @@ impl ApiClient {
     pub fn new(platform: &PlatformUrl, tokens: Arc<dyn TokenProvider>) -> Result<Self> {
         Ok(Self {
             base: platform.as_url().clone(),
-            http: build_http()?,
+            http: build_http(true)?,
+            anonymous: build_http(false)?,
             tokens,
             retry: RetryPolicy::default(),
+            pace: Pace::default(),
             on_wait: None,
         })
     }
@@ -150,6 +178,17 @@ impl ApiClient {
     /// Replaces the retry policy.
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Replaces the minimum pace of bodies (tests lower the window).
+    pub fn with_pace(mut self, pace: Pace) -> Self {
+        self.pace = pace;
         self
     }
 
@@ -166,107 +205,155 @@ impl ApiClient {
 
     /// Resolves an API path (or an absolute URL on the same platform).
     pub fn url(&self, path: &str) -> Result<Url> {
+        self.url_for(path, Auth::Token)
+    }
+
+    /// Resolves `path` for a request with or without the token: the token
+    /// goes to the platform's origin only; a request without it may go to
+    /// another host over https, or over http on this machine.
+    fn url_for(&self, path: &str, auth: Auth) -> Result<Url> {
         let url = self
             .base
             .join(path.trim_start_matches('/'))
             .map_err(|e| Error::Invalid(format!("bad API path {path}: {e}")))?;
-        // Absolute URLs from the server (media) must stay on the platform's
-        // origin unless they are https.
-        if url.origin() != self.base.origin() && url.scheme() != "https" {
-            return Err(Error::Protocol {
-                url: display_url(&url),
-                detail: "the platform pointed to a plain-http URL on another host; refusing to follow it".into(),
-            });
+        if same_origin(&url, &self.base) {
+            return Ok(url);
         }
-        Ok(url)
+        let refusal = match auth {
+            Auth::Token => {
+                "the platform pointed a request that carries the sign-in token to another host; refusing to send it there"
+            }
+            Auth::Omit if anonymous_ok(&url) => return Ok(url),
+            Auth::Omit => {
+                "the platform pointed to a plain-http URL on another host; refusing to follow it"
+            }
+        };
+        Err(Error::Protocol {
+            url: display_url(&url),
+            detail: refusal.into(),
+        })
     }
 
-    /// One attempt: send, and turn any failure into a classified error.
-    async fn attempt(
+    /// Sends one request and turns a failure status into a classified error
+    /// (its body read up to [`MAX_ERROR_BODY`]).
+    async fn send_once(
         &self,
-        method: Method,
+        req: reqwest::RequestBuilder,
         url: &Url,
-        body: Option<&serde_json::Value>,
-        token: &Secret,
-        extra: &[(header::HeaderName, String)],
-        deadline: Option<Duration>,
+        headers_deadline: Option<Duration>,
     ) -> Result<reqwest::Response> {
-        let mut req = self
-            .http
-            .request(method, url.clone())
-            .bearer_auth(token.expose());
-        if let Some(d) = deadline {
-            req = req.timeout(d);
+        let sent = req.send();
+        let resp = match headers_deadline {
+            Some(d) => tokio::time::timeout(d, sent)
+                .await
+                .map_err(|_| Error::Network {
+                    url: display_url(url),
+                    detail: format!("no answer within {} s", d.as_secs()),
+                })?,
+            None => sent.await,
         }
-        for (k, v) in extra {
-            req = req.header(k, v);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(|e| network(url, &e))?;
+        .map_err(|e| network(url, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }
-        Err(status_error(url, resp).await)
+        Err(status_error(url, resp, self.pace).await)
     }
 
-    /// Sends with retries and one token renewal on `401`.
-    async fn send(
+    /// One attempt of `op` with the current token (or none), renewing it
+    /// once on `401`; whatever it says is redacted of the token it carried.
+    async fn attempt<'a, T>(
         &self,
-        method: Method,
+        auth: Auth,
+        op: &impl Fn(Option<Secret>) -> BoxFuture<'a, Result<T>>,
+    ) -> Result<T> {
+        if auth == Auth::Omit {
+            return op(None).await;
+        }
+        let token = self.tokens.current().await?;
+        match op(Some(token.clone())).await {
+            Err(e) if e.class() == Class::NeedsSignIn => {
+                drop(e);
+                let renewed = self.tokens.renew(&token).await?;
+                op(Some(renewed.clone()))
+                    .await
+                    .map_err(|e| redact(e, &renewed))
+            }
+            other => other.map_err(|e| redact(e, &token)),
+        }
+    }
+
+    /// The one retry loop: `op` (send and, for JSON, read the body) again
+    /// after each retryable failure, waiting what the platform asks up to
+    /// [`RetryPolicy::max_retry_after`], else an exponential backoff; never
+    /// past [`RetryPolicy::give_up_after`] or `max_retries`.
+    async fn with_retries<'a, T>(
+        &self,
         url: &Url,
-        body: Option<&serde_json::Value>,
-        extra: &[(header::HeaderName, String)],
-        deadline: Option<Duration>,
-    ) -> Result<reqwest::Response> {
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter();
-        let max = self.retry.max_delay;
-        let observer = self.on_wait.clone();
-        (|| async {
-            let token = self.tokens.current().await?;
-            match self
-                .attempt(method.clone(), url, body, &token, extra, deadline)
-                .await
-            {
-                Err(e) if e.class() == Class::NeedsSignIn => {
-                    let renewed = self.tokens.renew(&token).await?;
-                    self.attempt(method.clone(), url, body, &renewed, extra, deadline)
-                        .await
-                }
-                other => other,
-            }
-        })
-        .retry(backoff)
-        .when(|e: &Error| e.class() == Class::Retryable)
-        .adjust(move |e: &Error, dur: Option<Duration>| {
-            let wait = match (e, dur) {
-                (_, None) => None,
-                (
-                    Error::Status {
-                        retry_after: Some(ra),
-                        ..
-                    },
-                    Some(d),
-                ) => Some((*ra).min(max).max(d)),
-                (_, Some(d)) => Some(d),
+        auth: Auth,
+        op: impl Fn(Option<Secret>) -> BoxFuture<'a, Result<T>>,
+    ) -> Result<T> {
+        let policy = &self.retry;
+        let started = SystemTime::now();
+        let start = tokio::time::Instant::now();
+        let give_up_at = started + policy.give_up_after;
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(policy.min_delay)
+            .with_max_delay(policy.max_delay)
+            .with_max_times(policy.max_retries)
+            .with_jitter()
+            .build();
+        let shown = display_url(url);
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let err = match self.attempt(auth, &op).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.class() == Class::Retryable => e,
+                Err(e) => return Err(e),
             };
-            if let (Some(w), Some(obs)) = (wait, &observer) {
-                obs(w, e);
+            let asked = match &err {
+                Error::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let next = backoff.next();
+            let now = SystemTime::now();
+            if let Some(wait) = asked {
+                if wait > policy.max_retry_after {
+                    let limit = format!(
+                        "longer than the {} Keepsake waits at most",
+                        retry::human(policy.max_retry_after)
+                    );
+                    return Err(retry::come_back_later(&shown, now + wait, &limit, &err));
+                }
+                if start.elapsed() + wait > policy.give_up_after {
+                    let limit =
+                        format!("past {}, when Keepsake gives up", retry::clock(give_up_at));
+                    return Err(retry::come_back_later(&shown, now + wait, &limit, &err));
+                }
             }
-            wait
-        })
-        .await
+            let wait = match (asked, next) {
+                (Some(asked), Some(_)) => asked.max(policy.min_delay),
+                (None, Some(backoff)) => backoff,
+                (_, None) => return Err(retry::gave_up(&shown, started, tries, &err)),
+            };
+            if start.elapsed() + wait > policy.give_up_after {
+                return Err(retry::gave_up(&shown, started, tries, &err));
+            }
+            if let Some(obs) = &self.on_wait {
+                obs(&Wait {
+                    delay: wait,
+                    error: &err,
+                    give_up_at,
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 
     /// `GET` JSON, strictly parsed, size-capped.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let url = self.url(path)?;
-        self.json_with_retries(Method::GET, &url, None).await
+        self.json(Method::GET, &url, None).await
     }
 
     /// `POST` JSON.
@@ -276,7 +363,7 @@ impl ApiClient {
         body: &serde_json::Value,
     ) -> Result<T> {
         let url = self.url(path)?;
-        self.json_with_retries(Method::POST, &url, Some(body)).await
+        self.json(Method::POST, &url, Some(body)).await
     }
 
     /// `PATCH` JSON.
@@ -286,53 +373,63 @@ impl ApiClient {
         body: &serde_json::Value,
     ) -> Result<T> {
         let url = self.url(path)?;
-        self.json_with_retries(Method::PATCH, &url, Some(body))
-            .await
+        self.json(Method::PATCH, &url, Some(body)).await
     }
 
-    /// A body that breaks off or does not parse is retried like a dropped
-    /// connection: the request is idempotent or, for POST, refused by the
-    /// server with 409 on a second try (which the caller handles).
-    async fn json_with_retries<T: DeserializeOwned>(
+    /// A body that breaks off, stalls or is cut short is retried with the
+    /// request, in the same loop: the request is idempotent or, for POST,
+    /// refused by the server with 409 on a second try (which the caller
+    /// handles).
+    async fn json<T: DeserializeOwned>(
         &self,
         method: Method,
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<T> {
-        let mut last = None;
-        for _ in 0..=self.retry.max_retries.min(5) {
-            let resp = self
-                .send(method.clone(), url, body, &[], Some(JSON_DEADLINE))
-                .await?;
-            match read_json(url, resp).await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.class() == Class::Retryable => {
-                    if let Some(obs) = &self.on_wait {
-                        obs(self.retry.min_delay, &e);
-                    }
-                    tokio::time::sleep(self.retry.min_delay).await;
-                    last = Some(e);
+        self.with_retries(url, Auth::Token, |token| {
+            let method = method.clone();
+            Box::pin(async move {
+                let mut req = self
+                    .http
+                    .request(method, url.clone())
+                    .timeout(JSON_DEADLINE);
+                if let Some(t) = &token {
+                    req = req.bearer_auth(t.expose());
                 }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last.unwrap_or_else(|| Error::Protocol {
-            url: display_url(url),
-            detail: "no usable answer".into(),
-        }))
+                if let Some(b) = body {
+                    req = req.json(b);
+                }
+                let resp = self.send_once(req, url, None).await?;
+                read_json(url, Paced::new(resp, url, self.pace)).await
+            })
+        })
+        .await
     }
 
-    /// Starts a media download, from `offset` when resuming.
-    pub async fn download(&self, url: &str, offset: u64) -> Result<Download> {
-        let url = self.url(url)?;
-        let extra = if offset > 0 {
-            vec![(header::RANGE, format!("bytes={offset}-"))]
-        } else {
-            Vec::new()
-        };
-        // No overall deadline for media: a large file on a slow line may take
-        // long; the idle (read) timeout catches a stalled transfer.
-        let resp = self.send(Method::GET, &url, None, &extra, None).await?;
+    /// Starts a media download, from `offset` when resuming; `auth` says
+    /// whether it carries the token (the Export API's signed URLs: never).
+    pub async fn download(&self, url: &str, offset: u64, auth: Auth) -> Result<Download> {
+        let url = self.url_for(url, auth)?;
+        let resp = self
+            .with_retries(&url, auth, |token| {
+                let url = &url;
+                Box::pin(async move {
+                    let client = if token.is_some() {
+                        &self.http
+                    } else {
+                        &self.anonymous
+                    };
+                    let mut req = client.get(url.clone());
+                    if let Some(t) = &token {
+                        req = req.bearer_auth(t.expose());
+                    }
+                    if offset > 0 {
+                        req = req.header(header::RANGE, format!("bytes={offset}-"));
+                    }
+                    self.send_once(req, url, Some(MEDIA_HEADERS_DEADLINE)).await
+                })
+            })
+            .await?;
         let status = resp.status().as_u16();
         if offset > 0 && status != 206 {
             return Err(Error::Protocol {
@@ -343,7 +440,7 @@ impl ApiClient {
         Ok(Download {
             status,
             content_length: resp.content_length(),
-            response: resp,
+            body: Paced::new(resp, &url, self.pace),
         })
     }
 }
@@ -355,6 +452,8 @@ fn network(url: &Url, e: &reqwest::Error) -> Error {
         "connection failed"
     } else if e.is_body() || e.is_decode() {
         "the answer broke off"
+    } else if e.is_redirect() {
+        "a redirect was refused"
     } else {
         "request failed"
     };
@@ -369,58 +468,39 @@ fn network(url: &Url, e: &reqwest::Error) -> Error {
     }
 }
 
-async fn status_error(url: &Url, resp: reqwest::Response) -> Error {
+async fn status_error(url: &Url, resp: reqwest::Response, pace: Pace) -> Error {
     let status = resp.status();
-    let ra = retry_after(resp.headers());
-    let body = resp.bytes().await.unwrap_or_default();
-    let problem = serde_json::from_slice::<Problem>(&body[..body.len().min(64 * 1024)])
+    let header_wait = retry::from_headers(resp.headers(), SystemTime::now());
+    let mut body = Paced::new(resp, url, pace);
+    let prefix = body::error_prefix(&mut body, MAX_ERROR_BODY).await;
+    let problem = serde_json::from_slice::<Problem>(&prefix)
         .ok()
         .map(Box::new);
-    let mut err = Error::Status {
+    // Not retryable as is: the caller fetches a fresh URL.
+    let expired = status == StatusCode::FORBIDDEN
+        && problem
+            .as_ref()
+            .is_some_and(|p| p.slug() == "media-url-expired");
+    let retry_after = match expired {
+        true => None,
+        false => header_wait.or_else(|| retry::from_body(problem.as_deref())),
+    };
+    Error::Status {
         status: status.as_u16(),
         url: display_url(url),
         problem,
-        retry_after: ra,
-    };
-    if status == StatusCode::FORBIDDEN
-        && err
-            .problem()
-            .is_some_and(|p| p.slug() == "media-url-expired")
-    {
-        // Not retryable as is: the caller fetches a fresh URL.
-        err = Error::Status {
-            status: 403,
-            url: display_url(url),
-            problem: err.problem().cloned().map(Box::new),
-            retry_after: None,
-        };
+        retry_after,
     }
-    err
 }
 
 /// Reads a whole JSON body, refusing more than [`MAX_JSON_BYTES`].
-async fn read_json<T: DeserializeOwned>(url: &Url, resp: reqwest::Response) -> Result<T> {
-    if resp
-        .content_length()
-        .is_some_and(|l| l as usize > MAX_JSON_BYTES)
-    {
+async fn read_json<T: DeserializeOwned>(url: &Url, mut body: Paced) -> Result<T> {
+    let Some(buf) = body::read_capped(&mut body, MAX_JSON_BYTES).await? else {
         return Err(Error::Protocol {
             url: display_url(url),
             detail: format!("the answer is larger than {MAX_JSON_BYTES} bytes"),
         });
-    }
-    let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(8192).min(1 << 20) as usize);
-    let mut stream = resp.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| network(url, &e))?;
-        if buf.len() + chunk.len() > MAX_JSON_BYTES {
-            return Err(Error::Protocol {
-                url: display_url(url),
-                detail: format!("the answer is larger than {MAX_JSON_BYTES} bytes"),
-            });
-        }
-        buf.extend_from_slice(&chunk);
-    }
+    };
     serde_json::from_slice(&buf).map_err(|e| {
         // A cut-off body (EOF while parsing) is a transport failure worth a
         // retry; anything else is the platform breaking the contract.
@@ -438,6 +518,53 @@ async fn read_json<T: DeserializeOwned>(url: &Url, resp: reqwest::Response) -> R
     })
 }
 
+/// Hides `token`, and anything shaped like a token, in what the platform
+/// sent back: a server may echo the token in a problem `detail`, and that
+/// text reaches the terminal, the desktop and the audit log.
+fn redact(e: Error, token: &Secret) -> Error {
+    let scrub = |text: &mut String| {
+        let t = token.expose();
+        // Too short a "token" would blank out ordinary words.
+        if t.len() >= 8 && text.contains(t) {
+            *text = text.replace(t, "[redacted]");
+        }
+        *text = crate::audit::redact(text);
+    };
+    match e {
+        Error::Status {
+            status,
+            url,
+            mut problem,
+            retry_after,
+        } => {
+            if let Some(p) = problem.as_deref_mut() {
+                scrub(&mut p.detail);
+                scrub(&mut p.title);
+                for v in p.extensions.values_mut() {
+                    if let serde_json::Value::String(s) = v {
+                        scrub(s);
+                    }
+                }
+            }
+            Error::Status {
+                status,
+                url,
+                problem,
+                retry_after,
+            }
+        }
+        Error::Protocol { url, mut detail } => {
+            scrub(&mut detail);
+            Error::Protocol { url, detail }
+        }
+        Error::Network { url, mut detail } => {
+            scrub(&mut detail);
+            Error::Network { url, detail }
+        }
+        other => other,
+    }
+}
+
 impl TokenProvider for crate::credentials::TokenSource {
     fn current(&self) -> BoxFuture<'_, Result<Secret>> {
         Box::pin(self.access_token())
@@ -446,3 +573,6 @@ impl TokenProvider for crate::credentials::TokenSource {
         Box::pin(self.refresh_after_401(rejected))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -297,7 +297,7 @@ fn is_token_char(c: char) -> bool {
 
 /// Replaces words that start with a token prefix, and whatever follows
 /// `Bearer `, with `[redacted]`.
-pub(super) fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let token_len = |s: &str| s.find(|c| !is_token_char(c)).unwrap_or(s.len());
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

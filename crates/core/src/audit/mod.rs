@@ -41,6 +41,8 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 pub use store::Records;
+/// The same scrubbing for messages shown to the user (the API client).
+pub(crate) use chain::redact;
 
 const LOG_FILE: &str = "audit.jsonl";
 const HEAD_FILE: &str = "audit.head";

@@ -14,6 +14,7 @@ use super::Shared;
 use super::assemble::{Job, Lease, MediaBody, Verified, media_archive_path};
 use super::progress::ExportEvent;
 use super::staging::{Checkpoint, open_private};
+use crate::client::Auth;
 use crate::{Error, Result};
 
 /// Attempts per file before it is reported missing.
@@ -104,6 +105,10 @@ pub(super) async fn download_all(
                     Err(e)
                         if e.code() == "account_deleted"
                             || e.code() == "signed_out"
+                            // The client gave up, or the platform named a
+                            // time far off: every other file would wait the
+                            // same. What was fetched is kept to resume.
+                            || matches!(e, Error::TryLater { .. })
                             || e.to_string().contains("the archive writer stopped") =>
                     {
                         return Err(e);
@@ -337,17 +342,26 @@ async fn one(
         shared.check_cancelled()?;
         let (len, sha, crc32) = match transfer(shared, &url, body, meta.size).await {
             Ok(done) => done,
-            Err(e) if e.problem().is_some_and(|p| p.slug() == "media-url-expired") => {
+            Err(Failed::Request(e))
+                if e.problem().is_some_and(|p| p.slug() == "media-url-expired") =>
+            {
                 url = fresh_url(shared, meta.id).await?;
                 last_err = Some(e);
                 continue;
             }
-            Err(e) if e.class() == crate::Class::Retryable => {
+            Err(Failed::Request(e)) => return Err(e),
+            Err(Failed::Body(e, kept)) if e.class() == crate::Class::Retryable => {
                 // Keep what came: the next attempt resumes with Range.
-                last_err = Some(e);
+                last_err = Some(match e {
+                    Error::Network { url, detail } => Error::Network {
+                        url,
+                        detail: format!("{detail}; kept {kept} bytes to resume from"),
+                    },
+                    e => e,
+                });
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(Failed::Body(e, _)) => return Err(e),
         };
         if len == meta.size && declared == Some(sha) {
             return Ok((len, sha, crc32));
@@ -391,14 +405,21 @@ async fn transfer(
     url: &str,
     body: &mut impl Body,
     size: u64,
-) -> Result<(u64, [u8; 32], u32)> {
-    let (mut hasher, mut crc, mut len) = body.resume_from(size)?;
-    let mut dl = shared.client.download(url, len).await?;
+) -> Result<(u64, [u8; 32], u32), Failed> {
+    let (mut hasher, mut crc, mut len) = body.resume_from(size).map_err(Failed::Request)?;
+    // The Export API's signed URLs never get the token, on its own origin
+    // or another host (`docs/api.md` §6). The client has retried the
+    // request itself already: a failure here is not retried again.
+    let mut dl = shared
+        .client
+        .download(url, len, Auth::Omit)
+        .await
+        .map_err(Failed::Request)?;
     loop {
-        shared.check_cancelled()?;
-        match dl.response.chunk().await {
+        shared.check_cancelled().map_err(Failed::Request)?;
+        match dl.chunk().await {
             Ok(Some(chunk)) => {
-                body.put(&chunk)?;
+                body.put(&chunk).map_err(Failed::Request)?;
                 hasher.update(&chunk);
                 crc.update(&chunk);
                 len += chunk.len() as u64;
@@ -409,15 +430,20 @@ async fn transfer(
             }
             Ok(None) => break,
             Err(e) => {
-                body.keep()?;
-                return Err(Error::Network {
-                    url: format!("media download (kept {len} bytes to resume from)"),
-                    detail: e.to_string(),
-                });
+                body.keep().map_err(Failed::Request)?;
+                return Err(Failed::Body(e, len));
             }
         }
     }
     Ok((len, hasher.finalize().into(), crc.finalize()))
+}
+
+/// How a transfer failed: the request (already retried by the client, or
+/// a local error), or its body midway (worth resuming with `Range`).
+enum Failed {
+    Request(Error),
+    /// The error and the bytes kept.
+    Body(Error, u64),
 }
 
 /// A SHA-256 in hex as bytes.

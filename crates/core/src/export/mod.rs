@@ -603,7 +603,10 @@ async fn run_inner(
                 || (matches!(
                     e.class(),
                     crate::Class::Retryable | crate::Class::NeedsSignIn
-                ) && !matches!(e, Error::Cancelled));
+                ) && !matches!(e, Error::Cancelled))
+                // The client gave up on a failing platform, or it named a
+                // time far off: a later run resumes what was fetched.
+                || matches!(e, Error::TryLater { .. });
             if !keep {
                 let status = if matches!(e, Error::Cancelled) {
                     "cancelled"

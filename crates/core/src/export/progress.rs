@@ -74,6 +74,8 @@ pub enum ExportEvent {
         until: String,
         /// Seconds to wait.
         secs: u64,
+        /// When the client stops retrying, `HH:MM:SS UTC`.
+        giving_up_at: String,
     },
     /// Something the user should know, that did not stop the export.
     Warning {
