@@ -26,6 +26,12 @@ const MAX_EXPORT_ID: usize = 64;
 /// The longest category name accepted.
 const MAX_CATEGORY: usize = 32;
 
+/// The most of the subject's login an archive name holds, in UTF-8 bytes:
+/// with the rest of the name, a split archive's `.partNN-of-NN` and a
+/// `.partial` while it is written, the name stays well under the 255 bytes
+/// file systems allow.
+const MAX_LOGIN_IN_NAME: usize = 64;
+
 /// How much of a rejected value an error message quotes: enough to
 /// recognise it, never a screenful a hostile server chose.
 const QUOTE_CHARS: usize = 80;
@@ -90,10 +96,15 @@ impl Session {
     /// Checks every field that reaches a path, as the platform sent it in
     /// answer to `url` (already shown without query or credentials).
     pub(super) fn check(&self, url: &str) -> Result<()> {
+        self.check_kept(url, "nothing was written")
+    }
+
+    /// [`Session::check`], saying in `kept` what a refusal leaves as it was.
+    pub(super) fn check_kept(&self, url: &str, kept: &str) -> Result<()> {
         let refuse = |detail: String| Error::Protocol {
             url: url.to_owned(),
             detail: format!(
-                "{detail}; nothing was written. Keepsake cannot export from this platform until it sends what the Export API specifies: tell whoever runs it"
+                "{detail}; {kept}. Keepsake cannot export from this platform until it sends what the Export API specifies: tell whoever runs it"
             ),
         };
         if !is_plain_export_id(&self.export_id) {
@@ -140,7 +151,12 @@ impl StagedSession {
 /// subject's login through the name sanitiser, the date parsed from the
 /// snapshot time, the start of the export id.
 pub(super) fn archive_name(session: &Session) -> String {
-    let login = NameAllocator::default().allocate(&session.subject.login, "account");
+    let mut login = NameAllocator::default().allocate(&session.subject.login, "account");
+    let mut cut = login.len().min(MAX_LOGIN_IN_NAME);
+    while !login.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    login.truncate(cut);
     let date = snapshot_date(&session.as_of)
         .map(|d| format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day()))
         .unwrap_or_else(|| "undated".to_owned());
@@ -280,5 +296,16 @@ mod tests {
         let s = session("exp_abcdef01/../keepsake-alice-", "/../../../x", "a");
         let name = archive_name(&s);
         assert_eq!(name, "keepsake-a-undated-export.zip");
+        // A long login (here 2-byte characters) is cut on a character boundary.
+        let s = session(
+            "exp_abcdef01",
+            "2026-11-26T10:00:00Z",
+            &"\u{e9}".repeat(300),
+        );
+        let name = archive_name(&s);
+        assert_eq!(
+            name,
+            format!("keepsake-{}-2026-11-26-abcdef01.zip", "\u{e9}".repeat(32))
+        );
     }
 }

@@ -649,7 +649,12 @@ async fn open_or_resume(
     {
         let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
         let live: Session = client.get_json(&path).await.map_err(fail)?;
-        live.check(&shown_url(client, &path)).map_err(fail)?;
+        let kept = format!(
+            "nothing was written, and the interrupted export in {} is kept as it was",
+            dir.display()
+        );
+        live.check_kept(&shown_url(client, &path), &kept)
+            .map_err(fail)?;
         if live.status == "running" {
             resumed = true;
             staged = Some((dir, s));
