@@ -198,5 +198,8 @@ fn notify_if_hidden<R: Runtime>(app: &AppHandle<R>, result: &CmdResult<ExportSum
         Err(e) if e.code == ErrorCode::Cancelled => return,
         Err(e) => ("The export stopped", e.message.clone()),
     };
+    // The body may carry a platform's words (a problem detail, a login in
+    // the file name): no control or bidi characters reach the desktop.
+    let body = keepsake_core::text::sanitize_for_terminal(&body).into_owned();
     let _ = app.notification().builder().title(title).body(body).show();
 }

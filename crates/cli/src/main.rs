@@ -18,16 +18,38 @@ use keepsake_core::client::{ApiClient, Pace, RetryPolicy, Wait};
 use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
+use keepsake_core::text::{json_for_terminal, sanitize_for_terminal, sanitize_lines};
 use keepsake_core::{Class, Error, Result, Secret, archive, audit, credentials, oauth};
 use serde_json::{Value, json};
 
 use args::{AuditCommand, Cli, Command, ExportArgs, Global};
 
 /// Prints a line to stdout; a closed pipe (`keepsake audit list | head`)
-/// is not an error worth a panic.
+/// is not an error worth a panic. The text may hold what a platform sent
+/// (logins, names, problem details): its control characters are shown as
+/// escapes, never sent to the terminal.
 macro_rules! out {
     ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stdout().lock(), "{}", sanitize_lines(&line));
+    }};
+}
+
+/// Prints a JSON value as one line to stdout. serde_json escapes the C0
+/// controls; DEL, C1 and bidi controls are escaped too, for whoever reads
+/// `--json` output on a terminal.
+macro_rules! out_json {
+    ($value:expr) => {{
+        let line = serde_json::to_string($value).unwrap_or_default();
+        let _ = writeln!(std::io::stdout().lock(), "{}", json_for_terminal(&line));
+    }};
+}
+
+/// Prints a line to stderr, control characters escaped (see `out!`).
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        let _ = writeln!(std::io::stderr().lock(), "{}", sanitize_lines(&line));
     }};
 }
 
@@ -53,10 +75,11 @@ fn main() -> ExitCode {
     match rt.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("keepsake: {e}");
+            // One line each: a line end in a platform's message is escaped.
+            err!("keepsake: {}", sanitize_for_terminal(&e.to_string()));
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                eprintln!("  caused by: {s}");
+                err!("  caused by: {}", sanitize_for_terminal(&s.to_string()));
                 source = s.source();
             }
             ExitCode::from(exit_code(&e))
@@ -112,7 +135,7 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
     let platform = auth::platform(g)?;
     let store = auth::store(g)?;
     let creds = if token_stdin {
-        eprintln!("paste the personal access token and press Enter:");
+        err!("paste the personal access token and press Enter:");
         let mut line = String::new();
         std::io::stdin()
             .lock()
@@ -135,7 +158,7 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
             &platform,
             scopes,
             |url| {
-                eprintln!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
+                err!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
                 if no_browser {
                     Ok(())
                 } else {
@@ -151,11 +174,21 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
         creds.access_token.clone(),
         &platform,
     ));
-    let me: Value = ApiClient::new(&platform, tokens)?
-        .get_json("/api/v1/me")
-        .await?;
+    let checked = ApiClient::new(&platform, tokens)?;
+    let me: Value = checked.get_json("/api/v1/me").await?;
     store.save(&creds)?;
     auth::remember(&platform);
+    // Outcome reports earlier exports could not deliver go now, briefly.
+    if let Ok(log) = audit::AuditLog::default_dir().and_then(|d| audit::AuditLog::open(&d)) {
+        export::send_kept_reports(
+            &checked,
+            &log,
+            &CancelFlag::default(),
+            me["login"].as_str().unwrap_or_default(),
+            me["id"].as_i64(),
+        )
+        .await;
+    }
     print_result(
         g,
         &json!({"signed_in": true, "login": me["login"], "scopes": me["scopes"]}),
@@ -163,7 +196,8 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
             format!(
                 "signed in to {} as {} ({})",
                 platform.as_url(),
-                me["login"].as_str().unwrap_or("?"),
+                // Inside a line: the platform's line ends are escaped too.
+                sanitize_for_terminal(me["login"].as_str().unwrap_or("?")),
                 me["scopes"]
             )
         },
@@ -216,9 +250,9 @@ async fn whoami(g: &Global) -> Result<ExitCode> {
     print_result(g, &me, || {
         format!(
             "{} (id {}, {}), scopes: {}",
-            me["login"].as_str().unwrap_or("?"),
+            sanitize_for_terminal(me["login"].as_str().unwrap_or("?")),
             me["id"],
-            me["role"].as_str().unwrap_or("?"),
+            sanitize_for_terminal(me["role"].as_str().unwrap_or("?")),
             me["scopes"]
         )
     });
@@ -289,9 +323,18 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     let cancel = CancelFlag::default();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nstopping… what was fetched is kept; run the same command again (or with --resume) to continue"
+        // The first Ctrl-C stops the export in good order (the archive and
+        // the audit record intact, the outcome report kept for later); the
+        // second quits at once, whatever is still running.
+        let mut asked = false;
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if asked {
+                err!("\nquitting now");
+                std::process::exit(i32::from(code::CANCELLED));
+            }
+            asked = true;
+            err!(
+                "\nstopping… what was fetched is kept; run the same command again (or with --resume) to continue. Press Ctrl-C again to quit at once."
             );
             on_signal.cancel(true);
         }
@@ -309,9 +352,9 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             report.archive.display(),
             render::human_bytes(report.bytes),
             report.sha256,
-            report.subject,
-            report.export_id,
-            report.as_of,
+            sanitize_for_terminal(&report.subject),
+            sanitize_for_terminal(&report.export_id),
+            sanitize_for_terminal(&report.as_of),
             date_range(report.since.as_deref(), report.until.as_deref()),
         );
         if report.archive_kept_bytes > 0 {
@@ -341,15 +384,17 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
                 ""
             };
             s.push_str(&format!(
-                "  {cat:<12} {:>8} of {:>8}{mark}\n",
-                c.retrieved, c.expected
+                "  {:<12} {:>8} of {:>8}{mark}\n",
+                sanitize_for_terminal(cat),
+                c.retrieved,
+                c.expected
             ));
         }
         for w in &report.warnings {
-            s.push_str(&format!("  warning: {w}\n"));
+            s.push_str(&format!("  warning: {}\n", sanitize_for_terminal(w)));
         }
         for r in &report.shortfalls {
-            s.push_str(&format!("  missing: {r}\n"));
+            s.push_str(&format!("  missing: {}\n", sanitize_for_terminal(r)));
         }
         s
     });
@@ -522,7 +567,7 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
             let records = log.list()?;
             if g.json {
                 for r in &records {
-                    out!("{}", serde_json::to_string(r).unwrap_or_default());
+                    out_json!(r);
                 }
             } else if records.is_empty() {
                 out!("no exports recorded yet ({})", log.dir().display());
@@ -534,11 +579,16 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
                     } else {
                         format!("{} for {}", e.actor, e.subject)
                     };
+                    // A follow-up about the outcome report, not an export.
+                    let result = match e.report {
+                        Some(report) => format!("report {}", report.as_str()),
+                        None => e.result.as_str().to_owned(),
+                    };
                     out!(
                         "#{:<4} {}  {:<10} {}{}  {}",
                         r.seq,
                         r.time,
-                        e.result.as_str(),
+                        result,
                         who,
                         e.reason
                             .as_deref()
@@ -589,7 +639,7 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
                 }
                 None => log.export_csv(&mut std::io::stdout().lock())?,
             };
-            eprintln!("{n} records exported");
+            err!("{n} records exported");
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -598,7 +648,7 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
 /// Prints a result as JSON (`--json`) or as text.
 fn print_result(g: &Global, value: &Value, text: impl FnOnce() -> String) {
     if g.json {
-        out!("{}", json!({"result": value}));
+        out_json!(&json!({"result": value}));
     } else {
         out!("{}", text().trim_end());
     }

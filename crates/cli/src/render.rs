@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use keepsake_core::export::{ExportEvent, Phase, Reporter};
+use keepsake_core::text::{json_for_terminal, sanitize_for_terminal};
 
 /// Picks the renderer for this run.
 pub fn reporter(json: bool) -> Box<dyn Reporter> {
@@ -26,7 +27,7 @@ impl Reporter for Ndjson {
     fn report(&self, event: ExportEvent) {
         if let Ok(line) = serde_json::to_string(&event) {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{}", json_for_terminal(&line));
         }
     }
 }
@@ -37,12 +38,19 @@ struct Lines;
 impl Reporter for Lines {
     fn report(&self, event: ExportEvent) {
         if let Some(line) = describe(&event) {
-            eprintln!("{line}");
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
         }
     }
 }
 
+/// One line about `event`, safe for a terminal: category names, export ids
+/// and warnings come from the platform, so their control characters are
+/// shown as escapes.
 fn describe(event: &ExportEvent) -> Option<String> {
+    describe_raw(event).map(|line| sanitize_for_terminal(&line).into_owned())
+}
+
+fn describe_raw(event: &ExportEvent) -> Option<String> {
     Some(match event {
         ExportEvent::Phase { phase } => match phase {
             Phase::Opening => "opening the export session…".into(),
@@ -114,7 +122,8 @@ impl Bars {
                         .unwrap_or_else(|_| ProgressStyle::default_bar())
                         .progress_chars("=> "),
                 );
-                pb.set_prefix(key.to_owned());
+                // A category name is the platform's.
+                pb.set_prefix(sanitize_for_terminal(key).into_owned());
                 pb
             })
             .clone()

@@ -21,6 +21,7 @@ pub mod oauth;
 mod pieces;
 pub mod platform_url;
 pub mod secret;
+pub mod text;
 pub mod viewer;
 
 pub use error::{Class, Error, Result};

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use super::{AuditRecord, Records};
 use crate::{Error, Result};
 
-const HEADER: [&str; 19] = [
+const HEADER: [&str; 20] = [
     "seq",
     "time",
     "actor",
@@ -25,6 +25,8 @@ const HEADER: [&str; 19] = [
     "app_version",
     "counts",
     "hash",
+    // Last, so the columns before it keep their places.
+    "report",
 ];
 
 pub(super) fn write(records: Records, out: &mut dyn Write) -> Result<u64> {
@@ -44,7 +46,7 @@ pub(super) fn write(records: Records, out: &mut dyn Write) -> Result<u64> {
     Ok(written)
 }
 
-fn cells(r: &AuditRecord) -> [String; 19] {
+fn cells(r: &AuditRecord) -> [String; 20] {
     let e = &r.entry;
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let counts = e
@@ -76,6 +78,7 @@ fn cells(r: &AuditRecord) -> [String; 19] {
         e.app_version.clone(),
         counts,
         r.hash.clone(),
+        e.report.map(|x| x.as_str().to_owned()).unwrap_or_default(),
     ]
 }
 

@@ -28,6 +28,7 @@
 
 mod chain;
 mod csv;
+mod pending;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -40,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+pub use pending::PendingReport;
 pub use store::Records;
 /// The same scrubbing for messages shown to the user (the API client).
 pub(crate) use chain::redact;
@@ -71,6 +73,39 @@ impl Outcome {
             Outcome::Incomplete => "incomplete",
             Outcome::Failed => "failed",
             Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// What a follow-up record says about the report of an export's outcome to
+/// the platform (`PATCH …/exports/{export_id}`).
+///
+/// The export's own record is written as soon as its archive is final,
+/// before the platform is told, and has no `report`. A report that does not
+/// get through is kept (see [`PendingReport`]) and a record with `report`
+/// set follows, repeating the export's identity, `result` and archive; the
+/// next run that settles the kept report adds another. Readers counting
+/// exports skip records with a `report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Report {
+    /// The platform could not be told; the report is kept and sent again by
+    /// the next export or sign-in to the same platform.
+    Pending,
+    /// A kept report reached the platform.
+    Delivered,
+    /// A kept report was given up: the platform refused it, or it did not
+    /// get through in several runs.
+    Abandoned,
+}
+
+impl Report {
+    /// The lowercase name used in the log and the CSV.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Report::Pending => "pending",
+            Report::Delivered => "delivered",
+            Report::Abandoned => "abandoned",
         }
     }
 }
@@ -140,6 +175,11 @@ pub struct AuditEntry {
     pub duration_ms: u64,
     /// The Keepsake version that ran it ([`crate::VERSION`]).
     pub app_version: String,
+    /// Set only on a follow-up record about the outcome report (see
+    /// [`Report`]); absent from the log otherwise, so records written
+    /// before it existed, and their hashes, are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
 }
 
 /// One line of the log: the caller's entry, sealed into the chain.

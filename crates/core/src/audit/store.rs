@@ -232,11 +232,11 @@ fn now() -> Result<String> {
 
 /// Held while the lock file is open; the OS releases the lock when the file
 /// is closed or the process dies.
-struct LogLock {
+pub(super) struct LogLock {
     _file: Option<fs_err::File>,
 }
 
-fn lock(log: &AuditLog, exclusive: bool) -> Result<LogLock> {
+pub(super) fn lock(log: &AuditLog, exclusive: bool) -> Result<LogLock> {
     let path = log.dir.join(LOCK_FILE);
     let mut options = fs_err::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -346,7 +346,7 @@ fn append_line(dir: &Path, path: &Path, line: &[u8]) -> Result<()> {
 }
 
 /// Makes a new or renamed directory entry durable.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     fs_err::File::open(dir)
         .and_then(|d| d.sync_all())

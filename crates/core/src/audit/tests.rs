@@ -45,6 +45,7 @@ fn entry(actor: &str) -> AuditEntry {
         archive_sha256: Some("ab".repeat(32)),
         duration_ms: 987,
         app_version: crate::VERSION.into(),
+        report: None,
     }
 }
 
@@ -533,7 +534,7 @@ print(json.dumps({"rows": rows, "hashes": hashes}))
         assert_eq!(stored, recomputed);
     }
     assert_eq!(rows.len(), 3);
-    assert_eq!(rows[0].len(), 19);
+    assert_eq!(rows[0].len(), 20);
     let row = |i: usize| -> BTreeMap<&str, &str> {
         rows[0]
             .iter()
@@ -561,11 +562,29 @@ print(json.dumps({"rows": rows, "hashes": hashes}))
     assert_eq!(first["app_version"], crate::VERSION);
     assert_eq!(first["counts"], "likes=?/3;posts=10/10");
     assert_eq!(first["hash"], records[0].hash);
+    assert_eq!(first["report"], "");
     let second = row(2);
     assert_eq!(second["reason"], "");
     assert_eq!(second["result"], "completed");
     assert_eq!(second["archive_path"], "'-rf");
     assert_eq!(second["hash"], records[1].hash);
+}
+
+#[test]
+fn a_follow_up_about_the_report_chains_like_any_record() {
+    let (_dir, log) = log_with(1);
+    let mut follow = entry("alice");
+    follow.report = Some(Report::Pending);
+    log.append(follow).unwrap();
+    let lines = lines(&log);
+    // Records without a report are written as before the field existed, so
+    // their hashes (and older readers) are unaffected.
+    assert!(!lines[0].contains("\"report\""), "{}", lines[0]);
+    assert!(lines[1].contains("\"report\":\"pending\""), "{}", lines[1]);
+    assert!(log.verify().unwrap().ok);
+    let records = log.list().unwrap();
+    assert_eq!(records[0].entry.report, None);
+    assert_eq!(records[1].entry.report, Some(Report::Pending));
 }
 
 #[cfg(unix)]

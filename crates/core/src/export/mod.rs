@@ -13,6 +13,7 @@ mod csv;
 mod fetch;
 mod formats;
 mod media;
+mod outcome;
 pub mod progress;
 mod staging;
 
@@ -28,6 +29,7 @@ use tokio::sync::mpsc;
 
 pub use assemble::media_archive_path;
 pub use formats::{Formats, parse_size};
+pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
 pub use staging::STAGING_PREFIX;
 
@@ -104,8 +106,12 @@ pub const DEFAULT_MEDIA_WORKERS: usize = 8;
 pub const DEFAULT_MEDIA_MEMORY: u64 = 16 << 20;
 
 /// Stops an export from outside (Ctrl-C, a Cancel button).
+///
+/// The first request decides how the export stops; every request is
+/// counted, so that a cancelled export still reports that it was cancelled
+/// unless the user asks again (see `outcome.rs`).
 #[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicU8>);
+pub struct CancelFlag(Arc<AtomicU8>, Arc<std::sync::atomic::AtomicU32>);
 
 const RUNNING: u8 = 0;
 const CANCEL_KEEP: u8 = 1;
@@ -114,6 +120,7 @@ const CANCEL_DISCARD: u8 = 2;
 impl CancelFlag {
     /// Stops the export; `keep` leaves what was fetched for a later resume.
     pub fn cancel(&self, keep: bool) {
+        self.1.fetch_add(1, Ordering::SeqCst);
         let _ = self.0.compare_exchange(
             RUNNING,
             if keep { CANCEL_KEEP } else { CANCEL_DISCARD },
@@ -123,6 +130,10 @@ impl CancelFlag {
     }
     fn state(&self) -> u8 {
         self.0.load(Ordering::SeqCst)
+    }
+    /// How many times [`CancelFlag::cancel`] was called.
+    fn requests(&self) -> u32 {
+        self.1.load(Ordering::SeqCst)
     }
 }
 
@@ -177,6 +188,10 @@ pub struct ExportReport {
     pub actor: String,
     /// The snapshot time.
     pub as_of: String,
+    /// Whether the platform was told the outcome. When not, the report is
+    /// kept beside the audit log and sent by the next export or sign-in to
+    /// the same platform (a warning says so).
+    pub reported: bool,
 }
 
 /// One file of a split archive.
@@ -432,6 +447,9 @@ struct Attempt {
     export_id: Option<String>,
     reason: Option<String>,
     categories: Vec<String>,
+    /// The outcome to report to the platform, once the audit record is
+    /// written.
+    due: Option<outcome::Due>,
 }
 
 /// Runs one export to the end and records it in `audit` whatever happens.
@@ -446,20 +464,38 @@ pub async fn run(
 ) -> Result<ExportReport> {
     let started = Instant::now();
     let mut attempt = Attempt::default();
-    let result = run_inner(client, opts, reporter.clone(), cancel, &mut attempt).await;
-    if let Some(log) = audit {
-        let entry = audit_entry(client, opts, &attempt, &result, started);
-        if let Err(e) = log.append(entry) {
-            // The export itself is done; say loudly that its record is not.
-            reporter.report(ExportEvent::Warning {
-                message: format!("the export could not be recorded in the audit log: {e}"),
-            });
-            if result.is_ok() {
-                return Err(e);
-            }
-        }
+    let mut result = run_inner(client, opts, reporter.clone(), cancel.clone(), &mut attempt).await;
+    // The record first, as soon as the archive is final: the platform may
+    // never answer the report, and the user may stop waiting for it.
+    let entry = audit_entry(client, opts, &attempt, &result, started);
+    let mut unrecorded = None;
+    if let Some(log) = audit
+        && let Err(e) = log.append(entry.clone())
+    {
+        // The export itself is done; say loudly that its record is not.
+        reporter.report(ExportEvent::Warning {
+            message: format!("the export could not be recorded in the audit log: {e}"),
+        });
+        unrecorded = Some(e);
     }
-    result
+    let cx = outcome::Context {
+        client,
+        audit,
+        reporter: &*reporter,
+        cancel: &cancel,
+        // A cancelled export still says so unless asked again; a finished
+        // one stops reporting at the first request.
+        baseline: if result.is_ok() { 0 } else { cancel.requests() },
+    };
+    let reported = outcome::settle(&cx, attempt.due.take(), &entry).await;
+    if let Ok(report) = &mut result {
+        report.reported = reported;
+        reporter.report(ExportEvent::Phase { phase: Phase::Done });
+    }
+    match (result, unrecorded) {
+        (Ok(_), Some(e)) => Err(e),
+        (result, _) => result,
+    }
 }
 
 fn audit_entry(
@@ -532,6 +568,7 @@ fn audit_entry(
         archive_sha256: result.as_ref().ok().map(|r| r.sha256.clone()),
         duration_ms: started.elapsed().as_millis() as u64,
         app_version: crate::VERSION.to_owned(),
+        report: None,
     }
 }
 
@@ -587,15 +624,12 @@ async fn run_inner(
                 "bytes": report.bytes,
                 "archive_sha256": report.sha256,
             });
-            if let Err(e) = client.patch_json::<Value>(&session_path, &outcome).await {
-                reporter.report(ExportEvent::Warning {
-                    message: format!(
-                        "the archive is complete, but the platform could not be told: {e}"
-                    ),
-                });
-            }
+            // Reported by `run`, after the audit record.
+            attempt.due = Some(outcome::Due {
+                path: session_path,
+                body: outcome,
+            });
             let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
-            reporter.report(ExportEvent::Phase { phase: Phase::Done });
             Ok(report)
         }
         Err(e) => {
@@ -613,12 +647,10 @@ async fn run_inner(
                 } else {
                     "failed"
                 };
-                let _ = client
-                    .patch_json::<Value>(
-                        &session_path,
-                        &json!({"status": status, "error": e.code()}),
-                    )
-                    .await;
+                attempt.due = Some(outcome::Due {
+                    path: session_path,
+                    body: json!({"status": status, "error": e.code()}),
+                });
                 let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
                 crate::archive::remove_partial(&opts.out_dir.join(&staged.archive_name));
             }
@@ -773,7 +805,7 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     if let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id) {
         let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
         let outcome = json!({"status": "cancelled", "error": "discarded before it started"});
-        if let Err(e) = client.patch_json::<Value>(&path, &outcome).await
+        if let Some(e) = outcome::report_now(client, outcome::Due { path, body: outcome }).await
             && e.code() != "export_running"
         {
             // Already ended (409) is fine; anything else is worth saying.
@@ -1091,6 +1123,7 @@ async fn fetch_and_assemble(
         subject: session.subject.login.clone(),
         actor: session.actor.login.clone(),
         as_of: session.as_of.clone(),
+        reported: false,
     })
 }
 
