@@ -173,6 +173,12 @@ mod tests {
             "{\"platform\": \"http://x/\", \"sess",
         );
         std::fs::create_dir_all(out.path().join(".keepsake-exp_empty")).expect("dir");
+        // An id the engine would refuse to resume (issue 14: it names a path).
+        stage(
+            out.path(),
+            "exp_evil",
+            &session("exp_1/../../victim", (1, "a"), (1, "a"), ""),
+        );
         assert_eq!(list(out.path()), []);
         assert_eq!(list(&out.path().join("no such folder")), []);
     }

@@ -308,4 +308,29 @@ mod tests {
             format!("keepsake-{}-2026-11-26-abcdef01.zip", "\u{e9}".repeat(32))
         );
     }
+
+    #[test]
+    fn a_staged_session_is_trusted_only_when_it_names_its_own_folder_and_a_plain_archive() {
+        let staged = |id: &str, archive: &str| StagedSession {
+            platform: "http://127.0.0.1:1/".into(),
+            session: session(id, "2026-11-26T10:00:00Z", "alice"),
+            archive_name: archive.into(),
+            choices: None,
+        };
+        let out = Path::new("/home/a/out");
+        let dir = out.join(".keepsake-exp_abcdef01");
+        assert!(
+            staged("exp_abcdef01", "keepsake-alice-2026-11-26-abcdef01.zip").is_trustworthy(&dir)
+        );
+        for (id, archive) in [
+            ("exp_abcdef01", "../victim/keep.txt"),
+            ("exp_abcdef01", "/tmp/keepsake-x.zip"),
+            ("exp_abcdef01", "keepsake-x.zip/../../y.zip"),
+            ("exp_abcdef01", "other.zip"),
+            ("exp_other", "keepsake-alice-2026-11-26-abcdef01.zip"),
+            ("exp_abcdef01/../../victim", "keepsake-a.zip"),
+        ] {
+            assert!(!staged(id, archive).is_trustworthy(&dir), "{id} {archive}");
+        }
+    }
 }
