@@ -470,7 +470,11 @@ fn network(url: &Url, e: &reqwest::Error) -> Error {
 
 async fn status_error(url: &Url, resp: reqwest::Response, pace: Pace) -> Error {
     let status = resp.status();
-    let header_wait = retry::from_headers(resp.headers(), SystemTime::now());
+    let header_wait = retry::from_headers(
+        resp.headers(),
+        SystemTime::now(),
+        status == StatusCode::TOO_MANY_REQUESTS,
+    );
     let mut body = Paced::new(resp, url, pace);
     let prefix = body::error_prefix(&mut body, MAX_ERROR_BODY).await;
     let problem = serde_json::from_slice::<Problem>(&prefix)

@@ -63,12 +63,21 @@ pub struct Wait<'a> {
 }
 
 /// The wait the platform asked for: `Retry-After` as seconds or as an
-/// HTTP date (RFC 9110 §10.2.3), else `X-RateLimit-Reset` (seconds, or a
-/// Unix time when it is that large), relative to `now`.
-pub(crate) fn from_headers(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// HTTP date (RFC 9110 §10.2.3), else, on a `429`, `X-RateLimit-Reset`
+/// (seconds, or a Unix time when it is that large), relative to `now`.
+pub(crate) fn from_headers(
+    headers: &HeaderMap,
+    now: SystemTime,
+    rate_limited: bool,
+) -> Option<Duration> {
     let text = |name: &str| headers.get(name)?.to_str().ok().map(str::trim);
     if let Some(v) = text(header::RETRY_AFTER.as_str()) {
         return parse_retry_after(v, now);
+    }
+    // Some platforms send the reset of their rate window on every answer:
+    // it says when to come back only when the answer is "too many".
+    if !rate_limited {
+        return None;
     }
     let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
     // Platforms disagree: GitHub sends a Unix time, others a number of
@@ -192,16 +201,18 @@ mod tests {
         let now = at("2026-10-21T07:27:00Z");
         let mut h = HeaderMap::new();
         h.insert("x-ratelimit-reset", "30".parse().expect("value"));
-        assert_eq!(from_headers(&h, now), Some(Duration::from_secs(30)));
+        assert_eq!(from_headers(&h, now, true), Some(Duration::from_secs(30)));
+        // On a 503 the rate window is beside the point.
+        assert_eq!(from_headers(&h, now, false), None);
         let unix = OffsetDateTime::from(now).unix_timestamp() + 90;
         h.insert(
             "x-ratelimit-reset",
             unix.to_string().parse().expect("value"),
         );
-        assert_eq!(from_headers(&h, now), Some(Duration::from_secs(90)));
+        assert_eq!(from_headers(&h, now, true), Some(Duration::from_secs(90)));
         // Retry-After wins when both are sent.
         h.insert(header::RETRY_AFTER, "5".parse().expect("value"));
-        assert_eq!(from_headers(&h, now), Some(Duration::from_secs(5)));
+        assert_eq!(from_headers(&h, now, true), Some(Duration::from_secs(5)));
     }
 
     #[test]
