@@ -10,6 +10,8 @@ use keepsake_core::export::Formats;
 /// Exit codes: 0 done; 1 failed; 2 usage error; 3 sign-in needed;
 /// 4 archive written but incomplete; 5 archive failed verification;
 /// 6 try later (export quota or an export already running); 130 cancelled.
+/// Ctrl-C once the archive is written keeps its code (0 or 4): only the
+/// report to the platform is left, for the next export or sign-in.
 #[derive(Parser)]
 #[command(name = "keepsake", version, propagate_version = true)]
 pub struct Cli {

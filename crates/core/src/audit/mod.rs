@@ -10,6 +10,10 @@
 //! - `audit.lock`: an OS file lock, so that the CLI and the desktop app never
 //!   interleave their writes. The OS releases it when a process dies, so a
 //!   crashed writer never leaves a stale lock behind.
+//! - `pending-reports.json` (`0600`, only while there are any): outcome
+//!   reports the platform has not received yet ([`PendingReport`]), sent
+//!   again by the next export or sign-in. A record with a [`Report`] is a
+//!   follow-up about such a report, not an export of its own.
 //!
 //! Each record's `hash` is the lowercase hex SHA-256 of the record's JSON
 //! without its `hash` member, in canonical form: keys sorted at every level,
