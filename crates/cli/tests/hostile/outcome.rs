@@ -321,3 +321,62 @@ async fn escapes_from_the_platform_never_reach_the_terminal_raw() {
     );
     assert_audited(&home, "failed");
 }
+
+// Issue 14: the report of a failed export is bounded and cancellable too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_reporting_a_failure_ends_the_run_at_once_with_its_record() {
+    let h = Hostile::start(Script {
+        hook: Some(hook(|req| {
+            if req.category() == Some("posts") {
+                return Some(problem(403, "forbidden", "posts are off limits"));
+            }
+            (req.method == "PATCH").then(|| trickle(200, vec![b' '; 4096], Duration::from_secs(5)))
+        })),
+        ..Script::default()
+    })
+    .await;
+    let home = Home::new(&h.url);
+    let args = home.export_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = home.spawn(&args);
+    let pid = child.id();
+    let waited = Instant::now();
+    while patches(&h, FIRST) == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "no PATCH came: {:?}",
+            h.seen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(kill.success());
+    let run = watch(child, Duration::from_secs(15));
+    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "took {:?} after Ctrl-C",
+        signalled.elapsed()
+    );
+    assert_eq!(run.code(), 1, "{}", run.text());
+    assert!(
+        run.text().contains("posts are off limits"),
+        "{}",
+        run.text()
+    );
+    let audit = home.audit();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0]["result"], "failed");
+    assert_eq!(audit[1]["result"], "failed");
+    assert_eq!(audit[1]["report"], "pending", "{}", audit[1]);
+    // Stopped by Ctrl-C, not given up on its own.
+    assert_eq!(audit[1]["error_code"], "cancelled", "{}", audit[1]);
+    let kept = std::fs::read_to_string(home.path("data/keepsake/pending-reports.json"))
+        .expect("the report is kept");
+    assert!(kept.contains("\"failed\""), "{kept}");
+}
