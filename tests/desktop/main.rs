@@ -18,3 +18,5 @@ mod resume;
 mod refusals;
 // Size, launch time and memory of the release app (KEEPSAKE_BENCH_DESKTOP=1).
 mod bench;
+// The app as the .deb installs it (the package test of `cargo xtask test`).
+mod installed;

@@ -78,19 +78,12 @@ pub fn run(args: &[OsString]) -> Result<()> {
 /// The desktop app's section: size, launch to interactive, RSS.
 fn desktop() -> Result<()> {
     crate::setup::run()?;
-    crate::ui::build()?;
-    // The shipping profile (Cargo.toml: size over speed, full LTO).
-    util::run(util::cargo().args([
-        "build",
-        "--profile",
-        "desktop-release",
-        "--package",
-        "keepsake-desktop",
-        "--features",
-        "custom-protocol",
-    ]))?;
+    // The shipping build, as the packages carry it (desktop-release:
+    // size over speed, full LTO), and the packages' sizes.
+    let bundles = crate::package::build()?;
+    crate::package::write_sizes(&bundles, &util::repo_root().join(OUT))?;
     let app = util::target_dir()
-        .join("desktop-release")
+        .join(crate::package::PROFILE)
         .join(format!("keepsake-desktop{}", std::env::consts::EXE_SUFFIX));
     let args: Vec<OsString> = [
         "test",

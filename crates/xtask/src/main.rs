@@ -8,6 +8,7 @@
 mod bench;
 mod demo;
 mod node;
+mod package;
 mod platform;
 mod setup;
 mod test;
@@ -36,10 +37,12 @@ Commands:
                      no display: export with the CLI, serve until Ctrl-C);
                      --check runs the CLI path, asks /healthz once and stops
                      (the CI smoke test)
-  test [--no-conformance] [-- CARGO_TEST_ARGS...]
+  test [--no-conformance] [--no-package] [-- CARGO_TEST_ARGS...]
                      build the UI, cargo test --workspace, the UI's component
                      tests, the offline viewer's browser tests (node --test
-                     tests/viewer, headless Chromium), then the contract
+                     tests/viewer, headless Chromium), the package test (build
+                     the .deb and .rpm, install the .deb with apt-get, launch
+                     it, remove it; whole runs only), then the contract
                      conformance run (schemathesis against a seeded platform)
   platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
                      (e.g. `platform seed --db x.db --preset demo`)
@@ -48,6 +51,9 @@ Commands:
                      against it, into docs/benchmarks.md; --quick uses small
                      sizes to check that the benchmarks run; --desktop
                      measures the release desktop app under Xvfb instead
+  bundle             Build the desktop app's packages (.deb and .rpm; an
+                     AppImage too when the bundler's tools are in its cache)
+                     with the pinned Tauri CLI, into target/desktop-release/bundle
   help               Print this text
 
 demo and test run setup first.";
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&rest),
         Some("platform") => platform::passthrough(&rest),
         Some("bench") => bench::run(&rest).map(|()| ExitCode::SUCCESS),
+        Some("bundle") => package::run(&rest).map(|()| ExitCode::SUCCESS),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

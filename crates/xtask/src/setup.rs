@@ -38,6 +38,11 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "xauth",
     "webkit2gtk-driver",
     "chromium",
+    // The package test: validators for the .desktop entry and AppStream
+    // metainfo, and rpm to list the .rpm.
+    "desktop-file-utils",
+    "appstream",
+    "rpm",
 ];
 
 /// The Debian package that gives `python3` a working `venv`; optional when the

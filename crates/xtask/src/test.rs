@@ -47,6 +47,7 @@ const CONFORMANCE_SCOPE: &str = "export:self export:any";
 struct Options {
     unit: bool,
     conformance: bool,
+    package: bool,
     cargo_args: Vec<OsString>,
 }
 
@@ -54,11 +55,19 @@ fn parse(args: &[OsString]) -> Result<Options> {
     let mut options = Options {
         unit: true,
         conformance: true,
+        package: true,
         cargo_args: Vec::new(),
     };
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         if arg == "--no-conformance" {
+            options.conformance = false;
+        } else if arg == "--no-package" {
+            options.package = false;
+        } else if arg == "--package-only" {
+            // The package test alone (it needs the workspace's desktop
+            // suite built, as a whole run leaves it).
+            options.unit = false;
             options.conformance = false;
         } else if arg == "--conformance-only" {
             options.unit = false;
@@ -90,7 +99,16 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         // made; a filtered run may not have made them, so they are required
         // only when every test ran.
         let viewer = crate::viewer::browser_tests(options.cargo_args.is_empty());
-        cargo.and(ui).and(ui_browser).and(viewer)
+        // The packages, installed for real: only in a whole run (it builds
+        // the release app) and where apt can install a .deb.
+        let package = if options.package && options.cargo_args.is_empty() {
+            package_test()
+        } else {
+            Ok(())
+        };
+        cargo.and(ui).and(ui_browser).and(viewer).and(package)
+    } else if options.package && !options.conformance {
+        package_test()
     } else {
         Ok(())
     };
@@ -293,6 +311,22 @@ impl KeyringSession {
     pub(crate) fn remove(self) -> Result<()> {
         util::remove_if_exists(&self.dir)
     }
+}
+
+/// `package::installed_package_test` in a keyring session with a display,
+/// on Debian-like systems (elsewhere it says why it is skipped).
+fn package_test() -> Result<()> {
+    if !(cfg!(target_os = "linux") && util::on_path("apt-get") && util::on_path("dpkg-deb")) {
+        println!("xtask test: the package test is skipped: it installs the .deb with apt-get");
+        return Ok(());
+    }
+    let session = KeyringSession::create()?.ok_or_else(|| {
+        Failure::new("the package test needs dbus-run-session and gnome-keyring-daemon")
+            .hint("run `cargo xtask setup`")
+    })?;
+    let result = crate::package::installed_package_test(&session);
+    session.remove()?;
+    result
 }
 
 fn conformance() -> Result<()> {
