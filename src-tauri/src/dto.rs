@@ -234,6 +234,9 @@ pub enum ProgressEvent {
         /// When the wait ends, milliseconds since the Unix epoch.
         #[serde(rename = "untilMs")]
         until_ms: u64,
+        /// When Keepsake stops retrying, milliseconds since the Unix epoch.
+        #[serde(rename = "giveUpMs")]
+        give_up_ms: Option<u64>,
     },
     /// Worth knowing; did not stop the export.
     Warning {
@@ -296,6 +299,7 @@ impl From<ExportEvent> for ProgressEvent {
                 reason,
                 secs,
                 until_ms: now_ms() + secs * 1000,
+                give_up_ms: None,
             },
             ExportEvent::Warning { message } => ProgressEvent::Warning { message },
         }

@@ -554,6 +554,11 @@ impl AppState {
                 reason: reason.into(),
                 secs,
                 until_ms: crate::dto::now_ms() + d.as_millis() as u64,
+                give_up_ms: w
+                    .give_up_at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()
+                    .map(|t| t.as_millis() as u64),
             });
         }));
         self.discard_if_changed(&client, &req).await?;

@@ -331,6 +331,9 @@ async fn rate_limits_are_waited_out_and_shown() {
     );
     assert!(waits[0]["untilMs"].as_u64().is_some_and(|ms| ms > 0));
     assert!(waits[0]["secs"].as_u64().is_some_and(|s| s >= 1));
+    // Issue 14: the wait says when Keepsake would give up.
+    let until = waits[0]["untilMs"].as_u64().unwrap_or(u64::MAX);
+    assert!(waits[0]["giveUpMs"].as_u64().is_some_and(|ms| ms > until));
 }
 
 #[tokio::test]

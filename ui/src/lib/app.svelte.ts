@@ -48,7 +48,7 @@ export interface Progress {
   total: number;
   rate: number;
   etaSecs: number | null;
-  waiting: { reason: string; untilMs: number } | null;
+  waiting: { reason: string; untilMs: number; giveUpMs: number | null } | null;
   warnings: string[];
   resumed: boolean;
 }
@@ -331,7 +331,7 @@ export class KeepsakeApp {
         if (p.waiting && Date.now() >= p.waiting.untilMs) p.waiting = null;
         break;
       case 'waiting':
-        p.waiting = { reason: e.reason, untilMs: e.untilMs };
+        p.waiting = { reason: e.reason, untilMs: e.untilMs, giveUpMs: e.giveUpMs ?? null };
         break;
       case 'warning':
         p.warnings.push(e.message);

@@ -54,9 +54,19 @@ describe('Progress', () => {
   it('counts down while waiting out a rate limit', async () => {
     const { app, send } = await exporting();
     render(App, { app });
-    send({ event: 'waiting', reason: 'The platform asked Keepsake to slow down', secs: 42, untilMs: Date.now() + 42_000 });
+    send({ event: 'waiting', reason: 'The platform asked Keepsake to slow down', secs: 42, untilMs: Date.now() + 42_000, giveUpMs: null });
     expect(await screen.findByText(/The platform asked Keepsake to slow down/)).toBeTruthy();
     expect(screen.getByRole('timer').textContent).toMatch(/4[12] s/);
+  });
+
+  // Issue 14: a platform failing for good is given up on, and the wait says when.
+  it('says when Keepsake gives up on a platform that keeps failing', async () => {
+    const { app, send } = await exporting();
+    render(App, { app });
+    const giveUpMs = Date.now() + 600_000;
+    send({ event: 'waiting', reason: 'The platform is busy', secs: 5, untilMs: Date.now() + 5_000, giveUpMs });
+    const at = new Date(giveUpMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+    expect(await screen.findByText(new RegExp(`gives up at ${at}`))).toBeTruthy();
   });
 
   it('asks whether to keep what was fetched before cancelling', async () => {

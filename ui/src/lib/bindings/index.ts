@@ -204,7 +204,11 @@ secs: number,
 /**
  * When the wait ends, milliseconds since the Unix epoch.
  */
-untilMs: number, } | { "event": "warning", 
+untilMs: number, 
+/**
+ * When Keepsake stops retrying, milliseconds since the Unix epoch.
+ */
+giveUpMs: number | null, } | { "event": "warning", 
 /**
  * The message.
  */
