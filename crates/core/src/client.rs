@@ -267,7 +267,17 @@ impl ApiClient {
         op: &impl Fn(Option<Secret>) -> BoxFuture<'a, Result<T>>,
     ) -> Result<T> {
         if auth == Auth::Omit {
-            return op(None).await;
+            return op(None).await.map_err(|e| match e {
+                // Without the token a 401 says nothing about the sign-in: it
+                // must not end the export as "signed out".
+                Error::Status {
+                    status: 401, url, ..
+                } => Error::Protocol {
+                    url,
+                    detail: "a signed URL was refused as unauthenticated (401)".into(),
+                },
+                e => e,
+            });
         }
         let token = self.tokens.current().await?;
         match op(Some(token.clone())).await {

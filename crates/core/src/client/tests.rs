@@ -325,6 +325,25 @@ async fn media_without_credentials_carries_no_token_on_any_host() {
     assert_eq!(other.requests().len(), 1);
 }
 
+#[tokio::test]
+async fn a_401_without_the_token_is_no_sign_in_problem() {
+    let s = Server::start(|_, _| answer("401 Unauthorized", &[], "")).await;
+    let c = client(&s.url, quick());
+    let err = c
+        .download("/m?sig=x", 0, Auth::Omit)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(err.class(), Class::Fatal, "{err}");
+    assert_ne!(err.code(), "signed_out");
+    let err = c
+        .download("/m", 0, Auth::Token)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(err.class(), Class::NeedsSignIn, "{err}");
+}
+
 #[test]
 fn where_a_request_may_go_depends_on_whether_it_carries_the_token() {
     let c = client("https://platform.example/", quick());
