@@ -81,6 +81,10 @@ impl TokenProvider for StaticToken {
 /// progress display shows "waiting for rate limit until …; giving up at …").
 pub type WaitObserver = Arc<dyn Fn(&Wait<'_>) + Send + Sync>;
 
+/// Asked while waiting before a retry: `true` ends the wait with
+/// [`Error::Cancelled`] (the export was cancelled).
+pub type StopCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Whether a request carries the bearer token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {
@@ -104,6 +108,7 @@ pub struct ApiClient {
     retry: RetryPolicy,
     pace: Pace,
     on_wait: Option<WaitObserver>,
+    stop: Option<StopCheck>,
 }
 
 /// A media download in progress: status, headers and a paced body.
@@ -172,6 +177,7 @@ impl ApiClient {
             retry: RetryPolicy::default(),
             pace: Pace::default(),
             on_wait: None,
+            stop: None,
         })
     }
 
@@ -196,6 +202,31 @@ impl ApiClient {
     pub fn on_wait(mut self, observer: WaitObserver) -> Self {
         self.on_wait = Some(observer);
         self
+    }
+
+    /// Ends waits between attempts early when `stop` says so.
+    pub fn stop_waiting_when(mut self, stop: StopCheck) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    /// Sleeps `wait`, looking at the stop check a few times a second.
+    async fn wait(&self, wait: Duration) -> Result<()> {
+        let Some(stop) = &self.stop else {
+            tokio::time::sleep(wait).await;
+            return Ok(());
+        };
+        let end = tokio::time::Instant::now() + wait;
+        loop {
+            if stop() {
+                return Err(Error::Cancelled);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            tokio::time::sleep((end - now).min(Duration::from_millis(200))).await;
+        }
     }
 
     /// The platform's base URL.
@@ -356,7 +387,7 @@ impl ApiClient {
                     give_up_at,
                 });
             }
-            tokio::time::sleep(wait).await;
+            self.wait(wait).await?;
         }
     }
 

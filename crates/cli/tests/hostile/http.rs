@@ -283,3 +283,52 @@ async fn a_token_echoed_by_the_platform_is_never_printed() {
     let audit = std::fs::read_to_string(home.path("data/keepsake/audit.jsonl")).expect("audit");
     assert_no_token(&audit);
 }
+
+// Issue 14: a wait the platform asks for (up to the give-up time) must not
+// hold Ctrl-C hostage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_long_retry_after_ends_the_run_at_once() {
+    let h = Hostile::start(Script {
+        hook: Some(posts!(with_header(
+            problem(503, "unavailable", "back in five minutes"),
+            "retry-after",
+            "300",
+        ))),
+        ..Script::default()
+    })
+    .await;
+    let home = Home::new(&h.url);
+    let args = home.export_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = home.spawn(&args);
+    let pid = child.id();
+    let started = std::time::Instant::now();
+    while h.reads_of("posts") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            h.seen()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Into the wait.
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = std::time::Instant::now();
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(kill.success());
+    let run = crate::common::watch(child, Duration::from_secs(20));
+    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "took {:?} after Ctrl-C",
+        signalled.elapsed()
+    );
+    assert_eq!(run.code(), 130, "{}", run.text());
+    assert!(run.text().contains("\"giving_up_at\""), "{}", run.text());
+    assert_no_finished_archive(&home.out());
+    assert_audited(&home, "cancelled");
+    assert_eq!(h.reads_of("posts"), 1, "{:?}", h.seen());
+}

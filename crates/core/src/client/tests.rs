@@ -243,6 +243,26 @@ async fn a_platform_failing_for_good_is_given_up_on_within_the_budget() {
 }
 
 #[tokio::test]
+async fn a_cancelled_export_stops_waiting_at_once() {
+    let s =
+        Server::start(|_, _| answer("503 Service Unavailable", &[("retry-after", "60")], "")).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let c = client(&s.url, quick())
+        .stop_waiting_when(Arc::new(move || flag.load(Ordering::SeqCst)))
+        .on_wait(Arc::new(move |_: &Wait<'_>| {
+            stop.store(true, Ordering::SeqCst)
+        }));
+    let t = Instant::now();
+    let err = c
+        .get_json::<serde_json::Value>("/x")
+        .await
+        .expect_err("stopped");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[tokio::test]
 async fn the_body_is_read_within_the_one_retry_loop() {
     // The first answer stalls midway, the second is whole.
     let s = Server::start(|i, _| match i {

@@ -962,8 +962,14 @@ async fn fetch_and_assemble(
         split,
         sync_interval(total_bytes),
     )?;
+    // A wait before a retry (which may last until the give-up time) ends
+    // as soon as the export is cancelled.
+    let stop = cancel.clone();
+    let client = client
+        .clone()
+        .stop_waiting_when(Arc::new(move || stop.state() != RUNNING));
     let shared = Arc::new(Shared {
-        client: client.clone(),
+        client,
         reporter: reporter.clone(),
         session_path: format!(
             "/api/v1/users/{}/exports/{}",
