@@ -312,8 +312,7 @@ impl ApiClient {
         }
         let token = self.tokens.current().await?;
         match op(Some(token.clone())).await {
-            Err(e) if e.class() == Class::NeedsSignIn => {
-                drop(e);
+            Err(ref e) if e.class() == Class::NeedsSignIn => {
                 let renewed = self.tokens.renew(&token).await?;
                 op(Some(renewed.clone()))
                     .await
