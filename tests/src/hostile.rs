@@ -92,14 +92,7 @@ pub fn hook(f: impl Fn(&Req) -> Option<Response> + Send + Sync + 'static) -> Hoo
 }
 
 /// The contract's categories, in its order.
-pub const CATEGORIES: [&str; 6] = [
-    "profile",
-    "posts",
-    "comments",
-    "likes",
-    "connections",
-    "media",
-];
+pub use keepsake_core::export::CATEGORIES;
 
 /// The account and session the server describes, and the hook.
 #[derive(Clone)]
@@ -231,7 +224,11 @@ async fn handle(State(inner): State<Arc<Inner>>, request: Request) -> Response {
     let query: BTreeMap<String, String> = parts
         .uri
         .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let req = {
         let mut seen = inner.seen.lock().expect("seen");

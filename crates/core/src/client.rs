@@ -81,9 +81,33 @@ impl TokenProvider for StaticToken {
 /// progress display shows "waiting for rate limit until …; giving up at …").
 pub type WaitObserver = Arc<dyn Fn(&Wait<'_>) + Send + Sync>;
 
-/// Asked while waiting before a retry: `true` ends the wait with
-/// [`Error::Cancelled`] (the export was cancelled).
+/// Asked a few times a second while a request is sent, its body read, or a
+/// retry waited for: `true` ends it with [`Error::Cancelled`] (the export
+/// was cancelled), so Ctrl-C never waits on a stalled platform.
 pub type StopCheck = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// How often a [`StopCheck`] is asked.
+const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// `fut`, unless `stop` says to stop first: then [`Error::Cancelled`].
+async fn until_stopped<T>(
+    stop: Option<&StopCheck>,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let Some(stop) = stop else {
+        return fut.await;
+    };
+    tokio::pin!(fut);
+    loop {
+        if stop() {
+            return Err(Error::Cancelled);
+        }
+        tokio::select! {
+            done = &mut fut => return done,
+            () = tokio::time::sleep(STOP_POLL) => {}
+        }
+    }
+}
 
 /// Whether a request carries the bearer token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,13 +142,15 @@ pub struct Download {
     /// Total length of the body about to arrive, if declared.
     pub content_length: Option<u64>,
     body: Paced,
+    stop: Option<StopCheck>,
 }
 
 impl Download {
     /// The next piece of the body, `None` at its end. A body that breaks
-    /// off or arrives slower than the [`Pace`] is a retryable network error.
+    /// off or arrives slower than the [`Pace`] is a retryable network error;
+    /// a cancelled export ends the wait for it ([`ApiClient::stop_when`]).
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        self.body.chunk().await
+        until_stopped(self.stop.as_ref(), self.body.chunk()).await
     }
 }
 
@@ -204,29 +230,20 @@ impl ApiClient {
         self
     }
 
-    /// Ends waits between attempts early when `stop` says so.
-    pub fn stop_waiting_when(mut self, stop: StopCheck) -> Self {
+    /// Ends requests in flight, media bodies and waits between attempts
+    /// early when `stop` says so.
+    pub fn stop_when(mut self, stop: StopCheck) -> Self {
         self.stop = Some(stop);
         self
     }
 
     /// Sleeps `wait`, looking at the stop check a few times a second.
     async fn wait(&self, wait: Duration) -> Result<()> {
-        let Some(stop) = &self.stop else {
+        until_stopped(self.stop.as_ref(), async {
             tokio::time::sleep(wait).await;
-            return Ok(());
-        };
-        let end = tokio::time::Instant::now() + wait;
-        loop {
-            if stop() {
-                return Err(Error::Cancelled);
-            }
-            let now = tokio::time::Instant::now();
-            if now >= end {
-                return Ok(());
-            }
-            tokio::time::sleep((end - now).min(Duration::from_millis(200))).await;
-        }
+            Ok(())
+        })
+        .await
     }
 
     /// The platform's base URL.
@@ -346,7 +363,7 @@ impl ApiClient {
         let mut tries = 0;
         loop {
             tries += 1;
-            let err = match self.attempt(auth, &op).await {
+            let err = match until_stopped(self.stop.as_ref(), self.attempt(auth, &op)).await {
                 Ok(v) => return Ok(v),
                 Err(e) if e.class() == Class::Retryable => e,
                 Err(e) => return Err(e),
@@ -481,6 +498,7 @@ impl ApiClient {
             status,
             content_length: resp.content_length(),
             body: Paced::new(resp, &url, self.pace),
+            stop: self.stop.clone(),
         })
     }
 }

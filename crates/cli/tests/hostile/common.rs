@@ -21,14 +21,21 @@ pub const TOKEN: &str = "ksk_hostile_test_token_5f3a9c1e7b2d";
 pub struct Home {
     dir: tempfile::TempDir,
     platform: String,
+    token: String,
 }
 
 impl Home {
-    /// A home whose CLI talks to `platform`.
+    /// A home whose CLI talks to `platform` with [`TOKEN`].
     pub fn new(platform: &str) -> Self {
+        Self::with_token(platform, TOKEN)
+    }
+
+    /// A home whose CLI talks to `platform` with `token`.
+    pub fn with_token(platform: &str, token: &str) -> Self {
         Self {
             dir: tempfile::tempdir().expect("tmp"),
             platform: platform.to_owned(),
+            token: token.to_owned(),
         }
     }
 
@@ -49,7 +56,7 @@ impl Home {
             .env("XDG_DATA_HOME", self.path("data"))
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("KEEPSAKE_PLATFORM", &self.platform)
-            .env("KEEPSAKE_TOKEN", TOKEN)
+            .env("KEEPSAKE_TOKEN", &self.token)
             .env("NO_COLOR", "1")
             .args(args)
             .stdin(Stdio::null());
@@ -211,7 +218,10 @@ impl Run {
             .lines()
             .rev()
             .find(|l| l.starts_with("{\"result\""))?;
-        serde_json::from_str::<Value>(line).ok()?.get("result").cloned()
+        serde_json::from_str::<Value>(line)
+            .ok()?
+            .get("result")
+            .cloned()
     }
 }
 
@@ -335,4 +345,39 @@ pub fn assert_audited(home: &Home, result: &str) -> Value {
 /// Panics if the token appears in `s`.
 pub fn assert_no_token(s: &str) {
     assert!(!s.contains(TOKEN), "the token was printed: {s}");
+}
+
+/// Starts `keepsake export` (with `extra`), waits until `ready()` (at most
+/// 30 s), lets `settle` pass, sends Ctrl-C (SIGINT) and waits for the end
+/// (killing it after 15 s). Returns the run and how long it took to end
+/// after the signal.
+pub fn export_then_ctrl_c(
+    home: &Home,
+    extra: &[&str],
+    ready: impl Fn() -> bool,
+    settle: Duration,
+) -> (Run, Duration) {
+    let args = home.export_args(extra);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let child = home.spawn(&args);
+    let pid = child.id();
+    let waited = Instant::now();
+    while !ready() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the export never got to the point of the Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(settle);
+    let signalled = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(kill.success(), "kill -INT {pid}");
+    let run = watch(child, Duration::from_secs(15));
+    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    let after = signalled.elapsed();
+    (run, after)
 }

@@ -298,37 +298,49 @@ async fn ctrl_c_during_a_long_retry_after_ends_the_run_at_once() {
     })
     .await;
     let home = Home::new(&h.url);
-    let args = home.export_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = home.spawn(&args);
-    let pid = child.id();
-    let started = std::time::Instant::now();
-    while h.reads_of("posts") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{:?}",
-            h.seen()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     // Into the wait.
-    std::thread::sleep(Duration::from_millis(500));
-    let signalled = std::time::Instant::now();
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(kill.success());
-    let run = crate::common::watch(child, Duration::from_secs(20));
-    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    let (run, after) = crate::common::export_then_ctrl_c(
+        &home,
+        &[],
+        || h.reads_of("posts") > 0,
+        Duration::from_millis(500),
+    );
     assert!(
-        signalled.elapsed() < Duration::from_secs(3),
-        "took {:?} after Ctrl-C",
-        signalled.elapsed()
+        after < Duration::from_secs(3),
+        "took {after:?} after Ctrl-C"
     );
     assert_eq!(run.code(), 130, "{}", run.text());
     assert!(run.text().contains("\"giving_up_at\""), "{}", run.text());
     assert_no_finished_archive(&home.out());
     assert_audited(&home, "cancelled");
     assert_eq!(h.reads_of("posts"), 1, "{:?}", h.seen());
+}
+
+// Issue 14: Ctrl-C waited for a stalled page until its pace window (30 s)
+// ran out; it must end the run within a second or two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_stalled_page_ends_the_run_at_once() {
+    let h = Hostile::start(Script {
+        hook: Some(posts!(trickle(
+            200,
+            br#"{"items":[],"next_cursor":null}"#.to_vec(),
+            Duration::from_secs(5),
+        ))),
+        ..Script::default()
+    })
+    .await;
+    let home = Home::new(&h.url);
+    let (run, after) = crate::common::export_then_ctrl_c(
+        &home,
+        &[],
+        || h.reads_of("posts") > 0,
+        Duration::from_millis(500),
+    );
+    assert!(
+        after < Duration::from_secs(3),
+        "took {after:?} after Ctrl-C"
+    );
+    assert_eq!(run.code(), 130, "{}", run.text());
+    assert_no_finished_archive(&home.out());
+    assert_audited(&home, "cancelled");
 }

@@ -2,15 +2,16 @@
 //! sequences meant for the terminal (issue 14: "The outcome report must not
 //! hold the audit log hostage", "Terminal and display injection").
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keepsake_tests::hostile::{CATEGORIES, Hostile, Script, hook, json_answer, problem, trickle};
 use serde_json::{Value, json};
 
-use crate::common::{Home, TOKEN, archives, assert_audited, assert_no_token, text, watch};
+use crate::common::{
+    Home, TOKEN, archives, assert_audited, assert_no_token, export_then_ctrl_c, text, watch,
+};
 
 /// The first session's PATCH path (the default script's export id).
 const FIRST: &str = "/api/v1/users/1/exports/exp_0123456789abcdef";
@@ -193,33 +194,16 @@ async fn ctrl_c_while_reporting_ends_the_run_at_once_with_archive_and_record() {
     })
     .await;
     let home = Home::new(&h.url);
-    let args = home.export_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = home.spawn(&args);
-    let pid = child.id();
-    let waited = Instant::now();
-    while patches(&h, FIRST) == 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(30),
-            "no PATCH came: {:?}",
-            h.seen()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
     // Past the first byte of the answer: the client is waiting on the body.
-    std::thread::sleep(Duration::from_millis(300));
-    let signalled = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(kill.success());
-    let run = watch(child, Duration::from_secs(15));
-    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    let (run, after) = export_then_ctrl_c(
+        &home,
+        &[],
+        || patches(&h, FIRST) > 0,
+        Duration::from_millis(300),
+    );
     assert!(
-        signalled.elapsed() < Duration::from_secs(3),
-        "took {:?} after Ctrl-C",
-        signalled.elapsed()
+        after < Duration::from_secs(3),
+        "took {after:?} after Ctrl-C"
     );
     // The archive was complete before the report began.
     assert_eq!(run.code(), 0, "{}", run.text());
@@ -336,32 +320,16 @@ async fn ctrl_c_while_reporting_a_failure_ends_the_run_at_once_with_its_record()
     })
     .await;
     let home = Home::new(&h.url);
-    let args = home.export_args(&[]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let child = home.spawn(&args);
-    let pid = child.id();
-    let waited = Instant::now();
-    while patches(&h, FIRST) == 0 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(30),
-            "no PATCH came: {:?}",
-            h.seen()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(300));
-    let signalled = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(kill.success());
-    let run = watch(child, Duration::from_secs(15));
-    assert!(!run.killed, "Ctrl-C was ignored: {}", run.text());
+    // Past the first byte of the answer: the client is waiting on the body.
+    let (run, after) = export_then_ctrl_c(
+        &home,
+        &[],
+        || patches(&h, FIRST) > 0,
+        Duration::from_millis(300),
+    );
     assert!(
-        signalled.elapsed() < Duration::from_secs(3),
-        "took {:?} after Ctrl-C",
-        signalled.elapsed()
+        after < Duration::from_secs(3),
+        "took {after:?} after Ctrl-C"
     );
     assert_eq!(run.code(), 1, "{}", run.text());
     assert!(

@@ -23,5 +23,9 @@ async fn the_default_script_exports_a_complete_archive() {
     // Pages carried the token; the PATCH reported the outcome.
     let seen = h.seen();
     assert!(seen.iter().any(|s| s.method == "PATCH"), "{seen:?}");
-    assert!(seen.iter().filter(|s| s.path.ends_with("/posts")).all(|s| s.authorized));
+    assert!(
+        seen.iter()
+            .filter(|s| s.path.ends_with("/posts"))
+            .all(|s| s.authorized)
+    );
 }

@@ -249,7 +249,7 @@ async fn a_cancelled_export_stops_waiting_at_once() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
     let c = client(&s.url, quick())
-        .stop_waiting_when(Arc::new(move || flag.load(Ordering::SeqCst)))
+        .stop_when(Arc::new(move || flag.load(Ordering::SeqCst)))
         .on_wait(Arc::new(move |_: &Wait<'_>| {
             stop.store(true, Ordering::SeqCst)
         }));
@@ -258,6 +258,30 @@ async fn a_cancelled_export_stops_waiting_at_once() {
         .get_json::<serde_json::Value>("/x")
         .await
         .expect_err("stopped");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+// Issue 14: Ctrl-C waited for a stalled body until its pace window ran out.
+#[tokio::test]
+async fn a_cancelled_export_stops_a_request_in_flight() {
+    let s = Server::start(|_, _| {
+        Answer::Trickle(
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\ncontent-type: application/json\r\n\r\n"
+                .into(),
+            vec![b' '; 100],
+            Duration::from_secs(5),
+        )
+    })
+    .await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let c = client(&s.url, quick()).stop_when(Arc::new(move || flag.load(Ordering::SeqCst)));
+    let t = Instant::now();
+    let request = tokio::spawn(async move { c.get_json::<serde_json::Value>("/x").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::SeqCst);
+    let err = request.await.expect("joined").expect_err("stopped");
     assert!(matches!(err, Error::Cancelled), "{err:?}");
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 }

@@ -205,8 +205,8 @@ impl<R: BufRead> CsvRows<R> {
         }
         // A lone surrogate (kept as sent in the JSON) is U+FFFD here: the
         // fetch checked everything else, and counted these for a warning.
-        let record: Value = serde_json::from_str(&crate::json_text::lossy(line))
-            .map_err(std::io::Error::other)?;
+        let record: Value =
+            serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
         push_row(&mut self.out, &record, self.columns);
         Ok(())
     }

@@ -805,7 +805,14 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     if let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id) {
         let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
         let outcome = json!({"status": "cancelled", "error": "discarded before it started"});
-        if let Some(e) = outcome::report_now(client, outcome::Due { path, body: outcome }).await
+        if let Some(e) = outcome::report_now(
+            client,
+            outcome::Due {
+                path,
+                body: outcome,
+            },
+        )
+        .await
             && e.code() != "export_running"
         {
             // Already ended (409) is fine; anything else is worth saying.
@@ -967,7 +974,7 @@ async fn fetch_and_assemble(
     let stop = cancel.clone();
     let client = client
         .clone()
-        .stop_waiting_when(Arc::new(move || stop.state() != RUNNING));
+        .stop_when(Arc::new(move || stop.state() != RUNNING));
     let shared = Arc::new(Shared {
         client,
         reporter: reporter.clone(),
