@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::setup::apt;
 use crate::util::{self, Failure, Result};
 
 /// The cargo profile the packages ship (see the workspace Cargo.toml).
@@ -245,22 +246,6 @@ fn tauri_cli_version() -> String {
             Some(v.to_owned())
         })
         .unwrap_or_else(|| "?".into())
-}
-
-/// apt-get (as root, or through sudo) with a non-interactive frontend.
-fn apt(args: &[&str]) -> Command {
-    let root = util::capture(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
-    let mut cmd = if root {
-        Command::new("env")
-    } else {
-        let mut sudo = Command::new("sudo");
-        sudo.arg("env");
-        sudo
-    };
-    cmd.arg("DEBIAN_FRONTEND=noninteractive")
-        .arg("apt-get")
-        .args(args);
-    cmd
 }
 
 /// The regular files a package installs (directories left out: the

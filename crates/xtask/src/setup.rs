@@ -43,6 +43,12 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "desktop-file-utils",
     "appstream",
     "rpm",
+    // Glyphs for the seed data's CJK, Arabic, Hebrew and emoji in the real
+    // window and its screenshots (WebKitGTK and Chromium find them through
+    // fontconfig); without them every such character is an empty box.
+    "fonts-noto-core",
+    "fonts-noto-cjk",
+    "fonts-noto-color-emoji",
 ];
 
 /// The Debian package that gives `python3` a working `venv`; optional when the
@@ -166,6 +172,23 @@ fn linux_os(os_release: &str) -> Os {
     }
 }
 
+/// `apt-get ARGS` as root, or through sudo, never asking questions.
+pub fn apt(args: &[&str]) -> Command {
+    let root = util::capture(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    // `env` rather than a plain variable: sudo drops the environment.
+    let mut cmd = if root {
+        Command::new("env")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("env");
+        sudo
+    };
+    cmd.arg("DEBIAN_FRONTEND=noninteractive")
+        .arg("apt-get")
+        .args(args);
+    cmd
+}
+
 fn debian_packages() -> Result<()> {
     let mut wanted: Vec<&str> = DEBIAN_PACKAGES.to_vec();
     if python_has_venv() {
@@ -183,21 +206,6 @@ fn debian_packages() -> Result<()> {
         missing.join(" ")
     );
 
-    let root = util::capture(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
-    let apt = |args: &[&str]| -> Command {
-        // `env` rather than a plain variable: sudo drops the environment.
-        let mut cmd = if root {
-            Command::new("env")
-        } else {
-            let mut sudo = Command::new("sudo");
-            sudo.arg("env");
-            sudo
-        };
-        cmd.arg("DEBIAN_FRONTEND=noninteractive")
-            .arg("apt-get")
-            .args(args);
-        cmd
-    };
     let hint = format!(
         "install them yourself as root, then rerun `cargo xtask setup`:\n\
          apt-get update && apt-get install -y --no-install-recommends {}",
