@@ -153,6 +153,12 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// The archive writer stopped while entries were still on their way to
+    /// it: the writer's own error, if it had one, says why, and is the one
+    /// to show (fetching stops because of it, not the other way round).
+    #[error("the archive writer stopped")]
+    WriterStopped,
+
     /// The platform will allow this later (export quota, an export already
     /// running); the message says when or what to do.
     #[error("{message}")]
@@ -240,6 +246,7 @@ impl Error {
             Error::Audit { .. } => "audit",
             Error::DiskFull { .. } => "disk_full",
             Error::Invalid(_) => "invalid",
+            Error::WriterStopped => "archive",
             Error::TryLater { code, .. } => code,
             Error::Cancelled => "cancelled",
         }

@@ -109,7 +109,7 @@ pub(super) async fn download_all(
                             // time far off: every other file would wait the
                             // same. What was fetched is kept to resume.
                             || matches!(e, Error::TryLater { .. })
-                            || e.to_string().contains("the archive writer stopped") =>
+                            || matches!(e, Error::WriterStopped) =>
                     {
                         return Err(e);
                     }
@@ -168,7 +168,7 @@ pub(super) async fn download_all(
 }
 
 fn archive_stopped() -> Error {
-    Error::Invalid("the archive writer stopped".into())
+    Error::WriterStopped
 }
 
 /// Gets one file: staged by an interrupted run, in the archive it left,

@@ -1016,7 +1016,7 @@ async fn fetch_and_assemble(
             // When fetching stopped because the archive writer did, its
             // error is the one that says what went wrong.
             if let Ok(Err(zip_err)) = zip_result
-                && e.to_string().contains("the archive writer stopped")
+                && matches!(e, Error::WriterStopped)
             {
                 return Err(zip_err);
             }
@@ -1114,7 +1114,7 @@ async fn fetch_and_assemble(
         // it holds may be gone already): whoever removes the staging folder
         // removes it too.
         (_, Err(e)) => return Err(e),
-        (Err(_), Ok(_)) => return Err(Error::Invalid("the archive writer stopped early".into())),
+        (Err(_), Ok(_)) => return Err(Error::WriterStopped),
     };
     let (archive, sha256, bytes, parts) = assemble::summary(&finished);
     let archive_kept_bytes = finished.parts.iter().map(|p| p.kept_bytes).sum();
@@ -1167,7 +1167,7 @@ async fn fetch_everything(
     media_workers: usize,
     stream_text: bool,
 ) -> Result<(BTreeMap<String, Tally>, media::MediaTally)> {
-    let zip_err = || Error::Invalid("the archive writer stopped".into());
+    let zip_err = || Error::WriterStopped;
     let mut tasks = tokio::task::JoinSet::new();
     let mut media_rx = None;
     // Half the downloads wait for the record categories: their pages then
@@ -1225,7 +1225,7 @@ async fn fetch_everything(
                     media: None,
                     growing: None,
                 })
-                .map_err(|_| Error::Invalid("the archive writer stopped".into()))?;
+                .map_err(|_| Error::WriterStopped)?;
             }
             Ok::<_, Error>((cat, tally))
         });
