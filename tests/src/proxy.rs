@@ -8,18 +8,27 @@
 //! platform: what it tests is the engine's shared HTTP layer.
 //!
 //! Only the answer is spoiled; the request still reaches the server when
-//! the fault needs the real answer (a trickled body), so nothing the
-//! server records is lost.
+//! the fault needs the real answer (a trickled, cut or stalled body), so
+//! nothing the server records is lost.
+//!
+//! Every exchange is logged with when it was asked and when its answer
+//! went out ([`FaultProxy::exchanges`]), so a test can tell the requests a
+//! `kill -9` interrupted from those that were answered; and a [`Hook`] may
+//! run before any request is forwarded, to change the server between two
+//! pages of a walk.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures_util::StreamExt;
 
 use crate::hostile::{huge, trickle};
 
@@ -37,6 +46,44 @@ pub enum Fault {
     /// `429` with `Retry-After` of this many seconds (a client without a
     /// ceiling waits, or retries, forever).
     RetryAfter(u64),
+    /// The server's answer with its whole `Content-Length`, but only half
+    /// the body before the connection is torn down (a client that takes
+    /// a short read for the whole body keeps half a page).
+    ResetMidBody,
+    /// The first half of the server's body, framed as the whole answer
+    /// (`Content-Length` of the half): nothing at the HTTP level says it is
+    /// short, only the body itself (invalid JSON, a wrong size or checksum).
+    CutBody,
+    /// The server's status, headers and half its body, then nothing, with
+    /// the connection held open (a client without a stall timeout hangs).
+    Stall,
+    /// The request is read and never answered: no status, no headers.
+    NoAnswer,
+    /// The server's answer, held this long before it is sent (to slow a
+    /// walk down enough to interrupt it part-way).
+    Delay(Duration),
+}
+
+/// How long a stalled body, or a request never answered, is held open: far
+/// longer than any test waits.
+const HOLD: Duration = Duration::from_secs(600);
+
+/// Runs before a request is forwarded, with its method and its path and
+/// query (`"GET"`, `"/api/v1/…?cursor=…"`); the request waits for it.
+pub type Hook = Arc<dyn Fn(&str, &str) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// One request through the proxy.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// `GET`, `POST`, `PATCH`…
+    pub method: String,
+    /// The path and query.
+    pub path: String,
+    /// When the request arrived.
+    pub asked: Instant,
+    /// When the answer's last byte was handed to the connection (`None`
+    /// while in flight, or when it never was: a cut, a stall, a kill).
+    pub answered: Option<Instant>,
 }
 
 /// When the fault fires: on the first request whose path contains
@@ -64,9 +111,10 @@ struct Inner {
     upstream: String,
     fault: Fault,
     trigger: Trigger,
+    hook: Option<Hook>,
     matched: AtomicUsize,
     spoiled: AtomicUsize,
-    seen: Mutex<Vec<String>>,
+    log: Mutex<Vec<Exchange>>,
     http: reqwest::Client,
 }
 
@@ -74,6 +122,17 @@ impl FaultProxy {
     /// Proxies to `upstream` (`http://127.0.0.1:PORT`), spoiling the answer
     /// `trigger` picks with `fault`.
     pub async fn start(upstream: &str, fault: Fault, trigger: Trigger) -> Self {
+        Self::start_hooked(upstream, fault, trigger, None).await
+    }
+
+    /// As [`FaultProxy::start`], running `hook` before each request is
+    /// forwarded.
+    pub async fn start_hooked(
+        upstream: &str,
+        fault: Fault,
+        trigger: Trigger,
+        hook: Option<Hook>,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -82,9 +141,10 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             fault,
             trigger,
+            hook,
             matched: AtomicUsize::new(0),
             spoiled: AtomicUsize::new(0),
-            seen: Mutex::new(Vec::new()),
+            log: Mutex::new(Vec::new()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
@@ -113,7 +173,12 @@ impl FaultProxy {
 
     /// The path and query of every request so far, in order.
     pub fn seen(&self) -> Vec<String> {
-        self.inner.seen.lock().expect("seen").clone()
+        self.exchanges().into_iter().map(|e| e.path).collect()
+    }
+
+    /// Every exchange so far, in the order the requests arrived.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.inner.log.lock().expect("log").clone()
     }
 }
 
@@ -132,12 +197,27 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         .path_and_query()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
-    inner.seen.lock().expect("seen").push(path_q.clone());
-    let spoil = inner.fault != Fault::None
-        && parts.uri.path().contains(&inner.trigger.path_contains)
-        && {
+    let slot = {
+        let mut log = inner.log.lock().expect("log");
+        log.push(Exchange {
+            method: parts.method.to_string(),
+            path: path_q.clone(),
+            asked: Instant::now(),
+            answered: None,
+        });
+        log.len() - 1
+    };
+    if let Some(hook) = &inner.hook {
+        hook(parts.method.as_str(), &path_q).await;
+    }
+    let spoil =
+        inner.fault != Fault::None && parts.uri.path().contains(&inner.trigger.path_contains) && {
             let n = inner.matched.fetch_add(1, Ordering::SeqCst);
-            n >= inner.trigger.skip && n < inner.trigger.skip + inner.trigger.times.max(1)
+            n >= inner.trigger.skip
+                && n < inner
+                    .trigger
+                    .skip
+                    .saturating_add(inner.trigger.times.max(1))
         };
     if spoil {
         match inner.fault {
@@ -153,9 +233,15 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
                     header::RETRY_AFTER,
                     HeaderValue::from_str(&secs.to_string()).expect("header"),
                 );
-                return r;
+                return answered(&inner, slot, r);
             }
-            Fault::Trickle(_) | Fault::None => {}
+            Fault::NoAnswer => {
+                inner.spoiled.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(HOLD).await;
+                return plain(StatusCode::GATEWAY_TIMEOUT, "held past any test");
+            }
+            Fault::Delay(d) => tokio::time::sleep(d).await,
+            _ => {}
         }
     }
     let body = match axum::body::to_bytes(body, 64 << 20).await {
@@ -181,11 +267,20 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         Ok(b) => b.to_vec(),
         Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("upstream body: {e}")),
     };
+    let full_len = bytes.len();
+    let spoiled_body = spoil
+        && matches!(
+            inner.fault,
+            Fault::Trickle(_) | Fault::ResetMidBody | Fault::CutBody | Fault::Stall
+        );
+    if spoiled_body {
+        inner.spoiled.fetch_add(1, Ordering::SeqCst);
+    }
     let mut answer = match inner.fault {
-        Fault::Trickle(every) if spoil => {
-            inner.spoiled.fetch_add(1, Ordering::SeqCst);
-            trickle(status.as_u16(), bytes, every)
-        }
+        Fault::Trickle(every) if spoil => trickle(status.as_u16(), bytes, every),
+        Fault::ResetMidBody if spoil => reset_mid_body(bytes),
+        Fault::CutBody if spoil => Response::new(Body::from(bytes[..full_len / 2].to_vec())),
+        Fault::Stall if spoil => stall(bytes),
         _ => Response::new(Body::from(bytes)),
     };
     *answer.status_mut() = status;
@@ -195,7 +290,62 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             answer.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    answer
+    if spoil && matches!(inner.fault, Fault::ResetMidBody | Fault::Stall) {
+        // The whole length is promised; only half of it will come.
+        answer
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+    }
+    if spoiled_body {
+        return answer;
+    }
+    answered(&inner, slot, answer)
+}
+
+/// Marks the exchange answered once the last byte of `r`'s body is sent.
+fn answered(inner: &Arc<Inner>, slot: usize, r: Response) -> Response {
+    let (parts, body) = r.into_parts();
+    let inner = inner.clone();
+    let done = futures_util::stream::once(async move {
+        if let Some(e) = inner.log.lock().expect("log").get_mut(slot) {
+            e.answered = Some(Instant::now());
+        }
+        Ok::<_, axum::Error>(axum::body::Bytes::new())
+    });
+    let stream = body.into_data_stream().chain(done);
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// The first half of `bytes`, then a failed stream: hyper tears the
+/// connection down short of the promised length.
+fn reset_mid_body(bytes: Vec<u8>) -> Response {
+    let half = bytes[..bytes.len() / 2].to_vec();
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(
+        half,
+    ))])
+    .chain(futures_util::stream::once(async {
+        // As on a real network, the first half arrives as data before
+        // the reset does.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection reset",
+        ))
+    }));
+    Response::new(Body::from_stream(stream))
+}
+
+/// The first half of `bytes`, then silence with the connection open.
+fn stall(bytes: Vec<u8>) -> Response {
+    let half = bytes[..bytes.len() / 2].to_vec();
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(axum::body::Bytes::from(
+        half,
+    ))])
+    .chain(futures_util::stream::once(async {
+        tokio::time::sleep(HOLD).await;
+        Err(std::io::Error::other("held past any test"))
+    }));
+    Response::new(Body::from_stream(stream))
 }
 
 fn plain(status: StatusCode, text: &str) -> Response {

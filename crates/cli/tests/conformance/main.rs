@@ -2,17 +2,35 @@
 //! runs against its real server, through `keepsake` as a user runs it.
 //!
 //! Each check is a function over a [`Target`] (a running server, an
-//! account's token, the path of one of its paged collections); each
-//! connector's module starts its server and calls every check. Today the
-//! Keepsake Export API against the reference platform; WordPress and
-//! Matrix add a module each.
+//! account's token, the path of one of its paged collections, and a
+//! [`Server`] that reads and changes what the server holds the platform's
+//! own way); each connector's module starts its server and calls every
+//! check. Today the Keepsake Export API against the reference platform;
+//! WordPress and Matrix add a module each.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 // Running the CLI in a private home (shared with the hostile suite).
 #[path = "../hostile/common.rs"]
 mod common;
+// What every check asserts of an archive: that it holds exactly what the
+// server holds, that independent tools accept it, that no file has the
+// token.
+mod expect;
 // The HTTP fault axes: a huge error body, a trickling body, a Retry-After
 // past the ceiling, each through the fault proxy in front of the server.
 mod http_axes;
+// A full export compared record by record, file by file, with the server.
+mod full;
+// Every archive (whole and split) through unzip -t, Python's zipfile, the
+// bagit validator and `keepsake verify`, which must each reject a damaged
+// copy.
+mod archives;
 // The Keepsake Export API v1, against the reference platform.
 mod keepsake;
 
@@ -24,4 +42,75 @@ pub struct Target {
     pub token: String,
     /// A part of the path of one paged collection's requests (`/posts`).
     pub page_path: &'static str,
+    /// A part of the path of file downloads (`/content`).
+    pub file_path: &'static str,
+    /// The key of a record, as the connector declares it (`id`,
+    /// `event_id`…); `None` for a record without one.
+    pub record_key: fn(&Value) -> Option<String>,
+    /// What a request fetches, for telling whether it was fetched twice:
+    /// the same page of records or the same file gives the same key;
+    /// `None` for requests that are not a page or a file (sign-in, the
+    /// session itself), which a resume may repeat.
+    pub fetch_key: fn(method: &str, path: &str) -> Option<String>,
+    /// What the platform promises about a walk.
+    pub features: Features,
+    /// Reads and changes the account the server's own way.
+    pub server: Arc<dyn Server>,
+}
+
+/// Capability flags: what a check may expect of the platform.
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    /// An export sees the account as it was when the export began, whatever
+    /// is written or deleted during the walk.
+    pub snapshot: bool,
+    /// The archive entry of the collection [`Server::write`] writes to
+    /// (`data/posts.json`), when the platform can be written to.
+    pub writes: Option<&'static str>,
+}
+
+/// A future a [`Server`] returns.
+pub type Fut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The server side of a conformance run, each the platform's own way
+/// (its API, an admin API, its database): never through Keepsake.
+pub trait Server: Send + Sync {
+    /// Everything the account holds, read now.
+    fn holdings(&self) -> Fut<'_, Holdings>;
+    /// A new token of the account, as good as [`Target::token`].
+    fn fresh_token(&self) -> Fut<'_, String>;
+    /// A token of the account that the platform issued and that has
+    /// expired.
+    fn expired_token(&self) -> Fut<'_, String>;
+    /// Withdraws `token`, as its owner signing out elsewhere would.
+    fn revoke(&self, token: String) -> Fut<'_, ()>;
+    /// Writes a new record into the collection of [`Features::writes`];
+    /// returns its key.
+    fn write(&self) -> Fut<'_, String>;
+    /// Deletes the record of that collection with `key`.
+    fn delete(&self, key: String) -> Fut<'_, ()>;
+}
+
+/// What the server holds for the account, in the shape the archive must
+/// keep it.
+#[derive(Debug, Clone, Default)]
+pub struct Holdings {
+    /// Per archive entry (`data/posts.json`): an array of the records it
+    /// must hold (keyed by [`Target::record_key`]), or the one object. Each
+    /// record holds the fields the archive must keep as they are; the
+    /// archive may add fields of its own (where a file went).
+    pub entries: BTreeMap<String, Value>,
+    /// Every file the account holds.
+    pub files: Vec<HeldFile>,
+}
+
+/// A file the server holds.
+#[derive(Debug, Clone)]
+pub struct HeldFile {
+    /// Its key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (lower-case hex).
+    pub sha256: String,
 }
