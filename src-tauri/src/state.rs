@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use keepsake_core::audit::AuditLog;
 use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider, Wait};
+use keepsake_core::connector::Connector;
 use keepsake_core::credentials::{
     CredentialStore, Credentials, KeyringStore, TokenSource, normalise_platform,
 };
@@ -16,7 +17,6 @@ use keepsake_core::export::{
 };
 use keepsake_core::{Error, PlatformUrl, Secret, archive, interrupted, oauth};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::dto::{
     Account, AuditRow, AuditView, Customer, ExportRequest, ExportSummary, PlatformInfo,
@@ -224,11 +224,7 @@ impl AppState {
         open: impl FnOnce(&url::Url) -> std::io::Result<()>,
     ) -> CmdResult<Account> {
         let platform = self.platform()?;
-        let scopes: &[&str] = if support {
-            &["export:self", "export:any"]
-        } else {
-            &["export:self"]
-        };
+        let scopes = connector().scopes(support);
         let (stop, stopped) = tokio::sync::oneshot::channel();
         *lock(&self.signing_in) = Some(stop);
         // Dropping the sign-in stops it: the loopback listener closes.
@@ -307,22 +303,20 @@ impl AppState {
     /// Looks a customer up by login (support staff).
     pub async fn find_customer(&self, login: &str) -> CmdResult<Customer> {
         let login = login.trim();
-        let found: Value = self
-            .client()
+        let client = self.client().await?.with_retry(interactive());
+        let user = connector()
+            .find_account(&client, login)
             .await?
-            .with_retry(interactive())
-            .get_json(&format!("/api/v1/users?login={}", escape(login)))
-            .await?;
-        let user = &found["items"][0];
-        Ok(Customer {
-            id: user["id"].as_i64().ok_or_else(|| {
+            .ok_or_else(|| {
                 IpcError::new(
                     ErrorCode::Invalid,
                     format!("no account with the login '{login}'"),
                 )
-            })?,
-            login: user["login"].as_str().unwrap_or(login).to_owned(),
-            display_name: user["display_name"].as_str().unwrap_or_default().to_owned(),
+            })?;
+        Ok(Customer {
+            id: user.id,
+            login: user.login,
+            display_name: user.display_name.unwrap_or_default(),
         })
     }
 
@@ -359,6 +353,7 @@ impl AppState {
             ));
         }
         Ok(ExportOptions {
+            connector: connector(),
             subject_id: req.subject_id,
             reason: req.reason.clone().filter(|r| !r.trim().is_empty()),
             categories: req.categories.clone(),
@@ -656,26 +651,30 @@ impl PlatformInfo {
     }
 }
 
-/// `/api/v1/me` as an [`Account`].
+/// The signed-in account, as the connector says, for the window.
 async fn me(client: &ApiClient, platform: &PlatformUrl) -> CmdResult<Account> {
-    let me: Value = client.get_json("/api/v1/me").await?;
-    let scopes: Vec<String> = me["scopes"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let c = connector();
+    let me = c.whoami(client).await?;
     Ok(Account {
-        id: me["id"].as_i64().unwrap_or_default(),
-        login: me["login"].as_str().unwrap_or_default().to_owned(),
-        display_name: me["display_name"].as_str().unwrap_or_default().to_owned(),
-        role: me["role"].as_str().unwrap_or("user").to_owned(),
-        support: scopes.iter().any(|s| s == "export:any"),
-        scopes,
+        id: me.id,
+        login: me.login,
+        display_name: me.display_name.unwrap_or_default(),
+        role: if me.support { "support" } else { "user" }.to_owned(),
+        // What this sign-in may do, in the platform's terms.
+        scopes: c
+            .scopes(me.support)
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect(),
+        support: me.support,
         platform: normalise_platform(platform),
     })
+}
+
+/// The platform's connector: the Keepsake Export API, the one connector
+/// so far (detection will choose among several).
+fn connector() -> Arc<dyn Connector> {
+    keepsake_core::connector::keepsake()
 }
 
 /// A split archive's check as one result: every part's problems, named by
@@ -728,19 +727,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Invalid(format!("a background task failed: {e}")))?
-}
-
-/// Percent-encodes a query value.
-fn escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

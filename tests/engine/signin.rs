@@ -387,6 +387,7 @@ async fn an_export_outlives_its_access_tokens() {
             ..RetryPolicy::default()
         });
     let opts = ExportOptions {
+        connector: keepsake_core::connector::keepsake(),
         subject_id: None,
         reason: None,
         categories: Some(vec![

@@ -31,6 +31,7 @@ pub fn client(p: &Platform, token: &str) -> ApiClient {
 /// Default options into `out`.
 pub fn options(out: &Path) -> ExportOptions {
     ExportOptions {
+        connector: keepsake_core::connector::keepsake(),
         subject_id: None,
         reason: None,
         categories: None,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use keepsake_core::client::{ApiClient, Pace, RetryPolicy, Wait};
+use keepsake_core::connector::Connector;
 use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
@@ -149,14 +150,9 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
         }
         credentials::Credentials::from_pat(&platform, token)
     } else {
-        let scopes: &[&str] = if support {
-            &["export:self", "export:any"]
-        } else {
-            &["export:self"]
-        };
         oauth::login_with_browser(
             &platform,
-            scopes,
+            connector().scopes(support),
             |url| {
                 err!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
                 if no_browser {
@@ -175,7 +171,7 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
         &platform,
     ));
     let checked = ApiClient::new(&platform, tokens)?;
-    let me: Value = checked.get_json("/api/v1/me").await?;
+    let me = connector().whoami(&checked).await?;
     store.save(&creds)?;
     auth::remember(&platform);
     // Outcome reports earlier exports could not deliver go now, briefly.
@@ -184,21 +180,26 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
             &checked,
             &log,
             &CancelFlag::default(),
-            me["login"].as_str().unwrap_or_default(),
-            me["id"].as_i64(),
+            &me.login,
+            Some(me.id),
         )
         .await;
     }
     print_result(
         g,
-        &json!({"signed_in": true, "login": me["login"], "scopes": me["scopes"]}),
+        &json!({"signed_in": true, "login": me.login, "support": me.support, "platform": connector().name()}),
         || {
             format!(
-                "signed in to {} as {} ({})",
+                "signed in to {} ({}) as {}{}",
                 platform.as_url(),
+                connector().name(),
                 // Inside a line: the platform's line ends are escaped too.
-                sanitize_for_terminal(me["login"].as_str().unwrap_or("?")),
-                me["scopes"]
+                sanitize_for_terminal(&me.login),
+                if me.support {
+                    ", with support access (may export other accounts)"
+                } else {
+                    ""
+                }
             )
         },
     );
@@ -246,14 +247,25 @@ async fn logout(g: &Global) -> Result<ExitCode> {
 }
 
 async fn whoami(g: &Global) -> Result<ExitCode> {
-    let me: Value = client(g).await?.get_json("/api/v1/me").await?;
-    print_result(g, &me, || {
+    let me = connector().whoami(&client(g).await?).await?;
+    let shown = json!({
+        "id": me.id,
+        "login": me.login,
+        "display_name": me.display_name,
+        "support": me.support,
+        "platform": connector().name(),
+    });
+    print_result(g, &shown, || {
         format!(
-            "{} (id {}, {}), scopes: {}",
-            sanitize_for_terminal(me["login"].as_str().unwrap_or("?")),
-            me["id"],
-            sanitize_for_terminal(me["role"].as_str().unwrap_or("?")),
-            me["scopes"]
+            "{} (id {}{}) on {}{}",
+            sanitize_for_terminal(&me.login),
+            me.id,
+            me.display_name
+                .as_deref()
+                .map(|n| format!(", {}", sanitize_for_terminal(n)))
+                .unwrap_or_default(),
+            connector().name(),
+            if me.support { ", support access" } else { "" }
         )
     });
     Ok(ExitCode::SUCCESS)
@@ -287,11 +299,8 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     let subject_id = match (&a.user, &a.login) {
         (Some(id), _) => Some(*id),
         (None, Some(login)) => {
-            let found: Value = client
-                .get_json(&format!("/api/v1/users?login={}", urlencode(login)))
-                .await?;
-            let id = found["items"][0]["id"].as_i64();
-            Some(id.ok_or_else(|| {
+            let found = connector().find_account(&client, login).await?;
+            Some(found.map(|a| a.id).ok_or_else(|| {
                 Error::Invalid(format!("no account with login '{login}' on this platform"))
             })?)
         }
@@ -301,6 +310,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
         return Err(Error::Invalid("exporting someone else's account needs --reason \"…\" (it is recorded in both audit trails)".into()));
     }
     let opts = ExportOptions {
+        connector: connector(),
         subject_id,
         reason: a.reason.clone(),
         categories: a.include.clone(),
@@ -423,20 +433,10 @@ impl export::Reporter for ArcReporter {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    url_escape(s)
-}
-
-fn url_escape(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+/// The platform's connector: the Keepsake Export API, the one connector
+/// so far (detection will choose among several).
+fn connector() -> Arc<dyn Connector> {
+    keepsake_core::connector::keepsake()
 }
 
 fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<ExitCode> {

@@ -12,6 +12,7 @@
 pub mod archive;
 pub mod audit;
 pub mod client;
+pub mod connector;
 pub mod credentials;
 pub mod error;
 pub mod export;

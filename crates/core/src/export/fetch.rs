@@ -21,7 +21,6 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use super::assemble::growing::{Committer, Growth};
@@ -30,8 +29,6 @@ use super::staging::{CategoryState, Checkpoint, open_private};
 use super::{Shared, Tally};
 use crate::{Error, Result};
 
-/// Records per page: the contract's maximum.
-pub const PAGE_LIMIT: u32 = 500;
 const MAX_CURSOR_REPEATS: u32 = 8;
 /// Pages in a row bringing no record not already sent that end a walk: a
 /// platform that keeps handing out fresh cursors to the same records.
@@ -50,15 +47,6 @@ pub(crate) fn record_bound(expected: Option<u64>) -> u64 {
         Some(n) => n.saturating_mul(2).saturating_add(1000),
         None => UNCOUNTED_RECORD_BOUND,
     }
-}
-
-/// A page. Records are kept as the platform sent them (checked to be JSON,
-/// not re-encoded): a large export spends its CPU on compressing, not on
-/// building and writing out every record again.
-#[derive(Deserialize)]
-struct Page {
-    items: Vec<Box<RawValue>>,
-    next_cursor: Option<String>,
 }
 
 /// What the walk needs of a record.
@@ -232,12 +220,10 @@ async fn walk(
     let (mut repeats, mut stale) = (0, 0);
     loop {
         shared.check_cancelled()?;
-        let mut path_q = format!("{}/{cat}?limit={PAGE_LIMIT}", shared.session_path);
-        if let Some(c) = &state.next {
-            path_q.push_str("&cursor=");
-            path_q.push_str(&url_escape(c));
-        }
-        let page: Page = shared.client.get_json(&path_q).await?;
+        let page = shared
+            .connector
+            .page(&shared.client, &shared.session, cat, state.next.as_deref())
+            .await?;
         if page.next_cursor.is_some() && page.next_cursor == state.next {
             repeats += 1;
             tally.cursor_repeats += 1;
@@ -363,9 +349,9 @@ fn checked<'a>(record: &'a str, cat: &str, url: &str) -> Result<Cow<'a, str>> {
 /// valid Unicode: pretty-printed, or, when it holds a lone surrogate (which
 /// a parsed value cannot), byte for byte as the platform sent it.
 pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
-    let raw: Box<RawValue> = shared
-        .client
-        .get_json(&format!("{}/profile", shared.session_path))
+    let raw = shared
+        .connector
+        .single(&shared.client, &shared.session, "profile")
         .await?;
     match checked(raw.get(), "profile", &cat_url(shared, "profile"))? {
         Cow::Borrowed(text) => {
@@ -384,7 +370,10 @@ fn cat_url(shared: &Shared, cat: &str) -> String {
     format!(
         "{}{}/{cat}",
         crate::error::display_url(shared.client.base()),
-        shared.session_path.trim_start_matches('/')
+        shared
+            .connector
+            .session_path(&shared.session)
+            .trim_start_matches('/')
     )
 }
 
@@ -413,11 +402,6 @@ fn report(r: &dyn Reporter, cat: &str, t: &Tally) {
     });
 }
 
-/// Percent-encodes a cursor for a query string.
-fn url_escape(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// Sends the records already staged in a category file, one at a time.
 async fn send_staged(path: &std::path::Path, tx: &mpsc::Sender<Value>) -> Result<()> {
     use std::io::BufRead;
@@ -438,6 +422,7 @@ async fn send_staged(path: &std::path::Path, tx: &mpsc::Sender<Value>) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::Page;
 
     fn staged(page: &str) -> Vec<String> {
         let page: Page = serde_json::from_str(page).expect("page");

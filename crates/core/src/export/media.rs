@@ -14,7 +14,6 @@ use super::Shared;
 use super::assemble::{Job, Lease, MediaBody, Verified, media_archive_path};
 use super::progress::ExportEvent;
 use super::staging::{Checkpoint, open_private};
-use crate::client::Auth;
 use crate::{Error, Result};
 
 /// Attempts per file before it is reported missing.
@@ -391,10 +390,14 @@ async fn one(
 }
 
 async fn fresh_url(shared: &Shared, id: i64) -> Result<String> {
-    let m: MediaMeta = shared
-        .client
-        .get_json(&format!("{}/media/{id}", shared.session_path))
+    let record = shared
+        .connector
+        .media_record(&shared.client, &shared.session, id)
         .await?;
+    let m: MediaMeta = serde_json::from_value(record).map_err(|e| Error::Protocol {
+        url: format!("media {id}"),
+        detail: format!("its record is not what a media record holds: {e}"),
+    })?;
     Ok(m.download_url)
 }
 
@@ -407,12 +410,12 @@ async fn transfer(
     size: u64,
 ) -> Result<(u64, [u8; 32], u32), Failed> {
     let (mut hasher, mut crc, mut len) = body.resume_from(size).map_err(Failed::Request)?;
-    // The Export API's signed URLs never get the token, on its own origin
-    // or another host (`docs/api.md` §6). The client has retried the
-    // request itself already: a failure here is not retried again.
+    // The connector says whether the token goes along (the Export API's
+    // signed URLs never get it). The client has retried the request itself
+    // already: a failure here is not retried again.
     let mut dl = shared
         .client
-        .download(url, len, Auth::Omit)
+        .download(url, len, shared.connector.media_auth())
         .await
         .map_err(Failed::Request)?;
     loop {

@@ -43,15 +43,8 @@ use staging::{Checkpoint, Staging};
 /// The archive format version written to `manifest.json`.
 pub const FORMAT_VERSION: &str = "1.0";
 
-/// Every category, in the order the contract lists them.
-pub const CATEGORIES: [&str; 6] = [
-    "profile",
-    "posts",
-    "comments",
-    "likes",
-    "connections",
-    "media",
-];
+/// The Keepsake Export API's categories (its connector owns them).
+pub use crate::connector::keepsake::CATEGORIES;
 
 /// Whether to continue an interrupted export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +61,9 @@ pub enum ResumeMode {
 /// What to export, and where.
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
+    /// The platform's API ([`crate::connector::keepsake`] for the
+    /// Keepsake Export API).
+    pub connector: Arc<dyn Connector>,
     /// The account to export; `None` for the signed-in account.
     pub subject_id: Option<i64>,
     /// Why (required when exporting someone else's account).
@@ -216,30 +212,7 @@ pub(crate) struct Tally {
     odd_text: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct UserRef {
-    id: i64,
-    login: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Estimate {
-    count: u64,
-    bytes: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Session {
-    export_id: String,
-    status: String,
-    as_of: String,
-    subject: UserRef,
-    actor: UserRef,
-    reason: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    categories: BTreeMap<String, Estimate>,
-}
+use crate::connector::{Connector, Ending, Estimate, OpenRequest, Session, UserRef};
 
 /// What the staging directory remembers about its export.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -266,7 +239,8 @@ struct Choices {
 pub(crate) struct Shared {
     client: ApiClient,
     reporter: Arc<dyn Reporter>,
-    session_path: String,
+    connector: Arc<dyn Connector>,
+    session: Session,
     staging: Mutex<Staging>,
     staging_dir: PathBuf,
     expected: HashMap<String, u64>,
@@ -606,29 +580,25 @@ async fn run_inner(
         cancel.clone(),
     )
     .await;
-    let session_path = format!(
-        "/api/v1/users/{}/exports/{}",
-        session.subject.id, session.export_id
-    );
+    let connector = &opts.connector;
     match result {
         Ok(report) => {
-            let outcome = json!({
-                "status": if report.outcome == Outcome::Completed { "completed" } else { "incomplete" },
-                // The contract's categories only (our `media_files` is local).
-                "counts": report
+            let ending = Ending {
+                status: if report.outcome == Outcome::Completed {
+                    "completed"
+                } else {
+                    "incomplete"
+                },
+                counts: report
                     .counts
                     .iter()
-                    .filter(|(k, _)| CATEGORIES.contains(&k.as_str()))
-                    .map(|(k, c)| (k.clone(), json!(c.retrieved)))
-                    .collect::<serde_json::Map<_, _>>(),
-                "bytes": report.bytes,
-                "archive_sha256": report.sha256,
-            });
+                    .map(|(k, c)| (k.clone(), c.retrieved))
+                    .collect(),
+                archive: Some((report.bytes, &report.sha256)),
+                error: None,
+            };
             // Reported by `run`, after the audit record.
-            attempt.due = Some(outcome::Due {
-                path: session_path,
-                body: outcome,
-            });
+            attempt.due = connector.report(&session, &ending).map(outcome::Due::from);
             let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
             Ok(report)
         }
@@ -647,10 +617,13 @@ async fn run_inner(
                 } else {
                     "failed"
                 };
-                attempt.due = Some(outcome::Due {
-                    path: session_path,
-                    body: json!({"status": status, "error": e.code()}),
-                });
+                let ending = Ending {
+                    status,
+                    counts: BTreeMap::new(),
+                    archive: None,
+                    error: Some(e.code()),
+                };
+                attempt.due = connector.report(&session, &ending).map(outcome::Due::from);
                 let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
                 crate::archive::remove_partial(&opts.out_dir.join(&staged.archive_name));
             }
@@ -669,7 +642,15 @@ async fn open_or_resume(
     reporter: &dyn Reporter,
 ) -> std::result::Result<(UserRef, PathBuf, StagedSession, bool), (Option<UserRef>, Error)> {
     let platform = client.base().to_string();
-    let me: UserRef = client.get_json("/api/v1/me").await.map_err(|e| (None, e))?;
+    let connector = &opts.connector;
+    let me = connector
+        .whoami(client)
+        .await
+        .map(|a| UserRef {
+            id: a.id,
+            login: a.login,
+        })
+        .map_err(|e| (None, e))?;
     let fail = |e: Error| (Some(me.clone()), e);
     let subject_id = opts.subject_id.unwrap_or(me.id);
     crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
@@ -679,8 +660,8 @@ async fn open_or_resume(
     if opts.resume != ResumeMode::Never
         && let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id)
     {
-        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
-        let live: Session = client.get_json(&path).await.map_err(fail)?;
+        let path = connector.session_path(&s.session);
+        let live = connector.live(client, &s.session).await.map_err(fail)?;
         let kept = format!(
             "nothing was written, and the interrupted export in {} is kept as it was",
             dir.display()
@@ -710,24 +691,16 @@ async fn open_or_resume(
     let (staging_dir, staged) = match staged {
         Some(x) => x,
         None => {
-            let mut body = serde_json::Map::new();
-            if let Some(r) = &opts.reason {
-                body.insert("reason".into(), json!(r));
-            }
-            if let Some(c) = &opts.categories {
-                body.insert("categories".into(), json!(c));
-            }
-            if let Some(s) = &opts.since {
-                body.insert("since".into(), json!(s));
-            }
-            if let Some(u) = &opts.until {
-                body.insert("until".into(), json!(u));
-            }
-            let path = format!("/api/v1/users/{subject_id}/exports");
-            let session: Session = client
-                .post_json(&path, &Value::Object(body))
+            let request = OpenRequest {
+                reason: opts.reason.clone(),
+                categories: opts.categories.clone(),
+                since: opts.since.clone(),
+                until: opts.until.clone(),
+            };
+            let (session, path) = connector
+                .open(client, subject_id, &request)
                 .await
-                .map_err(|e| fail(explain_open_error(e)))?;
+                .map_err(fail)?;
             session.check(&shown_url(client, &path)).map_err(fail)?;
             let s = StagedSession {
                 platform: platform.clone(),
@@ -799,20 +772,18 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
 /// `opts.out_dir`: tells the platform it was cancelled (so it does not count
 /// against the quota) and removes what was staged.
 pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
-    let me: UserRef = client.get_json("/api/v1/me").await?;
+    let me = opts.connector.whoami(client).await?;
     let subject_id = opts.subject_id.unwrap_or(me.id);
     let platform = client.base().to_string();
     if let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id) {
-        let path = format!("/api/v1/users/{subject_id}/exports/{}", s.session.export_id);
-        let outcome = json!({"status": "cancelled", "error": "discarded before it started"});
-        if let Some(e) = outcome::report_now(
-            client,
-            outcome::Due {
-                path,
-                body: outcome,
-            },
-        )
-        .await
+        let ending = Ending {
+            status: "cancelled",
+            counts: BTreeMap::new(),
+            archive: None,
+            error: Some("discarded before it started"),
+        };
+        if let Some(report) = opts.connector.report(&s.session, &ending)
+            && let Some(e) = outcome::report_now(client, report.into()).await
             && e.code() != "export_running"
         {
             // Already ended (409) is fine; anything else is worth saying.
@@ -848,44 +819,6 @@ fn needed_space(categories: &BTreeMap<String, Estimate>, split: bool) -> u64 {
         .map(|(_, e)| e.bytes)
         .sum();
     total + records + sync_interval(total) + margin
-}
-
-/// Adds the next step to 409 and quota refusals.
-fn explain_open_error(e: Error) -> Error {
-    match e.problem().map(|p| p.slug().to_owned()).as_deref() {
-        Some("export-running") => {
-            let id = e
-                .problem()
-                .and_then(|p| p.extensions.get("running_export_id"))
-                .and_then(Value::as_str)
-                .unwrap_or("?")
-                .to_owned();
-            Error::TryLater {
-                code: "export_running",
-                message: format!(
-                    "an export of this account is already running ({id}). If this computer started it, run the same command with --resume \
-                     in the same --out folder; otherwise wait for it to finish (the platform closes abandoned exports after 24 hours)."
-                ),
-                retry_at: None,
-            }
-        }
-        Some("export-quota") => {
-            let retry_at = e
-                .problem()
-                .and_then(|p| p.extensions.get("next_allowed_at"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            let when = retry_at.as_deref().unwrap_or("later");
-            Error::TryLater {
-                code: "quota",
-                message: format!(
-                    "this account has reached the platform's export limit; the next export is possible at {when}. Nothing was downloaded."
-                ),
-                retry_at,
-            }
-        }
-        _ => e,
-    }
 }
 
 async fn fetch_and_assemble(
@@ -978,10 +911,8 @@ async fn fetch_and_assemble(
     let shared = Arc::new(Shared {
         client,
         reporter: reporter.clone(),
-        session_path: format!(
-            "/api/v1/users/{}/exports/{}",
-            session.subject.id, session.export_id
-        ),
+        connector: opts.connector.clone(),
+        session: session.clone(),
         staging: Mutex::new(stg),
         staging_dir: staging_dir.to_path_buf(),
         expected,
@@ -1234,6 +1165,11 @@ async fn fetch_everything(
         let (shared, zip) = (shared.clone(), zip.clone());
         tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
     });
+    // From here on, a failure joins the others and the tasks are drained
+    // below rather than dropped: a dropped task is aborted only when the
+    // runtime next polls it, and the caller then blocks on the zip thread,
+    // whose readers wait for those very tasks to give up their files.
+    let mut errors = Vec::new();
     let mut profile_odd_text = 0;
     if session.categories.contains_key("profile") {
         let profile_progress = |fetched| ExportEvent::Category {
@@ -1242,14 +1178,22 @@ async fn fetch_everything(
             expected: 1,
         };
         shared.reporter.report(profile_progress(0));
-        let (bytes, odd) = fetch::profile(&shared).await?;
-        profile_odd_text = u64::from(odd);
-        shared.reporter.report(profile_progress(1));
-        zip.send(assemble::Job::Bytes {
-            name: "profile.json".into(),
-            bytes,
-        })
-        .map_err(|_| zip_err())?;
+        let fetched = fetch::profile(&shared).await.and_then(|(bytes, odd)| {
+            shared.reporter.report(profile_progress(1));
+            zip.send(assemble::Job::Bytes {
+                name: "profile.json".into(),
+                bytes,
+            })
+            .map_err(|_| zip_err())?;
+            Ok(odd)
+        });
+        match fetched {
+            Ok(odd) => profile_odd_text = u64::from(odd),
+            Err(e) => {
+                shared.failed.store(true, Ordering::SeqCst);
+                errors.push(e);
+            }
+        }
     }
     let mut tallies = BTreeMap::new();
     if session.categories.contains_key("profile") {
@@ -1263,7 +1207,6 @@ async fn fetch_everything(
             },
         );
     }
-    let mut errors = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined.map_err(|e| Error::Invalid(format!("a fetch task failed: {e}")))? {
             Ok((cat, t)) => {

@@ -39,10 +39,19 @@ const POLL: Duration = Duration::from_millis(50);
 /// An outcome this run has to report.
 #[derive(Debug, Clone)]
 pub(super) struct Due {
-    /// `/api/v1/users/{id}/exports/{export_id}`.
+    /// The API path the connector names (`PATCH`ed).
     pub(super) path: String,
     /// The `PATCH` body.
     pub(super) body: Value,
+}
+
+impl From<crate::connector::Report> for Due {
+    fn from(r: crate::connector::Report) -> Self {
+        Due {
+            path: r.path,
+            body: r.body,
+        }
+    }
 }
 
 /// How sending one report ended.
