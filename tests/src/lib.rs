@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 pub mod hostile;
+pub mod procs;
 pub mod proxy;
 
 use keepsake_platform::{Config, PlatformState, seed};

@@ -4,7 +4,8 @@
 //! (the `keepsake` CLI against the reference platform, which runs the
 //! release binaries built here first). Each rewrites its own section.
 //! `--desktop` measures the desktop app instead (tests/desktop/bench.rs: the
-//! release binary under Xvfb through WebDriver).
+//! shipping binary under Xvfb through WebDriver, its `large` export beside
+//! the CLI's, both against the release-built platform in its own process).
 
 use std::ffi::OsString;
 
@@ -75,7 +76,8 @@ pub fn run(args: &[OsString]) -> Result<()> {
     Ok(())
 }
 
-/// The desktop app's section: size, launch to interactive, RSS.
+/// The desktop app's section: size, launch to interactive, RSS, and the
+/// window's export against the CLI's in the same run.
 fn desktop() -> Result<()> {
     crate::setup::run()?;
     // The shipping build, as the packages carry it (desktop-release:
@@ -85,6 +87,19 @@ fn desktop() -> Result<()> {
     let app = util::target_dir()
         .join(crate::package::PROFILE)
         .join(format!("keepsake-desktop{}", std::env::consts::EXE_SUFFIX));
+    // The platform and the CLI the window is compared with: release builds,
+    // each its own process, as bench-export runs them.
+    util::run(util::cargo().args([
+        "build",
+        "--release",
+        "--package",
+        "keepsake-platform",
+        "--package",
+        "keepsake-cli",
+        "--bins",
+    ]))?;
+    let release = util::target_dir().join("release");
+    let exe = |name: &str| release.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let args: Vec<OsString> = [
         "test",
         "--package",
@@ -102,7 +117,9 @@ fn desktop() -> Result<()> {
     })?;
     let mut cmd = session.command(&args);
     cmd.env("KEEPSAKE_BENCH_DESKTOP", "1")
-        .env("KEEPSAKE_DESKTOP_BIN", &app);
+        .env("KEEPSAKE_DESKTOP_BIN", &app)
+        .env("KEEPSAKE_PLATFORM_BIN", exe("keepsake-platform"))
+        .env("KEEPSAKE_CLI_BIN", exe("keepsake"));
     let result = util::run(&mut cmd);
     session.remove()?;
     result?;

@@ -15,7 +15,6 @@
 //! shrinks every size to smoke-test the benchmark itself.
 
 mod fetch;
-mod procs;
 mod zip_bound;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +23,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 
-use procs::{Cli, CliRun, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir};
+use keepsake_tests::procs::{
+    Cli, CliRun, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir,
+};
 
 const START: &str = "<!-- bench-export:start -->";
 const END: &str = "<!-- bench-export:end -->";

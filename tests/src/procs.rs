@@ -1,6 +1,7 @@
-//! The processes under measurement: the platform server and `keepsake
-//! export` as children (killed on every path), and what /proc says about
-//! their CPU time and peak memory.
+//! The processes under measurement, for the benchmarks (`bench-export`
+//! and the desktop suite's `bench`): the release-built platform server and
+//! `keepsake export` as children (killed on every path), and what /proc
+//! says about their CPU time and peak memory.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -10,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
-
-use crate::say;
 
 /// How often the export's /proc entries are read.
 const POLL: Duration = Duration::from_millis(20);
@@ -45,7 +44,7 @@ pub fn seed(bin: &Path, db: &Path, posts: Option<u64>, media: Option<u64>) -> Re
         .context("running the seed")?;
     let log = String::from_utf8_lossy(&out.stderr);
     ensure!(out.status.success(), "seeding failed: {log}");
-    say(format!("    {}", log.trim()));
+    eprintln!("    {}", log.trim());
     Ok(())
 }
 
