@@ -1,7 +1,9 @@
 //! A fault-injecting HTTP proxy for the connector conformance suite.
 //!
 //! It sits between the client and any real server (the reference platform,
-//! WordPress, Synapse), forwards every request unchanged, and spoils one
+//! WordPress, Synapse), forwards every request unchanged (pointing the
+//! server's absolute links to itself at the proxy, so that file downloads
+//! and next pages pass through it too), and spoils one
 //! answer on request: the first request that a [`Fault`]'s trigger matches,
 //! after a number of requests have passed, gets a hostile answer instead of
 //! the server's. The server never knows, so the same fault applies to every
@@ -109,6 +111,8 @@ pub struct FaultProxy {
 
 struct Inner {
     upstream: String,
+    /// The proxy's own origin, `http://127.0.0.1:PORT`.
+    own: String,
     fault: Fault,
     trigger: Trigger,
     hook: Option<Hook>,
@@ -139,6 +143,7 @@ impl FaultProxy {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let inner = Arc::new(Inner {
             upstream: upstream.trim_end_matches('/').to_owned(),
+            own: url.clone(),
             fault,
             trigger,
             hook,
@@ -267,6 +272,7 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         Ok(b) => b.to_vec(),
         Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("upstream body: {e}")),
     };
+    let bytes = inner.relink(bytes);
     let full_len = bytes.len();
     let spoiled_body = spoil
         && matches!(
@@ -300,6 +306,44 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
         return answer;
     }
     answered(&inner, slot, answer)
+}
+
+impl Inner {
+    /// The server's absolute links to itself (a signed media URL, a next
+    /// page) pointed at the proxy instead, so that every request the
+    /// client makes passes through it; JSON's escaped form (`http:\/\/`,
+    /// as PHP writes it) too.
+    fn relink(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let mut out = bytes;
+        for (from, to) in [
+            (self.upstream.clone(), self.own.clone()),
+            (
+                self.upstream.replace('/', "\\/"),
+                self.own.replace('/', "\\/"),
+            ),
+        ] {
+            out = replace_all(&out, from.as_bytes(), to.as_bytes());
+        }
+        out
+    }
+}
+
+fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    if from.is_empty() || hay.len() < from.len() {
+        return hay.to_vec();
+    }
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if hay[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(hay[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Marks the exchange answered once the last byte of `r`'s body is sent.

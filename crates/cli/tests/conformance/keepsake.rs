@@ -12,7 +12,7 @@ use keepsake_platform::{Config, PlatformState};
 use keepsake_tests::Platform;
 use serde_json::{Value, json};
 
-use crate::{Features, Fut, HeldFile, Holdings, Server, Target, archives, full, http_axes};
+use crate::{Features, Fut, HeldFile, Holdings, Server, Target, archives, faults, full, http_axes};
 
 /// The account every check exports, and the support account that reads
 /// what the server holds.
@@ -243,4 +243,32 @@ async fn a_full_export_holds_exactly_what_the_server_holds() {
 async fn every_archive_passes_every_validator() {
     let (_p, t) = target().await;
     archives::every_archive_passes_every_validator(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_mid_body_is_retried() {
+    let (_p, t) = target().await;
+    faults::a_connection_reset_mid_body_is_retried(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_body_is_detected_and_retried() {
+    let (_p, t) = target().await;
+    faults::a_cut_body_is_detected_and_retried(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_is_given_up_and_retried() {
+    let (_p, t) = target().await;
+    faults::a_stalled_body_is_given_up_and_retried(&t).await;
+}
+
+// Engine: the wait for a response's headers is bounded by the client's
+// 60 s read timeout, not by the stall window (`--http-stall-secs`), so a
+// request never answered holds the export a minute before it is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the engine waits 60 s for headers whatever the stall window (reported)"]
+async fn a_request_never_answered_is_given_up_and_retried() {
+    let (_p, t) = target().await;
+    faults::a_request_never_answered_is_given_up_and_retried(&t).await;
 }

@@ -31,6 +31,8 @@ mod full;
 // bagit validator and `keepsake verify`, which must each reject a damaged
 // copy.
 mod archives;
+// Resets, cut bodies, stalls and silence between client and server.
+mod faults;
 // The Keepsake Export API v1, against the reference platform.
 mod keepsake;
 
