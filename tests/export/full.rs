@@ -80,6 +80,12 @@ async fn ten_thousand_posts_arrive_exactly_once_and_the_manifest_reconciles() {
     assert_eq!(manifest["counts"]["posts"]["retrieved"], 10_000);
     assert_eq!(manifest["subject"]["login"], "prolific");
     assert_eq!(manifest["export_id"], report.export_id.as_str());
+    // Which API the records came through, for a reader that does not know
+    // the platform (format 1.1).
+    assert_eq!(manifest["format_version"], "1.1");
+    assert_eq!(manifest["connector"]["kind"], "keepsake-export-api");
+    assert_eq!(manifest["connector"]["name"], "Keepsake Export API v1");
+    assert_eq!(manifest["connector"]["features"]["checksums"], true);
     assert!(
         manifest["tool"]
             .as_str()

@@ -266,6 +266,12 @@ fn default_answer(inner: &Inner, req: &Req) -> Response {
     {
         return media_content(s, id);
     }
+    if path == "/openapi.yaml" {
+        // The contract serves itself (docs/api.md §9): what detection reads.
+        return Response::new(Body::from(
+            "openapi: 3.1.0\ninfo:\n  title: Keepsake Export API\n  version: 1.0.0\n",
+        ));
+    }
     if path == "/api/v1/me" || (path.starts_with("/api/v1/users/") && !path.contains("/exports")) {
         let mut me = user(s);
         me["scopes"] = json!(["export:self"]);

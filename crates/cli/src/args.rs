@@ -27,6 +27,11 @@ pub struct Global {
     /// Defaults to KEEPSAKE_PLATFORM, then to the platform of the last login.
     #[arg(long, global = true, env = "KEEPSAKE_PLATFORM")]
     pub platform: Option<String>,
+    /// The platform's kind of API (`keepsake-export-api`). `keepsake login`
+    /// asks the platform when it is not given, and the sign-in remembers
+    /// it; with KEEPSAKE_TOKEN and no sign-in, the Keepsake Export API.
+    #[arg(long, global = true, env = "KEEPSAKE_KIND", value_name = "KIND")]
+    pub kind: Option<String>,
     /// Keep tokens in this plain-text file instead of the system keyring.
     /// Anyone who can read the file can use your account: only for machines
     /// without a keyring.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use keepsake_core::connector::{self, Connector};
 use keepsake_core::credentials::{
     CredentialStore, InsecureFileStore, KeyringStore, TokenSource, normalise_platform,
 };
@@ -70,4 +71,38 @@ pub async fn tokens(
     }
     let source = TokenSource::load(store(global)?, &normalise_platform(platform)).await?;
     Ok(Arc::new(source))
+}
+
+/// The platform's connector: `--kind`; else, with `KEEPSAKE_TOKEN`, the
+/// Keepsake Export API; else the kind the stored sign-in found (sign-ins of
+/// older versions: the Keepsake Export API).
+pub fn connector(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Connector>> {
+    if let Some(kind) = &global.kind {
+        return connector::of_kind(kind);
+    }
+    if std::env::var("KEEPSAKE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
+        return Ok(connector::keepsake());
+    }
+    let stored = store(global)?
+        .load(&normalise_platform(platform))?
+        .and_then(|c| c.connector);
+    match stored {
+        Some(kind) => connector::of_kind(&kind),
+        None => Ok(connector::keepsake()),
+    }
+}
+
+/// The connector for a sign-in: `--kind`, or the one whose API the platform
+/// answers to (asked without credentials).
+pub async fn detect(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Connector>> {
+    if let Some(kind) = &global.kind {
+        return connector::of_kind(kind);
+    }
+    // No token goes with a detection: nothing is signed in yet.
+    let anonymous = Arc::new(keepsake_core::client::StaticToken::new(
+        keepsake_core::Secret::new(""),
+        platform,
+    ));
+    let client = keepsake_core::client::ApiClient::new(platform, anonymous)?;
+    connector::detect(&client).await
 }

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use keepsake_core::client::{ApiClient, Pace, RetryPolicy, Wait};
-use keepsake_core::connector::Connector;
 use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
@@ -135,6 +134,8 @@ async fn client(g: &Global) -> Result<ApiClient> {
 async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -> Result<ExitCode> {
     let platform = auth::platform(g)?;
     let store = auth::store(g)?;
+    let connector = auth::detect(g, &platform).await?;
+    err!("{} at {}", connector.name(), platform.as_url());
     let creds = if token_stdin {
         err!("paste the personal access token and press Enter:");
         let mut line = String::new();
@@ -152,7 +153,7 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
     } else {
         oauth::login_with_browser(
             &platform,
-            connector().scopes(support),
+            connector.scopes(support),
             |url| {
                 err!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
                 if no_browser {
@@ -171,7 +172,11 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
         &platform,
     ));
     let checked = ApiClient::new(&platform, tokens)?;
-    let me = connector().whoami(&checked).await?;
+    let me = connector.whoami(&checked).await?;
+    let creds = keepsake_core::credentials::Credentials {
+        connector: Some(connector.kind().to_owned()),
+        ..creds
+    };
     store.save(&creds)?;
     auth::remember(&platform);
     // Outcome reports earlier exports could not deliver go now, briefly.
@@ -187,12 +192,12 @@ async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -
     }
     print_result(
         g,
-        &json!({"signed_in": true, "login": me.login, "support": me.support, "platform": connector().name()}),
+        &json!({"signed_in": true, "login": me.login, "support": me.support, "platform": connector.name(), "kind": connector.kind()}),
         || {
             format!(
                 "signed in to {} ({}) as {}{}",
                 platform.as_url(),
-                connector().name(),
+                connector.name(),
                 // Inside a line: the platform's line ends are escaped too.
                 sanitize_for_terminal(&me.login),
                 if me.support {
@@ -247,13 +252,15 @@ async fn logout(g: &Global) -> Result<ExitCode> {
 }
 
 async fn whoami(g: &Global) -> Result<ExitCode> {
-    let me = connector().whoami(&client(g).await?).await?;
+    let connector = auth::connector(g, &auth::platform(g)?)?;
+    let me = connector.whoami(&client(g).await?).await?;
     let shown = json!({
         "id": me.id,
         "login": me.login,
         "display_name": me.display_name,
         "support": me.support,
-        "platform": connector().name(),
+        "platform": connector.name(),
+        "kind": connector.kind(),
     });
     print_result(g, &shown, || {
         format!(
@@ -264,7 +271,7 @@ async fn whoami(g: &Global) -> Result<ExitCode> {
                 .as_deref()
                 .map(|n| format!(", {}", sanitize_for_terminal(n)))
                 .unwrap_or_default(),
-            connector().name(),
+            connector.name(),
             if me.support { ", support access" } else { "" }
         )
     });
@@ -272,6 +279,7 @@ async fn whoami(g: &Global) -> Result<ExitCode> {
 }
 
 async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
+    let connector = auth::connector(g, &auth::platform(g)?)?;
     let base: Arc<dyn export::Reporter> = Arc::from(render::reporter(g.json));
     let reporter: Arc<dyn export::Reporter> = Arc::new(Throttled::new(
         ArcReporter(base),
@@ -299,7 +307,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     let subject_id = match (&a.user, &a.login) {
         (Some(id), _) => Some(*id),
         (None, Some(login)) => {
-            let found = connector().find_account(&client, login).await?;
+            let found = connector.find_account(&client, login).await?;
             Some(found.map(|a| a.id).ok_or_else(|| {
                 Error::Invalid(format!("no account with login '{login}' on this platform"))
             })?)
@@ -310,7 +318,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
         return Err(Error::Invalid("exporting someone else's account needs --reason \"…\" (it is recorded in both audit trails)".into()));
     }
     let opts = ExportOptions {
-        connector: connector(),
+        connector: connector.clone(),
         subject_id,
         reason: a.reason.clone(),
         categories: a.include.clone(),
@@ -431,12 +439,6 @@ impl export::Reporter for ArcReporter {
     fn report(&self, e: ExportEvent) {
         self.0.report(e);
     }
-}
-
-/// The platform's connector: the Keepsake Export API, the one connector
-/// so far (detection will choose among several).
-fn connector() -> Arc<dyn Connector> {
-    keepsake_core::connector::keepsake()
 }
 
 fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<ExitCode> {

@@ -341,6 +341,12 @@ async fn login_with_a_token_on_stdin_and_the_token_never_reaches_disk() {
     let o = login.wait_with_output().expect("login");
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("signed in"), "{}", text(&o));
+    // The platform's kind was asked for, said, and kept with the sign-in.
+    assert!(
+        text(&o).contains(&format!("Keepsake Export API v1 at {}", p.url)),
+        "{}",
+        text(&o)
+    );
     assert!(!text(&o).contains(&token), "the token is never printed");
 
     let mut args = vec![
@@ -360,6 +366,11 @@ async fn login_with_a_token_on_stdin_and_the_token_never_reaches_disk() {
         .output()
         .expect("whoami");
     assert!(text(&o).contains("alice"), "{}", text(&o));
+    assert!(
+        text(&o).contains("on Keepsake Export API v1"),
+        "{}",
+        text(&o)
+    );
 
     if keyring {
         // Nothing under the home, data, config or output folders holds it.

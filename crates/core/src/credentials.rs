@@ -48,6 +48,10 @@ pub struct Credentials {
     pub kind: TokenKind,
     /// The granted scopes, space-separated, if known.
     pub scope: Option<String>,
+    /// The kind of the platform's API ([`crate::connector::Connector::kind`]),
+    /// as found when signing in; `None` in sign-ins stored by older
+    /// versions, which all speak the Keepsake Export API.
+    pub connector: Option<String>,
 }
 
 impl Credentials {
@@ -60,6 +64,7 @@ impl Credentials {
             expires_at: None,
             kind: TokenKind::Pat,
             scope: None,
+            connector: None,
         }
     }
 
@@ -105,6 +110,8 @@ struct Meta {
     expires_at: Option<i64>,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    connector: Option<String>,
 }
 
 /// The OS keyring.
@@ -228,6 +235,7 @@ impl CredentialStore for KeyringStore {
             expires_at: meta.expires_at,
             kind: meta.kind,
             scope: meta.scope,
+            connector: meta.connector,
         }))
     }
 
@@ -243,6 +251,7 @@ impl CredentialStore for KeyringStore {
             kind: c.kind,
             expires_at: c.expires_at,
             scope: c.scope.clone(),
+            connector: c.connector.clone(),
         };
         let meta = serde_json::to_string(&meta).map_err(|e| Error::Keyring {
             detail: format!("cannot encode the sign-in metadata: {e}"),
@@ -307,6 +316,8 @@ struct FileEntry {
     kind: TokenKind,
     #[serde(default)]
     scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    connector: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -436,6 +447,7 @@ impl CredentialStore for InsecureFileStore {
             expires_at: e.expires_at,
             kind: e.kind,
             scope: e.scope,
+            connector: e.connector,
         }))
     }
 
@@ -451,6 +463,7 @@ impl CredentialStore for InsecureFileStore {
                 expires_at: c.expires_at,
                 kind: c.kind,
                 scope: c.scope.clone(),
+                connector: c.connector.clone(),
             },
         );
         self.write(&file)
@@ -590,6 +603,8 @@ impl TokenSource {
         if fresh.scope.is_none() {
             fresh.scope = current.scope.clone();
         }
+        // The platform's kind was found at sign-in; a refresh keeps it.
+        fresh.connector = current.connector.clone();
         let store = Arc::clone(&self.store);
         let to_store = fresh.clone();
         let saved = blocking(move || store.save(&to_store)).await;
@@ -641,6 +656,7 @@ mod tests {
             expires_at: Some(1_900_000_000),
             kind: TokenKind::OAuth,
             scope: Some("export:self".into()),
+            connector: None,
         }
     }
 
@@ -961,6 +977,8 @@ mod tests {
             expires_at: Some(1_900_000_000),
             kind: TokenKind::OAuth,
             scope: Some("export:self export:any".into()),
+            // The platform's kind is kept with the tokens.
+            connector: Some("keepsake-export-api".into()),
         };
         let result = (|| -> Result<()> {
             store.save(&c)?;

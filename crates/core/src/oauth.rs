@@ -626,6 +626,7 @@ fn credentials(
             .expires_in()
             .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
         kind: TokenKind::OAuth,
+        connector: None,
         scope: response
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),

@@ -17,3 +17,5 @@ mod http;
 mod walks;
 // The outcome report that fails, Ctrl-C, escapes meant for the terminal.
 mod outcome;
+// Which API a platform speaks, asked at sign-in.
+mod kinds;

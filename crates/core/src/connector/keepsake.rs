@@ -30,6 +30,9 @@ pub const CATEGORIES: [&str; 6] = [
     "media",
 ];
 
+/// The connector's kind.
+pub const KIND: &str = "keepsake-export-api";
+
 /// The connector.
 pub struct KeepsakeApi;
 
@@ -66,11 +69,29 @@ fn exports_path(subject: i64) -> String {
 
 impl Connector for KeepsakeApi {
     fn kind(&self) -> &'static str {
-        "keepsake-export-api"
+        KIND
     }
 
     fn name(&self) -> &'static str {
         "Keepsake Export API v1"
+    }
+
+    fn version(&self) -> &'static str {
+        "1"
+    }
+
+    fn detect<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<bool>> {
+        // The contract serves itself (`docs/api.md` §9): its OpenAPI
+        // document's title names it. Only its head is read.
+        Box::pin(async move {
+            let head = super::peek(client, "/openapi.yaml", 4096).await?;
+            Ok(head.is_some_and(|h| {
+                String::from_utf8_lossy(&h)
+                    .lines()
+                    .take(40)
+                    .any(|l| l.trim() == "title: Keepsake Export API")
+            }))
+        })
     }
 
     fn features(&self) -> Features {

@@ -161,6 +161,13 @@ pub trait Connector: Send + Sync {
     fn kind(&self) -> &'static str;
     /// For people: "Keepsake Export API v1".
     fn name(&self) -> &'static str;
+    /// The version of the platform's API it speaks (in the manifest).
+    fn version(&self) -> &'static str;
+    /// Whether the platform at the client's address speaks this API. Asks
+    /// without credentials (it runs before sign-in); a platform that does
+    /// not answer like this API is `Ok(false)`, one that cannot be reached
+    /// is an error.
+    fn detect<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<bool>>;
     /// What the platform offers.
     fn features(&self) -> Features;
     /// The OAuth scopes to ask for: a person's own export, or support
@@ -238,6 +245,55 @@ pub fn all() -> Vec<Arc<dyn Connector>> {
 /// The connector of `kind` (as stored with credentials or in a manifest).
 pub fn by_kind(kind: &str) -> Option<Arc<dyn Connector>> {
     all().into_iter().find(|c| c.kind() == kind)
+}
+
+/// The connector of `kind`, or an error naming the kinds there are.
+pub fn of_kind(kind: &str) -> Result<Arc<dyn Connector>> {
+    by_kind(kind).ok_or_else(|| {
+        let kinds: Vec<&str> = all().iter().map(|c| c.kind()).collect();
+        crate::Error::Invalid(format!(
+            "Keepsake knows no platform of the kind '{kind}'; it knows: {}",
+            kinds.join(", ")
+        ))
+    })
+}
+
+/// The connector whose API the platform at the client's address speaks,
+/// trying each in turn (without credentials).
+pub async fn detect(client: &ApiClient) -> Result<Arc<dyn Connector>> {
+    let mut tried = Vec::new();
+    for c in all() {
+        if c.detect(client).await? {
+            return Ok(c);
+        }
+        tried.push(c.name());
+    }
+    Err(crate::Error::Invalid(format!(
+        "{} does not answer like any platform Keepsake knows (tried: {}); check the address,          or name the platform's kind with --kind",
+        crate::error::display_url(client.base()),
+        tried.join(", ")
+    )))
+}
+
+/// Reads at most `max` bytes of `path` on the client's platform, without
+/// credentials: what a detection looks at. `None` for an answer that is
+/// not a success.
+pub(crate) async fn peek(client: &ApiClient, path: &str, max: usize) -> Result<Option<Vec<u8>>> {
+    let mut download = match client.download(path, 0, Auth::Omit).await {
+        Ok(d) => d,
+        Err(crate::Error::Status { .. }) => return Ok(None),
+        Err(crate::Error::Protocol { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = download.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() >= max {
+            body.truncate(max);
+            break;
+        }
+    }
+    Ok(Some(body))
 }
 
 /// The Keepsake Export API v1, the engine's first connector.

@@ -316,6 +316,7 @@ mod tests {
             session: session(id, "2026-11-26T10:00:00Z", "alice"),
             archive_name: archive.into(),
             choices: None,
+            connector: None,
         };
         let out = Path::new("/home/a/out");
         let dir = out.join(".keepsake-exp_abcdef01");

@@ -41,7 +41,7 @@ pub(crate) use checked::is_plain_export_id;
 use staging::{Checkpoint, Staging};
 
 /// The archive format version written to `manifest.json`.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// The Keepsake Export API's categories (its connector owns them).
 pub use crate::connector::keepsake::CATEGORIES;
@@ -226,6 +226,20 @@ struct StagedSession {
     /// versions.
     #[serde(default)]
     choices: Option<Choices>,
+    /// The kind of the platform's API ([`Connector::kind`]); absent in
+    /// sessions staged by older versions, which all spoke the Keepsake
+    /// Export API.
+    #[serde(default)]
+    connector: Option<String>,
+}
+
+impl StagedSession {
+    /// The kind of the API the session was opened with.
+    fn connector_kind(&self) -> &str {
+        self.connector
+            .as_deref()
+            .unwrap_or(crate::connector::keepsake::KIND)
+    }
 }
 
 /// What the archive is made of and how it is cut.
@@ -355,15 +369,19 @@ fn shown_url(client: &ApiClient, path: &str) -> String {
 /// Finds an interrupted export of `subject_id` from `platform` in `out_dir`.
 fn find_resumable(
     out_dir: &Path,
-    platform: &str,
+    (platform, connector): (&str, &dyn Connector),
     subject_id: i64,
 ) -> Option<(PathBuf, StagedSession)> {
     staging::find_staged(out_dir).into_iter().find_map(|dir| {
         let raw = std::fs::read(dir.join("session.json")).ok()?;
         let s: StagedSession = serde_json::from_slice(&raw).ok()?;
-        // The staged session names the folders removed when it ends.
-        (s.platform == platform && s.session.subject.id == subject_id && s.is_trustworthy(&dir))
-            .then_some((dir, s))
+        // The staged session names the folders removed when it ends; a
+        // session of another API is not this one's to continue.
+        (s.platform == platform
+            && s.connector_kind() == connector.kind()
+            && s.session.subject.id == subject_id
+            && s.is_trustworthy(&dir))
+        .then_some((dir, s))
     })
 }
 
@@ -658,7 +676,8 @@ async fn open_or_resume(
     let mut resumed = false;
     let mut staged = None;
     if opts.resume != ResumeMode::Never
-        && let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id)
+        && let Some((dir, s)) =
+            find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
     {
         let path = connector.session_path(&s.session);
         let live = connector.live(client, &s.session).await.map_err(fail)?;
@@ -703,6 +722,7 @@ async fn open_or_resume(
                 .map_err(fail)?;
             session.check(&shown_url(client, &path)).map_err(fail)?;
             let s = StagedSession {
+                connector: Some(connector.kind().to_owned()),
                 platform: platform.clone(),
                 archive_name: archive_name(&session),
                 session,
@@ -775,7 +795,8 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     let me = opts.connector.whoami(client).await?;
     let subject_id = opts.subject_id.unwrap_or(me.id);
     let platform = client.base().to_string();
-    if let Some((dir, s)) = find_resumable(&opts.out_dir, &platform, subject_id) {
+    if let Some((dir, s)) = find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
+    {
         let ending = Ending {
             status: "cancelled",
             counts: BTreeMap::new(),
@@ -1019,6 +1040,14 @@ async fn fetch_and_assemble(
         "format_version": FORMAT_VERSION,
         "status": outcome,
         "platform": staged.platform,
+        // Which API the archive came through, so a reader knows what the
+        // records are without knowing the platform.
+        "connector": {
+            "kind": shared.connector.kind(),
+            "name": shared.connector.name(),
+            "version": shared.connector.version(),
+            "features": shared.connector.features(),
+        },
         "export_id": session.export_id,
         "as_of": session.as_of,
         "actor": session.actor,
