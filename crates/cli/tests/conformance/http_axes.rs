@@ -21,7 +21,9 @@ fn trigger(t: &Target) -> Trigger {
 /// Every category of the report retrieved as announced.
 fn assert_complete(run: &Run) {
     assert_eq!(run.code(), 0, "{}", run.text());
-    let report = run.result().unwrap_or_else(|| panic!("no result: {}", run.text()));
+    let report = run
+        .result()
+        .unwrap_or_else(|| panic!("no result: {}", run.text()));
     assert_eq!(report["outcome"], "completed", "{report}");
     let counts = report["counts"].as_object().expect("counts");
     assert!(!counts.is_empty(), "{report}");
@@ -75,8 +77,16 @@ pub async fn a_retry_after_past_the_ceiling_stops_at_once(t: &Target) {
     assert!(run.took < Duration::from_secs(30), "{:?}", run.took);
     let text = run.text();
     let when = (time::OffsetDateTime::now_utc() + time::Duration::seconds(999_999)).year();
-    assert!(text.contains(&when.to_string()), "the platform's time: {text}");
-    assert_eq!(proxy.spoiled(), 1, "asked once, not again: {:?}", proxy.seen());
+    assert!(
+        text.contains(&when.to_string()),
+        "the platform's time: {text}"
+    );
+    assert_eq!(
+        proxy.spoiled(),
+        1,
+        "asked once, not again: {:?}",
+        proxy.seen()
+    );
     assert_no_finished_archive(&home.out());
     assert_no_token(&text);
     let audit: Vec<Value> = home.audit();

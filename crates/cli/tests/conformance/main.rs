@@ -31,8 +31,16 @@ mod full;
 // bagit validator and `keepsake verify`, which must each reject a damaged
 // copy.
 mod archives;
+// `kill -9` part-way, then a resume that fetches nothing a second time.
+mod resume;
+// Records written and deleted while the walk is under way.
+mod walk;
 // Resets, cut bodies, stalls and silence between client and server.
 mod faults;
+// Wrong, expired and revoked credentials, before and during the walk.
+mod credentials;
+// No token in any file under the home, data or output folders.
+mod tokens;
 // The Keepsake Export API v1, against the reference platform.
 mod keepsake;
 
