@@ -80,12 +80,31 @@ pub fn run_app<R: Runtime>(builder: tauri::Builder<R>, context: tauri::Context<R
     }
 }
 
-/// Runs the app.
+/// Runs the app. `main` calls it first, before any thread exists.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    prefer_shared_memory_renderer();
     run_app(
         app_builder::<tauri::Wry>(state::AppState::new()),
         tauri::generate_context!(),
     );
+}
+
+/// WebKitGTK's DMA-BUF renderer has the UI process set up EGL before it
+/// starts the web process, on the path to the first screen of every launch,
+/// and has the web process draw every frame through GL: with Mesa's software
+/// driver that cost about a tenth of a second at launch and 1.5 s of CPU
+/// during the `large` export, taken from the export on two cores
+/// (docs/benchmarks.md). A window of forms loses nothing by sharing its
+/// frames through shared memory instead (also the usual cure for blank
+/// windows on some GPU drivers). A value the user set wins. Only before any
+/// thread exists: setenv is not thread-safe.
+#[cfg(target_os = "linux")]
+fn prefer_shared_memory_renderer() {
+    const VAR: &str = "WEBKIT_DISABLE_DMABUF_RENDERER";
+    if std::env::var_os(VAR).is_none() && glib::setenv(VAR, "1", false).is_err() {
+        eprintln!("keepsake-desktop: could not set {VAR}; starting with WebKit's defaults");
+    }
 }
 
 #[cfg(test)]

@@ -103,6 +103,20 @@ struct Destinations {
 /// to look into on every launch.
 const REMEMBERED_DESTINATIONS: usize = 16;
 
+/// The keyring read a launch begins with (is anyone signed in to the chosen
+/// platform?), started on its own thread as the app starts, so that its
+/// D-Bus round trips (a probe, then the entries) overlap WebKit's start
+/// instead of following the first screen's request. Used once, by the first
+/// [`AppState::who_am_i`], and only for the platform it was read for; a
+/// sign-in, a sign-out or another platform drops it unread.
+struct LaunchRead {
+    /// The platform's keyring key (as [`normalise_platform`] writes it).
+    platform: String,
+    result: tokio::sync::oneshot::Receiver<LaunchCredentials>,
+}
+
+type LaunchCredentials = keepsake_core::Result<(Arc<dyn CredentialStore>, Option<Credentials>)>;
+
 /// The app's state, managed by Tauri.
 pub struct AppState {
     paths: Paths,
@@ -115,6 +129,7 @@ pub struct AppState {
     prepared: Mutex<Option<ExportRequest>>,
     /// Stops the browser sign-in that is waiting, if one is.
     signing_in: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    launch_read: Mutex<Option<LaunchRead>>,
 }
 
 impl AppState {
@@ -123,7 +138,45 @@ impl AppState {
         let env_platform = std::env::var(PLATFORM_ENV)
             .ok()
             .filter(|v| !v.trim().is_empty());
-        Self::with(Paths::for_user(), env_platform, None)
+        let state = Self::with(Paths::for_user(), env_platform, None);
+        *lock(&state.launch_read) = state.start_launch_read();
+        state
+    }
+
+    /// Starts reading the keyring for the chosen platform, if there is one.
+    fn start_launch_read(&self) -> Option<LaunchRead> {
+        let platform = normalise_platform(&self.platform().ok()?);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let key = platform.clone();
+        std::thread::Builder::new()
+            .name("keyring-at-launch".into())
+            .spawn(move || {
+                let read = KeyringStore::new().and_then(|store| {
+                    let store: Arc<dyn CredentialStore> = Arc::new(store);
+                    let found = store.load(&key)?;
+                    Ok((store, found))
+                });
+                let _ = tx.send(read);
+            })
+            .ok()?;
+        Some(LaunchRead {
+            platform,
+            result: rx,
+        })
+    }
+
+    /// The launch's keyring read, if it is for `platform` and not used yet.
+    async fn take_launch_read(&self, platform: &str) -> Option<LaunchCredentials> {
+        let read = lock(&self.launch_read)
+            .take()
+            .filter(|r| r.platform == platform)?;
+        // A thread that could not start or died: read again the usual way.
+        read.result.await.ok()
+    }
+
+    /// Drops the launch's keyring read: what it found may be out of date.
+    fn forget_launch_read(&self) {
+        lock(&self.launch_read).take();
     }
 
     /// State over explicit paths and store (tests).
@@ -139,6 +192,7 @@ impl AppState {
             running: Mutex::new(None),
             prepared: Mutex::new(None),
             signing_in: Mutex::new(None),
+            launch_read: Mutex::new(None),
         }
     }
 
@@ -182,6 +236,7 @@ impl AppState {
 
     /// Checks and remembers `url`.
     pub fn set_platform(&self, url: &str) -> CmdResult<PlatformInfo> {
+        self.forget_launch_read();
         let parsed = PlatformUrl::parse(url.trim()).map_err(Error::from)?;
         let settings = Settings {
             platform: Some(normalise_platform(&parsed)),
@@ -248,6 +303,7 @@ impl AppState {
 
     /// Checks new credentials with `/me`, then stores them.
     async fn keep(&self, creds: Credentials, platform: &PlatformUrl) -> CmdResult<Account> {
+        self.forget_launch_read();
         let tokens = Arc::new(StaticToken::new(creds.access_token.clone(), platform));
         let client = ApiClient::new(platform, tokens)?.with_retry(interactive());
         let account = me(&client, platform).await?;
@@ -263,13 +319,26 @@ impl AppState {
         Ok(ApiClient::new(&platform, tokens)?)
     }
 
+    /// [`client`](Self::client), from the launch's keyring read if it is
+    /// still there.
+    async fn client_at_launch(&self, platform: &PlatformUrl) -> CmdResult<ApiClient> {
+        let key = normalise_platform(platform);
+        let Some(read) = self.take_launch_read(&key).await else {
+            return self.client().await;
+        };
+        let (store, found) = read?;
+        let credentials = found.ok_or(Error::NotSignedIn { platform: key })?;
+        let tokens: Arc<dyn TokenProvider> = Arc::new(TokenSource::new(store, credentials));
+        Ok(ApiClient::new(platform, tokens)?)
+    }
+
     /// Who is signed in; `None` when nobody is.
     pub async fn who_am_i(&self) -> CmdResult<Option<Account>> {
         let platform = match self.platform() {
             Ok(p) => p,
             Err(_) => return Ok(None),
         };
-        let client = match self.client().await {
+        let client = match self.client_at_launch(&platform).await {
             Ok(c) => c.with_retry(interactive()),
             Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
             Err(e) => return Err(e),
@@ -283,6 +352,7 @@ impl AppState {
 
     /// Revokes and forgets the sign-in.
     pub async fn sign_out(&self) -> CmdResult<()> {
+        self.forget_launch_read();
         let platform = self.platform()?;
         let key = normalise_platform(&platform);
         let store = self.store()?;

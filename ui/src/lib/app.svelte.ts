@@ -117,9 +117,17 @@ export class KeepsakeApp {
 
   async init(): Promise<void> {
     await this.attempt('Starting…', async () => {
-      this.platform = await this.api.getPlatform();
-      this.destination = await this.api.defaultDestination();
-      this.account = this.platform.url ? await this.api.whoAmI() : null;
+      // Asked at once, not one after the other: the first screen waits for
+      // the slowest answer (the keyring, then the platform) instead of the
+      // sum of three round trips.
+      const platform = this.api.getPlatform();
+      const destination = this.api.defaultDestination();
+      const account = this.api.whoAmI();
+      // Awaited below, after the others; not an unhandled rejection meanwhile.
+      account.catch(() => undefined);
+      this.platform = await platform;
+      this.destination = await destination;
+      this.account = this.platform.url ? await account : null;
     }, () => this.init());
     if (this.account) await this.afterSignIn();
     else this.screen = 'signIn';
