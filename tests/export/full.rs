@@ -86,6 +86,13 @@ async fn ten_thousand_posts_arrive_exactly_once_and_the_manifest_reconciles() {
     assert_eq!(manifest["connector"]["kind"], "keepsake-export-api");
     assert_eq!(manifest["connector"]["name"], "Keepsake Export API v1");
     assert_eq!(manifest["connector"]["features"]["checksums"], true);
+    let posts = manifest["descriptors"]
+        .as_array()
+        .and_then(|d| d.iter().find(|d| d["name"] == "posts"))
+        .unwrap_or_else(|| panic!("posts is described: {manifest}"));
+    assert_eq!(posts["label"], "Posts");
+    assert_eq!(posts["kind"], "records");
+    assert_eq!(posts["csv"][0], "id");
     assert!(
         manifest["tool"]
             .as_str()

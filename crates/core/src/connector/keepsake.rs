@@ -8,7 +8,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{Account, Connector, Ending, Features, OpenRequest, Page, Report, Session};
+use super::{
+    Account, Category, CategoryKind, Connector, Ending, Features, OpenRequest, Page, Report,
+    Session, col,
+};
 use crate::client::{ApiClient, Auth};
 use crate::{Error, Result};
 
@@ -28,6 +31,75 @@ pub const CATEGORIES: [&str; 6] = [
     "likes",
     "connections",
     "media",
+];
+
+/// The contract's categories as data, with the columns of their CSV files
+/// (nested values flattened: a comment's `post_author.login` as
+/// `post_author`).
+const DESCRIPTORS: [Category; 6] = [
+    Category {
+        name: "profile",
+        label: "Profile",
+        kind: CategoryKind::Single,
+        csv: &[],
+    },
+    Category {
+        name: "posts",
+        label: "Posts",
+        kind: CategoryKind::Records,
+        csv: &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("body", "/body"),
+            col("visibility", "/visibility"),
+            col("reply_to", "/reply_to"),
+            col("media_ids", "/media_ids"),
+        ],
+    },
+    Category {
+        name: "comments",
+        label: "Comments",
+        kind: CategoryKind::Records,
+        csv: &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("post_id", "/post_id"),
+            col("body", "/body"),
+            col("post_author", "/post_author/login"),
+            col("post_author_id", "/post_author/id"),
+        ],
+    },
+    Category {
+        name: "likes",
+        label: "Likes",
+        kind: CategoryKind::Records,
+        csv: &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("post_id", "/post_id"),
+            col("post_author", "/post_author/login"),
+            col("post_author_id", "/post_author/id"),
+        ],
+    },
+    Category {
+        name: "connections",
+        label: "Connections",
+        kind: CategoryKind::People,
+        csv: &[
+            col("id", "/id"),
+            col("created_at", "/created_at"),
+            col("direction", "/direction"),
+            col("user_id", "/user/id"),
+            col("user_login", "/user/login"),
+            col("user_display_name", "/user/display_name"),
+        ],
+    },
+    Category {
+        name: "media",
+        label: "Media",
+        kind: CategoryKind::Files,
+        csv: &[],
+    },
 ];
 
 /// The connector's kind.
@@ -112,6 +184,10 @@ impl Connector for KeepsakeApi {
         // The signed URL is the credential; the token never goes to it, on
         // the platform's origin or a CDN's (`docs/api.md` §6).
         Auth::Omit
+    }
+
+    fn categories(&self) -> &'static [Category] {
+        &DESCRIPTORS
     }
 
     fn whoami<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<Account>> {
@@ -282,6 +358,27 @@ fn explain_open_error(e: Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_descriptors_are_the_contracts_categories_and_csv_starts_with_id_and_date() {
+        let names: Vec<&str> = DESCRIPTORS.iter().map(|d| d.name).collect();
+        assert_eq!(names, CATEGORIES);
+        for d in DESCRIPTORS.iter().filter(|d| !d.csv.is_empty()) {
+            assert_eq!(d.csv[0].header, "id", "{}", d.name);
+            assert_eq!(d.csv[1].header, "created_at", "{}", d.name);
+        }
+        // One record and files have no CSV of their own.
+        assert!(
+            KeepsakeApi
+                .category("profile")
+                .is_some_and(|d| d.csv.is_empty())
+        );
+        assert!(
+            KeepsakeApi
+                .category("media")
+                .is_some_and(|d| d.csv.is_empty())
+        );
+    }
     use crate::connector::{Estimate, UserRef};
 
     fn session() -> Session {

@@ -48,6 +48,51 @@ pub struct Features {
     pub staff_lookup: bool,
 }
 
+/// What a category holds, which decides how the engine fetches it and how
+/// the archive shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoryKind {
+    /// One record (a profile), fetched whole.
+    Single,
+    /// Records walked page by page.
+    Records,
+    /// Records of other accounts (followers, room members), walked the same
+    /// way.
+    People,
+    /// Records that each name a file, downloaded and archived beside them.
+    Files,
+}
+
+/// One column of a category's CSV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Column {
+    /// The header.
+    pub header: &'static str,
+    /// Where the value is in a record (a JSON Pointer, RFC 6901).
+    pub pointer: &'static str,
+}
+
+/// A column named `header` read from `pointer`.
+pub const fn col(header: &'static str, pointer: &'static str) -> Column {
+    Column { header, pointer }
+}
+
+/// A category as data: everything the engine, the CSV writer and the
+/// archive's manifest need to know of it, so that none of them names a
+/// platform's categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Category {
+    /// Its name in the session and the archive (`posts`: `data/posts.json`).
+    pub name: &'static str,
+    /// For people: "Posts".
+    pub label: &'static str,
+    /// What it holds.
+    pub kind: CategoryKind,
+    /// The columns of its CSV file; empty for none.
+    pub csv: &'static [Column],
+}
+
 /// An account on the platform.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -175,6 +220,12 @@ pub trait Connector: Send + Sync {
     fn scopes(&self, support: bool) -> &'static [&'static str];
     /// Whether media downloads carry the session's credentials.
     fn media_auth(&self) -> Auth;
+    /// The categories the platform may hold, in the order to show them.
+    fn categories(&self) -> &'static [Category];
+    /// The category named `name`, if the platform has one.
+    fn category(&self, name: &str) -> Option<&'static Category> {
+        self.categories().iter().find(|c| c.name == name)
+    }
 
     /// The signed-in account.
     fn whoami<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<Account>>;

@@ -15,7 +15,7 @@ pub(super) mod growing;
 mod pipeline;
 
 use super::Formats;
-use super::csv::{CsvRows, columns};
+use super::csv::CsvRows;
 use crate::archive::{
     ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
     names::NameAllocator,
@@ -33,6 +33,9 @@ pub(super) enum Job {
         /// Sent as the category starts: its file is read as its pages
         /// arrive. `None`: it is complete.
         growing: Option<growing::Watch>,
+        /// The columns of its CSV file (the connector's descriptor); empty
+        /// for none.
+        csv: &'static [super::csv::Column],
     },
     /// A verified media file.
     Media {
@@ -266,6 +269,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             jsonl,
             media,
             growing,
+            csv,
         } => {
             let streamed = growing.clone();
             // Each form reads the staged records on its own.
@@ -299,7 +303,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                     move || Ok(Box::new(JsonArray::new(open()?, dir)) as Box<dyn CheckedRead>),
                 ),
             ));
-            if let Some(cols) = columns(&name).filter(|_| formats.csv) {
+            if let Some(cols) = Some(csv).filter(|c| formats.csv && !c.is_empty()) {
                 let open = Arc::clone(&lines);
                 v.push(unit(
                     format!("{name}.csv"),

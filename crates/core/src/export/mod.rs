@@ -1054,6 +1054,17 @@ async fn fetch_and_assemble(
         "subject": session.subject,
         "reason": session.reason,
         "categories": tallies.keys().collect::<Vec<_>>(),
+        // What each category is, for a reader that does not know its name.
+        "descriptors": tallies
+            .keys()
+            .filter_map(|c| shared.connector.category(c))
+            .map(|d| json!({
+                "name": d.name,
+                "label": d.label,
+                "kind": d.kind,
+                "csv": d.csv.iter().map(|c| c.header).collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>(),
         "formats": formats.names(),
         "split_size": split_size,
         "filters": {"since": session.since, "until": session.until},
@@ -1128,6 +1139,9 @@ async fn fetch_everything(
     stream_text: bool,
 ) -> Result<(BTreeMap<String, Tally>, media::MediaTally)> {
     let zip_err = || Error::WriterStopped;
+    // A category's CSV columns are the connector's to say.
+    let connector = shared.connector.clone();
+    let csv_of = move |cat: &str| connector.category(cat).map_or(&[][..], |d| d.csv);
     let mut tasks = tokio::task::JoinSet::new();
     let mut media_rx = None;
     // Half the downloads wait for the record categories: their pages then
@@ -1148,6 +1162,7 @@ async fn fetch_everything(
             continue;
         }
         let state = states.get(cat).cloned().unwrap_or_default();
+        let csv = csv_of(cat);
         let media_tx = if cat == "media" {
             let (tx, rx) = mpsc::channel::<Value>(256);
             media_rx = Some(rx);
@@ -1165,6 +1180,7 @@ async fn fetch_everything(
                 jsonl: shared.staging_file(cat),
                 media: None,
                 growing: Some(watch),
+                csv,
             })
             .map_err(|_| zip_err())?;
             Some(growth)
@@ -1184,6 +1200,7 @@ async fn fetch_everything(
                     jsonl: shared.staging_file(&cat),
                     media: None,
                     growing: None,
+                    csv,
                 })
                 .map_err(|_| Error::WriterStopped)?;
             }
@@ -1280,6 +1297,7 @@ async fn fetch_everything(
             // already, once it is safely in the archive.
             media: Some(Arc::new(shared.media_retrieved())),
             growing: None,
+            csv: csv_of("media"),
         })
         .map_err(|_| zip_err())?;
     }
