@@ -346,17 +346,38 @@ fn replace_all(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Marks the exchange answered once the last byte of `r`'s body is sent.
+/// Marks the exchange answered once the last byte of `r`'s body is
+/// handed to the connection.
 fn answered(inner: &Arc<Inner>, slot: usize, r: Response) -> Response {
-    let (parts, body) = r.into_parts();
+    use axum::body::HttpBody as _;
+    let (mut parts, body) = r.into_parts();
+    // The bodies here are whole (the server's bytes, or ours): keep their
+    // length, so that the client sees the same framing as without the
+    // proxy; and with a length, hyper polls no further than its last byte.
+    let len = body.size_hint().exact().expect("a body of known length");
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     let inner = inner.clone();
-    let done = futures_util::stream::once(async move {
+    let mark = move || {
         if let Some(e) = inner.log.lock().expect("log").get_mut(slot) {
             e.answered = Some(Instant::now());
         }
-        Ok::<_, axum::Error>(axum::body::Bytes::new())
+    };
+    if len == 0 {
+        mark();
+        return Response::from_parts(parts, body);
+    }
+    let mut sent = 0u64;
+    let stream = body.into_data_stream().map(move |chunk| {
+        if let Ok(c) = &chunk {
+            sent += c.len() as u64;
+            if sent >= len {
+                mark();
+            }
+        }
+        chunk
     });
-    let stream = body.into_data_stream().chain(done);
     Response::from_parts(parts, Body::from_stream(stream))
 }
 

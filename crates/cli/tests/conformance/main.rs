@@ -7,6 +7,16 @@
 //! own way); each connector's module starts its server and calls every
 //! check. Today the Keepsake Export API against the reference platform;
 //! WordPress and Matrix add a module each.
+//!
+//! A new connector's module (see `keepsake.rs`): start the server with an
+//! account that spans several pages of one collection (the kill, the
+//! writes and the revocation happen between pages); implement [`Server`]
+//! with what the platform offers its own administrators (its API as
+//! another account, an admin API, its database), never through Keepsake;
+//! say how its records and requests are keyed; then one `#[tokio::test]`
+//! per check. Every check runs the CLI through the fault proxy or straight
+//! at the server, so it knows nothing of the platform's paths beyond
+//! [`Target::page_path`] and [`Target::file_path`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
