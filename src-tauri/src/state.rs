@@ -810,6 +810,50 @@ mod tests {
         }
     }
 
+    /// A launch read for `platform` that found nobody signed in.
+    fn launch_read(state: &AppState, dir: &Path, platform: &str) {
+        let store: Arc<dyn CredentialStore> = Arc::new(
+            keepsake_core::credentials::InsecureFileStore::new(dir.join("tokens.json")),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Ok((store, None)));
+        *lock(&state.launch_read) = Some(LaunchRead {
+            platform: platform.to_owned(),
+            result: rx,
+        });
+    }
+
+    #[tokio::test]
+    async fn the_launch_read_is_used_once_for_its_platform_and_dropped_by_a_change() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = Paths {
+            settings: dir.path().join("settings.json"),
+            audit: dir.path().join("audit"),
+            destination: dir.path().join("Downloads"),
+            destinations: dir.path().join("destinations.json"),
+        };
+        let state = AppState::with(paths, None, None);
+        let a = "http://a.example";
+
+        launch_read(&state, dir.path(), a);
+        assert!(state.take_launch_read(a).await.is_some(), "its platform");
+        assert!(state.take_launch_read(a).await.is_none(), "once only");
+
+        launch_read(&state, dir.path(), a);
+        assert!(
+            state.take_launch_read("http://b.example").await.is_none(),
+            "another platform's"
+        );
+        assert!(lock(&state.launch_read).is_none(), "and dropped");
+
+        launch_read(&state, dir.path(), a);
+        state.set_platform("https://b.example").expect("a valid URL");
+        assert!(
+            lock(&state.launch_read).is_none(),
+            "another platform was chosen"
+        );
+    }
+
     #[test]
     fn formats_and_split_reach_the_engine() {
         let defaults = AppState::options(&request(), ResumeMode::Auto).expect("valid");
