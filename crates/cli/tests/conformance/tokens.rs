@@ -1,7 +1,8 @@
 //! No token in any file under the home, data, config or output folders,
 //! after a finished export and after one killed part-way (its staging,
 //! journal and unfinished archive left behind), compressed entries of an
-//! archive included. The search itself is shown to find a token.
+//! archive included; nor in any request's address. The search itself is
+//! shown to find a token.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -51,6 +52,16 @@ pub async fn no_file_holds_the_token(t: &Target) {
     // The audit log, read and written.
     assert!(home.run(&["audit", "list"]).status.success());
     expect::no_token_in_files(&[&home.path("")], &t.token);
+    // Nor in an address, which servers and proxies write to their logs.
+    let in_url: Vec<String> = proxy
+        .seen()
+        .into_iter()
+        .filter(|p| p.contains(&t.token))
+        .collect();
+    assert!(
+        in_url.is_empty(),
+        "the token in a request's address: {in_url:?}"
+    );
 
     // The search finds a token in a plain file and in a deflated entry.
     let probe = tempfile::tempdir().expect("tmp");
