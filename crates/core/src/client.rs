@@ -69,9 +69,15 @@ impl TokenProvider for StaticToken {
         Box::pin(async move { Ok(self.token.clone()) })
     }
     fn renew<'a>(&'a self, _rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>> {
+        // Not "signed out": this token was never accepted, or no longer is,
+        // and nothing can renew it. Say so, and what to do.
         Box::pin(async move {
-            Err(Error::NotSignedIn {
-                platform: self.platform.clone(),
+            Err(Error::SignIn {
+                detail: format!(
+                    "{} did not accept the access token (it may be mistyped, expired or revoked); \
+                     check it, or get a new one and sign in with it",
+                    self.platform
+                ),
             })
         })
     }

@@ -37,7 +37,16 @@ async fn a_wrong_token_is_refused_and_not_kept() {
     let err = commands::sign_in_with_token(t.state(), "ksp_not-a-token".into())
         .await
         .expect_err("refused");
-    assert_eq!(err.code, ErrorCode::SignedOut, "{err:?}");
+    // Issue 9: a mistyped token said "you are signed out".
+    assert_eq!(err.code, ErrorCode::SignIn, "{err:?}");
+    assert!(
+        err.message.contains("did not accept the access token"),
+        "{err:?}"
+    );
+    assert!(
+        !err.message.contains("keepsake login"),
+        "no CLI advice in the window: {err:?}"
+    );
     assert_eq!(commands::who_am_i(t.state()).await.expect("asked"), None);
 
     let empty = commands::sign_in_with_token(t.state(), "  ".into())
