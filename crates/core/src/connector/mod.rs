@@ -222,6 +222,13 @@ pub trait Connector: Send + Sync {
     fn media_auth(&self) -> Auth;
     /// The categories the platform may hold, in the order to show them.
     fn categories(&self) -> &'static [Category];
+    /// The most records a category may bring before the walk stops as the
+    /// platform's fault, given the count it announced (`None`: the platform
+    /// announces none). The default is the engine's; a platform that counts
+    /// loosely, or not at all, supplies its own.
+    fn record_bound(&self, expected: Option<u64>) -> u64 {
+        crate::export::record_bound(expected)
+    }
     /// The category named `name`, if the platform has one.
     fn category(&self, name: &str) -> Option<&'static Category> {
         self.categories().iter().find(|c| c.name == name)

@@ -42,7 +42,7 @@ const UNCOUNTED_RECORD_BOUND: u64 = 10_000_000;
 /// while the export runs, yet bounded, so a platform that invents records
 /// cannot fill the disk. A connector whose platform counts differently
 /// supplies its own.
-pub(crate) fn record_bound(expected: Option<u64>) -> u64 {
+pub fn record_bound(expected: Option<u64>) -> u64 {
     match expected {
         Some(n) => n.saturating_mul(2).saturating_add(1000),
         None => UNCOUNTED_RECORD_BOUND,
@@ -213,7 +213,9 @@ async fn walk(
         url: url.clone(),
         detail,
     };
-    let bound = record_bound(shared.expected.get(cat).copied());
+    let bound = shared
+        .connector
+        .record_bound(shared.expected.get(cat).copied());
     let mut recent = Recent::from_state(state);
     let mut asked = Asked::default();
     asked.again(state.next.as_deref());

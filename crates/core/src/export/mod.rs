@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 pub use assemble::media_archive_path;
+pub use fetch::record_bound;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
