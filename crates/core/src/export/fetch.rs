@@ -351,20 +351,36 @@ fn checked<'a>(record: &'a str, cat: &str, url: &str) -> Result<Cow<'a, str>> {
 /// valid Unicode: pretty-printed, or, when it holds a lone surrogate (which
 /// a parsed value cannot), byte for byte as the platform sent it.
 pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
-    let raw = shared
-        .connector
-        .single(&shared.client, &shared.session, "profile")
-        .await?;
-    match checked(raw.get(), "profile", &cat_url(shared, "profile"))? {
+    // Staged as it came, so a resumed run reads it instead of asking again:
+    // a resume fetches nothing twice. Written whole, then renamed, so a
+    // staged copy is never a torn one.
+    let staged = shared.staging_dir.join(PROFILE_FILE);
+    let raw = match std::fs::read_to_string(&staged) {
+        Ok(text) => text,
+        Err(_) => {
+            let raw = shared
+                .connector
+                .single(&shared.client, &shared.session, "profile")
+                .await?;
+            let part = staged.with_extension("part");
+            super::write_private(&part, raw.get().as_bytes())?;
+            std::fs::rename(&part, &staged).map_err(Error::io("rename", &part))?;
+            raw.get().to_owned()
+        }
+    };
+    match checked(&raw, "profile", &cat_url(shared, "profile"))? {
         Cow::Borrowed(text) => {
             let v = parse(text)?;
             let pretty =
                 serde_json::to_vec_pretty(&v).map_err(|e| Error::Invalid(e.to_string()))?;
             Ok((pretty, false))
         }
-        Cow::Owned(_) => Ok((raw.get().as_bytes().to_vec(), true)),
+        Cow::Owned(_) => Ok((raw.into_bytes(), true)),
     }
 }
+
+/// The profile as the platform sent it, in the staging folder.
+const PROFILE_FILE: &str = "profile.raw.json";
 
 /// A category's pages on the platform, as an error may show them (no
 /// query, so no cursor).
