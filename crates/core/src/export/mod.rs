@@ -11,10 +11,12 @@ mod assemble;
 mod checked;
 mod csv;
 mod fetch;
+mod fetch_all;
 mod formats;
 mod media;
 mod outcome;
 pub mod progress;
+mod session;
 mod staging;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,20 +26,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use serde_json::json;
 
 pub use assemble::media_archive_path;
 pub use fetch::record_bound;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
+pub use session::{Prepared, discard, prepare};
 pub use staging::STAGING_PREFIX;
 
 use crate::archive::BagInfo;
 use crate::client::ApiClient;
 use crate::{Error, Result};
-use checked::archive_name;
 pub(crate) use checked::is_plain_export_id;
 use staging::{Checkpoint, Staging};
 
@@ -213,42 +214,10 @@ pub(crate) struct Tally {
     odd_text: u64,
 }
 
-use crate::connector::{Connector, Ending, Estimate, OpenRequest, Session, UserRef};
-
-/// What the staging directory remembers about its export.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct StagedSession {
-    platform: String,
-    session: Session,
-    archive_name: String,
-    /// The archive's form as chosen when the export started; a resumed run
-    /// keeps it whatever it is asked for (a front end offering to resume
-    /// may not know the first choice). Absent in sessions staged by older
-    /// versions.
-    #[serde(default)]
-    choices: Option<Choices>,
-    /// The kind of the platform's API ([`Connector::kind`]); absent in
-    /// sessions staged by older versions, which all spoke the Keepsake
-    /// Export API.
-    #[serde(default)]
-    connector: Option<String>,
-}
-
-impl StagedSession {
-    /// The kind of the API the session was opened with.
-    fn connector_kind(&self) -> &str {
-        self.connector
-            .as_deref()
-            .unwrap_or(crate::connector::keepsake::KIND)
-    }
-}
-
-/// What the archive is made of and how it is cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Choices {
-    formats: Formats,
-    split_size: Option<u64>,
-}
+use crate::connector::{Connector, Ending, Session, UserRef};
+use session::{
+    Choices, StagedSession, needed_space, open_or_resume, settle_choices, write_private,
+};
 
 /// State shared by the fetch tasks.
 pub(crate) struct Shared {
@@ -357,79 +326,6 @@ impl Shared {
             eta_secs,
         });
     }
-}
-
-/// `path` on the platform as an error may show it.
-fn shown_url(client: &ApiClient, path: &str) -> String {
-    client
-        .url(path)
-        .map(|u| crate::error::display_url(&u))
-        .unwrap_or_else(|_| path.to_owned())
-}
-
-/// Finds an interrupted export of `subject_id` from `platform` in `out_dir`.
-fn find_resumable(
-    out_dir: &Path,
-    (platform, connector): (&str, &dyn Connector),
-    subject_id: i64,
-) -> Option<(PathBuf, StagedSession)> {
-    staging::find_staged(out_dir).into_iter().find_map(|dir| {
-        let raw = std::fs::read(dir.join("session.json")).ok()?;
-        let s: StagedSession = serde_json::from_slice(&raw).ok()?;
-        // The staged session names the folders removed when it ends; a
-        // session of another API is not this one's to continue.
-        (s.platform == platform
-            && s.connector_kind() == connector.kind()
-            && s.session.subject.id == subject_id
-            && s.is_trustworthy(&dir))
-        .then_some((dir, s))
-    })
-}
-
-/// The archive's form for this run: the one the export started with once
-/// anything was fetched (a resumed export keeps it, whatever a front end
-/// offering to resume asks for), and otherwise this run's, recorded for the
-/// runs after it (a prepared session may be started with other choices).
-fn settle_choices(
-    staging_dir: &Path,
-    staged: &StagedSession,
-    opts: &ExportOptions,
-    nothing_fetched: bool,
-) -> Result<Choices> {
-    let asked = Choices {
-        formats: opts.formats,
-        split_size: opts.split_size,
-    };
-    match staged.choices {
-        Some(first) if !nothing_fetched => {
-            if first != asked {
-                tracing::info!(
-                    ?first,
-                    "a resumed export keeps the formats and split size it started with"
-                );
-            }
-            Ok(first)
-        }
-        Some(first) if first == asked => Ok(first),
-        _ => {
-            let updated = StagedSession {
-                choices: Some(asked),
-                ..staged.clone()
-            };
-            let json =
-                serde_json::to_vec_pretty(&updated).map_err(|e| Error::Invalid(e.to_string()))?;
-            write_private(&staging_dir.join("session.json"), &json)?;
-            Ok(asked)
-        }
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let mut f = staging::open_private(path, false)?;
-    f.set_len(0).map_err(Error::io("truncate", path))?;
-    f.write_all(bytes).map_err(Error::io("write", path))?;
-    f.sync_all().map_err(Error::io("sync", path))
 }
 
 /// What is known about an export attempt so far, for its audit record.
@@ -651,196 +547,11 @@ async fn run_inner(
     }
 }
 
-/// Finds the staged session of an interrupted export of the same account in
-/// `out_dir` and checks the platform still holds it open, or opens a new
-/// session and stages it. On failure, says who the actor was (if known) for
-/// the audit record.
-async fn open_or_resume(
-    client: &ApiClient,
-    opts: &ExportOptions,
-    reporter: &dyn Reporter,
-) -> std::result::Result<(UserRef, PathBuf, StagedSession, bool), (Option<UserRef>, Error)> {
-    let platform = client.base().to_string();
-    let connector = &opts.connector;
-    let me = connector
-        .whoami(client)
-        .await
-        .map(|a| UserRef {
-            id: a.id,
-            login: a.login,
-        })
-        .map_err(|e| (None, e))?;
-    let fail = |e: Error| (Some(me.clone()), e);
-    let subject_id = opts.subject_id.unwrap_or(me.id);
-    crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
-
-    let mut resumed = false;
-    let mut staged = None;
-    if opts.resume != ResumeMode::Never
-        && let Some((dir, s)) =
-            find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
-    {
-        let path = connector.session_path(&s.session);
-        let live = connector.live(client, &s.session).await.map_err(fail)?;
-        let kept = format!(
-            "nothing was written, and the interrupted export in {} is kept as it was",
-            dir.display()
-        );
-        live.check_kept(&shown_url(client, &path), &kept)
-            .map_err(fail)?;
-        if live.status == "running" {
-            resumed = true;
-            staged = Some((dir, s));
-        } else {
-            reporter.report(ExportEvent::Warning {
-                message: format!(
-                    "an interrupted export ({}) was found but the platform has ended it ({}); starting a new one",
-                    s.session.export_id, live.status
-                ),
-            });
-            let _ = staging::remove_dir(&opts.out_dir, &dir);
-            crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
-        }
-    }
-    if opts.resume == ResumeMode::Require && staged.is_none() {
-        return Err(fail(Error::Invalid(format!(
-            "there is no interrupted export of this account to resume in {}; run without --resume to start one",
-            opts.out_dir.display()
-        ))));
-    }
-    let (staging_dir, staged) = match staged {
-        Some(x) => x,
-        None => {
-            let request = OpenRequest {
-                reason: opts.reason.clone(),
-                categories: opts.categories.clone(),
-                since: opts.since.clone(),
-                until: opts.until.clone(),
-            };
-            let (session, path) = connector
-                .open(client, subject_id, &request)
-                .await
-                .map_err(fail)?;
-            session.check(&shown_url(client, &path)).map_err(fail)?;
-            let s = StagedSession {
-                connector: Some(connector.kind().to_owned()),
-                platform: platform.clone(),
-                archive_name: archive_name(&session),
-                session,
-                choices: Some(Choices {
-                    formats: opts.formats,
-                    split_size: opts.split_size,
-                }),
-            };
-            let dir = Staging::dir_for(&opts.out_dir, &s.session.export_id).map_err(fail)?;
-            Staging::open(&dir).map_err(fail)?;
-            let json =
-                serde_json::to_vec_pretty(&s).map_err(|e| fail(Error::Invalid(e.to_string())))?;
-            write_private(&dir.join("session.json"), &json).map_err(fail)?;
-            (dir, s)
-        }
-    };
-    Ok((me, staging_dir, staged, resumed))
-}
-
-/// What an export session holds, known before anything is fetched.
-#[derive(Debug, Clone, Serialize)]
-pub struct Prepared {
-    /// The platform's export id.
-    pub export_id: String,
-    /// The snapshot time.
-    pub as_of: String,
-    /// Login of the exported account.
-    pub subject: String,
-    /// Login of the signed-in account.
-    pub actor: String,
-    /// `(category, records, estimated bytes)`.
-    pub categories: Vec<(String, u64, u64)>,
-    /// Whether this continues an interrupted export.
-    pub resumed: bool,
-    /// Estimated disk space the export needs (staging plus archive).
-    pub needed_bytes: u64,
-    /// Free space in the destination, when the system says.
-    pub free_bytes: Option<u64>,
-}
-
-/// Opens (or finds the interrupted) export session and stages it in
-/// `opts.out_dir`, without fetching anything: a front end shows the counts,
-/// estimated size and free space, then calls [`run`] with the same options
-/// (which continues this session) or [`discard`].
-pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepared> {
-    let (_, _, staged, resumed) = open_or_resume(client, opts, &Silent)
-        .await
-        .map_err(|(_, e)| e)?;
-    let s = &staged.session;
-    Ok(Prepared {
-        export_id: s.export_id.clone(),
-        as_of: s.as_of.clone(),
-        subject: s.subject.login.clone(),
-        actor: s.actor.login.clone(),
-        categories: s
-            .categories
-            .iter()
-            .map(|(k, v)| (k.clone(), v.count, v.bytes))
-            .collect(),
-        resumed,
-        needed_bytes: needed_space(&s.categories, opts.split_size.is_some()),
-        free_bytes: fs4::available_space(&opts.out_dir).ok(),
-    })
-}
-
-/// Gives up a prepared or interrupted export of this account in
-/// `opts.out_dir`: tells the platform it was cancelled (so it does not count
-/// against the quota) and removes what was staged.
-pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
-    let me = opts.connector.whoami(client).await?;
-    let subject_id = opts.subject_id.unwrap_or(me.id);
-    let platform = client.base().to_string();
-    if let Some((dir, s)) = find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
-    {
-        let ending = Ending {
-            status: "cancelled",
-            counts: BTreeMap::new(),
-            archive: None,
-            error: Some("discarded before it started"),
-        };
-        if let Some(report) = opts.connector.report(&s.session, &ending)
-            && let Some(e) = outcome::report_now(client, report.into()).await
-            && e.code() != "export_running"
-        {
-            // Already ended (409) is fine; anything else is worth saying.
-            tracing::warn!(error = %e, "could not tell the platform the export was cancelled");
-        }
-        staging::remove_dir(&opts.out_dir, &dir)?;
-        crate::archive::remove_partial(&opts.out_dir.join(&s.archive_name));
-    }
-    Ok(())
-}
-
 /// How many bytes of staged media the archive takes in between syncs, after
 /// each of which the staged copies go: about an eighth of the export, so
 /// that a small export frees its staging too, and at most 128 MiB.
 fn sync_interval(estimated: u64) -> u64 {
     (estimated / 8).clamp(256 << 10, 128 << 20)
-}
-
-/// Free space an export needs, with a margin for the file system. An
-/// archive in one piece takes its own size, plus the staged records (kept
-/// until the end) and the media staged since the last sync (at most an
-/// eighth of the export, 128 MiB); a split archive is laid out from staged
-/// data at the end, so needs twice the estimate.
-fn needed_space(categories: &BTreeMap<String, Estimate>, split: bool) -> u64 {
-    let total: u64 = categories.values().map(|e| e.bytes).sum();
-    let margin = 64 << 20;
-    if split {
-        return total.saturating_mul(2) + margin;
-    }
-    let records: u64 = categories
-        .iter()
-        .filter(|(name, _)| *name != "media")
-        .map(|(_, e)| e.bytes)
-        .sum();
-    total + records + sync_interval(total) + margin
 }
 
 async fn fetch_and_assemble(
@@ -949,7 +660,7 @@ async fn fetch_and_assemble(
         started: Instant::now(),
     });
 
-    let outcome = fetch_everything(
+    let outcome = fetch_all::fetch_everything(
         shared.clone(),
         session,
         cat_states,
@@ -1110,218 +821,4 @@ async fn fetch_and_assemble(
         as_of: session.as_of.clone(),
         reported: false,
     })
-}
-
-/// The record categories still being fetched; says when there are none.
-struct TextLeft(
-    std::sync::atomic::AtomicUsize,
-    tokio::sync::watch::Sender<bool>,
-);
-
-/// Counts a record category as done when dropped (however it ended).
-struct TextCounted(Arc<TextLeft>);
-
-impl Drop for TextCounted {
-    fn drop(&mut self) {
-        if self.0.0.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.1.send_replace(true);
-        }
-    }
-}
-
-/// Every category concurrently (each cursor chain in order), media
-/// downloads alongside; finished categories go to the zip thread at once.
-async fn fetch_everything(
-    shared: Arc<Shared>,
-    session: &Session,
-    states: HashMap<String, staging::CategoryState>,
-    zip: std::sync::mpsc::Sender<assemble::Job>,
-    media_workers: usize,
-    stream_text: bool,
-) -> Result<(BTreeMap<String, Tally>, media::MediaTally)> {
-    let zip_err = || Error::WriterStopped;
-    // A category's CSV columns are the connector's to say.
-    let connector = shared.connector.clone();
-    let csv_of = move |cat: &str| connector.category(cat).map_or(&[][..], |d| d.csv);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut media_rx = None;
-    // Half the downloads wait for the record categories: their pages then
-    // come sooner, so their entries (the costly part to compress, and what
-    // a resumed run would prepare again) are in the archive early.
-    let text = session
-        .categories
-        .keys()
-        .filter(|c| *c != "profile" && *c != "media")
-        .count();
-    let (text_done, text_rx) = tokio::sync::watch::channel(text == 0);
-    let text_left = Arc::new(TextLeft(
-        std::sync::atomic::AtomicUsize::new(text),
-        text_done,
-    ));
-    for cat in session.categories.keys() {
-        if cat == "profile" {
-            continue;
-        }
-        let state = states.get(cat).cloned().unwrap_or_default();
-        let csv = csv_of(cat);
-        let media_tx = if cat == "media" {
-            let (tx, rx) = mpsc::channel::<Value>(256);
-            media_rx = Some(rx);
-            Some(tx)
-        } else {
-            None
-        };
-        // The archive takes a category's records as they arrive, except
-        // media's (which name the files retrieved, known only at the end)
-        // and a split archive's (laid out at the end anyway).
-        let growth = if cat != "media" && stream_text {
-            let (growth, watch) = assemble::growing::Growth::new();
-            zip.send(assemble::Job::Category {
-                name: cat.clone(),
-                jsonl: shared.staging_file(cat),
-                media: None,
-                growing: Some(watch),
-                csv,
-            })
-            .map_err(|_| zip_err())?;
-            Some(growth)
-        } else {
-            None
-        };
-        let streamed = growth.is_some();
-        let (shared, cat, zip) = (shared.clone(), cat.clone(), zip.clone());
-        let left = (cat != "media").then(|| Arc::clone(&text_left));
-        tasks.spawn(async move {
-            let _counted = left.map(TextCounted);
-            let tally =
-                fetch::category(shared.clone(), cat.clone(), state, media_tx, growth).await?;
-            if cat != "media" && !streamed {
-                zip.send(assemble::Job::Category {
-                    name: cat.clone(),
-                    jsonl: shared.staging_file(&cat),
-                    media: None,
-                    growing: None,
-                    csv,
-                })
-                .map_err(|_| Error::WriterStopped)?;
-            }
-            Ok::<_, Error>((cat, tally))
-        });
-    }
-    let downloads = media_rx.map(|rx| {
-        let (shared, zip) = (shared.clone(), zip.clone());
-        tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
-    });
-    // From here on, a failure joins the others and the tasks are drained
-    // below rather than dropped: a dropped task is aborted only when the
-    // runtime next polls it, and the caller then blocks on the zip thread,
-    // whose readers wait for those very tasks to give up their files.
-    let mut errors = Vec::new();
-    let mut profile_odd_text = 0;
-    if session.categories.contains_key("profile") {
-        let profile_progress = |fetched| ExportEvent::Category {
-            name: "profile".into(),
-            fetched,
-            expected: 1,
-        };
-        shared.reporter.report(profile_progress(0));
-        let fetched = fetch::profile(&shared).await.and_then(|(bytes, odd)| {
-            shared.reporter.report(profile_progress(1));
-            zip.send(assemble::Job::Bytes {
-                name: "profile.json".into(),
-                bytes,
-            })
-            .map_err(|_| zip_err())?;
-            Ok(odd)
-        });
-        match fetched {
-            Ok(odd) => profile_odd_text = u64::from(odd),
-            Err(e) => {
-                shared.failed.store(true, Ordering::SeqCst);
-                errors.push(e);
-            }
-        }
-    }
-    let mut tallies = BTreeMap::new();
-    if session.categories.contains_key("profile") {
-        tallies.insert(
-            "profile".to_owned(),
-            Tally {
-                expected: 1,
-                retrieved: 1,
-                odd_text: profile_odd_text,
-                ..Tally::default()
-            },
-        );
-    }
-    while let Some(joined) = tasks.join_next().await {
-        match joined.map_err(|e| Error::Invalid(format!("a fetch task failed: {e}")))? {
-            Ok((cat, t)) => {
-                tallies.insert(cat, t);
-            }
-            Err(e) => {
-                // Stop the others: one failed category fails the export.
-                shared.failed.store(true, Ordering::SeqCst);
-                errors.push(e);
-            }
-        }
-    }
-    let media_tally = match downloads {
-        Some(h) => match h
-            .await
-            .map_err(|e| Error::Invalid(format!("the downloads failed: {e}")))?
-        {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(e);
-                media::MediaTally::default()
-            }
-        },
-        None => media::MediaTally::default(),
-    };
-    if errors.is_empty() && shared.cancel.state() != RUNNING {
-        errors.push(Error::Cancelled);
-    }
-    if !errors.is_empty() {
-        // The cause, not the cancellations it set off in the other tasks.
-        let pick = errors
-            .iter()
-            .position(|e| !matches!(e, Error::Cancelled))
-            .unwrap_or(0);
-        return Err(errors.swap_remove(pick));
-    }
-    if tallies.contains_key("media") {
-        zip.send(assemble::Job::Category {
-            name: "media".into(),
-            jsonl: shared.staging_file("media"),
-            // The journal, not the staging folder: a staged file may be gone
-            // already, once it is safely in the archive.
-            media: Some(Arc::new(shared.media_retrieved())),
-            growing: None,
-            csv: csv_of("media"),
-        })
-        .map_err(|_| zip_err())?;
-    }
-    Ok((tallies, media_tally))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_archive_in_one_piece_needs_about_its_size_a_split_one_twice() {
-        const MIB: u64 = 1 << 20;
-        let estimate = |bytes: u64| Estimate { count: 1, bytes };
-        let cats: BTreeMap<String, Estimate> = [
-            ("posts".to_owned(), estimate(100 * MIB)),
-            ("media".to_owned(), estimate(10_000 * MIB)),
-        ]
-        .into();
-        let whole = needed_space(&cats, false);
-        // The archive, the staged records, one sync interval, the margin.
-        assert_eq!(whole, (10_100 + 100 + 128 + 64) * MIB);
-        assert_eq!(needed_space(&cats, true), (2 * 10_100 + 64) * MIB);
-        assert!(whole < needed_space(&cats, true));
-    }
 }
