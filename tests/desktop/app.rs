@@ -159,6 +159,14 @@ impl App {
         for (k, v) in extra {
             cmd.env(k, v);
         }
+        if std::env::var_os("KEEPSAKE_SCREENSHOTS").is_some() {
+            // With the shared-memory renderer the app chooses (src-tauri
+            // run()), a WebDriver screenshot leaves the window unable to be
+            // closed through WebDriver: the session's end then waits
+            // forever (seen with WebKitGTK 2.50). Screenshot runs keep
+            // WebKit's default renderer; the pixels are the same.
+            cmd.env("WEBKIT_DISABLE_DMABUF_RENDERER", "0");
+        }
         let driver = cmd
             .spawn()
             .expect("tauri-driver starts (cargo xtask setup installs it)");
