@@ -847,7 +847,9 @@ mod tests {
         assert!(lock(&state.launch_read).is_none(), "and dropped");
 
         launch_read(&state, dir.path(), a);
-        state.set_platform("https://b.example").expect("a valid URL");
+        state
+            .set_platform("https://b.example")
+            .expect("a valid URL");
         assert!(
             lock(&state.launch_read).is_none(),
             "another platform was chosen"

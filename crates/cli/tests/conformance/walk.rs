@@ -78,6 +78,9 @@ pub async fn records_written_and_deleted_during_the_walk_are_neither_lost_nor_do
     let home = Home::with_token(&proxy.url, &t.token);
     let archive = expect::completed(&home.export(&[], Duration::from_secs(120)));
 
+    // What the server holds now, read before the changes are looked at:
+    // the lock is not held across the wait.
+    let now = t.server.holdings().await;
     let changes = changes.lock().expect("changes");
     assert!(
         changes.written.len() >= 2,
@@ -87,7 +90,6 @@ pub async fn records_written_and_deleted_during_the_walk_are_neither_lost_nor_do
         proxy.seen()
     );
     // The changes really landed.
-    let now = t.server.holdings().await;
     let live: BTreeSet<String> = now.entries[entry]
         .as_array()
         .expect("records")

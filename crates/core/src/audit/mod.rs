@@ -45,10 +45,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-pub use pending::PendingReport;
-pub use store::Records;
 /// The same scrubbing for messages shown to the user (the API client).
 pub(crate) use chain::redact;
+pub use pending::PendingReport;
+pub use store::Records;
 
 const LOG_FILE: &str = "audit.jsonl";
 const HEAD_FILE: &str = "audit.head";
