@@ -8,27 +8,13 @@ use keepsake_tests::proxy::{Fault, FaultProxy, Trigger};
 use serde_json::Value;
 
 use crate::Target;
-use crate::common::{Home, Run, archives, assert_no_finished_archive, assert_no_token};
+use crate::common::{Home, archives, assert_no_finished_archive, assert_no_token};
 
 fn trigger(t: &Target) -> Trigger {
     Trigger {
         path_contains: t.page_path.to_owned(),
         skip: 0,
         times: 1,
-    }
-}
-
-/// Every category of the report retrieved as announced.
-fn assert_complete(run: &Run) {
-    assert_eq!(run.code(), 0, "{}", run.text());
-    let report = run
-        .result()
-        .unwrap_or_else(|| panic!("no result: {}", run.text()));
-    assert_eq!(report["outcome"], "completed", "{report}");
-    let counts = report["counts"].as_object().expect("counts");
-    assert!(!counts.is_empty(), "{report}");
-    for (cat, c) in counts {
-        assert_eq!(c["expected"], c["retrieved"], "{cat}: {report}");
     }
 }
 
@@ -40,7 +26,7 @@ pub async fn a_huge_error_body_is_capped_and_retried(t: &Target) {
     let run = home.export(&[], Duration::from_secs(180));
     assert!(!run.killed, "{}", run.text());
     assert_eq!(proxy.spoiled(), 1, "{:?}", proxy.seen());
-    assert_complete(&run);
+    crate::expect::completed(&run);
     assert!(
         run.peak_rss_kib < 200 << 10,
         "peak RSS {} KiB while a 1 GiB error body arrived",
@@ -57,7 +43,7 @@ pub async fn a_trickling_body_is_given_up_and_retried(t: &Target) {
     let run = home.export(&["--http-stall-secs", "1"], Duration::from_secs(120));
     assert!(!run.killed, "the trickle was waited out: {}", run.text());
     assert_eq!(proxy.spoiled(), 1, "{:?}", proxy.seen());
-    assert_complete(&run);
+    crate::expect::completed(&run);
     assert!(
         run.took < Duration::from_secs(60),
         "the trickled page held the export {:?}",

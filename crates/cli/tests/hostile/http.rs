@@ -284,6 +284,28 @@ async fn a_token_echoed_by_the_platform_is_never_printed() {
     assert_no_token(&audit);
 }
 
+/// Ctrl-C half a second after the first posts page was asked for (the
+/// script decides how it is answered): the run must end within 3 s as
+/// cancelled (exit 130), with no finished-looking archive and the export in
+/// the audit log.
+fn ctrl_c_on_the_posts_page(h: &Hostile) -> crate::common::Run {
+    let home = Home::new(&h.url);
+    let (run, after) = crate::common::export_then_ctrl_c(
+        &home,
+        &[],
+        || h.reads_of("posts") > 0,
+        Duration::from_millis(500),
+    );
+    assert!(
+        after < Duration::from_secs(3),
+        "took {after:?} after Ctrl-C"
+    );
+    assert_eq!(run.code(), 130, "{}", run.text());
+    assert_no_finished_archive(&home.out());
+    assert_audited(&home, "cancelled");
+    run
+}
+
 // Issue 14: a wait the platform asks for (up to the give-up time) must not
 // hold Ctrl-C hostage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,22 +319,8 @@ async fn ctrl_c_during_a_long_retry_after_ends_the_run_at_once() {
         ..Script::default()
     })
     .await;
-    let home = Home::new(&h.url);
-    // Into the wait.
-    let (run, after) = crate::common::export_then_ctrl_c(
-        &home,
-        &[],
-        || h.reads_of("posts") > 0,
-        Duration::from_millis(500),
-    );
-    assert!(
-        after < Duration::from_secs(3),
-        "took {after:?} after Ctrl-C"
-    );
-    assert_eq!(run.code(), 130, "{}", run.text());
+    let run = ctrl_c_on_the_posts_page(&h);
     assert!(run.text().contains("\"giving_up_at\""), "{}", run.text());
-    assert_no_finished_archive(&home.out());
-    assert_audited(&home, "cancelled");
     assert_eq!(h.reads_of("posts"), 1, "{:?}", h.seen());
 }
 
@@ -329,18 +337,5 @@ async fn ctrl_c_during_a_stalled_page_ends_the_run_at_once() {
         ..Script::default()
     })
     .await;
-    let home = Home::new(&h.url);
-    let (run, after) = crate::common::export_then_ctrl_c(
-        &home,
-        &[],
-        || h.reads_of("posts") > 0,
-        Duration::from_millis(500),
-    );
-    assert!(
-        after < Duration::from_secs(3),
-        "took {after:?} after Ctrl-C"
-    );
-    assert_eq!(run.code(), 130, "{}", run.text());
-    assert_no_finished_archive(&home.out());
-    assert_audited(&home, "cancelled");
+    ctrl_c_on_the_posts_page(&h);
 }

@@ -181,30 +181,44 @@ async fn a_sign_in_sends_a_kept_report() {
     assert_eq!(last["report"], "delivered", "{last}");
 }
 
-// Issue 14: Ctrl-C during the PATCH retries was ignored until a SIGKILL,
-// and no audit record was written.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_while_reporting_ends_the_run_at_once_with_archive_and_record() {
-    let h = Hostile::start(Script {
-        // An answer that never quite arrives.
-        hook: Some(hook(|req| {
+/// A script whose PATCH answer never quite arrives, and whose posts
+/// answer `posts` when given.
+fn reporting_never_ends(posts: Option<(u16, &'static str)>) -> Script {
+    Script {
+        hook: Some(hook(move |req| {
+            if let (Some((status, detail)), Some("posts")) = (posts, req.category()) {
+                return Some(problem(status, "forbidden", detail));
+            }
             (req.method == "PATCH").then(|| trickle(200, vec![b' '; 4096], Duration::from_secs(5)))
         })),
         ..Script::default()
-    })
-    .await;
-    let home = Home::new(&h.url);
+    }
+}
+
+/// Ctrl-C once the client waits on the report's body: the run must end
+/// within 3 s.
+fn ctrl_c_while_reporting(h: &Hostile, home: &Home) -> crate::common::Run {
     // Past the first byte of the answer: the client is waiting on the body.
     let (run, after) = export_then_ctrl_c(
-        &home,
+        home,
         &[],
-        || patches(&h, FIRST) > 0,
+        || patches(h, FIRST) > 0,
         Duration::from_millis(300),
     );
     assert!(
         after < Duration::from_secs(3),
         "took {after:?} after Ctrl-C"
     );
+    run
+}
+
+// Issue 14: Ctrl-C during the PATCH retries was ignored until a SIGKILL,
+// and no audit record was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_while_reporting_ends_the_run_at_once_with_archive_and_record() {
+    let h = Hostile::start(reporting_never_ends(None)).await;
+    let home = Home::new(&h.url);
+    let run = ctrl_c_while_reporting(&h, &home);
     // The archive was complete before the report began.
     assert_eq!(run.code(), 0, "{}", run.text());
     assert_one_intact_archive(&home);
@@ -309,28 +323,9 @@ async fn escapes_from_the_platform_never_reach_the_terminal_raw() {
 // Issue 14: the report of a failed export is bounded and cancellable too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_reporting_a_failure_ends_the_run_at_once_with_its_record() {
-    let h = Hostile::start(Script {
-        hook: Some(hook(|req| {
-            if req.category() == Some("posts") {
-                return Some(problem(403, "forbidden", "posts are off limits"));
-            }
-            (req.method == "PATCH").then(|| trickle(200, vec![b' '; 4096], Duration::from_secs(5)))
-        })),
-        ..Script::default()
-    })
-    .await;
+    let h = Hostile::start(reporting_never_ends(Some((403, "posts are off limits")))).await;
     let home = Home::new(&h.url);
-    // Past the first byte of the answer: the client is waiting on the body.
-    let (run, after) = export_then_ctrl_c(
-        &home,
-        &[],
-        || patches(&h, FIRST) > 0,
-        Duration::from_millis(300),
-    );
-    assert!(
-        after < Duration::from_secs(3),
-        "took {after:?} after Ctrl-C"
-    );
+    let run = ctrl_c_while_reporting(&h, &home);
     assert_eq!(run.code(), 1, "{}", run.text());
     assert!(
         run.text().contains("posts are off limits"),
