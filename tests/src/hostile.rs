@@ -178,18 +178,10 @@ impl Hostile {
             seen: seen.clone(),
         });
         let app = Router::new().fallback(handle).with_state(inner);
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Self {
             url,
             seen,
-            shutdown: Some(tx),
+            shutdown: Some(serve(listener, app)),
         }
     }
 
@@ -377,6 +369,23 @@ fn media_content(s: &Script, id: &str) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
     r
+}
+
+/// Serves `app` on `listener` in the background until the returned sender
+/// is dropped or sent to.
+pub(crate) fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    tx
 }
 
 /// A JSON answer.

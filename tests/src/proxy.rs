@@ -156,18 +156,10 @@ impl FaultProxy {
                 .expect("http client"),
         });
         let app = Router::new().fallback(forward).with_state(inner.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
         Self {
             url,
             inner,
-            shutdown: Some(tx),
+            shutdown: Some(crate::hostile::serve(listener, app)),
         }
     }
 
