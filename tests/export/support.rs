@@ -110,10 +110,7 @@ fn tool_required() -> bool {
     std::env::var_os("KEEPSAKE_REQUIRE_TOOLS").is_some()
 }
 
-fn venv_python() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/xtask/venv/bin/python");
-    p.is_file().then_some(p)
-}
+use keepsake_tests::venv_python;
 
 /// Checks an archive with tools that share no code with Keepsake: `unzip
 /// -t`, Python's `zipfile.testzip()`, and the Library of Congress `bagit`

@@ -239,3 +239,16 @@ pub fn ids(items: &[Value]) -> Vec<i64> {
         .map(|i| i["id"].as_i64().expect("record id"))
         .collect()
 }
+
+/// The Python of the venv `cargo xtask setup` makes (with the Library of
+/// Congress `bagit` validator), under the workspace's target folder
+/// (`CARGO_TARGET_DIR` when set, as xtask reads it); `None` without it.
+pub fn venv_python() -> Option<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    };
+    let p = target.join("xtask/venv/bin/python");
+    p.is_file().then_some(p)
+}

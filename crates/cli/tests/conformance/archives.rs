@@ -65,10 +65,7 @@ pub async fn every_archive_passes_every_validator(t: &Target) {
 }
 
 fn no_bagit() -> bool {
-    !Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../target/xtask/venv/bin/python")
-        .is_file()
-        && std::env::var_os("KEEPSAKE_REQUIRE_TOOLS").is_none()
+    keepsake_tests::venv_python().is_none() && std::env::var_os("KEEPSAKE_REQUIRE_TOOLS").is_none()
 }
 
 /// How many payload files (`data/…`) the bag's manifest lists, tag files

@@ -139,10 +139,7 @@ fn tools_required() -> bool {
 }
 
 /// The venv `cargo xtask setup` makes, with the Library of Congress bagit.
-fn bagit_python() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/xtask/venv/bin/python");
-    p.is_file().then_some(p)
-}
+use keepsake_tests::venv_python as bagit_python;
 
 /// Which of the independent tools reject `archive` (`unzip -t`, Python's
 /// `zipfile`, the bagit validator, `keepsake verify`), each with what it

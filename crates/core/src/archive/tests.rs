@@ -76,7 +76,13 @@ pub(super) fn rewrite(
 
 /// The bagit-python interpreter `cargo xtask setup` installs, if present.
 fn bagit_python() -> Option<PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/xtask/venv/bin/python");
+    // Under the workspace's target folder, as xtask reads it.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    };
+    let python = target.join("xtask/venv/bin/python");
     python.is_file().then_some(python)
 }
 
