@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// The deepest a record may nest. serde_json parses values at most 127
 /// levels deep, and every reader of the staged records parses them; social
@@ -39,12 +39,17 @@ pub(crate) enum Flaw {
 /// parse ([`lossy`]): borrowed when the record's strings are all valid
 /// Unicode, owned when a lone surrogate had to be replaced.
 pub(crate) fn check(record: &str) -> Result<Cow<'_, str>, Flaw> {
-    if deeper_than(record, MAX_DEPTH) {
-        return Err(Flaw::TooDeep);
-    }
     let text = lossy(record);
-    serde_json::from_str::<Anything>(&text).map_err(|e| Flaw::Unreadable(e.to_string()))?;
-    Ok(text)
+    let mut parser = serde_json::Deserializer::from_str(&text);
+    match Within(MAX_DEPTH)
+        .deserialize(&mut parser)
+        .and_then(|()| parser.end())
+    {
+        Ok(()) => Ok(text),
+        // Rare, so the depth is looked at only now, to say which it was.
+        Err(_) if deeper_than(record, MAX_DEPTH) => Err(Flaw::TooDeep),
+        Err(e) => Err(Flaw::Unreadable(e.to_string())),
+    }
 }
 
 /// Whether JSON text `text` nests arrays and objects more than `limit` deep.
@@ -166,48 +171,65 @@ impl Strings {
     }
 }
 
-/// Any JSON value, read through to its end and thrown away: every number
-/// converted and every string unescaped, as a parse into a value would,
-/// without building one.
-struct Anything;
+/// Any JSON value at most this many levels deep, read through to its end
+/// and thrown away: every number converted and every string unescaped, as
+/// a parse into a value would, without building one. The depth is counted
+/// in the same pass, so a record is read once.
+struct Within(usize);
 
-impl<'de> Deserialize<'de> for Anything {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Anything)
+impl<'de> DeserializeSeed<'de> for Within {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Anything {
-    type Value = Anything;
+impl Within {
+    /// The levels left inside an array or object opened here.
+    fn inner<E: de::Error>(&self) -> Result<Within, E> {
+        self.0
+            .checked_sub(1)
+            .map(Within)
+            .ok_or_else(|| E::custom("nested too deep"))
+    }
+}
+
+impl<'de> Visitor<'de> for Within {
+    type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_unit<E>(self) -> Result<Anything, E> {
-        Ok(Anything)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Anything, A::Error> {
-        while a.next_element::<Anything>()?.is_some() {}
-        Ok(Anything)
+    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while a.next_element_seed(Within(inner.0))?.is_some() {}
+        Ok(())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Anything, A::Error> {
-        while a.next_entry::<Anything, Anything>()?.is_some() {}
-        Ok(Anything)
+    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+        let inner = self.inner()?;
+        while a.next_key_seed(Within(inner.0))?.is_some() {
+            a.next_value_seed(Within(inner.0))?;
+        }
+        Ok(())
     }
 }
 
@@ -267,6 +289,15 @@ mod tests {
         let in_text = format!(r#"{{"b":"{}\"[{{"}}"#, "[".repeat(500));
         assert!(!deeper_than(&in_text, 1));
         assert!(check(&in_text).is_ok());
+        // The check counts depth while it parses: exactly the limit passes.
+        assert!(check(&nested(MAX_DEPTH)).is_ok());
+        assert_eq!(check(&nested(MAX_DEPTH + 1)), Err(Flaw::TooDeep));
+        let in_objects = format!(
+            "{}1{}",
+            r#"{"a":"#.repeat(MAX_DEPTH + 1),
+            "}".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(check(&in_objects), Err(Flaw::TooDeep));
         // The deepest record allowed still parses into a value.
         let deepest = nested(MAX_DEPTH);
         assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
