@@ -1,5 +1,6 @@
 //! Tests of `oauth`.
 
+use super::loopback::{Callback, serve_connection};
 use super::*;
 
 #[test]
