@@ -19,7 +19,7 @@ use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
 use keepsake_core::text::{json_for_terminal, sanitize_for_terminal, sanitize_lines};
-use keepsake_core::{Class, Error, Result, Secret, archive, audit, credentials, oauth};
+use keepsake_core::{Class, Error, Result, Secret, audit, credentials, oauth};
 use serde_json::{Value, json};
 
 use args::{AuditCommand, Cli, Command, ExportArgs, Global};
@@ -62,6 +62,9 @@ mod code {
     pub const LATER: u8 = 6;
     pub const CANCELLED: u8 = 130;
 }
+
+// After the output macros, which it uses.
+mod verify;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -107,7 +110,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Logout => logout(g).await,
         Command::Whoami => whoami(g).await,
         Command::Export(a) => export(g, a).await,
-        Command::Verify { archive, set } => verify(g, &archive, set),
+        Command::Verify { archive, set } => verify::verify(g, &archive, set),
         Command::Audit { command } => audit_cmd(g, command),
     }
 }
@@ -439,127 +442,6 @@ impl export::Reporter for ArcReporter {
     fn report(&self, e: ExportEvent) {
         self.0.report(e);
     }
-}
-
-fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<ExitCode> {
-    if set {
-        return verify_set(g, path);
-    }
-    let report = archive::verify(path)?;
-    let summary = json!({
-        "ok": report.ok,
-        "files_checked": report.files_checked,
-        "bytes_checked": report.bytes_checked,
-        "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    });
-    let part = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(archive::parse_part_file_name)
-        .map(|(_, k, n)| {
-            format!("\n  this is part {k} of {n}; keepsake verify --set checks every part")
-        })
-        .unwrap_or_default();
-    print_result(g, &summary, || {
-        if report.ok {
-            format!(
-                "{}: intact — {} files, {} checked against their SHA-256{part}",
-                path.display(),
-                report.files_checked,
-                render::human_bytes(report.bytes_checked)
-            )
-        } else {
-            let mut s = format!(
-                "{}: DAMAGED — {} problem(s):\n",
-                path.display(),
-                report.problems.len()
-            );
-            for p in &report.problems {
-                s.push_str(&format!("  {p}\n"));
-            }
-            s
-        }
-    });
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(code::DAMAGED)
-    })
-}
-
-/// `keepsake verify --set`: every part, then the set as a whole.
-fn verify_set(g: &Global, any_part: &std::path::Path) -> Result<ExitCode> {
-    let report = archive::verify_set(any_part)?;
-    let summary = json!({
-        "ok": report.ok,
-        "expected_parts": report.expected_parts,
-        "parts": report.parts.iter().map(|p| match &p.report {
-            Ok(r) => json!({
-                "number": p.number,
-                "path": p.path,
-                "ok": r.ok,
-                "files_checked": r.files_checked,
-                "bytes_checked": r.bytes_checked,
-                "problems": r.problems.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
-            }),
-            Err(e) => json!({"number": p.number, "path": p.path, "ok": false, "problems": [e]}),
-        }).collect::<Vec<_>>(),
-        "problems": report.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    });
-    print_result(g, &summary, || {
-        let mut s = String::new();
-        for p in &report.parts {
-            match &p.report {
-                Ok(r) if r.ok => s.push_str(&format!(
-                    "part {} of {}: {}: intact — {} files, {} checked\n",
-                    p.number,
-                    report.expected_parts,
-                    p.path.display(),
-                    r.files_checked,
-                    render::human_bytes(r.bytes_checked)
-                )),
-                Ok(r) => {
-                    s.push_str(&format!(
-                        "part {} of {}: {}: DAMAGED — {} problem(s):\n",
-                        p.number,
-                        report.expected_parts,
-                        p.path.display(),
-                        r.problems.len()
-                    ));
-                    for x in &r.problems {
-                        s.push_str(&format!("  {x}\n"));
-                    }
-                }
-                Err(e) => s.push_str(&format!(
-                    "part {} of {}: {}: UNREADABLE — {e}\n",
-                    p.number,
-                    report.expected_parts,
-                    p.path.display()
-                )),
-            }
-        }
-        for p in &report.problems {
-            s.push_str(&format!("set: {p}\n"));
-        }
-        s.push_str(&if report.ok {
-            format!(
-                "the set is complete and intact: all {} parts",
-                report.expected_parts
-            )
-        } else {
-            format!(
-                "the set is INCOMPLETE or DAMAGED ({} of {} parts intact)",
-                report.parts.iter().filter(|p| p.ok()).count(),
-                report.expected_parts
-            )
-        });
-        s
-    });
-    Ok(if report.ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(code::DAMAGED)
-    })
 }
 
 fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
