@@ -8,6 +8,7 @@
 //! fetching again what it already has.
 
 mod assemble;
+mod attempt;
 mod checked;
 mod csv;
 mod fetch;
@@ -16,6 +17,7 @@ mod formats;
 mod media;
 mod outcome;
 pub mod progress;
+mod report;
 mod session;
 mod staging;
 
@@ -25,7 +27,6 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use assemble::media_archive_path;
@@ -33,6 +34,7 @@ pub use fetch::record_bound;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
+pub use report::{ArchivePart, Counts, ExportReport};
 pub use session::{Prepared, discard, prepare};
 pub use staging::STAGING_PREFIX;
 
@@ -137,72 +139,6 @@ impl CancelFlag {
 
 pub use crate::audit::Outcome;
 
-/// Expected versus retrieved, for one category.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    /// What the session announced.
-    pub expected: u64,
-    /// What the archive holds.
-    pub retrieved: u64,
-}
-
-/// The result of an export that produced an archive.
-#[derive(Debug, Clone, Serialize)]
-pub struct ExportReport {
-    /// Completed or incomplete.
-    pub outcome: Outcome,
-    /// The platform's export id.
-    pub export_id: String,
-    /// The archive (the first part of a split archive).
-    pub archive: PathBuf,
-    /// SHA-256 of the archive file. For a split archive, the SHA-256 of the
-    /// parts' `sha256sum` listing (`{sha256}  {file name}\n` per part, in
-    /// order), so `sha256sum NAME.part*.zip | sha256sum` in their folder
-    /// gives it too.
-    pub sha256: String,
-    /// Size of the archive file (of all parts together).
-    pub bytes: u64,
-    /// Every file of a split archive, in order; empty for one file.
-    pub parts: Vec<ArchivePart>,
-    /// The start of the date range (inclusive), as the platform applied
-    /// it; `None` without one.
-    pub since: Option<String>,
-    /// The end of the date range (exclusive), as the platform applied it.
-    pub until: Option<String>,
-    /// Per category (media counts files).
-    pub counts: BTreeMap<String, Counts>,
-    /// Why the export is incomplete, if it is.
-    pub shortfalls: Vec<String>,
-    /// Things worth knowing that did not stop the export.
-    pub warnings: Vec<String>,
-    /// Whether this run continued an interrupted one.
-    pub resumed: bool,
-    /// Bytes of the archive a resumed export kept from the interrupted run
-    /// instead of writing them again (0 when written in one go).
-    pub archive_kept_bytes: u64,
-    /// The exported account's login.
-    pub subject: String,
-    /// The signed-in account's login.
-    pub actor: String,
-    /// The snapshot time.
-    pub as_of: String,
-    /// Whether the platform was told the outcome. When not, the report is
-    /// kept beside the audit log and sent by the next export or sign-in to
-    /// the same platform (a warning says so).
-    pub reported: bool,
-}
-
-/// One file of a split archive.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArchivePart {
-    /// Where it is.
-    pub path: PathBuf,
-    /// SHA-256 of the file.
-    pub sha256: String,
-    /// Its size.
-    pub bytes: u64,
-}
-
 /// Per-category bookkeeping of the fetch.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Tally {
@@ -214,7 +150,8 @@ pub(crate) struct Tally {
     odd_text: u64,
 }
 
-use crate::connector::{Connector, Ending, Session, UserRef};
+use crate::connector::{Connector, Ending, Session};
+use attempt::{Attempt, audit_entry};
 use session::{
     Choices, StagedSession, needed_space, open_or_resume, settle_choices, write_private,
 };
@@ -328,19 +265,6 @@ impl Shared {
     }
 }
 
-/// What is known about an export attempt so far, for its audit record.
-#[derive(Default)]
-struct Attempt {
-    actor: Option<UserRef>,
-    subject: Option<UserRef>,
-    export_id: Option<String>,
-    reason: Option<String>,
-    categories: Vec<String>,
-    /// The outcome to report to the platform, once the audit record is
-    /// written.
-    due: Option<outcome::Due>,
-}
-
 /// Runs one export to the end and records it in `audit` whatever happens.
 /// On success the archive exists and the platform has been told; on failure
 /// or cancellation no archive exists and the error says what was kept.
@@ -384,80 +308,6 @@ pub async fn run(
     match (result, unrecorded) {
         (Ok(_), Some(e)) => Err(e),
         (result, _) => result,
-    }
-}
-
-fn audit_entry(
-    client: &ApiClient,
-    opts: &ExportOptions,
-    a: &Attempt,
-    result: &Result<ExportReport>,
-    started: Instant,
-) -> crate::audit::AuditEntry {
-    use crate::audit::{AuditEntry, CategoryCount, Filters};
-    let (outcome, code, message) = match result {
-        Ok(r) => (r.outcome, None, None),
-        Err(Error::Cancelled) => (Outcome::Cancelled, Some("cancelled".to_owned()), None),
-        Err(e) => (
-            Outcome::Failed,
-            Some(e.code().to_owned()),
-            Some(e.to_string()),
-        ),
-    };
-    let counts = match result {
-        Ok(r) => r
-            .counts
-            .iter()
-            .map(|(k, c)| {
-                (
-                    k.clone(),
-                    CategoryCount {
-                        expected: Some(c.expected),
-                        retrieved: c.retrieved,
-                    },
-                )
-            })
-            .collect(),
-        Err(_) => BTreeMap::new(),
-    };
-    AuditEntry {
-        actor: a
-            .actor
-            .as_ref()
-            .map(|u| u.login.clone())
-            .unwrap_or_default(),
-        actor_id: a.actor.as_ref().map(|u| u.id),
-        subject: a
-            .subject
-            .as_ref()
-            .map(|u| u.login.clone())
-            .unwrap_or_default(),
-        subject_id: a.subject.as_ref().map(|u| u.id).or(opts.subject_id),
-        reason: a.reason.clone().or_else(|| opts.reason.clone()),
-        platform: crate::error::display_url(client.base()),
-        categories: if a.categories.is_empty() {
-            opts.categories.clone().unwrap_or_default()
-        } else {
-            a.categories.clone()
-        },
-        filters: Filters {
-            since: opts.since.clone(),
-            until: opts.until.clone(),
-        },
-        export_id: a.export_id.clone(),
-        result: outcome,
-        error_code: code,
-        error_message: message,
-        counts,
-        bytes: result.as_ref().map(|r| r.bytes).unwrap_or(0),
-        archive_path: result
-            .as_ref()
-            .ok()
-            .map(|r| r.archive.display().to_string()),
-        archive_sha256: result.as_ref().ok().map(|r| r.sha256.clone()),
-        duration_ms: started.elapsed().as_millis() as u64,
-        app_version: crate::VERSION.to_owned(),
-        report: None,
     }
 }
 
