@@ -19,6 +19,7 @@ mod outcome;
 pub mod progress;
 mod report;
 mod session;
+mod shared;
 mod staging;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,7 +43,7 @@ use crate::archive::BagInfo;
 use crate::client::ApiClient;
 use crate::{Error, Result};
 pub(crate) use checked::is_plain_export_id;
-use staging::{Checkpoint, Staging};
+use staging::Staging;
 
 /// The archive format version written to `manifest.json`.
 pub const FORMAT_VERSION: &str = "1.1";
@@ -155,115 +156,7 @@ use attempt::{Attempt, audit_entry};
 use session::{
     Choices, StagedSession, needed_space, open_or_resume, settle_choices, write_private,
 };
-
-/// State shared by the fetch tasks.
-pub(crate) struct Shared {
-    client: ApiClient,
-    reporter: Arc<dyn Reporter>,
-    connector: Arc<dyn Connector>,
-    session: Session,
-    staging: Mutex<Staging>,
-    staging_dir: PathBuf,
-    expected: HashMap<String, u64>,
-    media_done: Mutex<HashMap<i64, staging::MediaFile>>,
-    /// Media files that went into the archive without being staged: held
-    /// in memory on their way, or found in the archive an interrupted run
-    /// left.
-    media_archived: Mutex<std::collections::HashSet<i64>>,
-    /// What the archive already holds, once the zip thread has checked it.
-    archived: assemble::Archived,
-    /// The memory downloads may hold on their way into the archive; `None`
-    /// where every download is staged (a split archive, which is laid out
-    /// at the end).
-    in_memory: Option<Arc<tokio::sync::Semaphore>>,
-    cancel: CancelFlag,
-    failed: std::sync::atomic::AtomicBool,
-    bytes: AtomicU64,
-    total_bytes: u64,
-    started: Instant,
-}
-
-impl Shared {
-    fn staging_file(&self, cat: &str) -> PathBuf {
-        self.staging_dir.join(format!("{cat}.jsonl"))
-    }
-    fn media_paths(&self, id: i64) -> (PathBuf, PathBuf) {
-        let m = self.staging_dir.join("media");
-        (m.join(format!("{id}.part")), m.join(format!("{id}.bin")))
-    }
-    fn expected(&self, cat: &str) -> u64 {
-        self.expected.get(cat).copied().unwrap_or(0)
-    }
-    /// The ids of every media file verified so far.
-    fn media_retrieved(&self) -> std::collections::HashSet<i64> {
-        let mut ids: std::collections::HashSet<i64> = self
-            .media_done
-            .lock()
-            .map(|m| m.keys().copied().collect())
-            .unwrap_or_default();
-        if let Ok(direct) = self.media_archived.lock() {
-            ids.extend(direct.iter().copied());
-        }
-        ids
-    }
-
-    /// Media `id` went, or is on its way, into the archive unstaged.
-    fn note_archived(&self, id: i64) {
-        if let Ok(mut ids) = self.media_archived.lock() {
-            ids.insert(id);
-        }
-    }
-
-    /// The verified file of media `id`, if it is staged.
-    fn media_done(&self, id: i64) -> Option<staging::MediaFile> {
-        self.media_done
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&id).cloned())
-    }
-    fn check_cancelled(&self) -> Result<()> {
-        if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
-            return Err(Error::Cancelled);
-        }
-        Ok(())
-    }
-    fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        if let Checkpoint::Media {
-            id,
-            bytes,
-            crc32,
-            boot,
-        } = c
-            && let Ok(mut m) = self.media_done.lock()
-        {
-            m.insert(
-                *id,
-                staging::MediaFile {
-                    bytes: *bytes,
-                    crc32: *crc32,
-                    boot: boot.clone(),
-                },
-            );
-        }
-        self.staging
-            .lock()
-            .map_err(|_| Error::Invalid("staging lock poisoned".into()))?
-            .record(c)
-    }
-    fn add_bytes(&self, n: u64) {
-        let done = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
-        let rate = (done as f64 / secs) as u64;
-        let eta_secs =
-            (rate > 0 && self.total_bytes > done).then(|| (self.total_bytes - done) / rate.max(1));
-        self.reporter.report(ExportEvent::Bytes {
-            done,
-            total: self.total_bytes.max(done),
-            rate,
-            eta_secs,
-        });
-    }
-}
+pub(crate) use shared::Shared;
 
 /// Runs one export to the end and records it in `audit` whatever happens.
 /// On success the archive exists and the platform has been told; on failure

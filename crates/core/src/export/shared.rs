@@ -1,0 +1,126 @@
+//! The state every fetch task of one export shares: the client, the
+//! session, the staging folder and its journal, what the archive already
+//! holds, the memory budget for downloads, and the byte count behind the
+//! progress display.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::progress::{ExportEvent, Reporter};
+use super::staging::{self, Checkpoint, Staging};
+use super::{CancelFlag, RUNNING, assemble};
+use crate::client::ApiClient;
+use crate::connector::{Connector, Session};
+use crate::{Error, Result};
+
+/// State shared by the fetch tasks.
+pub(crate) struct Shared {
+    pub(super) client: ApiClient,
+    pub(super) reporter: Arc<dyn Reporter>,
+    pub(super) connector: Arc<dyn Connector>,
+    pub(super) session: Session,
+    pub(super) staging: Mutex<Staging>,
+    pub(super) staging_dir: PathBuf,
+    pub(super) expected: HashMap<String, u64>,
+    pub(super) media_done: Mutex<HashMap<i64, staging::MediaFile>>,
+    /// Media files that went into the archive without being staged: held
+    /// in memory on their way, or found in the archive an interrupted run
+    /// left.
+    pub(super) media_archived: Mutex<std::collections::HashSet<i64>>,
+    /// What the archive already holds, once the zip thread has checked it.
+    pub(super) archived: assemble::Archived,
+    /// The memory downloads may hold on their way into the archive; `None`
+    /// where every download is staged (a split archive, which is laid out
+    /// at the end).
+    pub(super) in_memory: Option<Arc<tokio::sync::Semaphore>>,
+    pub(super) cancel: CancelFlag,
+    pub(super) failed: std::sync::atomic::AtomicBool,
+    pub(super) bytes: AtomicU64,
+    pub(super) total_bytes: u64,
+    pub(super) started: Instant,
+}
+
+impl Shared {
+    pub(super) fn staging_file(&self, cat: &str) -> PathBuf {
+        self.staging_dir.join(format!("{cat}.jsonl"))
+    }
+    pub(super) fn media_paths(&self, id: i64) -> (PathBuf, PathBuf) {
+        let m = self.staging_dir.join("media");
+        (m.join(format!("{id}.part")), m.join(format!("{id}.bin")))
+    }
+    pub(super) fn expected(&self, cat: &str) -> u64 {
+        self.expected.get(cat).copied().unwrap_or(0)
+    }
+    /// The ids of every media file verified so far.
+    pub(super) fn media_retrieved(&self) -> std::collections::HashSet<i64> {
+        let mut ids: std::collections::HashSet<i64> = self
+            .media_done
+            .lock()
+            .map(|m| m.keys().copied().collect())
+            .unwrap_or_default();
+        if let Ok(direct) = self.media_archived.lock() {
+            ids.extend(direct.iter().copied());
+        }
+        ids
+    }
+
+    /// Media `id` went, or is on its way, into the archive unstaged.
+    pub(super) fn note_archived(&self, id: i64) {
+        if let Ok(mut ids) = self.media_archived.lock() {
+            ids.insert(id);
+        }
+    }
+
+    /// The verified file of media `id`, if it is staged.
+    pub(super) fn media_done(&self, id: i64) -> Option<staging::MediaFile> {
+        self.media_done
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&id).cloned())
+    }
+    pub(super) fn check_cancelled(&self) -> Result<()> {
+        if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
+            return Err(Error::Cancelled);
+        }
+        Ok(())
+    }
+    pub(super) fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        if let Checkpoint::Media {
+            id,
+            bytes,
+            crc32,
+            boot,
+        } = c
+            && let Ok(mut m) = self.media_done.lock()
+        {
+            m.insert(
+                *id,
+                staging::MediaFile {
+                    bytes: *bytes,
+                    crc32: *crc32,
+                    boot: boot.clone(),
+                },
+            );
+        }
+        self.staging
+            .lock()
+            .map_err(|_| Error::Invalid("staging lock poisoned".into()))?
+            .record(c)
+    }
+    pub(super) fn add_bytes(&self, n: u64) {
+        let done = self.bytes.fetch_add(n, Ordering::Relaxed) + n;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let rate = (done as f64 / secs) as u64;
+        let eta_secs =
+            (rate > 0 && self.total_bytes > done).then(|| (self.total_bytes - done) / rate.max(1));
+        self.reporter.report(ExportEvent::Bytes {
+            done,
+            total: self.total_bytes.max(done),
+            rate,
+            eta_secs,
+        });
+    }
+}
