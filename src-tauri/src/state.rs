@@ -24,6 +24,9 @@ use crate::dto::{
 };
 use crate::error::{CmdResult, ErrorCode, IpcError};
 
+// The archive and audit log checks.
+mod checks;
+
 /// The environment variable that points the app at a platform (the demo's
 /// embedded reference platform); it wins over the remembered one.
 pub const PLATFORM_ENV: &str = "KEEPSAKE_PLATFORM";
@@ -646,60 +649,6 @@ impl AppState {
             None => false,
         }
     }
-
-    // -- archives and the audit log ----------------------------------------
-
-    /// Re-reads an archive against its checksums; any part of a split
-    /// archive checks every part and that the set is whole.
-    pub async fn verify(&self, path: String) -> CmdResult<VerifyResult> {
-        let p = PathBuf::from(&path);
-        let is_part = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(archive::parse_part_file_name)
-            .is_some();
-        if is_part {
-            let set = blocking(move || archive::verify_set(&p)).await?;
-            return Ok(set_result(path, set));
-        }
-        let report = blocking(move || archive::verify(&p)).await?;
-        Ok(VerifyResult {
-            archive: path,
-            ok: report.ok,
-            parts: None,
-            files_checked: report.files_checked,
-            bytes_checked: report.bytes_checked,
-            problems: report.problems.iter().map(ToString::to_string).collect(),
-        })
-    }
-
-    /// The audit log, newest first, with its chain checked.
-    pub async fn audit(&self) -> CmdResult<AuditView> {
-        let dir = self.paths.audit.clone();
-        let (rows, chain) = blocking(move || {
-            let log = AuditLog::open(&dir)?;
-            let rows: Vec<AuditRow> = log.list()?.into_iter().map(AuditRow::from).collect();
-            Ok((rows, log.verify()?))
-        })
-        .await?;
-        Ok(AuditView::new(rows, chain, &self.paths.audit))
-    }
-
-    /// Writes the audit log as CSV to `path`; returns how many records.
-    pub async fn export_audit_csv(&self, path: PathBuf) -> CmdResult<u64> {
-        let dir = self.paths.audit.clone();
-        blocking(move || {
-            use std::io::Write as _;
-            let log = AuditLog::open(&dir)?;
-            let file = fs_err::File::create(&path).map_err(Error::io("create", &path))?;
-            let mut out = std::io::BufWriter::new(file);
-            let n = log.export_csv(&mut out)?;
-            out.flush().map_err(Error::io("write", &path))?;
-            Ok(n)
-        })
-        .await
-        .map_err(Into::into)
-    }
 }
 
 impl Default for AppState {
@@ -747,36 +696,6 @@ fn connector() -> Arc<dyn Connector> {
     keepsake_core::connector::keepsake()
 }
 
-/// A split archive's check as one result: every part's problems, named by
-/// part, then the set's.
-fn set_result(path: String, set: archive::SetReport) -> VerifyResult {
-    let mut problems = Vec::new();
-    let (mut files, mut bytes) = (0, 0);
-    for part in &set.parts {
-        match &part.report {
-            Ok(r) => {
-                files += r.files_checked;
-                bytes += r.bytes_checked;
-                problems.extend(
-                    r.problems
-                        .iter()
-                        .map(|x| format!("part {}: {x}", part.number)),
-                );
-            }
-            Err(e) => problems.push(format!("part {} cannot be read: {e}", part.number)),
-        }
-    }
-    problems.extend(set.problems.iter().map(ToString::to_string));
-    VerifyResult {
-        archive: path,
-        ok: set.ok,
-        parts: Some(set.expected_parts as u64),
-        files_checked: files,
-        bytes_checked: bytes,
-        problems,
-    }
-}
-
 /// Engine progress to the UI's event shape.
 struct ToUi(Arc<dyn Fn(ProgressEvent) + Send + Sync>);
 
@@ -800,156 +719,5 @@ async fn blocking<T: Send + 'static>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request() -> ExportRequest {
-        ExportRequest {
-            destination: "/home/alice/Downloads/Keepsake".into(),
-            ..ExportRequest::default()
-        }
-    }
-
-    /// A launch read for `platform` that found nobody signed in.
-    fn launch_read(state: &AppState, dir: &Path, platform: &str) {
-        let store: Arc<dyn CredentialStore> = Arc::new(
-            keepsake_core::credentials::InsecureFileStore::new(dir.join("tokens.json")),
-        );
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let _ = tx.send(Ok((store, None)));
-        *lock(&state.launch_read) = Some(LaunchRead {
-            platform: platform.to_owned(),
-            result: rx,
-        });
-    }
-
-    #[tokio::test]
-    async fn the_launch_read_is_used_once_for_its_platform_and_dropped_by_a_change() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let paths = Paths {
-            settings: dir.path().join("settings.json"),
-            audit: dir.path().join("audit"),
-            destination: dir.path().join("Downloads"),
-            destinations: dir.path().join("destinations.json"),
-        };
-        let state = AppState::with(paths, None, None);
-        let a = "http://a.example";
-
-        launch_read(&state, dir.path(), a);
-        assert!(state.take_launch_read(a).await.is_some(), "its platform");
-        assert!(state.take_launch_read(a).await.is_none(), "once only");
-
-        launch_read(&state, dir.path(), a);
-        assert!(
-            state.take_launch_read("http://b.example").await.is_none(),
-            "another platform's"
-        );
-        assert!(lock(&state.launch_read).is_none(), "and dropped");
-
-        launch_read(&state, dir.path(), a);
-        state
-            .set_platform("https://b.example")
-            .expect("a valid URL");
-        assert!(
-            lock(&state.launch_read).is_none(),
-            "another platform was chosen"
-        );
-    }
-
-    #[test]
-    fn formats_and_split_reach_the_engine() {
-        let defaults = AppState::options(&request(), ResumeMode::Auto).expect("valid");
-        assert_eq!(defaults.formats, Formats::default(), "CSV and viewer on");
-        assert_eq!(defaults.split_size, None, "one archive");
-
-        let json_only_2gb = ExportRequest {
-            csv: Some(false),
-            viewer: Some(false),
-            split_size: Some(2_000_000_000),
-            ..request()
-        };
-        let o = AppState::options(&json_only_2gb, ResumeMode::Auto).expect("valid");
-        assert_eq!(o.formats, Formats::JSON_ONLY);
-        assert_eq!(o.split_size, Some(2_000_000_000));
-
-        let viewer_only = ExportRequest {
-            csv: Some(false),
-            ..request()
-        };
-        let o = AppState::options(&viewer_only, ResumeMode::Auto).expect("valid");
-        assert_eq!(
-            o.formats,
-            Formats {
-                csv: false,
-                viewer: true
-            }
-        );
-    }
-
-    #[test]
-    fn parts_below_the_engine_minimum_are_refused_with_what_to_choose() {
-        for size in [0, 1, archive::MIN_PART_BYTES - 1] {
-            let req = ExportRequest {
-                split_size: Some(size),
-                ..request()
-            };
-            let err = AppState::options(&req, ResumeMode::Auto).expect_err("too small");
-            assert_eq!(err.code, ErrorCode::Invalid);
-            assert!(
-                err.message.contains("at least 16 KiB, or no split"),
-                "{}",
-                err.message
-            );
-        }
-        let smallest = ExportRequest {
-            split_size: Some(archive::MIN_PART_BYTES),
-            ..request()
-        };
-        assert!(AppState::options(&smallest, ResumeMode::Auto).is_ok());
-    }
-
-    #[test]
-    fn formats_and_split_do_not_change_the_session() {
-        let prepared = request();
-        let json_only_split = ExportRequest {
-            csv: Some(false),
-            viewer: Some(false),
-            split_size: Some(4_000_000_000),
-            ..request()
-        };
-        assert!(prepared.same_session(&json_only_split));
-        let posts_only = ExportRequest {
-            categories: Some(vec!["posts".into()]),
-            ..request()
-        };
-        assert!(!prepared.same_session(&posts_only));
-        let elsewhere = ExportRequest {
-            destination: "/media/usb".into(),
-            ..request()
-        };
-        assert!(!prepared.same_session(&elsewhere));
-    }
-
-    #[test]
-    fn the_request_arrives_in_camel_case_and_missing_choices_are_the_defaults() {
-        let req: ExportRequest = serde_json::from_value(serde_json::json!({
-            "destination": "/x",
-            "csv": false,
-            "viewer": false,
-            "splitSize": 2_000_000_000u64,
-        }))
-        .expect("request");
-        assert_eq!(
-            (req.csv, req.viewer, req.split_size),
-            (Some(false), Some(false), Some(2_000_000_000))
-        );
-        let bare: ExportRequest =
-            serde_json::from_value(serde_json::json!({"destination": "/x"})).expect("request");
-        assert_eq!((bare.csv, bare.viewer, bare.split_size), (None, None, None));
-        assert_eq!(
-            serde_json::to_value(&bare).expect("json"),
-            serde_json::json!({"destination": "/x"}),
-            "echoed back as it came"
-        );
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;
