@@ -11,6 +11,7 @@ mod node;
 mod package;
 mod platform;
 mod setup;
+mod synapse;
 mod test;
 mod ui;
 mod util;
@@ -54,6 +55,18 @@ Commands:
   bundle             Build the desktop app's packages (.deb and .rpm; an
                      AppImage too when the bundler's tools are in its cache)
                      with the pinned Tauri CLI, into target/desktop-release/bundle
+  synapse install | seed [--preset default|bench] [--force]
+          | start [--preset P] [--port N] [--cas-port N] [--extra-config FILE]
+          | stop | status
+                     A real Matrix homeserver: Synapse 1.163.2 from PyPI (in
+                     target/servers/synapse/venv) on SQLite, 127.0.0.1 only,
+                     no federation. seed builds a cached snapshot (users alice,
+                     bob, carol, dave, admin; ~3,400 events backdated over
+                     years in 8 rooms; media; bench adds a 12,000-event room);
+                     start serves a fresh copy (port 8008) and names the file
+                     with the users' passwords and tokens; --cas-port adds a
+                     fake CAS identity provider for SSO. Tests call
+                     tests/servers/synapse/harness.py
   help               Print this text
 
 demo and test run setup first.";
@@ -75,6 +88,7 @@ fn main() -> ExitCode {
         Some("platform") => platform::passthrough(&rest),
         Some("bench") => bench::run(&rest).map(|()| ExitCode::SUCCESS),
         Some("bundle") => package::run(&rest).map(|()| ExitCode::SUCCESS),
+        Some("synapse") => synapse::run(&rest).map(|()| ExitCode::SUCCESS),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
