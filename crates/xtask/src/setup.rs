@@ -49,7 +49,31 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "fonts-noto-core",
     "fonts-noto-cjk",
     "fonts-noto-color-emoji",
+    // A real WordPress 6.1 for the connector's tests (tests/servers/wordpress):
+    // Debian's package (whose apache2 dependency setup keeps from starting,
+    // see HELD_SERVICES), its default theme for the pages a browser shows,
+    // MariaDB's server binary alone (the -core package has no service to
+    // start), and PHP's CLI with MySQL and GD (GD makes the image sub-sizes
+    // and the `-scaled` copy of large images).
+    "wordpress",
+    "wordpress-theme-twentytwentythree",
+    "mariadb-server-core",
+    "mariadb-client",
+    "php-cli",
+    "php-mysql",
+    "php-gd",
 ];
+
+/// Services that Debian's package scripts would start on install, and that
+/// setup forbids them to: `wordpress` depends on apache2, which would listen
+/// on port 80 of every interface. The test servers start their own, on
+/// loopback. (On a systemd machine apache2 is still enabled for the next
+/// boot; `systemctl disable apache2` if that matters.)
+const HELD_SERVICES: &[&str] = &["apache2", "apache-htcacheclean", "mariadb", "mysql"];
+
+/// The file invoke-rc.d and deb-systemd-invoke ask before they start a
+/// service (exit 101: not now).
+const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
 /// The Debian package that gives `python3` a working `venv`; optional when the
 /// `python3` on PATH (e.g. from pyenv) already has one.
@@ -175,15 +199,8 @@ fn linux_os(os_release: &str) -> Os {
 
 /// `apt-get ARGS` as root, or through sudo, never asking questions.
 pub fn apt(args: &[&str]) -> Command {
-    let root = util::capture(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
     // `env` rather than a plain variable: sudo drops the environment.
-    let mut cmd = if root {
-        Command::new("env")
-    } else {
-        let mut sudo = Command::new("sudo");
-        sudo.arg("env");
-        sudo
-    };
+    let mut cmd = as_root("env");
     cmd.arg("DEBIAN_FRONTEND=noninteractive")
         .arg("apt-get")
         .args(args);
@@ -216,8 +233,58 @@ fn debian_packages() -> Result<()> {
         .map_err(|e| Failure::new(format!("{e}")).hint(hint.clone()))?;
     let mut install = apt(&["install", "-y", "--no-install-recommends"]);
     install.args(&missing);
-    util::run(&mut install).map_err(|e| Failure::new(format!("{e}")).hint(hint))?;
-    Ok(())
+    let guard = hold_services()?;
+    let installed = util::run(&mut install).map_err(|e| Failure::new(format!("{e}")).hint(hint));
+    if guard {
+        util::run(as_root("rm").args(["-f", POLICY_RC_D]))?;
+    }
+    installed
+}
+
+fn is_root() -> bool {
+    util::capture(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
+}
+
+/// `program` as root, through sudo when setup is not.
+fn as_root(program: &str) -> Command {
+    if is_root() {
+        Command::new(program)
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg(program);
+        sudo
+    }
+}
+
+/// The policy-rc.d that forbids starting [`HELD_SERVICES`] and allows the rest.
+fn policy_rc_d() -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Written by `cargo xtask setup` for the length of one apt-get install.\n\
+         case \"$1\" in {}) exit 101 ;; esac\n\
+         exit 0\n",
+        HELD_SERVICES.join("|")
+    )
+}
+
+/// Puts [`policy_rc_d`] in place unless a policy-rc.d is there already (a
+/// Docker image's forbids every service, and a machine's own is its
+/// owner's); true when setup must remove it after the install.
+fn hold_services() -> Result<bool> {
+    if Path::new(POLICY_RC_D).exists() {
+        return Ok(false);
+    }
+    let dir = util::xtask_dir();
+    std::fs::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
+    let script = dir.join("policy-rc.d");
+    std::fs::write(&script, policy_rc_d()).map_err(util::io_failure("write", &script))?;
+    util::run(
+        as_root("install")
+            .args(["-m", "0755"])
+            .arg(&script)
+            .arg(POLICY_RC_D),
+    )?;
+    Ok(true)
 }
 
 /// Packages from `wanted` that dpkg does not report as installed.
@@ -486,6 +553,31 @@ mod tests {
         assert!(linux_os("ID=alpine\n") == Os::OtherLinux);
         // `VERSION_ID=debian` must not count: only ID and ID_LIKE do.
         assert!(linux_os("ID=nixos\nVERSION_ID=debian\n") == Os::OtherLinux);
+    }
+
+    /// The policy script forbids exactly the held services; e.g. dbus, which
+    /// the keyring tests use, may still start.
+    #[cfg(unix)]
+    #[test]
+    fn policy_rc_d_holds_only_the_servers() {
+        let dir = std::env::temp_dir().join(format!("xtask-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let script = dir.join("policy-rc.d");
+        std::fs::write(&script, policy_rc_d()).expect("write the script");
+        let code = |service: &str| {
+            Command::new("sh")
+                .arg(&script)
+                .args([service, "start"])
+                .status()
+                .expect("sh runs")
+                .code()
+        };
+        for held in HELD_SERVICES {
+            assert_eq!(code(held), Some(101), "{held}");
+        }
+        assert_eq!(code("dbus"), Some(0));
+        assert_eq!(code("apache2-doc"), Some(0));
+        std::fs::remove_dir_all(&dir).expect("remove temp dir");
     }
 
     #[test]
