@@ -16,6 +16,7 @@ mod test;
 mod ui;
 mod util;
 mod viewer;
+mod wordpress;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,14 @@ Commands:
   bundle             Build the desktop app's packages (.deb and .rpm; an
                      AppImage too when the bundler's tools are in its cache)
                      with the pinned Tauri CLI, into target/desktop-release/bundle
+  wordpress seed | start [--port N] | stop | status
+                     A real WordPress 6.1 (Debian's package) with MariaDB,
+                     on 127.0.0.1 only, seeded with test users, 1,400 posts,
+                     pages, comments and media (built once, cached in
+                     target/servers/wordpress/seed); start serves a fresh
+                     copy (port 18481) and prints its URL and the file with
+                     the users' passwords and application passwords; stop
+                     stops it. Tests call tests/servers/wordpress/wp.sh
   synapse install | seed [--preset default|bench] [--force]
           | start [--preset P] [--port N] [--cas-port N] [--extra-config FILE]
           | stop | status
@@ -88,6 +97,7 @@ fn main() -> ExitCode {
         Some("platform") => platform::passthrough(&rest),
         Some("bench") => bench::run(&rest).map(|()| ExitCode::SUCCESS),
         Some("bundle") => package::run(&rest).map(|()| ExitCode::SUCCESS),
+        Some("wordpress") => wordpress::run(&rest),
         Some("synapse") => synapse::run(&rest).map(|()| ExitCode::SUCCESS),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
