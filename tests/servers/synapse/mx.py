@@ -113,8 +113,10 @@ class Client:
         mac = hmac.new(secret.encode(), digestmod=hashlib.sha1)
         mac.update(b"\x00".join([nonce.encode(), localpart.encode(), password.encode(),
                                  b"admin" if admin else b"notadmin"]))
+        # inhibit_login: otherwise registering makes a device with a token,
+        # and every seeded user would have a stray device besides SEED.
         body = {"nonce": nonce, "username": localpart, "password": password,
-                "admin": admin, "mac": mac.hexdigest()}
+                "admin": admin, "mac": mac.hexdigest(), "inhibit_login": True}
         if displayname:
             body["displayname"] = displayname
         return self.call("POST", "/_synapse/admin/v1/register", body, token=False)
