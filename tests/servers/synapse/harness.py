@@ -147,13 +147,13 @@ def port_is_free(port):
 
 
 def _cmdline(pid):
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except FileNotFoundError:
-        return ""
-    except OSError:  # no /proc (macOS): ask ps
+    if not Path("/proc/self").exists():  # no /proc (macOS): ask ps
         r = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True)
         return r.stdout
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def alive(pid):
@@ -426,6 +426,10 @@ def start(snapshot, instance, port, cas_port=None, extra_config=None, watch_pid=
         die(f"an instance is already running in {instance}: stop it first")
     stop(instance)  # what a crashed instance left (its fake CAS, its watchdog)
     if instance.exists():
+        # Wiped for the fresh copy, but only if it is empty or an earlier
+        # instance: a mistyped path must not cost anyone a directory.
+        if any(instance.iterdir()) and not (instance / "homeserver.yaml").exists():
+            die(f"{instance} is neither empty nor a harness instance: refusing to wipe it")
         shutil.rmtree(instance)
     instance.mkdir(parents=True)
 
