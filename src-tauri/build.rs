@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "sign_in_with_browser",
     "cancel_sign_in",
     "sign_in_with_token",
+    "sign_in_with_password",
     "who_am_i",
     "sign_out",
     "find_customer",

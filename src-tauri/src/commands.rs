@@ -15,20 +15,22 @@ use crate::dto::{
 use crate::error::{CmdResult, ErrorCode, IpcError};
 use crate::state::AppState;
 
-/// The platform the app talks to.
+/// The platform the app talks to, and the ways to sign in it offers.
 #[tauri::command]
-pub fn get_platform(state: State<'_, AppState>) -> PlatformInfo {
-    state.platform_info()
+pub async fn get_platform(state: State<'_, AppState>) -> CmdResult<PlatformInfo> {
+    state.platform_info().await
 }
 
-/// Checks and remembers the platform URL.
+/// Finds which platform the address is, and remembers both.
 #[tauri::command]
-pub fn set_platform(state: State<'_, AppState>, url: String) -> CmdResult<PlatformInfo> {
-    state.set_platform(&url)
+pub async fn set_platform(state: State<'_, AppState>, url: String) -> CmdResult<PlatformInfo> {
+    state.set_platform(&url).await
 }
 
-/// Signs in through the system browser (OAuth + PKCE, loopback redirect).
-/// `$BROWSER`, when set, names the browser, as it does for other tools.
+/// Signs in through the system browser (OAuth + PKCE, WordPress's
+/// application authorisation or Matrix single sign-on, to a loopback
+/// redirect). `$BROWSER`, when set, names the browser, as it does for
+/// other tools.
 #[tauri::command]
 pub async fn sign_in_with_browser<R: Runtime>(
     app: AppHandle<R>,
@@ -55,10 +57,21 @@ pub fn cancel_sign_in(state: State<'_, AppState>) -> bool {
     state.cancel_sign_in()
 }
 
-/// Signs in with a personal access token (kept in the OS keyring).
+/// Signs in with an access token (kept in the OS keyring).
 #[tauri::command]
 pub async fn sign_in_with_token(state: State<'_, AppState>, token: String) -> CmdResult<Account> {
     state.sign_in_with_token(token).await
+}
+
+/// Signs in with a user name and a password (Matrix) or an application
+/// password (WordPress); only what the platform gives for it is kept.
+#[tauri::command]
+pub async fn sign_in_with_password(
+    state: State<'_, AppState>,
+    user: String,
+    password: String,
+) -> CmdResult<Account> {
+    state.sign_in_with_password(user, password).await
 }
 
 /// Who is signed in, if anyone.

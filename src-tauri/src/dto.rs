@@ -9,7 +9,7 @@ use keepsake_core::export::{self, ExportEvent, ExportReport, Phase, Prepared};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-/// Which platform the app talks to.
+/// Which platform the app talks to, and how one signs in to it.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PlatformInfo {
@@ -18,26 +18,70 @@ pub struct PlatformInfo {
     /// True when the app was started against the embedded demo platform
     /// (`KEEPSAKE_PLATFORM`).
     pub demo: bool,
+    /// Its kind of API (`keepsake-export-api`, `wordpress`, `matrix`),
+    /// when one is chosen.
+    pub kind: Option<String>,
+    /// What it is, for people ("WordPress"), when one is chosen.
+    pub name: Option<String>,
+    /// The ways to sign in it offers, the one to prefer first.
+    pub offers: Vec<SignInOffer>,
+    /// The categories it always has, in the order to show them (an export
+    /// may find more, such as a Matrix account's rooms).
+    pub categories: Vec<CategoryChoice>,
+    /// Why it could not be asked what it is (unreachable), when it could
+    /// not.
+    pub problem: Option<String>,
+}
+
+/// A category to choose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CategoryChoice {
+    /// Its name (`posts`).
+    pub name: String,
+    /// What to call it ("Posts").
+    pub label: String,
+}
+
+/// One way of signing in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SignInOffer {
+    /// `browser`, `password` or `token`.
+    pub flow: String,
+    /// What to call it ("Sign in with your browser").
+    pub label: String,
+    /// For `password` and `token`: what the secret is called
+    /// ("Application password").
+    pub secret_label: Option<String>,
 }
 
 /// The signed-in account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Account {
-    /// Platform id.
-    pub id: i64,
+    /// Platform id (`42`, `@alice:example.org`).
+    pub id: String,
     /// Login name.
     pub login: String,
     /// Name to show.
     pub display_name: String,
     /// `user` or `support`.
     pub role: String,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// May export other accounts (`export:any`).
+    /// May export other accounts.
     pub support: bool,
+    /// What support access is on this platform, in its terms.
+    pub support_means: String,
     /// The platform signed in to.
     pub platform: String,
+    /// What the platform is ("WordPress").
+    pub platform_name: String,
+    /// Whether the platform binds an export to a snapshot (records written
+    /// during it neither appear nor shift it).
+    pub snapshot: bool,
+    /// Whether the platform keeps its own record of exports (else only the
+    /// audit log on this computer does).
+    pub platform_record: bool,
 }
 
 /// An account found by a support lookup.
@@ -45,7 +89,7 @@ pub struct Account {
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     /// Platform id.
-    pub id: i64,
+    pub id: String,
     /// Login name.
     pub login: String,
     /// Name to show.
@@ -59,7 +103,7 @@ pub struct ExportRequest {
     /// Someone else's account (support); `null` for one's own.
     #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject_id: Option<i64>,
+    pub subject_id: Option<String>,
     /// Why (required with `subjectId`).
     #[ts(optional)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,8 +174,12 @@ impl ExportRequest {
 pub struct CategoryEstimate {
     /// `posts`, `media`, …
     pub name: String,
-    /// Records announced.
-    pub records: u64,
+    /// What to call it ("Posts", "Messages").
+    pub label: String,
+    /// The name of the room (or other container) it belongs to, if any.
+    pub container: Option<String>,
+    /// Records announced, where the platform announces them.
+    pub records: Option<u64>,
     /// Estimated bytes.
     pub bytes: u64,
 }
@@ -171,10 +219,12 @@ impl Preparation {
             categories: p
                 .categories
                 .into_iter()
-                .map(|(name, records, bytes)| CategoryEstimate {
-                    name,
-                    records,
-                    bytes,
+                .map(|c| CategoryEstimate {
+                    name: c.name,
+                    label: c.label,
+                    container: c.container,
+                    records: c.records,
+                    bytes: c.bytes,
                 })
                 .collect(),
             resumed: p.resumed,
@@ -210,8 +260,8 @@ pub enum ProgressEvent {
         name: String,
         /// Records stored.
         fetched: u64,
-        /// Records announced.
-        expected: u64,
+        /// Records announced, where the platform announces them.
+        expected: Option<u64>,
     },
     /// Bytes so far, with rate and estimate.
     Bytes {
@@ -268,7 +318,9 @@ impl From<ExportEvent> for ProgressEvent {
                 categories: categories
                     .into_iter()
                     .map(|(name, records, bytes)| CategoryEstimate {
+                        label: name.clone(),
                         name,
+                        container: None,
                         records,
                         bytes,
                     })
@@ -317,8 +369,8 @@ pub fn now_ms() -> u64 {
 pub struct CategoryCount {
     /// The category (`media_files` counts downloaded files).
     pub name: String,
-    /// Announced.
-    pub expected: u64,
+    /// Announced, where the platform announces counts.
+    pub expected: Option<u64>,
     /// In the archive.
     pub retrieved: u64,
 }

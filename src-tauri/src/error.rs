@@ -5,7 +5,7 @@
 //! (`Error::code()` / `Error::class()`), never from message text. `message`
 //! is the engine's sentence, shown as the detail under the UI's own words.
 
-use keepsake_core::{Class, Error};
+use keepsake_core::{Code, Error};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -79,27 +79,26 @@ pub type CmdResult<T> = Result<T, IpcError>;
 impl From<Error> for IpcError {
     fn from(e: Error) -> Self {
         let code = match e.code() {
-            "signed_out" => ErrorCode::SignedOut,
-            "sign_in" => ErrorCode::SignIn,
-            "keyring" => ErrorCode::Keyring,
-            "quota" => ErrorCode::Quota,
-            "export_running" => ErrorCode::ExportRunning,
-            "account_deleted" => ErrorCode::AccountDeleted,
-            "disk_full" => ErrorCode::DiskFull,
-            "network" => ErrorCode::Network,
-            "forbidden" => ErrorCode::Forbidden,
-            "invalid" | "platform_url" | "rejected" => ErrorCode::Invalid,
-            "cancelled" => ErrorCode::Cancelled,
-            "archive" => ErrorCode::Archive,
-            "audit" => ErrorCode::Audit,
-            "io" => ErrorCode::File,
-            "not_found" | "rate_limited" | "platform_error" | "protocol" => ErrorCode::Platform,
-            // A code added to the engine later: its class still says enough.
-            _ => match e.class() {
-                Class::NeedsSignIn => ErrorCode::SignedOut,
-                Class::Retryable => ErrorCode::Network,
-                Class::Fatal => ErrorCode::Internal,
-            },
+            Code::SignedOut => ErrorCode::SignedOut,
+            Code::SignIn => ErrorCode::SignIn,
+            Code::Keyring => ErrorCode::Keyring,
+            Code::Quota => ErrorCode::Quota,
+            Code::ExportRunning => ErrorCode::ExportRunning,
+            Code::AccountDeleted => ErrorCode::AccountDeleted,
+            Code::DiskFull => ErrorCode::DiskFull,
+            Code::Network => ErrorCode::Network,
+            Code::Forbidden => ErrorCode::Forbidden,
+            Code::Invalid | Code::PlatformUrl | Code::Rejected => ErrorCode::Invalid,
+            Code::Cancelled => ErrorCode::Cancelled,
+            Code::Archive => ErrorCode::Archive,
+            Code::Audit => ErrorCode::Audit,
+            Code::Io => ErrorCode::File,
+            Code::NotFound
+            | Code::RateLimited
+            | Code::PlatformError
+            | Code::Protocol
+            | Code::ExportFinished
+            | Code::Withheld => ErrorCode::Platform,
         };
         let retry_at = match &e {
             Error::TryLater { retry_at, .. } if code == ErrorCode::Quota => retry_at.clone(),
@@ -120,7 +119,7 @@ mod tests {
     #[test]
     fn engine_codes_map_onto_the_closed_set() {
         let quota = Error::TryLater {
-            code: "quota",
+            code: Code::Quota,
             message: "this account has reached the platform's export limit; the next export is possible at 2026-11-26T14:05:00Z. Nothing was downloaded.".into(),
             retry_at: Some("2026-11-26T14:05:00Z".into()),
         };

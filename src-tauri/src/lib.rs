@@ -55,6 +55,7 @@ fn with_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::sign_in_with_browser,
             commands::cancel_sign_in,
             commands::sign_in_with_token,
+            commands::sign_in_with_password,
             commands::who_am_i,
             commands::sign_out,
             commands::find_customer,

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keepsake_core::audit::AuditLog;
-use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken, TokenProvider, Wait};
-use keepsake_core::connector::Connector;
+use keepsake_core::client::{ApiClient, RetryPolicy, TokenProvider, Wait};
+use keepsake_core::connector::{AccountId, Connector};
 use keepsake_core::credentials::{
     CredentialStore, Credentials, KeyringStore, TokenSource, normalise_platform,
 };
 use keepsake_core::export::{
     self, CancelFlag, ExportOptions, Formats, Reporter, ResumeMode, Throttled,
 };
-use keepsake_core::{Error, PlatformUrl, Secret, archive, interrupted, oauth};
+use keepsake_core::{Code, Error, PlatformUrl, Secret, archive, interrupted};
 use serde::{Deserialize, Serialize};
 
 use crate::dto::{
@@ -26,10 +26,16 @@ use crate::error::{CmdResult, ErrorCode, IpcError};
 
 // The archive and audit log checks.
 mod checks;
+// The platform and the sign-in.
+mod signin;
 
 /// The environment variable that points the app at a platform (the demo's
 /// embedded reference platform); it wins over the remembered one.
 pub const PLATFORM_ENV: &str = "KEEPSAKE_PLATFORM";
+
+/// With [`PLATFORM_ENV`], the platform's kind (`wordpress`, `matrix`),
+/// so that the demo need not be detected.
+pub const KIND_ENV: &str = "KEEPSAKE_KIND";
 
 /// How long the browser sign-in waits for the user.
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -43,14 +49,7 @@ const MEDIA_WORKERS: usize = keepsake_core::export::DEFAULT_MEDIA_WORKERS;
 /// Someone is waiting on these answers (signing in, who am I, a lookup):
 /// a few quick tries, then say so, rather than the export's patient policy.
 fn interactive() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: Duration::from_millis(200),
-        max_delay: Duration::from_secs(2),
-        // A platform asking for a longer wait is told to the user at once.
-        max_retry_after: Duration::from_secs(10),
-        give_up_after: Duration::from_secs(30),
-    }
+    keepsake_core::signin::interactive()
 }
 
 /// Where the app keeps things on disk.
@@ -88,11 +87,14 @@ impl Paths {
 }
 
 /// Settings remembered between runs: the same file and shape as the CLI's,
-/// so both front ends talk to the same platform.
+/// so both front ends talk to the same platform; the window also keeps the
+/// platform's kind, found when its address was chosen.
 #[derive(Default, Serialize, Deserialize)]
 struct Settings {
     #[serde(default)]
     platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
 }
 
 /// The folders exports went to, most recent first.
@@ -125,6 +127,8 @@ pub struct AppState {
     paths: Paths,
     /// The platform from the environment (demo mode), if any.
     env_platform: Option<String>,
+    /// Its kind, from the environment too, when given.
+    env_kind: Option<String>,
     /// A fixed credential store (tests); otherwise the OS keyring, opened on
     /// each use so that unlocking it later needs no restart.
     store: Option<Arc<dyn CredentialStore>>,
@@ -141,7 +145,10 @@ impl AppState {
         let env_platform = std::env::var(PLATFORM_ENV)
             .ok()
             .filter(|v| !v.trim().is_empty());
-        let state = Self::with(Paths::for_user(), env_platform, None);
+        let mut state = Self::with(Paths::for_user(), env_platform, None);
+        state.env_kind = std::env::var(KIND_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty());
         *lock(&state.launch_read) = state.start_launch_read();
         state
     }
@@ -191,12 +198,20 @@ impl AppState {
         Self {
             paths,
             env_platform,
+            env_kind: None,
             store,
             running: Mutex::new(None),
             prepared: Mutex::new(None),
             signing_in: Mutex::new(None),
             launch_read: Mutex::new(None),
         }
+    }
+
+    /// The same state with the platform's kind given, as the demo does
+    /// (tests).
+    pub fn with_kind(mut self, kind: &str) -> Self {
+        self.env_kind = Some(kind.to_owned());
+        self
     }
 
     fn store(&self) -> CmdResult<Arc<dyn CredentialStore>> {
@@ -206,193 +221,6 @@ impl AppState {
         }
     }
 
-    // -- platform ---------------------------------------------------------
-
-    fn remembered_platform(&self) -> Option<String> {
-        let raw = fs_err::read(&self.paths.settings).ok()?;
-        serde_json::from_slice::<Settings>(&raw).ok()?.platform
-    }
-
-    /// The chosen platform, if any.
-    pub fn platform_info(&self) -> PlatformInfo {
-        match &self.env_platform {
-            Some(url) => PlatformInfo {
-                url: Some(url.clone()),
-                demo: true,
-            },
-            None => PlatformInfo {
-                url: self.remembered_platform(),
-                demo: false,
-            },
-        }
-    }
-
-    fn platform(&self) -> CmdResult<PlatformUrl> {
-        let url = self.platform_info().url.ok_or_else(|| {
-            IpcError::new(
-                ErrorCode::Invalid,
-                "choose the platform to sign in to first",
-            )
-        })?;
-        Ok(PlatformUrl::parse(&url).map_err(Error::from)?)
-    }
-
-    /// Checks and remembers `url`.
-    pub fn set_platform(&self, url: &str) -> CmdResult<PlatformInfo> {
-        self.forget_launch_read();
-        let parsed = PlatformUrl::parse(url.trim()).map_err(Error::from)?;
-        let settings = Settings {
-            platform: Some(normalise_platform(&parsed)),
-        };
-        let bytes = serde_json::to_vec_pretty(&settings)
-            .map_err(|e| IpcError::new(ErrorCode::Internal, e.to_string()))?;
-        if let Some(dir) = self.paths.settings.parent() {
-            fs_err::create_dir_all(dir).map_err(Error::io("create", dir))?;
-        }
-        fs_err::write(&self.paths.settings, bytes)
-            .map_err(Error::io("write", &self.paths.settings))?;
-        Ok(PlatformInfo {
-            url: settings.platform,
-            demo: false,
-        }
-        .or_env(&self.env_platform))
-    }
-
-    // -- signing in -------------------------------------------------------
-
-    /// Signs in with a personal access token: checked against the platform
-    /// before it is stored in the keyring; never sent back.
-    pub async fn sign_in_with_token(&self, token: String) -> CmdResult<Account> {
-        let token = Secret::new(token.trim());
-        if token.expose().is_empty() {
-            return Err(IpcError::new(
-                ErrorCode::Invalid,
-                "paste an access token first",
-            ));
-        }
-        let platform = self.platform()?;
-        self.keep(Credentials::from_pat(&platform, token), &platform)
-            .await
-    }
-
-    /// Signs in through the system browser; `open` launches it.
-    pub async fn sign_in_with_browser(
-        &self,
-        support: bool,
-        open: impl FnOnce(&url::Url) -> std::io::Result<()>,
-    ) -> CmdResult<Account> {
-        let platform = self.platform()?;
-        let scopes = connector().scopes(support);
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        *lock(&self.signing_in) = Some(stop);
-        // Dropping the sign-in stops it: the loopback listener closes.
-        let creds = tokio::select! {
-            creds = oauth::login_with_browser(&platform, scopes, open, SIGN_IN_TIMEOUT) => creds,
-            Ok(()) = stopped => {
-                return Err(IpcError::new(ErrorCode::Cancelled, "sign-in cancelled"));
-            }
-        };
-        lock(&self.signing_in).take();
-        self.keep(creds?, &platform).await
-    }
-
-    /// Stops a browser sign-in that is waiting for the browser; whether one
-    /// was.
-    pub fn cancel_sign_in(&self) -> bool {
-        lock(&self.signing_in)
-            .take()
-            .is_some_and(|stop| stop.send(()).is_ok())
-    }
-
-    /// Checks new credentials with `/me`, then stores them.
-    async fn keep(&self, creds: Credentials, platform: &PlatformUrl) -> CmdResult<Account> {
-        self.forget_launch_read();
-        let tokens = Arc::new(StaticToken::new(creds.access_token.clone(), platform));
-        let client = ApiClient::new(platform, tokens)?.with_retry(interactive());
-        let account = me(&client, platform).await?;
-        let store = self.store()?;
-        blocking(move || store.save(&creds)).await?;
-        Ok(account)
-    }
-
-    async fn client(&self) -> CmdResult<ApiClient> {
-        let platform = self.platform()?;
-        let source = TokenSource::load(self.store()?, &normalise_platform(&platform)).await?;
-        let tokens: Arc<dyn TokenProvider> = Arc::new(source);
-        Ok(ApiClient::new(&platform, tokens)?)
-    }
-
-    /// [`client`](Self::client), from the launch's keyring read if it is
-    /// still there.
-    async fn client_at_launch(&self, platform: &PlatformUrl) -> CmdResult<ApiClient> {
-        let key = normalise_platform(platform);
-        let Some(read) = self.take_launch_read(&key).await else {
-            return self.client().await;
-        };
-        let (store, found) = read?;
-        let credentials = found.ok_or(Error::NotSignedIn { platform: key })?;
-        let tokens: Arc<dyn TokenProvider> = Arc::new(TokenSource::new(store, credentials));
-        Ok(ApiClient::new(platform, tokens)?)
-    }
-
-    /// Who is signed in; `None` when nobody is.
-    pub async fn who_am_i(&self) -> CmdResult<Option<Account>> {
-        let platform = match self.platform() {
-            Ok(p) => p,
-            Err(_) => return Ok(None),
-        };
-        let client = match self.client_at_launch(&platform).await {
-            Ok(c) => c.with_retry(interactive()),
-            Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        match me(&client, &platform).await {
-            Ok(a) => Ok(Some(a)),
-            Err(e) if e.code == ErrorCode::SignedOut => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Revokes and forgets the sign-in.
-    pub async fn sign_out(&self) -> CmdResult<()> {
-        self.forget_launch_read();
-        let platform = self.platform()?;
-        let key = normalise_platform(&platform);
-        let store = self.store()?;
-        let load = store.clone();
-        let k = key.clone();
-        if let Some(c) = blocking(move || load.load(&k)).await? {
-            // Best effort: a platform that cannot be reached must not keep
-            // the user signed in here.
-            if let Some(r) = &c.refresh_token {
-                let _ = oauth::revoke(&key, r).await;
-            }
-            let _ = oauth::revoke(&key, &c.access_token).await;
-        }
-        blocking(move || store.delete(&key)).await?;
-        Ok(())
-    }
-
-    /// Looks a customer up by login (support staff).
-    pub async fn find_customer(&self, login: &str) -> CmdResult<Customer> {
-        let login = login.trim();
-        let client = self.client().await?.with_retry(interactive());
-        let user = connector()
-            .find_account(&client, login)
-            .await?
-            .ok_or_else(|| {
-                IpcError::new(
-                    ErrorCode::Invalid,
-                    format!("no account with the login '{login}'"),
-                )
-            })?;
-        Ok(Customer {
-            id: user.id,
-            login: user.login,
-            display_name: user.display_name.unwrap_or_default(),
-        })
-    }
-
     // -- exports ----------------------------------------------------------
 
     /// Where exports go by default.
@@ -400,7 +228,11 @@ impl AppState {
         self.paths.destination.display().to_string()
     }
 
-    fn options(req: &ExportRequest, resume: ResumeMode) -> CmdResult<ExportOptions> {
+    fn options(
+        req: &ExportRequest,
+        connector: &Arc<dyn Connector>,
+        resume: ResumeMode,
+    ) -> CmdResult<ExportOptions> {
         if req.subject_id.is_some() && req.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
             return Err(IpcError::new(
                 ErrorCode::Invalid,
@@ -426,8 +258,8 @@ impl AppState {
             ));
         }
         Ok(ExportOptions {
-            connector: connector(),
-            subject_id: req.subject_id,
+            connector: connector.clone(),
+            subject_id: req.subject_id.as_deref().map(AccountId::from),
             reason: req.reason.clone().filter(|r| !r.trim().is_empty()),
             categories: req.categories.clone(),
             since: req.since.clone().filter(|s| !s.is_empty()),
@@ -448,12 +280,13 @@ impl AppState {
     /// Opens the export session (or finds the interrupted one) and reports
     /// counts, size and free space without fetching anything.
     pub async fn prepare(&self, req: ExportRequest) -> CmdResult<Preparation> {
-        let client = self.client().await?;
-        self.discard_if_changed(&client, &req).await?;
+        let (client, connector) = self.client().await?;
+        self.discard_if_changed(&client, &connector, &req).await?;
         // Preparing stages the session there: an export that may be
         // interrupted from now on.
         self.remember_destination(&req.destination);
-        let prepared = export::prepare(&client, &Self::options(&req, ResumeMode::Auto)?).await?;
+        let prepared =
+            export::prepare(&client, &Self::options(&req, &connector, ResumeMode::Auto)?).await?;
         *lock(&self.prepared) = Some(req.clone());
         Ok(Preparation::new(prepared, req))
     }
@@ -461,10 +294,15 @@ impl AppState {
     /// A prepared session for another request is given up first: the
     /// platform holds one running export per account. Another choice of
     /// formats or split is the same session.
-    async fn discard_if_changed(&self, client: &ApiClient, req: &ExportRequest) -> CmdResult<()> {
+    async fn discard_if_changed(
+        &self,
+        client: &ApiClient,
+        connector: &Arc<dyn Connector>,
+        req: &ExportRequest,
+    ) -> CmdResult<()> {
         let previous = lock(&self.prepared).clone();
         if let Some(prev) = previous.filter(|p| !p.same_session(req)) {
-            export::discard(client, &Self::options(&prev, ResumeMode::Auto)?).await?;
+            export::discard(client, &Self::options(&prev, connector, ResumeMode::Auto)?).await?;
             *lock(&self.prepared) = None;
         }
         Ok(())
@@ -472,8 +310,8 @@ impl AppState {
 
     /// Gives up the prepared (or interrupted) export of `req`.
     pub async fn discard(&self, req: ExportRequest) -> CmdResult<()> {
-        let client = self.client().await?;
-        export::discard(&client, &Self::options(&req, ResumeMode::Auto)?).await?;
+        let (client, connector) = self.client().await?;
+        export::discard(&client, &Self::options(&req, &connector, ResumeMode::Auto)?).await?;
         *lock(&self.prepared) = None;
         Ok(())
     }
@@ -499,26 +337,28 @@ impl AppState {
             // Nothing staged: no need to ask the platform anything.
             return Ok(None);
         }
-        let client = match self.client().await {
+        let (client, connector) = match self.client().await {
             Ok(c) => c,
             Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
             Err(e) => return Err(e),
         };
-        let me = me(&client.clone().with_retry(interactive()), &self.platform()?).await?;
+        let me = self
+            .me(&client.clone().with_retry(interactive()), &*connector)
+            .await?;
         let platform = client.base().to_string();
         for (folder, i) in found {
-            if i.platform != platform || i.actor.id != me.id {
+            if i.platform != platform || i.actor.id.as_str() != me.id {
                 // Another platform's, or someone else's to resume.
                 continue;
             }
-            let on_behalf = i.subject.id != me.id;
+            let on_behalf = i.subject.id.as_str() != me.id;
             let req = ExportRequest {
                 destination: folder,
-                subject_id: on_behalf.then_some(i.subject.id),
+                subject_id: on_behalf.then(|| i.subject.id.to_string()),
                 reason: if on_behalf { i.reason } else { None },
                 ..ExportRequest::default()
             };
-            let Ok(opts) = Self::options(&req, ResumeMode::Require) else {
+            let Ok(opts) = Self::options(&req, &connector, ResumeMode::Require) else {
                 // A customer's export staged without its reason: the
                 // engine could not resume it as asked.
                 continue;
@@ -610,11 +450,12 @@ impl AppState {
     ) -> CmdResult<ExportSummary> {
         let send: Arc<dyn Fn(ProgressEvent) + Send + Sync> = Arc::new(send);
         let waits = send.clone();
-        let client = self.client().await?.on_wait(Arc::new(move |w: &Wait<'_>| {
+        let (client, connector) = self.client().await?;
+        let client = client.on_wait(Arc::new(move |w: &Wait<'_>| {
             let (d, e) = (w.delay, w.error);
             let reason = match e.code() {
-                "rate_limited" => "The platform asked Keepsake to slow down",
-                "network" => "The connection to the platform broke",
+                Code::RateLimited => "The platform asked Keepsake to slow down",
+                Code::Network => "The connection to the platform broke",
                 _ => "The platform is busy",
             };
             let secs = d.as_secs().max(1);
@@ -629,8 +470,8 @@ impl AppState {
                     .map(|t| t.as_millis() as u64),
             });
         }));
-        self.discard_if_changed(&client, &req).await?;
-        let opts = Self::options(&req, ResumeMode::Auto)?;
+        self.discard_if_changed(&client, &connector, &req).await?;
+        let opts = Self::options(&req, &connector, ResumeMode::Auto)?;
         self.remember_destination(&req.destination);
         let log = AuditLog::open(&self.paths.audit)?;
         let reporter: Arc<dyn Reporter> = Arc::new(Throttled::new(ToUi(send), PROGRESS_INTERVAL));
@@ -655,45 +496,6 @@ impl Default for AppState {
     fn default() -> Self {
         Self::new()
     }
-}
-
-impl PlatformInfo {
-    /// The environment's platform still wins (demo mode).
-    fn or_env(self, env: &Option<String>) -> Self {
-        match env {
-            Some(url) => PlatformInfo {
-                url: Some(url.clone()),
-                demo: true,
-            },
-            None => self,
-        }
-    }
-}
-
-/// The signed-in account, as the connector says, for the window.
-async fn me(client: &ApiClient, platform: &PlatformUrl) -> CmdResult<Account> {
-    let c = connector();
-    let me = c.whoami(client).await?;
-    Ok(Account {
-        id: me.id,
-        login: me.login,
-        display_name: me.display_name.unwrap_or_default(),
-        role: if me.support { "support" } else { "user" }.to_owned(),
-        // What this sign-in may do, in the platform's terms.
-        scopes: c
-            .scopes(me.support)
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        support: me.support,
-        platform: normalise_platform(platform),
-    })
-}
-
-/// The platform's connector: the Keepsake Export API, the one connector
-/// so far (detection will choose among several).
-fn connector() -> Arc<dyn Connector> {
-    keepsake_core::connector::keepsake()
 }
 
 /// Engine progress to the UI's event shape.

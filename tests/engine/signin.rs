@@ -1,15 +1,17 @@
-//! Signing in as the desktop app and the CLI do: `oauth::login_with_browser`
-//! with a scripted browser that signs in on the platform's consent page, then
-//! refresh, revocation and the single-flight `TokenSource`.
+//! Signing in as the desktop app and the CLI do: the Keepsake Export API
+//! connector's browser sign-in (OAuth with PKCE) with a scripted browser
+//! that signs in on the platform's consent page, then refresh, revocation
+//! and the single-flight `TokenSource`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keepsake_core::connector::keepsake::OAUTH;
 use keepsake_core::credentials::{
     CredentialStore, Credentials, InsecureFileStore, TokenKind, TokenSource,
 };
-use keepsake_core::{Error, PlatformUrl, Secret, oauth};
+use keepsake_core::{Error, PlatformUrl, Secret, connector, oauth};
 use keepsake_platform::seed::Preset;
 use keepsake_tests::{Platform, client};
 use url::Url;
@@ -96,16 +98,17 @@ async fn browse(authorize: Url, act: Browser) -> Shown {
 async fn sign_in(p: &Platform, act: Browser) -> (Result<Credentials, Error>, Shown) {
     let platform = PlatformUrl::parse(&p.url).expect("platform URL");
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let result = oauth::login_with_browser(
-        &platform,
-        &["export:self"],
-        move |url| {
-            let _ = tx.send(tokio::spawn(browse(url.clone(), act)));
-            Ok(())
-        },
-        TIMEOUT,
-    )
-    .await;
+    let result = connector::keepsake()
+        .sign_in_browser(
+            &platform,
+            false,
+            Box::new(move |url| {
+                let _ = tx.send(tokio::spawn(browse(url.clone(), act)));
+                Ok(())
+            }),
+            TIMEOUT,
+        )
+        .await;
     let shown = rx
         .await
         .expect("the browser was opened")
@@ -222,6 +225,7 @@ async fn no_answer_from_the_browser_times_out_with_a_clear_message() {
     let platform = PlatformUrl::parse(&p.url).expect("platform URL");
     let err = oauth::login_with_browser(
         &platform,
+        &OAUTH,
         &["export:self"],
         |_| Ok(()),
         Duration::from_millis(300),
@@ -241,17 +245,18 @@ async fn refresh_rotates_and_the_old_refresh_token_is_refused() {
     let first = signed_in(&p).await;
     let old_refresh = first.refresh_token.clone().expect("refresh token");
 
-    let second = oauth::refresh(&first.platform, &old_refresh)
-        .await
-        .expect("refreshed");
+    // Where to refresh is kept with the sign-in: no connector needed then.
+    let with = first.refresh_with.clone().expect("a refresh endpoint");
+    assert_eq!(first.kind, TokenKind::OAuth);
+    let refresh = |token| oauth::refresh(&first.platform, &with.token_path, &with.client_id, token);
+    let second = refresh(&old_refresh).await.expect("refreshed");
     let new_refresh = second.refresh_token.clone().expect("rotated refresh token");
     assert_ne!(new_refresh, old_refresh, "the refresh token rotates");
     assert_ne!(second.access_token, first.access_token);
-    assert_eq!(second.kind, TokenKind::OAuth);
     assert_eq!(me_status(&p, &second.access_token).await, 200);
 
     // The old refresh token is dead; presenting it again is reuse.
-    match oauth::refresh(&first.platform, &old_refresh).await {
+    match refresh(&old_refresh).await {
         Err(Error::SignIn { detail }) => assert!(detail.contains("already used"), "{detail}"),
         other => panic!("expected the old refresh token to be refused, got {other:?}"),
     }
@@ -263,17 +268,17 @@ async fn revoking_ends_the_token() {
     let creds = signed_in(&p).await;
     assert_eq!(me_status(&p, &creds.access_token).await, 200);
 
-    oauth::revoke(&creds.platform, &creds.access_token)
+    oauth::revoke(&creds.platform, &OAUTH, &creds.access_token)
         .await
         .expect("revoked");
     assert_eq!(me_status(&p, &creds.access_token).await, 401);
 
     // Revoking the refresh token ends the sign-in: it cannot be refreshed.
     let refresh = creds.refresh_token.clone().expect("refresh token");
-    oauth::revoke(&creds.platform, &refresh)
+    oauth::revoke(&creds.platform, &OAUTH, &refresh)
         .await
         .expect("revoked");
-    let err = oauth::refresh(&creds.platform, &refresh)
+    let err = oauth::refresh(&creds.platform, OAUTH.token, OAUTH.client_id, &refresh)
         .await
         .expect_err("refresh after revocation");
     assert!(matches!(err, Error::SignIn { .. }), "{err}");
@@ -343,16 +348,14 @@ async fn a_refused_pat_is_not_refreshed() {
     let store = Arc::new(InsecureFileStore::new(dir.path().join("tokens.json")));
     store.save(&creds).expect("save");
     let source = TokenSource::new(store, creds);
-    oauth::revoke(&p.url, &pat).await.expect("revoked");
+    oauth::revoke(&p.url, &OAUTH, &pat).await.expect("revoked");
     assert_eq!(me_status(&p, &pat).await, 401);
     let err = source
         .refresh_after_401(&pat)
         .await
         .expect_err("a PAT cannot be refreshed");
-    assert!(
-        err.to_string().contains("keepsake login --token-stdin"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("sign in again"), "{err}");
+    assert_eq!(err.hint(), Some(keepsake_core::Hint::SignIn));
 }
 
 /// The fault knob "tokens that expire after N seconds" during a whole

@@ -75,14 +75,16 @@ async fn a_running_export_and_the_quota_say_what_to_do_next() {
         matches!(
             err,
             Error::TryLater {
-                code: "export_running",
+                code: keepsake_core::Code::ExportRunning,
                 ..
             }
         ),
         "{err:?}"
     );
     assert!(
-        err.to_string().contains(&id) && err.to_string().contains("--resume"),
+        err.to_string().contains(&id)
+            && err.to_string().contains("resume it from the same")
+            && err.hint() == Some(keepsake_core::Hint::Resume),
         "{err}"
     );
 
@@ -98,7 +100,13 @@ async fn a_running_export_and_the_quota_say_what_to_do_next() {
         .await
         .expect_err("quota");
     assert!(
-        matches!(err, Error::TryLater { code: "quota", .. }),
+        matches!(
+            err,
+            Error::TryLater {
+                code: keepsake_core::Code::Quota,
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(
@@ -134,7 +142,7 @@ async fn support_staff_export_on_behalf_with_scope_and_reason_only() {
     let dest = Dest::new();
 
     let mut opts = support::options(&dest.out());
-    opts.subject_id = Some(alice);
+    opts.subject_id = Some(alice.into());
     opts.reason = Some("GDPR request #4711".into());
     let err = support::run(&p, &p.token("carol", "export:self"), &dest, opts.clone())
         .await

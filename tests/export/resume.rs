@@ -199,7 +199,7 @@ async fn a_prepared_export_is_the_one_that_runs_or_is_discarded() {
         first
             .categories
             .iter()
-            .any(|(c, n, _)| c == "posts" && *n == 150)
+            .any(|c| c.name == "posts" && c.label == "Posts" && c.records == Some(150))
     );
     assert!(first.free_bytes.is_some_and(|f| f > 0) && first.needed_bytes > 0);
     let again = export::prepare(&client, &opts)

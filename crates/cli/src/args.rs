@@ -27,9 +27,10 @@ pub struct Global {
     /// Defaults to KEEPSAKE_PLATFORM, then to the platform of the last login.
     #[arg(long, global = true, env = "KEEPSAKE_PLATFORM")]
     pub platform: Option<String>,
-    /// The platform's kind of API (`keepsake-export-api`). `keepsake login`
-    /// asks the platform when it is not given, and the sign-in remembers
-    /// it; with KEEPSAKE_TOKEN and no sign-in, the Keepsake Export API.
+    /// The platform's kind of API: keepsake-export-api, wordpress or
+    /// matrix. `keepsake login` asks the platform when it is not given, and
+    /// the sign-in remembers it; with KEEPSAKE_TOKEN and no sign-in, the
+    /// Keepsake Export API.
     #[arg(long, global = true, env = "KEEPSAKE_KIND", value_name = "KIND")]
     pub kind: Option<String>,
     /// Keep tokens in this plain-text file instead of the system keyring.
@@ -78,20 +79,12 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Sign in: with your browser (default), or a personal access token.
-    Login {
-        /// Read a personal access token from standard input (never pass tokens
-        /// as arguments: they end up in shell history and process lists).
-        #[arg(long)]
-        token_stdin: bool,
-        /// Also ask for support-staff access (export:any).
-        #[arg(long)]
-        support: bool,
-        /// Do not try to open a browser; print the sign-in URL only.
-        #[arg(long)]
-        no_browser: bool,
-    },
-    /// Sign out: revoke the token at the platform and forget it here.
+    /// Sign in: the way the platform offers first (the browser, where it
+    /// can), a user name and password (--user), or an access token
+    /// (--token-stdin). Says which platform the address is.
+    Login(LoginArgs),
+    /// Sign out: end the sign-in on the platform (revoke the token, the
+    /// application password or the device Keepsake made) and forget it here.
     Logout,
     /// Show who you are signed in as.
     Whoami,
@@ -119,19 +112,43 @@ pub enum Command {
 }
 
 #[derive(Args)]
+pub struct LoginArgs {
+    /// Read an access token from standard input (never pass tokens as
+    /// arguments: they end up in shell history and process lists).
+    #[arg(long, conflicts_with_all = ["user", "password_stdin"])]
+    pub token_stdin: bool,
+    /// Sign in as NAME with a password (Matrix) or an application password
+    /// (WordPress), asked for at the terminal without echo.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from standard input instead of the terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Also ask for support-staff access, where the platform grants it at
+    /// sign-in (the Keepsake Export API's export:any).
+    #[arg(long)]
+    pub support: bool,
+    /// Do not try to open a browser; print the sign-in URL only.
+    #[arg(long)]
+    pub no_browser: bool,
+}
+
+#[derive(Args)]
 pub struct ExportArgs {
-    /// Export this account (by id) on behalf of its owner; needs support
-    /// access (export:any) and --reason.
+    /// Export this account (by its id on the platform: 42, @bob:example.org)
+    /// on behalf of its owner; needs support access and --reason.
     #[arg(long, value_name = "ID", conflicts_with = "login")]
-    pub user: Option<i64>,
+    pub user: Option<String>,
     /// Export this account (by login) on behalf of its owner.
     #[arg(long, value_name = "LOGIN")]
     pub login: Option<String>,
     /// Why you export someone else's data (recorded in both audit trails).
     #[arg(long)]
     pub reason: Option<String>,
-    /// Categories to include, comma-separated: profile, posts, comments,
-    /// likes, connections, media (default: all).
+    /// Categories to include, comma-separated, as the platform names them
+    /// (the Keepsake Export API: profile, posts, comments, likes,
+    /// connections, media; WordPress: profile, posts, pages, comments,
+    /// media, tags, categories; default: all).
     #[arg(long, value_delimiter = ',')]
     pub include: Option<Vec<String>>,
     /// Only records created on or after this date (YYYY-MM-DD or RFC 3339).

@@ -83,26 +83,8 @@ pub fn connector(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Conn
     if std::env::var("KEEPSAKE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
         return Ok(connector::keepsake());
     }
-    let stored = store(global)?
-        .load(&normalise_platform(platform))?
-        .and_then(|c| c.connector);
-    match stored {
-        Some(kind) => connector::of_kind(&kind),
+    match store(global)?.load(&normalise_platform(platform))? {
+        Some(c) => keepsake_core::signin::connector_of(&c),
         None => Ok(connector::keepsake()),
     }
-}
-
-/// The connector for a sign-in: `--kind`, or the one whose API the platform
-/// answers to (asked without credentials).
-pub async fn detect(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Connector>> {
-    if let Some(kind) = &global.kind {
-        return connector::of_kind(kind);
-    }
-    // No token goes with a detection: nothing is signed in yet.
-    let anonymous = Arc::new(keepsake_core::client::StaticToken::new(
-        keepsake_core::Secret::new(""),
-        platform,
-    ));
-    let client = keepsake_core::client::ApiClient::new(platform, anonymous)?;
-    connector::detect(&client).await
 }

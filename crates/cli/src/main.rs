@@ -8,7 +8,7 @@ mod args;
 mod auth;
 mod render;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use keepsake_core::export::{
     self, CancelFlag, ExportEvent, ExportOptions, Outcome, ResumeMode, Throttled,
 };
 use keepsake_core::text::{json_for_terminal, sanitize_for_terminal, sanitize_lines};
-use keepsake_core::{Class, Error, Result, Secret, audit, credentials, oauth};
+use keepsake_core::{Class, Error, Result, audit};
 use serde_json::{Value, json};
 
 use args::{AuditCommand, Cli, Command, ExportArgs, Global};
@@ -63,7 +63,8 @@ mod code {
     pub const CANCELLED: u8 = 130;
 }
 
-// After the output macros, which it uses.
+// After the output macros, which they use.
+mod login;
 mod verify;
 
 fn main() -> ExitCode {
@@ -85,7 +86,26 @@ fn main() -> ExitCode {
                 err!("  caused by: {}", sanitize_for_terminal(&s.to_string()));
                 source = s.source();
             }
+            // What to do next, as this front end does it.
+            if let Some(hint) = e.hint() {
+                err!("  {}", hint_text(hint));
+            }
             ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// An error's next step, in the command line's terms.
+fn hint_text(hint: keepsake_core::Hint) -> &'static str {
+    use keepsake_core::Hint;
+    match hint {
+        Hint::SignIn => "to sign in: keepsake login --platform URL (see keepsake login --help)",
+        Hint::Resume => {
+            "to continue: run the same command again with the same --out folder (or add --resume)"
+        }
+        Hint::OtherFolder => "to write elsewhere: --out FOLDER",
+        Hint::NoKeyring => {
+            "on a machine with no keyring at all: --insecure-token-file PATH keeps the token in a plain file you choose"
         }
     }
 }
@@ -102,20 +122,16 @@ fn exit_code(e: &Error) -> u8 {
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
     match cli.command {
-        Command::Login {
-            token_stdin,
-            support,
-            no_browser,
-        } => login(g, token_stdin, support, no_browser).await,
-        Command::Logout => logout(g).await,
-        Command::Whoami => whoami(g).await,
+        Command::Login(a) => login::login(g, a).await,
+        Command::Logout => login::logout(g).await,
+        Command::Whoami => login::whoami(g).await,
         Command::Export(a) => export(g, a).await,
         Command::Verify { archive, set } => verify::verify(g, &archive, set),
         Command::Audit { command } => audit_cmd(g, command),
     }
 }
 
-async fn client(g: &Global) -> Result<ApiClient> {
+pub(crate) async fn client(g: &Global) -> Result<ApiClient> {
     let platform = auth::platform(g)?;
     let mut client = ApiClient::new(&platform, auth::tokens(g, &platform).await?)?;
     if let Some(give_up_after) = g.give_up_after {
@@ -134,153 +150,6 @@ async fn client(g: &Global) -> Result<ApiClient> {
     Ok(client)
 }
 
-async fn login(g: &Global, token_stdin: bool, support: bool, no_browser: bool) -> Result<ExitCode> {
-    let platform = auth::platform(g)?;
-    let store = auth::store(g)?;
-    let connector = auth::detect(g, &platform).await?;
-    err!("{} at {}", connector.name(), platform.as_url());
-    let creds = if token_stdin {
-        err!("paste the personal access token and press Enter:");
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(Error::io("read", "standard input"))?;
-        let token = Secret::new(line.trim());
-        if token.expose().is_empty() {
-            return Err(Error::Invalid(
-                "no token on standard input; nothing was stored".into(),
-            ));
-        }
-        credentials::Credentials::from_pat(&platform, token)
-    } else {
-        oauth::login_with_browser(
-            &platform,
-            connector.scopes(support),
-            |url| {
-                err!("Sign in in your browser. If it does not open, visit:\n\n  {url}\n");
-                if no_browser {
-                    Ok(())
-                } else {
-                    open_browser(url.as_str())
-                }
-            },
-            Duration::from_secs(300),
-        )
-        .await?
-    };
-    // Check the token before keeping it: a typo should not be stored.
-    let tokens = Arc::new(keepsake_core::client::StaticToken::new(
-        creds.access_token.clone(),
-        &platform,
-    ));
-    let checked = ApiClient::new(&platform, tokens)?;
-    let me = connector.whoami(&checked).await?;
-    let creds = keepsake_core::credentials::Credentials {
-        connector: Some(connector.kind().to_owned()),
-        ..creds
-    };
-    store.save(&creds)?;
-    auth::remember(&platform);
-    // Outcome reports earlier exports could not deliver go now, briefly.
-    if let Ok(log) = audit::AuditLog::default_dir().and_then(|d| audit::AuditLog::open(&d)) {
-        export::send_kept_reports(
-            &checked,
-            &log,
-            &CancelFlag::default(),
-            &me.login,
-            Some(me.id),
-        )
-        .await;
-    }
-    print_result(
-        g,
-        &json!({"signed_in": true, "login": me.login, "support": me.support, "platform": connector.name(), "kind": connector.kind()}),
-        || {
-            format!(
-                "signed in to {} ({}) as {}{}",
-                platform.as_url(),
-                connector.name(),
-                // Inside a line: the platform's line ends are escaped too.
-                sanitize_for_terminal(&me.login),
-                if me.support {
-                    ", with support access (may export other accounts)"
-                } else {
-                    ""
-                }
-            )
-        },
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Opens the system browser; the URL carries no secret (only the PKCE
-/// challenge and state).
-fn open_browser(url: &str) -> std::io::Result<()> {
-    let mut cmd = if cfg!(target_os = "macos") {
-        std::process::Command::new("open")
-    } else if cfg!(windows) {
-        let mut c = std::process::Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler");
-        c
-    } else {
-        std::process::Command::new("xdg-open")
-    };
-    cmd.arg(url)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map(|_| ())
-}
-
-async fn logout(g: &Global) -> Result<ExitCode> {
-    let platform = auth::platform(g)?;
-    let store = auth::store(g)?;
-    let key = credentials::normalise_platform(&platform);
-    if let Some(c) = store.load(&key)? {
-        // Revoke first: a forgotten but live token is still a live token.
-        if let Some(r) = &c.refresh_token {
-            oauth::revoke(&key, r).await?;
-        }
-        oauth::revoke(&key, &c.access_token).await?;
-    }
-    store.delete(&key)?;
-    print_result(g, &json!({"signed_out": true}), || {
-        format!(
-            "signed out of {}; the token is revoked and forgotten",
-            platform.as_url()
-        )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn whoami(g: &Global) -> Result<ExitCode> {
-    let connector = auth::connector(g, &auth::platform(g)?)?;
-    let me = connector.whoami(&client(g).await?).await?;
-    let shown = json!({
-        "id": me.id,
-        "login": me.login,
-        "display_name": me.display_name,
-        "support": me.support,
-        "platform": connector.name(),
-        "kind": connector.kind(),
-    });
-    print_result(g, &shown, || {
-        format!(
-            "{} (id {}{}) on {}{}",
-            sanitize_for_terminal(&me.login),
-            me.id,
-            me.display_name
-                .as_deref()
-                .map(|n| format!(", {}", sanitize_for_terminal(n)))
-                .unwrap_or_default(),
-            connector.name(),
-            if me.support { ", support access" } else { "" }
-        )
-    });
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
     let connector = auth::connector(g, &auth::platform(g)?)?;
     let base: Arc<dyn export::Reporter> = Arc::from(render::reporter(g.json));
@@ -296,8 +165,8 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             format!("{:02}:{:02}:{:02} UTC", t.hour(), t.minute(), t.second())
         };
         let reason = match e.code() {
-            "rate_limited" => "rate limited by the platform",
-            "network" => "connection problem",
+            keepsake_core::Code::RateLimited => "rate limited by the platform",
+            keepsake_core::Code::Network => "connection problem",
             _ => "the platform is busy",
         };
         waits.report(ExportEvent::Waiting {
@@ -308,7 +177,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
         });
     }));
     let subject_id = match (&a.user, &a.login) {
-        (Some(id), _) => Some(*id),
+        (Some(id), _) => Some(keepsake_core::connector::AccountId::from(id.as_str())),
         (None, Some(login)) => {
             let found = connector.find_account(&client, login).await?;
             Some(found.map(|a| a.id).ok_or_else(|| {
@@ -399,16 +268,18 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
             }
         }
         for (cat, c) in &report.counts {
-            let mark = if c.retrieved < c.expected {
+            let mark = if c.expected.is_some_and(|e| c.retrieved < e) {
                 "  ← short"
             } else {
                 ""
             };
+            let of = c
+                .expected
+                .map_or_else(|| "(not announced)".to_owned(), |e| format!("of {e:>8}"));
             s.push_str(&format!(
-                "  {:<12} {:>8} of {:>8}{mark}\n",
+                "  {:<12} {:>8} {of}{mark}\n",
                 sanitize_for_terminal(cat),
                 c.retrieved,
-                c.expected
             ));
         }
         for w in &report.warnings {
@@ -530,7 +401,7 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
 }
 
 /// Prints a result as JSON (`--json`) or as text.
-fn print_result(g: &Global, value: &Value, text: impl FnOnce() -> String) {
+pub(crate) fn print_result(g: &Global, value: &Value, text: impl FnOnce() -> String) {
     if g.json {
         out_json!(&json!({"result": value}));
     } else {

@@ -67,7 +67,10 @@ fn describe_raw(event: &ExportEvent) -> Option<String> {
         } => {
             let list: Vec<String> = categories
                 .iter()
-                .map(|(c, n, _)| format!("{c} {n}"))
+                .map(|(c, n, _)| match n {
+                    Some(n) => format!("{c} {n}"),
+                    None => c.clone(),
+                })
                 .collect();
             let est: u64 = categories.iter().map(|(_, _, b)| b).sum();
             format!(
@@ -81,7 +84,10 @@ fn describe_raw(event: &ExportEvent) -> Option<String> {
             name,
             fetched,
             expected,
-        } => format!("{name}: {fetched}/{expected}"),
+        } => match expected {
+            Some(expected) => format!("{name}: {fetched}/{expected}"),
+            None => format!("{name}: {fetched}"),
+        },
         ExportEvent::Bytes { .. } => return None,
         ExportEvent::Waiting {
             reason,
@@ -138,8 +144,11 @@ impl Reporter for Bars {
                 fetched,
                 expected,
             } => {
-                let pb = self.bar(name, *expected, false);
-                pb.set_length(*expected.max(fetched));
+                // Without an announced count the bar is as long as what
+                // came so far.
+                let len = expected.unwrap_or(*fetched).max(*fetched);
+                let pb = self.bar(name, len, false);
+                pb.set_length(len);
                 pb.set_position(*fetched);
             }
             ExportEvent::Bytes { done, total, .. } => {

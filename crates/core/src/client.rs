@@ -46,21 +46,50 @@ pub trait TokenProvider: Send + Sync {
     /// `rejected` got a `401`: return a renewed token (refreshing at most
     /// once across concurrent callers) or a sign-in error.
     fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>>;
+    /// The account name the token goes with, where the platform wants HTTP
+    /// Basic (a WordPress application password); `None` for a bearer token.
+    fn user(&self) -> Option<&str> {
+        None
+    }
 }
 
-/// A token that cannot be renewed (a personal access token).
+/// A token that cannot be renewed (a personal access token, or a sign-in
+/// being checked before it is kept).
 pub struct StaticToken {
     token: Secret,
     platform: String,
+    user: Option<String>,
 }
 
 impl StaticToken {
-    /// Wraps a token for `platform`.
+    /// Wraps a bearer token for `platform`.
     pub fn new(token: Secret, platform: &PlatformUrl) -> Self {
         Self {
             token,
             platform: platform.as_url().to_string(),
+            user: None,
         }
+    }
+
+    /// Wraps a secret that goes with `user` (HTTP Basic).
+    pub fn basic(user: &str, secret: Secret, platform: &PlatformUrl) -> Self {
+        Self {
+            user: Some(user.to_owned()),
+            ..Self::new(secret, platform)
+        }
+    }
+
+    /// Wraps `credentials` as they are, without renewing them.
+    pub fn of(credentials: &crate::credentials::Credentials, platform: &PlatformUrl) -> Self {
+        Self {
+            user: credentials.user.clone(),
+            ..Self::new(credentials.access_token.clone(), platform)
+        }
+    }
+
+    /// No credentials at all: what a detection or a sign-in page asks with.
+    pub fn anonymous(platform: &PlatformUrl) -> Self {
+        Self::new(Secret::new(""), platform)
     }
 }
 
@@ -80,6 +109,9 @@ impl TokenProvider for StaticToken {
                 ),
             })
         })
+    }
+    fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 }
 
@@ -115,8 +147,9 @@ async fn until_stopped<T>(
     }
 }
 
-/// Whether a request carries the bearer token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether a request carries the sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Auth {
     /// Send it (the API itself; media a connector says needs it, such as
     /// Matrix's authenticated media). Only ever to the platform's origin.
@@ -143,7 +176,8 @@ pub struct ApiClient {
 
 /// A media download in progress: status, headers and a paced body.
 pub struct Download {
-    /// `200` or `206`.
+    /// `200` (the whole file, also when a resume was asked for and the
+    /// server ignored `Range`) or `206`.
     pub status: u16,
     /// Total length of the body about to arrive, if declared.
     pub content_length: Option<u64>,
@@ -250,6 +284,15 @@ impl ApiClient {
             Ok(())
         })
         .await
+    }
+
+    /// `req` with the sign-in: HTTP Basic where the token goes with a
+    /// user name, a bearer token otherwise.
+    fn authorize(&self, req: reqwest::RequestBuilder, token: &Secret) -> reqwest::RequestBuilder {
+        match self.tokens.user() {
+            Some(user) => req.basic_auth(user, Some(token.expose())),
+            None => req.bearer_auth(token.expose()),
+        }
     }
 
     /// The platform's base URL.
@@ -415,8 +458,7 @@ impl ApiClient {
 
     /// `GET` JSON, strictly parsed, size-capped.
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
-        let url = self.url(path)?;
-        self.json(Method::GET, &url, None).await
+        Ok(self.request(Method::GET, path, None, Auth::Token).await?.0)
     }
 
     /// `POST` JSON.
@@ -425,8 +467,10 @@ impl ApiClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T> {
-        let url = self.url(path)?;
-        self.json(Method::POST, &url, Some(body)).await
+        Ok(self
+            .request(Method::POST, path, Some(body), Auth::Token)
+            .await?
+            .0)
     }
 
     /// `PATCH` JSON.
@@ -435,8 +479,24 @@ impl ApiClient {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<T> {
+        Ok(self
+            .request(Method::PATCH, path, Some(body), Auth::Token)
+            .await?
+            .0)
+    }
+
+    /// Any request whose answer is JSON, on the platform's origin, with or
+    /// without the sign-in (a password login is without): the value and
+    /// the answer's headers (a platform's counts and links are there).
+    pub async fn request<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        auth: Auth,
+    ) -> Result<(T, header::HeaderMap)> {
         let url = self.url(path)?;
-        self.json(Method::PATCH, &url, Some(body)).await
+        self.json(method, &url, body, auth).await
     }
 
     /// A body that breaks off, stalls or is cut short is retried with the
@@ -448,22 +508,27 @@ impl ApiClient {
         method: Method,
         url: &Url,
         body: Option<&serde_json::Value>,
-    ) -> Result<T> {
-        self.with_retries(url, Auth::Token, |token| {
+        auth: Auth,
+    ) -> Result<(T, header::HeaderMap)> {
+        self.with_retries(url, auth, |token| {
             let method = method.clone();
             Box::pin(async move {
+                // Without the token too, redirects stay on the platform's
+                // origin: the body may hold a password.
                 let mut req = self
                     .http
                     .request(method, url.clone())
                     .timeout(JSON_DEADLINE);
                 if let Some(t) = &token {
-                    req = req.bearer_auth(t.expose());
+                    req = self.authorize(req, t);
                 }
                 if let Some(b) = body {
                     req = req.json(b);
                 }
                 let resp = self.send_once(req, url, None).await?;
-                read_json(url, Paced::new(resp, url, self.pace)).await
+                let headers = resp.headers().clone();
+                let value = read_json(url, Paced::new(resp, url, self.pace)).await?;
+                Ok((value, headers))
             })
         })
         .await
@@ -484,7 +549,7 @@ impl ApiClient {
                     };
                     let mut req = client.get(url.clone());
                     if let Some(t) = &token {
-                        req = req.bearer_auth(t.expose());
+                        req = self.authorize(req, t);
                     }
                     if offset > 0 {
                         req = req.header(header::RANGE, format!("bytes={offset}-"));
@@ -494,7 +559,10 @@ impl ApiClient {
             })
             .await?;
         let status = resp.status().as_u16();
-        if offset > 0 && status != 206 {
+        // A server that ignores `Range` answers 200 with the whole file:
+        // the caller starts over from the first byte. Anything else is not
+        // a body to take.
+        if offset > 0 && status != 206 && status != 200 {
             return Err(Error::Protocol {
                 url: display_url(&url),
                 detail: format!("asked to resume at byte {offset} but got status {status}"),
@@ -639,6 +707,9 @@ impl TokenProvider for crate::credentials::TokenSource {
     }
     fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>> {
         Box::pin(self.refresh_after_401(rejected))
+    }
+    fn user(&self) -> Option<&str> {
+        crate::credentials::TokenSource::user(self)
     }
 }
 

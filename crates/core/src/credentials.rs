@@ -53,6 +53,37 @@ pub struct Credentials {
     /// as found when signing in; `None` in sign-ins stored by older
     /// versions, which all speak the Keepsake Export API.
     pub connector: Option<String>,
+    /// The account name the secret goes with, where the platform wants
+    /// both on every request (HTTP Basic: a WordPress application
+    /// password); `None` for a bearer token.
+    pub user: Option<String>,
+    /// Where an OAuth sign-in is refreshed.
+    pub refresh_with: Option<RefreshWith>,
+    /// What the connector needs to end this sign-in on the platform (the
+    /// id of the application password or the device Keepsake made); not a
+    /// secret.
+    pub handle: Option<String>,
+}
+
+/// Where and as whom an OAuth sign-in is refreshed: the connector's, kept
+/// with the sign-in so that a refresh needs no connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshWith {
+    /// The token endpoint, a path under the platform's address.
+    pub token_path: String,
+    /// The client id Keepsake is known by there.
+    pub client_id: String,
+}
+
+impl RefreshWith {
+    /// What sign-ins stored before connectors existed were refreshed at:
+    /// the Keepsake Export API's token endpoint, the only platform then.
+    fn legacy() -> Self {
+        Self {
+            token_path: "oauth/token".into(),
+            client_id: "keepsake".into(),
+        }
+    }
 }
 
 impl Credentials {
@@ -66,6 +97,30 @@ impl Credentials {
             kind: TokenKind::Pat,
             scope: None,
             connector: None,
+            user: None,
+            refresh_with: None,
+            handle: None,
+        }
+    }
+
+    /// An OAuth sign-in from what the platform granted, refreshed at
+    /// `refresh_with`.
+    pub fn from_grant(
+        platform: &PlatformUrl,
+        grant: crate::oauth::Grant,
+        refresh_with: RefreshWith,
+    ) -> Self {
+        Self {
+            platform: normalise_platform(platform),
+            access_token: grant.access_token,
+            refresh_token: grant.refresh_token,
+            expires_at: grant.expires_at,
+            kind: TokenKind::OAuth,
+            scope: grant.scope,
+            connector: None,
+            user: None,
+            refresh_with: Some(refresh_with),
+            handle: None,
         }
     }
 
@@ -77,18 +132,10 @@ impl Credentials {
     }
 }
 
-/// The canonical form of a platform URL, used as the key of its sign-in:
-/// `scheme://host[:port]` plus the path without a trailing slash; no query,
-/// no fragment, default ports dropped, host in lower case.
+/// The canonical form of a platform URL, used as the key of its sign-in
+/// (see [`PlatformUrl::normalised`]).
 pub fn normalise_platform(url: &PlatformUrl) -> String {
-    let u = url.as_url();
-    let mut out = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
-    if let Some(port) = u.port() {
-        out.push(':');
-        out.push_str(&port.to_string());
-    }
-    out.push_str(u.path().trim_end_matches('/'));
-    out
+    url.normalised()
 }
 
 /// Somewhere sign-ins are kept, one per platform (keyed by the normalised
@@ -113,6 +160,12 @@ struct Meta {
     scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     connector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_with: Option<RefreshWith>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handle: Option<String>,
 }
 
 /// The OS keyring.
@@ -237,6 +290,9 @@ impl CredentialStore for KeyringStore {
             kind: meta.kind,
             scope: meta.scope,
             connector: meta.connector,
+            user: meta.user,
+            refresh_with: meta.refresh_with,
+            handle: meta.handle,
         }))
     }
 
@@ -253,6 +309,9 @@ impl CredentialStore for KeyringStore {
             expires_at: c.expires_at,
             scope: c.scope.clone(),
             connector: c.connector.clone(),
+            user: c.user.clone(),
+            refresh_with: c.refresh_with.clone(),
+            handle: c.handle.clone(),
         };
         let meta = serde_json::to_string(&meta).map_err(|e| Error::Keyring {
             detail: format!("cannot encode the sign-in metadata: {e}"),
@@ -279,12 +338,12 @@ fn keyring_hint() -> String {
     } else if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none_or(|v| v.is_empty()) {
         "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset): sign in to a desktop session, \
          or on a headless machine run Keepsake inside `dbus-run-session` after \
-         `gnome-keyring-daemon --unlock`, or pass --insecure-token-file PATH"
+         `gnome-keyring-daemon --unlock`"
             .into()
     } else {
         "no working Secret Service on the D-Bus session bus: unlock GNOME Keyring or KWallet, or \
          on a headless machine run Keepsake inside `dbus-run-session` after \
-         `gnome-keyring-daemon --unlock`, or pass --insecure-token-file PATH"
+         `gnome-keyring-daemon --unlock`"
             .into()
     }
 }
@@ -321,6 +380,8 @@ const EXPIRY_MARGIN_SECS: i64 = 30;
 /// that window.
 pub struct TokenSource {
     platform: String,
+    /// Fixed for the sign-in's life (refreshes keep it).
+    user: Option<String>,
     store: Arc<dyn CredentialStore>,
     current: tokio::sync::Mutex<Credentials>,
 }
@@ -338,6 +399,7 @@ impl TokenSource {
     pub fn new(store: Arc<dyn CredentialStore>, credentials: Credentials) -> Self {
         Self {
             platform: credentials.platform.clone(),
+            user: credentials.user.clone(),
             store,
             current: tokio::sync::Mutex::new(credentials),
         }
@@ -357,6 +419,11 @@ impl TokenSource {
     /// The platform these tokens are for.
     pub fn platform(&self) -> &str {
         &self.platform
+    }
+
+    /// The account name the secret goes with (HTTP Basic), if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// A copy of the current credentials.
@@ -403,7 +470,7 @@ impl TokenSource {
         match current.kind {
             TokenKind::Pat => Err(Error::SignIn {
                 detail: format!(
-                    "{} refused the personal access token (expired or revoked); create a new one and run `keepsake login --token-stdin`",
+                    "{} no longer accepts the stored sign-in (the token or password was revoked or has expired); sign in again",
                     self.platform
                 ),
             }),
@@ -420,18 +487,34 @@ impl TokenSource {
         let Some(refresh_token) = current.refresh_token.clone() else {
             return Err(Error::SignIn {
                 detail: format!(
-                    "the sign-in to {} has expired and holds no refresh token; run `keepsake login` again",
+                    "the sign-in to {} has expired and holds no refresh token; sign in again",
                     self.platform
                 ),
             });
         };
-        let mut fresh = crate::oauth::refresh(&self.platform, &refresh_token).await?;
-        fresh.platform = self.platform.clone();
-        if fresh.scope.is_none() {
-            fresh.scope = current.scope.clone();
-        }
-        // The platform's kind was found at sign-in; a refresh keeps it.
-        fresh.connector = current.connector.clone();
+        let with = current
+            .refresh_with
+            .clone()
+            .unwrap_or_else(RefreshWith::legacy);
+        let grant = crate::oauth::refresh(
+            &self.platform,
+            &with.token_path,
+            &with.client_id,
+            &refresh_token,
+        )
+        .await?;
+        // What was found at sign-in stays: the platform's kind, the scopes
+        // when the platform does not repeat them, the endpoint.
+        let mut fresh = Credentials {
+            platform: self.platform.clone(),
+            access_token: grant.access_token,
+            refresh_token: grant.refresh_token,
+            expires_at: grant.expires_at,
+            scope: grant.scope.or_else(|| current.scope.clone()),
+            refresh_with: Some(with),
+            ..current.clone()
+        };
+        fresh.kind = TokenKind::OAuth;
         let store = Arc::clone(&self.store);
         let to_store = fresh.clone();
         let saved = blocking(move || store.save(&to_store)).await;

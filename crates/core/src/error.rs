@@ -43,6 +43,40 @@ impl Problem {
     pub fn slug(&self) -> &str {
         self.kind.rsplit('/').next().unwrap_or("")
     }
+
+    /// A member of the body that is text.
+    fn text(&self, name: &str) -> Option<&str> {
+        self.extensions
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The platform's code for the error, whichever way its API writes
+    /// errors: an RFC 9457 type's slug, WordPress's `code`
+    /// (`rest_forbidden`), Matrix's `errcode` (`M_FORBIDDEN`), OAuth's
+    /// `error`.
+    pub fn code(&self) -> &str {
+        Some(self.slug())
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.text("code"))
+            .or_else(|| self.text("errcode"))
+            .or_else(|| self.text("error"))
+            .unwrap_or("")
+    }
+
+    /// What happened, in the platform's own words: an RFC 9457 `detail`
+    /// (or `title`), WordPress's `message`, Matrix's `error`, OAuth's
+    /// `error_description`.
+    pub fn message(&self) -> &str {
+        Some(self.detail.as_str())
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.text("message"))
+            .or_else(|| self.text("error_description"))
+            .or_else(|| self.text("error"))
+            .or_else(|| Some(self.title.as_str()).filter(|s| !s.is_empty()))
+            .unwrap_or("")
+    }
 }
 
 /// Everything that can go wrong in the engine.
@@ -62,7 +96,7 @@ pub enum Error {
     },
 
     /// The platform answered with an error status.
-    #[error("the platform refused {url} ({status}): {}", .problem.as_ref().map(|p| p.detail.as_str()).filter(|d| !d.is_empty()).unwrap_or("no details given"))]
+    #[error("the platform refused {url} ({status}): {}", .problem.as_ref().map(|p| p.message()).filter(|d| !d.is_empty()).unwrap_or("no details given"))]
     Status {
         /// HTTP status.
         status: u16,
@@ -84,9 +118,7 @@ pub enum Error {
     },
 
     /// No stored sign-in for this platform.
-    #[error(
-        "you are not signed in to {platform}; run `keepsake login --platform {platform}` first"
-    )]
+    #[error("you are not signed in to {platform}; sign in first")]
     NotSignedIn {
         /// The platform base URL.
         platform: String,
@@ -94,7 +126,7 @@ pub enum Error {
 
     /// The OS keyring is unavailable or refused the operation.
     #[error(
-        "the system keyring is not available ({detail}); Keepsake keeps tokens only there. Unlock or install a keyring (e.g. GNOME Keyring / KWallet with a D-Bus session), or pass --insecure-token-file PATH to accept a plain file"
+        "the system keyring is not available ({detail}); Keepsake keeps tokens only there. Unlock or install a keyring (e.g. GNOME Keyring / KWallet with a D-Bus session)"
     )]
     Keyring {
         /// What the keyring said.
@@ -139,7 +171,7 @@ pub enum Error {
     },
 
     /// Not enough free disk space for the export.
-    #[error("not enough free space in {}: the export needs about {needed_mb} MB, {available_mb} MB are free; free some space or choose another folder with --out", path.display())]
+    #[error("not enough free space in {}: the export needs about {needed_mb} MB, {available_mb} MB are free; free some space or choose another folder", path.display())]
     DiskFull {
         /// The destination folder.
         path: PathBuf,
@@ -159,12 +191,23 @@ pub enum Error {
     #[error("the archive writer stopped")]
     WriterStopped,
 
+    /// The platform withholds one part of the export (a room the account
+    /// left and may no longer read): recorded as a shortfall, the rest of
+    /// the export goes on.
+    #[error("{what}: {detail}")]
+    Withheld {
+        /// What is missing, for people ("the room “Team”").
+        what: String,
+        /// Why, in the platform's words.
+        detail: String,
+    },
+
     /// The platform will allow this later (export quota, an export already
     /// running); the message says when or what to do.
     #[error("{message}")]
     TryLater {
-        /// `quota` or `export_running`.
-        code: &'static str,
+        /// [`Code::Quota`] or [`Code::ExportRunning`].
+        code: Code,
         /// What happened and what to do next.
         message: String,
         /// When the platform will allow it (RFC 3339), when it said.
@@ -173,7 +216,7 @@ pub enum Error {
 
     /// The export was cancelled.
     #[error(
-        "the export was cancelled; what was fetched is kept in the destination folder, and the same command with --resume continues it"
+        "the export was cancelled; what was fetched is kept in the destination folder, and resuming the export there continues it"
     )]
     Cancelled,
 }
@@ -192,6 +235,28 @@ impl Error {
         }
     }
 
+    /// What the user can do next, for the front end to say in its own
+    /// terms (a flag on the command line, a button in the window): the
+    /// messages themselves name no front end's controls.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Error::Cancelled => Some(Hint::Resume),
+            Error::TryLater {
+                code: Code::ExportRunning,
+                ..
+            } => Some(Hint::Resume),
+            Error::DiskFull { .. } => Some(Hint::OtherFolder),
+            Error::Keyring { .. } => Some(Hint::NoKeyring),
+            _ if self.class() == Class::NeedsSignIn => Some(Hint::SignIn),
+            // The client gave up on a failing platform: what was fetched is
+            // kept for a later run.
+            Error::Network { .. } | Error::Status { .. } if self.class() == Class::Retryable => {
+                Some(Hint::Resume)
+            }
+            _ => None,
+        }
+    }
+
     /// Retry, sign in, or stop.
     pub fn class(&self) -> Class {
         match self {
@@ -202,7 +267,7 @@ impl Error {
                 401 => Class::NeedsSignIn,
                 // A quota refusal is not worth retrying within an export: the
                 // wait is an hour, and the user decides.
-                429 if problem.as_ref().is_some_and(|p| p.slug() == "export-quota") => Class::Fatal,
+                429 if problem.as_ref().is_some_and(|p| p.code() == "export-quota") => Class::Fatal,
                 408 | 425 | 429 | 500..=599 => Class::Retryable,
                 _ => Class::Fatal,
             },
@@ -220,36 +285,151 @@ impl Error {
     }
 
     /// A short stable code for the audit log and the UI.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::PlatformUrl(_) => "platform_url",
-            Error::Network { .. } => "network",
+            Error::PlatformUrl(_) => Code::PlatformUrl,
+            Error::Network { .. } => Code::Network,
             Error::Status {
                 status, problem, ..
-            } => match (status, problem.as_ref().map(|p| p.slug())) {
-                (401, _) => "signed_out",
-                (403, _) => "forbidden",
-                (404, _) => "not_found",
-                (409, _) => "export_running",
-                (410, _) => "account_deleted",
-                (429, Some("export-quota")) => "quota",
-                (429, _) => "rate_limited",
-                (422, _) => "rejected",
-                _ => "platform_error",
+            } => match (status, problem.as_ref().map(|p| p.code())) {
+                (401, _) => Code::SignedOut,
+                (403, _) => Code::Forbidden,
+                (404, _) => Code::NotFound,
+                (409, Some("export-finished")) => Code::ExportFinished,
+                (409, _) => Code::ExportRunning,
+                (410, _) => Code::AccountDeleted,
+                (429, Some("export-quota")) => Code::Quota,
+                (429, _) => Code::RateLimited,
+                (422, _) => Code::Rejected,
+                _ => Code::PlatformError,
             },
-            Error::Protocol { .. } => "protocol",
-            Error::NotSignedIn { .. } => "signed_out",
-            Error::Keyring { .. } => "keyring",
-            Error::SignIn { .. } => "sign_in",
-            Error::Io { .. } => "io",
-            Error::Archive { .. } => "archive",
-            Error::Audit { .. } => "audit",
-            Error::DiskFull { .. } => "disk_full",
-            Error::Invalid(_) => "invalid",
-            Error::WriterStopped => "archive",
-            Error::TryLater { code, .. } => code,
-            Error::Cancelled => "cancelled",
+            Error::Protocol { .. } => Code::Protocol,
+            Error::NotSignedIn { .. } => Code::SignedOut,
+            Error::Keyring { .. } => Code::Keyring,
+            Error::SignIn { .. } => Code::SignIn,
+            Error::Io { .. } => Code::Io,
+            Error::Archive { .. } => Code::Archive,
+            Error::Audit { .. } => Code::Audit,
+            Error::DiskFull { .. } => Code::DiskFull,
+            Error::Invalid(_) => Code::Invalid,
+            Error::WriterStopped => Code::Archive,
+            Error::Withheld { .. } => Code::Withheld,
+            Error::TryLater { code, .. } => *code,
+            Error::Cancelled => Code::Cancelled,
         }
+    }
+}
+
+/// What the user can do next about an error ([`Error::hint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    /// Sign in (again).
+    SignIn,
+    /// Run the same export again in the same folder: it continues.
+    Resume,
+    /// Choose another destination folder.
+    OtherFolder,
+    /// The keyring does not answer; on a machine without one, the command
+    /// line can keep the token in a plain file the user chooses.
+    NoKeyring,
+}
+
+/// The closed set of error codes: recorded in the audit log, sent to the
+/// desktop UI (which branches on them), mapped to exit codes. Stable text
+/// ([`Code::as_str`]); new codes may be added, none renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Code {
+    /// The platform address was refused.
+    PlatformUrl,
+    /// The platform could not be reached, or the connection broke.
+    Network,
+    /// The sign-in is missing, expired or revoked.
+    SignedOut,
+    /// The sign-in may not do this.
+    Forbidden,
+    /// No such thing on the platform.
+    NotFound,
+    /// An export of the account is already running.
+    ExportRunning,
+    /// The export session has already ended.
+    ExportFinished,
+    /// The account was deleted.
+    AccountDeleted,
+    /// The platform's export quota is used up for now.
+    Quota,
+    /// The platform asks to slow down.
+    RateLimited,
+    /// The platform refused the request as given.
+    Rejected,
+    /// The platform failed in another way.
+    PlatformError,
+    /// The platform broke its own API.
+    Protocol,
+    /// The OS keyring did not answer.
+    Keyring,
+    /// Signing in failed.
+    SignIn,
+    /// A file could not be read or written.
+    Io,
+    /// An archive is damaged, or could not be written.
+    Archive,
+    /// The audit log is damaged.
+    Audit,
+    /// Not enough disk space.
+    DiskFull,
+    /// The request cannot be carried out as given.
+    Invalid,
+    /// The platform withholds part of the export.
+    Withheld,
+    /// The export was cancelled.
+    Cancelled,
+}
+
+impl Code {
+    /// The code as text (`signed_out`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::PlatformUrl => "platform_url",
+            Code::Network => "network",
+            Code::SignedOut => "signed_out",
+            Code::Forbidden => "forbidden",
+            Code::NotFound => "not_found",
+            Code::ExportRunning => "export_running",
+            Code::ExportFinished => "export_finished",
+            Code::AccountDeleted => "account_deleted",
+            Code::Quota => "quota",
+            Code::RateLimited => "rate_limited",
+            Code::Rejected => "rejected",
+            Code::PlatformError => "platform_error",
+            Code::Protocol => "protocol",
+            Code::Keyring => "keyring",
+            Code::SignIn => "sign_in",
+            Code::Io => "io",
+            Code::Archive => "archive",
+            Code::Audit => "audit",
+            Code::DiskFull => "disk_full",
+            Code::Invalid => "invalid",
+            Code::Withheld => "withheld",
+            Code::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -288,6 +468,8 @@ mod tests {
         assert_eq!(status(401, "invalid-token").class(), Class::NeedsSignIn);
         assert_eq!(status(410, "account-deleted").class(), Class::Fatal);
         assert_eq!(status(410, "account-deleted").code(), "account_deleted");
+        assert_eq!(status(409, "export-finished").code(), Code::ExportFinished);
+        assert_eq!(status(409, "export-running").code(), Code::ExportRunning);
         assert_eq!(
             Error::Network {
                 url: "u".into(),
@@ -296,6 +478,36 @@ mod tests {
             .class(),
             Class::Retryable
         );
+    }
+
+    #[test]
+    fn each_platforms_error_body_gives_its_code_and_words() {
+        let read = |body: &str| -> (String, String) {
+            let p: Problem = serde_json::from_str(body).expect("problem");
+            (p.code().to_owned(), p.message().to_owned())
+        };
+        assert_eq!(
+            read(r#"{"type":"https://x/problems/export-quota","title":"T","detail":"D"}"#),
+            ("export-quota".into(), "D".into())
+        );
+        assert_eq!(
+            read(
+                r#"{"code":"rest_forbidden","message":"Sorry, you are not allowed.","data":{"status":403}}"#
+            ),
+            (
+                "rest_forbidden".into(),
+                "Sorry, you are not allowed.".into()
+            )
+        );
+        assert_eq!(
+            read(r#"{"errcode":"M_FORBIDDEN","error":"You are not in the room"}"#),
+            ("M_FORBIDDEN".into(), "You are not in the room".into())
+        );
+        assert_eq!(
+            read(r#"{"error":"invalid_grant","error_description":"spent"}"#),
+            ("invalid_grant".into(), "spent".into())
+        );
+        assert_eq!(read(r#"{"title":"Only"}"#), (String::new(), "Only".into()));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::export::STAGING_PREFIX;
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Person {
     /// The platform's user id.
-    pub id: i64,
+    pub id: crate::connector::AccountId,
     /// The login.
     pub login: String,
 }
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(
             found[1].subject,
             Person {
-                id: 1,
+                id: 1.into(),
                 login: "alice".into()
             }
         );

@@ -1,6 +1,7 @@
 //! The Keepsake export engine.
 //!
-//! Everything Keepsake does lives here: talking to a platform's Export API,
+//! Everything Keepsake does lives here: talking to a platform's API through
+//! its connector,
 //! keeping credentials in the OS keyring, fetching pages, assembling the
 //! archive and writing the audit log. The CLI and the desktop shell are thin
 //! front ends over this crate.
@@ -18,14 +19,16 @@ pub mod error;
 pub mod export;
 pub mod interrupted;
 mod json_text;
+mod loopback;
 pub mod oauth;
 mod pieces;
 pub mod platform_url;
 pub mod secret;
+pub mod signin;
 pub mod text;
 pub mod viewer;
 
-pub use error::{Class, Error, Result};
+pub use error::{Class, Code, Error, Hint, Result};
 pub use platform_url::{PlatformUrl, PlatformUrlError};
 pub use secret::Secret;
 

@@ -12,7 +12,6 @@
 //! token in the body), 10 s to connect, 30 s in all.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,31 +22,38 @@ use oauth2::{
     RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse as _, TokenUrl,
 };
 use sha2::{Digest as _, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 use url::Url;
 
-use crate::credentials::{Credentials, TokenKind, normalise_platform};
 use crate::error::Problem;
+use crate::loopback::{self, Loopback, describe, param};
 use crate::{Error, PlatformUrl, Result, Secret};
 
-mod loopback;
-use loopback::{error_page, respond, success_page, wait_for_callback};
+/// A platform's OAuth endpoints (paths under its base URL) and the client
+/// id Keepsake is known by there: the connector's to say.
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthClient {
+    /// The authorization endpoint (`oauth/authorize`).
+    pub authorize: &'static str,
+    /// The token endpoint.
+    pub token: &'static str,
+    /// The revocation endpoint (RFC 7009).
+    pub revoke: &'static str,
+    /// Keepsake's client id: a public client, no secret.
+    pub client_id: &'static str,
+}
 
-/// Keepsake's OAuth client id: a public client, no secret.
-pub const CLIENT_ID: &str = "keepsake";
-
-/// The path of the loopback redirect URI.
-const CALLBACK_PATH: &str = "/callback";
-
-/// A request head larger than this is not a browser coming back from sign-in.
-const MAX_REQUEST_HEAD: usize = 16 * 1024;
-
-/// How long one connection to the listener may take to send its request.
-/// Browsers open speculative connections that never send anything; each
-/// connection is served on its own so that those cannot hold up the real one.
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// What a token endpoint granted.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The bearer token.
+    pub access_token: Secret,
+    /// The refresh token, when one was issued.
+    pub refresh_token: Option<Secret>,
+    /// When the access token expires (Unix seconds), if said.
+    pub expires_at: Option<i64>,
+    /// The granted scopes, space-separated, if said.
+    pub scope: Option<String>,
+}
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -83,7 +89,7 @@ fn endpoint(base: &str, path: &str) -> Result<Url> {
 /// cannot). `open` should fail only when the user cannot reach the URL at
 /// all. Then it waits up to `timeout` for the browser to come back to
 /// `/callback`, checks `state`, answers the browser with a short page,
-/// exchanges the code, and returns the new OAuth credentials.
+/// exchanges the code, and returns what the platform granted.
 ///
 /// Errors: [`Error::SignIn`] when the user declines, the answer is not for
 /// this sign-in (state mismatch), the platform refuses, or no answer comes
@@ -91,30 +97,20 @@ fn endpoint(base: &str, path: &str) -> Result<Url> {
 /// endpoint cannot be reached or fails.
 pub async fn login_with_browser(
     platform: &PlatformUrl,
+    oauth: &OAuthClient,
     scopes: &[&str],
     open: impl FnOnce(&Url) -> std::io::Result<()>,
     timeout: Duration,
-) -> Result<Credentials> {
-    let base = normalise_platform(platform);
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .await
-        .map_err(|e| Error::SignIn {
-            detail: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
-        })?;
-    let port = listener
-        .local_addr()
-        .map_err(|e| Error::SignIn {
-            detail: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
-        })?
-        .port();
-    // RFC 8252 §8.3: the IP literal, not `localhost`, which may resolve elsewhere.
-    let redirect = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
-
-    let client = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
-        .set_auth_uri(AuthUrl::from_url(endpoint(&base, "oauth/authorize")?))
-        .set_token_uri(TokenUrl::from_url(endpoint(&base, "oauth/token")?))
-        .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| Error::SignIn {
-            detail: format!("cannot form the redirect address: {e}"),
+) -> Result<Grant> {
+    let base = platform.normalised();
+    let listener = Loopback::bind().await?;
+    let client = BasicClient::new(ClientId::new(oauth.client_id.to_owned()))
+        .set_auth_uri(AuthUrl::from_url(endpoint(&base, oauth.authorize)?))
+        .set_token_uri(TokenUrl::from_url(endpoint(&base, oauth.token)?))
+        .set_redirect_uri(RedirectUrl::new(listener.redirect_uri()).map_err(|e| {
+            Error::SignIn {
+                detail: format!("cannot form the redirect address: {e}"),
+            }
         })?);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (authorize_url, state) = client
@@ -126,53 +122,81 @@ pub async fn login_with_browser(
 
     open(&authorize_url).map_err(|e| Error::SignIn {
         detail: format!(
-            "could not open the browser ({e}); open the sign-in address yourself, or sign in with a personal access token (`keepsake login --token-stdin`)"
+            "could not open the browser ({e}); open the sign-in address yourself, or sign in with a personal access token"
         ),
     })?;
-    tracing::debug!(port, "waiting for the browser to come back");
-
-    let waited = tokio::time::timeout(timeout, wait_for_callback(&listener)).await;
-    // One answer only: stop listening before anything else happens.
-    drop(listener);
-    let Ok((mut stream, callback)) = waited else {
+    let Some((mut stream, answer)) = listener.wait(timeout).await else {
         return Err(Error::SignIn {
             detail: format!(
-                "no answer came from the browser within {}; run `keepsake login` again (or sign in with a personal access token: `keepsake login --token-stdin`)",
+                "no answer came from the browser within {}; sign in again (or with a personal access token)",
                 describe(timeout)
             ),
         });
     };
 
     let result = async {
-        callback.check(&state)?;
+        let code = check_callback(&answer, &state)?;
         let http = http_client(&base)?;
         let token_url = client.token_uri().to_string();
         let recorder = Recorder::new(http);
         let response = client
-            .exchange_code(AuthorizationCode::new(callback.code.unwrap_or_default()))
+            .exchange_code(AuthorizationCode::new(code))
             .set_pkce_verifier(verifier)
             .request_async(&recorder)
             .await
             .map_err(|e| token_failure(e, recorder.status(), &token_url, "authorization code"))?;
-        credentials(base.clone(), &response, &token_url)
+        grant(&response, &token_url)
     }
     .await;
-
-    let (status, page) = match &result {
-        Ok(_) => ("200 OK", success_page()),
-        Err(e) => ("400 Bad Request", error_page(&e.to_string())),
-    };
-    respond(&mut stream, status, &page).await;
+    loopback::tell(&mut stream, &result).await;
     result
 }
 
-/// Refreshes an OAuth sign-in (`grant_type=refresh_token`). The presented
-/// refresh token is dead once this succeeds: store the result before using
-/// it. `platform` is a normalised platform URL.
-pub async fn refresh(platform: &str, refresh_token: &Secret) -> Result<Credentials> {
-    let base = normalise_platform(&PlatformUrl::parse(platform)?);
-    let token_url = endpoint(&base, "oauth/token")?;
-    let client = BasicClient::new(ClientId::new(CLIENT_ID.to_owned()))
+/// The code the browser brought back, if the answer is ours and carries
+/// one; otherwise why not.
+pub(crate) fn check_callback(answer: &Url, sent: &CsrfToken) -> Result<String> {
+    // Compared through hashes so that the time taken says nothing about
+    // how much of a guessed state matched.
+    let ours = Sha256::digest(sent.secret().as_bytes());
+    let matches = param(answer, "state").is_some_and(|s| Sha256::digest(s.as_bytes()) == ours);
+    if !matches {
+        return Err(Error::SignIn {
+            detail: "the answer that reached Keepsake was not for this sign-in (its state did not match), so it was refused and nothing was stored; sign in again".into(),
+        });
+    }
+    if let Some(error) = param(answer, "error") {
+        let detail = if error == "access_denied" {
+            "you declined the sign-in in the browser".to_owned()
+        } else {
+            format!(
+                "the platform refused the sign-in ({error}: {})",
+                param(answer, "error_description")
+                    .as_deref()
+                    .unwrap_or("no details given")
+            )
+        };
+        return Err(Error::SignIn { detail });
+    }
+    match param(answer, "code") {
+        Some(code) if !code.is_empty() => Ok(code),
+        _ => Err(Error::SignIn {
+            detail: "the browser came back without an authorization code; sign in again".into(),
+        }),
+    }
+}
+
+/// Refreshes an OAuth sign-in (`grant_type=refresh_token`) at `token_path`
+/// under `platform` (a normalised platform URL). The presented refresh
+/// token is dead once this succeeds: store the result before using it.
+pub async fn refresh(
+    platform: &str,
+    token_path: &str,
+    client_id: &str,
+    refresh_token: &Secret,
+) -> Result<Grant> {
+    let base = PlatformUrl::parse(platform)?.normalised();
+    let token_url = endpoint(&base, token_path)?;
+    let client = BasicClient::new(ClientId::new(client_id.to_owned()))
         .set_token_uri(TokenUrl::from_url(token_url.clone()));
     let http = http_client(&base)?;
     let recorder = Recorder::new(http);
@@ -182,7 +206,7 @@ pub async fn refresh(platform: &str, refresh_token: &Secret) -> Result<Credentia
         .request_async(&recorder)
         .await
         .map_err(|e| token_failure(e, recorder.status(), &token_url, "stored sign-in"))?;
-    let mut fresh = credentials(base, &response, &token_url)?;
+    let mut fresh = grant(&response, &token_url)?;
     // RFC 6749 §6: without a new refresh token, the old one stays valid.
     if fresh.refresh_token.is_none() {
         fresh.refresh_token = Some(refresh_token.clone());
@@ -193,16 +217,16 @@ pub async fn refresh(platform: &str, refresh_token: &Secret) -> Result<Credentia
 /// Revokes a token (RFC 7009): a refresh token ends its whole sign-in, an
 /// access token only itself, a personal access token ends for good.
 /// `platform` is a normalised platform URL.
-pub async fn revoke(platform: &str, token: &Secret) -> Result<()> {
-    let base = normalise_platform(&PlatformUrl::parse(platform)?);
-    let url = endpoint(&base, "oauth/revoke")?;
+pub async fn revoke(platform: &str, oauth: &OAuthClient, token: &Secret) -> Result<()> {
+    let base = PlatformUrl::parse(platform)?.normalised();
+    let url = endpoint(&base, oauth.revoke)?;
     // Sent by hand: oauth2's revocation request refuses any http:// endpoint,
     // and the platform may be a loopback http:// one (PlatformUrl has already
     // refused plain http to anything else).
     let http = http_client(&base)?;
     let response = http
         .post(url.clone())
-        .form(&[("token", token.expose()), ("client_id", CLIENT_ID)])
+        .form(&[("token", token.expose()), ("client_id", oauth.client_id)])
         .send()
         .await
         .map_err(|e| network(&url, &e))?;
@@ -218,17 +242,6 @@ pub async fn revoke(platform: &str, token: &Secret) -> Result<()> {
         problem: problem_from(&body),
         retry_after,
     })
-}
-
-/// "5 minutes", "1 minute", "90 seconds".
-fn describe(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        60 => "1 minute".into(),
-        s if s >= 60 && s % 60 == 0 => format!("{} minutes", s / 60),
-        1 => "1 second".into(),
-        s => format!("{s} seconds"),
-    }
 }
 
 /// Sends oauth2's requests through our client and remembers the last
@@ -338,7 +351,7 @@ fn token_failure(
                 _ => Error::SignIn {
                     detail: match r.error() {
                         BasicErrorResponseType::InvalidGrant => format!(
-                            "the platform refused the {what} ({description}); run `keepsake login`"
+                            "the platform refused the {what} ({description}); sign in again"
                         ),
                         BasicErrorResponseType::InvalidClient => format!(
                             "the platform does not accept the Keepsake client ({description}); it may not support Keepsake"
@@ -377,11 +390,7 @@ fn token_failure(
     }
 }
 
-fn credentials(
-    platform: String,
-    response: &oauth2::basic::BasicTokenResponse,
-    url: &str,
-) -> Result<Credentials> {
+fn grant(response: &oauth2::basic::BasicTokenResponse, url: &str) -> Result<Grant> {
     if *response.token_type() != BasicTokenType::Bearer {
         return Err(Error::Protocol {
             url: url.to_owned(),
@@ -392,8 +401,7 @@ fn credentials(
         });
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Ok(Credentials {
-        platform,
+    Ok(Grant {
         access_token: Secret::new(response.access_token().secret().as_str()),
         refresh_token: response
             .refresh_token()
@@ -401,8 +409,6 @@ fn credentials(
         expires_at: response
             .expires_in()
             .map(|d| now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))),
-        kind: TokenKind::OAuth,
-        connector: None,
         scope: response
             .scopes()
             .map(|s| s.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),

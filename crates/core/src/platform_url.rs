@@ -46,7 +46,7 @@ pub enum PlatformUrlError {
     },
     /// Credentials embedded in the URL would end up in logs and history.
     #[error(
-        "the platform URL must not contain a user name or password; sign in with `keepsake login` instead"
+        "the platform URL must not contain a user name or password; sign in with Keepsake instead"
     )]
     EmbeddedCredentials,
 }
@@ -77,6 +77,20 @@ impl PlatformUrl {
     /// The checked URL.
     pub fn as_url(&self) -> &Url {
         &self.0
+    }
+
+    /// The canonical form, used as the key of its sign-in:
+    /// `scheme://host[:port]` plus the path without a trailing slash; no
+    /// query, no fragment, default ports dropped, host in lower case.
+    pub fn normalised(&self) -> String {
+        let u = &self.0;
+        let mut out = format!("{}://{}", u.scheme(), u.host_str().unwrap_or_default());
+        if let Some(port) = u.port() {
+            out.push(':');
+            out.push_str(&port.to_string());
+        }
+        out.push_str(u.path().trim_end_matches('/'));
+        out
     }
 }
 

@@ -40,7 +40,7 @@ async fn a_wrong_token_is_refused_and_not_kept() {
     // Issue 9: a mistyped token said "you are signed out".
     assert_eq!(err.code, ErrorCode::SignIn, "{err:?}");
     assert!(
-        err.message.contains("did not accept the access token"),
+        err.message.contains("did not accept this sign-in"),
         "{err:?}"
     );
     assert!(
@@ -56,29 +56,52 @@ async fn a_wrong_token_is_refused_and_not_kept() {
 }
 
 #[tokio::test]
-async fn the_platform_is_chosen_remembered_and_checked() {
+async fn the_platform_is_found_remembered_and_checked() {
+    let p = Platform::start(Preset::Demo).await;
     let t = TestApp::with_url(None);
-    let info = commands::get_platform(t.state());
-    assert_eq!((info.url, info.demo), (None, false));
+    let info = commands::get_platform(t.state()).await.expect("asked");
+    assert_eq!((info.url, info.demo, info.kind), (None, false, None));
     let err = commands::sign_in_with_token(t.state(), "x".into())
         .await
         .expect_err("no platform yet");
     assert_eq!(err.code, ErrorCode::Invalid);
 
     let bad = commands::set_platform(t.state(), "http://platform.example".into())
+        .await
         .expect_err("plain http to a remote host");
     assert_eq!(bad.code, ErrorCode::Invalid, "{bad:?}");
+    // Nothing listens there: nothing is remembered.
+    let gone = commands::set_platform(t.state(), "http://127.0.0.1:1".into())
+        .await
+        .expect_err("unreachable");
+    assert_eq!(gone.code, ErrorCode::Network, "{gone:?}");
+    assert_eq!(t.state().chosen_url(), None);
 
-    let info = commands::set_platform(t.state(), "https://Platform.Example/".into()).expect("set");
-    assert_eq!(info.url.as_deref(), Some("https://platform.example"));
+    // The address is asked what it is: the window shows it, and how to
+    // sign in to it.
+    let info = commands::set_platform(t.state(), format!("{}/", p.url))
+        .await
+        .expect("set");
+    assert_eq!(info.url.as_deref(), Some(p.url.trim_end_matches('/')));
+    assert_eq!(info.kind.as_deref(), Some("keepsake-export-api"));
+    assert_eq!(info.name.as_deref(), Some("Keepsake Export API v1"));
+    let flows: Vec<&str> = info.offers.iter().map(|o| o.flow.as_str()).collect();
+    assert_eq!(flows, ["browser", "token"]);
+    let again = commands::get_platform(t.state()).await.expect("asked");
     assert_eq!(
-        commands::get_platform(t.state()).url.as_deref(),
-        Some("https://platform.example"),
-        "remembered in settings.json"
+        (again.url.as_deref(), again.kind.as_deref()),
+        (
+            Some(p.url.trim_end_matches('/')),
+            Some("keepsake-export-api")
+        ),
+        "remembered in settings.json, with its kind"
     );
-    let t2 = TestApp::with_url(Some("http://127.0.0.1:1".into()));
+    let t2 = TestApp::new(&p);
     assert!(
-        commands::get_platform(t2.state()).demo,
+        commands::get_platform(t2.state())
+            .await
+            .expect("asked")
+            .demo,
         "the environment's platform is demo mode"
     );
 }

@@ -32,9 +32,22 @@ fn round_trips(window: &WebviewWindow<MockRuntime>, key: &str) {
     let got = get_ipc_response(window, request(key, "get_platform", serde_json::json!({})))
         .map(|b| b.deserialize::<serde_json::Value>().expect("json"))
         .expect("answered");
+    // Nothing answers there: the platform is still the chosen one, and
+    // the window is told why it cannot offer a sign-in yet.
     assert_eq!(
-        got,
-        serde_json::json!({"url": "http://127.0.0.1:4000", "demo": true})
+        (&got["url"], &got["demo"], &got["offers"]),
+        (
+            &serde_json::json!("http://127.0.0.1:4000"),
+            &serde_json::json!(true),
+            &serde_json::json!([])
+        ),
+        "{got}"
+    );
+    assert!(
+        got["problem"]
+            .as_str()
+            .is_some_and(|p| p.contains("could not reach")),
+        "{got}"
     );
 
     let dest = get_ipc_response(

@@ -31,7 +31,7 @@ impl TestApp {
     /// The app quit and opened again: a fresh state over the same files
     /// (settings, audit log, remembered folders, tokens).
     pub fn relaunch(self) -> Self {
-        let url = self.state().platform_info().url;
+        let url = self.state().chosen_url();
         let Self { app, dir } = self;
         drop(app);
         Self::in_dir(dir, url)

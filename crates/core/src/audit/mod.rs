@@ -145,12 +145,12 @@ pub struct AuditEntry {
     /// Login of the person who ran the export.
     pub actor: String,
     /// Platform id of the actor, when known.
-    pub actor_id: Option<i64>,
+    pub actor_id: Option<crate::connector::AccountId>,
     /// Login of the person whose data was exported (the actor for a
     /// self-export).
     pub subject: String,
     /// Platform id of the subject, when known.
-    pub subject_id: Option<i64>,
+    pub subject_id: Option<crate::connector::AccountId>,
     /// Why support staff exported someone else's data.
     pub reason: Option<String>,
     /// The platform's base URL.

@@ -10,9 +10,9 @@ use super::*;
 fn entry(actor: &str) -> AuditEntry {
     AuditEntry {
         actor: actor.into(),
-        actor_id: Some(7),
+        actor_id: Some(7.into()),
         subject: "zoë".into(),
-        subject_id: Some(8),
+        subject_id: Some(8.into()),
         reason: Some("ticket 42".into()),
         platform: "http://127.0.0.1:8080".into(),
         categories: vec!["posts".into(), "likes".into()],

@@ -3,17 +3,21 @@
 //! each export's outcome on the platform. Every path, wire shape and
 //! problem slug of the contract lives here.
 
+use std::time::Duration;
+
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::{
-    Account, Category, CategoryKind, Connector, Ending, Features, OpenRequest, Page, Report,
-    Session, col,
+    Account, AccountId, Category, CategoryKind, Connector, Ending, Features, FileRef, Flow, Offer,
+    OpenRequest, Opener, Order, Page, Report, Session, View, col,
 };
 use crate::client::{ApiClient, Auth};
-use crate::{Error, Result};
+use crate::credentials::{Credentials, RefreshWith};
+use crate::oauth::OAuthClient;
+use crate::{Code, Error, PlatformUrl, Result};
 
 /// Records per page: the contract's maximum.
 pub const PAGE_LIMIT: u32 = 500;
@@ -21,6 +25,15 @@ pub const PAGE_LIMIT: u32 = 500;
 /// The contract's scopes: one's own account, or any (support staff).
 const SELF_SCOPES: &[&str] = &["export:self"];
 const SUPPORT_SCOPES: &[&str] = &["export:self", "export:any"];
+
+/// The contract's OAuth endpoints and Keepsake's client id there
+/// (`docs/api.md` §3).
+pub const OAUTH: OAuthClient = OAuthClient {
+    authorize: "oauth/authorize",
+    token: "oauth/token",
+    revoke: "oauth/revoke",
+    client_id: "keepsake",
+};
 
 /// The contract's categories (the `media_files` the engine adds are its
 /// own, never reported back).
@@ -33,74 +46,99 @@ pub const CATEGORIES: [&str; 6] = [
     "media",
 ];
 
+/// A category of records keyed by their integer `id`, in ascending order.
+const fn records(
+    name: &'static str,
+    label: &'static str,
+    kind: CategoryKind,
+    csv: &'static [super::Column],
+    style: &'static str,
+) -> Category {
+    Category {
+        name: std::borrow::Cow::Borrowed(name),
+        label: std::borrow::Cow::Borrowed(label),
+        kind,
+        key: std::borrow::Cow::Borrowed("/id"),
+        order: Order::Ascending,
+        csv: std::borrow::Cow::Borrowed(csv),
+        view: View::style(style),
+        names_files: matches!(kind, CategoryKind::Files),
+        strip: std::borrow::Cow::Borrowed(if matches!(kind, CategoryKind::Files) {
+            SIGNED_LINK
+        } else {
+            &[]
+        }),
+        container: None,
+    }
+}
+
+/// A media record's signed link and its expiry: a credential, never
+/// archived (`docs/api.md` §6).
+const SIGNED_LINK: &[super::Text] = &[
+    std::borrow::Cow::Borrowed("/download_url"),
+    std::borrow::Cow::Borrowed("/url_expires_at"),
+];
+
+const POSTS_CSV: &[super::Column] = &[
+    col("id", "/id"),
+    col("created_at", "/created_at"),
+    col("body", "/body"),
+    col("visibility", "/visibility"),
+    col("reply_to", "/reply_to"),
+    col("media_ids", "/media_ids"),
+];
+
+const COMMENTS_CSV: &[super::Column] = &[
+    col("id", "/id"),
+    col("created_at", "/created_at"),
+    col("post_id", "/post_id"),
+    col("body", "/body"),
+    col("post_author", "/post_author/login"),
+    col("post_author_id", "/post_author/id"),
+];
+
+const LIKES_CSV: &[super::Column] = &[
+    col("id", "/id"),
+    col("created_at", "/created_at"),
+    col("post_id", "/post_id"),
+    col("post_author", "/post_author/login"),
+    col("post_author_id", "/post_author/id"),
+];
+
+const CONNECTIONS_CSV: &[super::Column] = &[
+    col("id", "/id"),
+    col("created_at", "/created_at"),
+    col("direction", "/direction"),
+    col("user_id", "/user/id"),
+    col("user_login", "/user/login"),
+    col("user_display_name", "/user/display_name"),
+];
+
 /// The contract's categories as data, with the columns of their CSV files
 /// (nested values flattened: a comment's `post_author.login` as
-/// `post_author`).
-const DESCRIPTORS: [Category; 6] = [
-    Category {
-        name: "profile",
-        label: "Profile",
-        kind: CategoryKind::Single,
-        csv: &[],
-    },
-    Category {
-        name: "posts",
-        label: "Posts",
-        kind: CategoryKind::Records,
-        csv: &[
-            col("id", "/id"),
-            col("created_at", "/created_at"),
-            col("body", "/body"),
-            col("visibility", "/visibility"),
-            col("reply_to", "/reply_to"),
-            col("media_ids", "/media_ids"),
-        ],
-    },
-    Category {
-        name: "comments",
-        label: "Comments",
-        kind: CategoryKind::Records,
-        csv: &[
-            col("id", "/id"),
-            col("created_at", "/created_at"),
-            col("post_id", "/post_id"),
-            col("body", "/body"),
-            col("post_author", "/post_author/login"),
-            col("post_author_id", "/post_author/id"),
-        ],
-    },
-    Category {
-        name: "likes",
-        label: "Likes",
-        kind: CategoryKind::Records,
-        csv: &[
-            col("id", "/id"),
-            col("created_at", "/created_at"),
-            col("post_id", "/post_id"),
-            col("post_author", "/post_author/login"),
-            col("post_author_id", "/post_author/id"),
-        ],
-    },
-    Category {
-        name: "connections",
-        label: "Connections",
-        kind: CategoryKind::People,
-        csv: &[
-            col("id", "/id"),
-            col("created_at", "/created_at"),
-            col("direction", "/direction"),
-            col("user_id", "/user/id"),
-            col("user_login", "/user/login"),
-            col("user_display_name", "/user/display_name"),
-        ],
-    },
-    Category {
-        name: "media",
-        label: "Media",
-        kind: CategoryKind::Files,
-        csv: &[],
-    },
-];
+/// `post_author`). The viewer has a style of its own for each.
+fn descriptors() -> [Category; 6] {
+    [
+        records("profile", "Profile", CategoryKind::Single, &[], "profile"),
+        records("posts", "Posts", CategoryKind::Records, POSTS_CSV, "posts"),
+        records(
+            "comments",
+            "Comments",
+            CategoryKind::Records,
+            COMMENTS_CSV,
+            "comments",
+        ),
+        records("likes", "Likes", CategoryKind::Records, LIKES_CSV, "likes"),
+        records(
+            "connections",
+            "Connections",
+            CategoryKind::People,
+            CONNECTIONS_CSV,
+            "connections",
+        ),
+        records("media", "Media", CategoryKind::Files, &[], "media"),
+    ]
+}
 
 /// The connector's kind.
 pub const KIND: &str = "keepsake-export-api";
@@ -123,9 +161,38 @@ impl From<User> for Account {
     fn from(u: User) -> Self {
         Account {
             support: u.scopes.iter().any(|s| s == "export:any"),
-            id: u.id,
+            id: u.id.into(),
             login: u.login,
             display_name: u.display_name,
+        }
+    }
+}
+
+/// A media record: the file it names, and a signed link to it.
+#[derive(Deserialize)]
+struct Media {
+    id: i64,
+    size: u64,
+    sha256: String,
+    download_url: String,
+    #[serde(default)]
+    filename: String,
+    #[serde(default)]
+    content_type: String,
+}
+
+impl From<Media> for FileRef {
+    fn from(m: Media) -> Self {
+        FileRef {
+            key: m.id.to_string(),
+            name: m.filename,
+            content_type: m.content_type,
+            size: Some(m.size),
+            sha256: Some(m.sha256),
+            url: m.download_url,
+            // The signed URL is the credential; the token never goes to
+            // it, on the platform's origin or a CDN's (`docs/api.md` §6).
+            auth: Auth::Omit,
         }
     }
 }
@@ -135,8 +202,8 @@ struct Users {
     items: Vec<User>,
 }
 
-fn exports_path(subject: i64) -> String {
-    format!("/api/v1/users/{subject}/exports")
+fn exports_path(subject: &AccountId) -> String {
+    format!("/api/v1/users/{}/exports", super::encode(subject.as_str()))
 }
 
 impl Connector for KeepsakeApi {
@@ -166,6 +233,63 @@ impl Connector for KeepsakeApi {
         })
     }
 
+    fn support_means(&self) -> &'static str {
+        "a support-staff sign-in (the export:any scope)"
+    }
+
+    fn offers<'a>(&'a self, _client: &'a ApiClient) -> BoxFuture<'a, Result<Vec<Offer>>> {
+        Box::pin(async {
+            Ok(vec![
+                Offer {
+                    flow: Flow::Browser,
+                    label: "Sign in with your browser".into(),
+                    secret_label: None,
+                },
+                Offer {
+                    flow: Flow::Token,
+                    label: "Use a personal access token".into(),
+                    secret_label: Some("Personal access token".into()),
+                },
+            ])
+        })
+    }
+
+    fn sign_in_browser<'a>(
+        &'a self,
+        platform: &'a PlatformUrl,
+        support: bool,
+        open: Opener,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Credentials>> {
+        Box::pin(async move {
+            let scopes = if support { SUPPORT_SCOPES } else { SELF_SCOPES };
+            let grant =
+                crate::oauth::login_with_browser(platform, &OAUTH, scopes, open, timeout).await?;
+            Ok(Credentials::from_grant(
+                platform,
+                grant,
+                RefreshWith {
+                    token_path: OAUTH.token.into(),
+                    client_id: OAUTH.client_id.into(),
+                },
+            ))
+        })
+    }
+
+    fn sign_out<'a>(
+        &'a self,
+        _client: &'a ApiClient,
+        credentials: &'a Credentials,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // The refresh token first: it ends the whole sign-in.
+            if let Some(r) = &credentials.refresh_token {
+                crate::oauth::revoke(&credentials.platform, &OAUTH, r).await?;
+            }
+            crate::oauth::revoke(&credentials.platform, &OAUTH, &credentials.access_token).await
+        })
+    }
+
     fn features(&self) -> Features {
         Features {
             snapshot: true,
@@ -176,18 +300,8 @@ impl Connector for KeepsakeApi {
         }
     }
 
-    fn scopes(&self, support: bool) -> &'static [&'static str] {
-        if support { SUPPORT_SCOPES } else { SELF_SCOPES }
-    }
-
-    fn media_auth(&self) -> Auth {
-        // The signed URL is the credential; the token never goes to it, on
-        // the platform's origin or a CDN's (`docs/api.md` §6).
-        Auth::Omit
-    }
-
-    fn categories(&self) -> &'static [Category] {
-        &DESCRIPTORS
+    fn categories(&self) -> Vec<Category> {
+        descriptors().into()
     }
 
     fn whoami<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<Account>> {
@@ -209,13 +323,18 @@ impl Connector for KeepsakeApi {
     }
 
     fn session_path(&self, session: &Session) -> String {
-        format!("{}/{}", exports_path(session.subject.id), session.export_id)
+        format!(
+            "{}/{}",
+            exports_path(&session.subject.id),
+            session.export_id
+        )
     }
 
     fn open<'a>(
         &'a self,
         client: &'a ApiClient,
-        subject: i64,
+        _actor: &'a Account,
+        subject: &'a AccountId,
         request: &'a OpenRequest,
     ) -> BoxFuture<'a, Result<(Session, String)>> {
         Box::pin(async move {
@@ -253,13 +372,14 @@ impl Connector for KeepsakeApi {
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        category: &'a str,
+        category: &'a Category,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Page>> {
         Box::pin(async move {
             let mut path = format!(
-                "{}/{category}?limit={PAGE_LIMIT}",
-                self.session_path(session)
+                "{}/{}?limit={PAGE_LIMIT}",
+                self.session_path(session),
+                category.name
             );
             if let Some(c) = cursor {
                 path.push_str("&cursor=");
@@ -273,25 +393,51 @@ impl Connector for KeepsakeApi {
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        category: &'a str,
+        category: &'a Category,
     ) -> BoxFuture<'a, Result<Box<RawValue>>> {
         Box::pin(async move {
             client
-                .get_json(&format!("{}/{category}", self.session_path(session)))
+                .get_json(&format!("{}/{}", self.session_path(session), category.name))
                 .await
         })
     }
 
-    fn media_record<'a>(
+    fn files(&self, _session: &Session, category: &Category, record: &Value) -> Vec<FileRef> {
+        if category.kind != CategoryKind::Files {
+            return Vec::new();
+        }
+        Media::deserialize(record)
+            .map(|m| vec![m.into()])
+            .unwrap_or_default()
+    }
+
+    fn refresh_file<'a>(
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        id: i64,
-    ) -> BoxFuture<'a, Result<Value>> {
+        file: &'a FileRef,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<Option<FileRef>>> {
         Box::pin(async move {
-            client
-                .get_json(&format!("{}/media/{id}", self.session_path(session)))
-                .await
+            let expired = error
+                .problem()
+                .is_some_and(|p| p.code() == "media-url-expired");
+            if !expired {
+                return Ok(None);
+            }
+            let path = format!(
+                "{}/media/{}",
+                self.session_path(session),
+                super::encode(&file.key)
+            );
+            let record: Media = client.get_json(&path).await.map_err(|e| match e {
+                Error::Protocol { url, detail } => Error::Protocol {
+                    url,
+                    detail: format!("its record is not what a media record holds: {detail}"),
+                },
+                e => e,
+            })?;
+            Ok(Some(record.into()))
         })
     }
 
@@ -320,7 +466,7 @@ impl Connector for KeepsakeApi {
 
 /// Adds the next step to 409 and quota refusals.
 fn explain_open_error(e: Error) -> Error {
-    match e.problem().map(|p| p.slug().to_owned()).as_deref() {
+    match e.problem().map(|p| p.code().to_owned()).as_deref() {
         Some("export-running") => {
             let id = e
                 .problem()
@@ -328,10 +474,10 @@ fn explain_open_error(e: Error) -> Error {
                 .and_then(Value::as_str)
                 .unwrap_or("?");
             Error::TryLater {
-                code: "export_running",
+                code: Code::ExportRunning,
                 message: format!(
-                    "an export of this account is already running ({id}). If this computer started it, run the same command with --resume \
-                     in the same --out folder; otherwise wait for it to finish (the platform closes abandoned exports after 24 hours)."
+                    "an export of this account is already running ({id}). If this computer started it, resume it from the same \
+                     destination folder; otherwise wait for it to finish (the platform closes abandoned exports after 24 hours)."
                 ),
                 retry_at: None,
             }
@@ -344,7 +490,7 @@ fn explain_open_error(e: Error) -> Error {
                 .map(str::to_owned);
             let when = retry_at.as_deref().unwrap_or("later");
             Error::TryLater {
-                code: "quota",
+                code: Code::Quota,
                 message: format!(
                     "this account has reached the platform's export limit; the next export is possible at {when}. Nothing was downloaded."
                 ),
@@ -361,23 +507,16 @@ mod tests {
 
     #[test]
     fn the_descriptors_are_the_contracts_categories_and_csv_starts_with_id_and_date() {
-        let names: Vec<&str> = DESCRIPTORS.iter().map(|d| d.name).collect();
+        let names: Vec<String> = descriptors().iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, CATEGORIES);
-        for d in DESCRIPTORS.iter().filter(|d| !d.csv.is_empty()) {
+        for d in descriptors().iter().filter(|d| !d.csv.is_empty()) {
             assert_eq!(d.csv[0].header, "id", "{}", d.name);
             assert_eq!(d.csv[1].header, "created_at", "{}", d.name);
         }
         // One record and files have no CSV of their own.
-        assert!(
-            KeepsakeApi
-                .category("profile")
-                .is_some_and(|d| d.csv.is_empty())
-        );
-        assert!(
-            KeepsakeApi
-                .category("media")
-                .is_some_and(|d| d.csv.is_empty())
-        );
+        let of = |name: &str| descriptors().into_iter().find(|d| d.name == name);
+        assert!(of("profile").is_some_and(|d| d.csv.is_empty()));
+        assert!(of("media").is_some_and(|d| d.csv.is_empty()));
     }
     use crate::connector::{Estimate, UserRef};
 
@@ -387,17 +526,28 @@ mod tests {
             status: "running".into(),
             as_of: "2026-01-01T00:00:00Z".into(),
             subject: UserRef {
-                id: 42,
+                id: 42.into(),
                 login: "alice".into(),
             },
             actor: UserRef {
-                id: 42,
+                id: 42.into(),
                 login: "alice".into(),
             },
             reason: None,
             since: None,
             until: None,
-            categories: [("posts".to_owned(), Estimate { count: 3, bytes: 9 })].into(),
+            categories: [(
+                "posts".to_owned(),
+                Estimate {
+                    count: Some(3),
+                    bytes: 9,
+                    start: None,
+                },
+            )]
+            .into(),
+            found: Vec::new(),
+            containers: Vec::new(),
+            notes: Value::Null,
         }
     }
 

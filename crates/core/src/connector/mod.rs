@@ -1,14 +1,18 @@
 //! The boundary between the engine and one platform's API.
 //!
-//! A [`Connector`] knows one API: who the signed-in account is, how to find
-//! another account for support staff, how to open an export session and
-//! check it is still open, how to read a collection page by page with a
-//! resumable cursor, how to get a fresh link for a media file, and what to
-//! tell the platform at the end. Everything else (staging, the journal,
-//! retries and waits, the zip, BagIt, CSV, the viewer, the audit log,
-//! progress) is the engine's, the same for every platform. The model is
-//! rclone's backends behind `fs.Fs` + `Features`: the engine asks the
-//! connector's [`Features`] instead of special-casing a platform.
+//! A [`Connector`] knows one API: how to recognise it from an address, the
+//! ways to sign in it offers, who the signed-in account is, how to find
+//! another account for support staff, how to open an export session (or
+//! make one up where the platform has none) and check it is still open,
+//! which categories it holds (some found only as the session opens, such as
+//! a Matrix account's rooms), how to read a category page by page with a
+//! resumable cursor, which files a record names and how to download them,
+//! how to read its errors, and what to tell the platform at the end.
+//! Everything else (staging, the journal, retries and waits, the zip,
+//! BagIt, CSV, the viewer, the audit log, progress) is the engine's, the
+//! same for every platform. The model is rclone's backends behind `fs.Fs` +
+//! `Features`: the engine asks the connector's [`Features`] and category
+//! descriptors instead of special-casing a platform.
 //!
 //! A connector never weakens the engine's rules: whatever it returns is
 //! still untrusted, and the engine checks it (`export::checked`) before a
@@ -18,184 +22,52 @@
 //! `impl Connector`, and a line in [`all`].
 
 pub mod keepsake;
+mod types;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::Result;
-use crate::client::{ApiClient, Auth};
+pub use types::*;
 
-/// What a platform offers, so the engine and the front ends need not know
-/// which platform it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Features {
-    /// Pages are bound to a snapshot time: writes during the export neither
-    /// shift nor duplicate them.
-    pub snapshot: bool,
-    /// The session announces exact per-category counts.
-    pub exact_counts: bool,
-    /// Media come with a SHA-256 to check them against.
-    pub checksums: bool,
-    /// The platform keeps a record of each export's outcome, which the
-    /// engine reports at the end.
-    pub outcome_record: bool,
-    /// Support staff can look up another account and export it.
-    pub staff_lookup: bool,
-}
+use crate::client::ApiClient;
+use crate::credentials::Credentials;
+use crate::{Error, PlatformUrl, Result, Secret};
 
-/// What a category holds, which decides how the engine fetches it and how
-/// the archive shows it.
+/// A way of signing in, as a front end offers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CategoryKind {
-    /// One record (a profile), fetched whole.
-    Single,
-    /// Records walked page by page.
-    Records,
-    /// Records of other accounts (followers, room members), walked the same
-    /// way.
-    People,
-    /// Records that each name a file, downloaded and archived beside them.
-    Files,
+pub enum Flow {
+    /// In the system browser, which comes back to a loopback address with
+    /// the sign-in (OAuth with PKCE, WordPress's application authorisation,
+    /// Matrix single sign-on).
+    Browser,
+    /// A name and a secret typed into Keepsake (a Matrix password, a
+    /// WordPress application password).
+    Password,
+    /// An access token pasted in (automation).
+    Token,
 }
 
-/// One column of a category's CSV file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Column {
-    /// The header.
-    pub header: &'static str,
-    /// Where the value is in a record (a JSON Pointer, RFC 6901).
-    pub pointer: &'static str,
+/// One way of signing in a platform offers, with the words to offer it by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Offer {
+    /// Which flow.
+    pub flow: Flow,
+    /// What to call it ("Sign in with your browser").
+    pub label: String,
+    /// For [`Flow::Password`]: what the secret is ("Password",
+    /// "Application password").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_label: Option<String>,
 }
 
-/// A column named `header` read from `pointer`.
-pub const fn col(header: &'static str, pointer: &'static str) -> Column {
-    Column { header, pointer }
-}
-
-/// A category as data: everything the engine, the CSV writer and the
-/// archive's manifest need to know of it, so that none of them names a
-/// platform's categories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Category {
-    /// Its name in the session and the archive (`posts`: `data/posts.json`).
-    pub name: &'static str,
-    /// For people: "Posts".
-    pub label: &'static str,
-    /// What it holds.
-    pub kind: CategoryKind,
-    /// The columns of its CSV file; empty for none.
-    pub csv: &'static [Column],
-}
-
-/// An account on the platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    /// The platform's id of it.
-    pub id: i64,
-    /// Its login (untrusted text: sanitised before it is shown or used in a
-    /// name).
-    pub login: String,
-    /// Its display name, when the platform has one.
-    pub display_name: Option<String>,
-    /// Whether this sign-in may export other accounts (support staff).
-    pub support: bool,
-}
-
-/// What the user asks an export session to hold.
-#[derive(Debug, Clone, Default)]
-pub struct OpenRequest {
-    /// Why (required when exporting someone else's account).
-    pub reason: Option<String>,
-    /// Categories; `None` for all.
-    pub categories: Option<Vec<String>>,
-    /// Only records created at or after this date / date-time.
-    pub since: Option<String>,
-    /// Only records created before this date / date-time.
-    pub until: Option<String>,
-}
-
-/// An account as a session names it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct UserRef {
-    /// The platform's id of it.
-    pub id: i64,
-    /// Its login (untrusted).
-    pub login: String,
-}
-
-/// What a session announces of one category.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Estimate {
-    /// Records (files for media); exact where [`Features::exact_counts`].
-    pub count: u64,
-    /// Estimated bytes of their JSON (of the files, for media).
-    pub bytes: u64,
-}
-
-/// An export session as the engine keeps it (and stages it in
-/// `session.json`): the same for every connector, which maps its
-/// platform's answers onto it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Session {
-    /// The platform's id of the session (untrusted: checked before it
-    /// names a folder).
-    pub export_id: String,
-    /// `running`, or how it ended.
-    pub status: String,
-    /// The snapshot time (RFC 3339).
-    pub as_of: String,
-    /// The account exported.
-    pub subject: UserRef,
-    /// The account that exports it.
-    pub actor: UserRef,
-    /// Why, for support staff.
-    pub reason: Option<String>,
-    /// The start of the date range, as the platform applied it.
-    pub since: Option<String>,
-    /// The end of the date range.
-    pub until: Option<String>,
-    /// What the session holds, per category.
-    pub categories: BTreeMap<String, Estimate>,
-}
-
-/// One page of a collection: records as the platform sent them (checked
-/// to be JSON, not re-encoded) and the cursor of the next page (`None` on
-/// the last).
-#[derive(Deserialize)]
-pub struct Page {
-    /// The records.
-    pub items: Vec<Box<RawValue>>,
-    /// The next page's cursor; `None` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// How an export ended, for the platform's record of it.
-pub struct Ending<'a> {
-    /// `completed`, `incomplete`, `failed` or `cancelled`.
-    pub status: &'a str,
-    /// Records (files for media) the archive holds, per category.
-    pub counts: BTreeMap<String, u64>,
-    /// The archive's size and SHA-256, when there is one.
-    pub archive: Option<(u64, &'a str)>,
-    /// The error's code, when it failed.
-    pub error: Option<&'a str>,
-}
-
-/// What to send the platform about an ending: an API path and a JSON body
-/// (sent with `PATCH`, and kept for a later run when it does not get
-/// through).
-pub struct Report {
-    /// The API path (`PATCH`ed).
-    pub path: String,
-    /// The JSON body.
-    pub body: Value,
-}
+/// Opens the browser at a sign-in address (which holds no secret).
+pub type Opener = Box<dyn FnOnce(&url::Url) -> std::io::Result<()> + Send>;
 
 /// One platform's API. Object-safe: the engine holds an
 /// `Arc<dyn Connector>`; each call takes the client bound to the platform
@@ -215,13 +87,55 @@ pub trait Connector: Send + Sync {
     fn detect<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<bool>>;
     /// What the platform offers.
     fn features(&self) -> Features;
-    /// The OAuth scopes to ask for: a person's own export, or support
-    /// staff's (any account).
-    fn scopes(&self, support: bool) -> &'static [&'static str];
-    /// Whether media downloads carry the session's credentials.
-    fn media_auth(&self) -> Auth;
-    /// The categories the platform may hold, in the order to show them.
-    fn categories(&self) -> &'static [Category];
+    /// What support access means here, for people ("an administrator of
+    /// the site").
+    fn support_means(&self) -> &'static str;
+
+    /// The ways to sign in that the platform at the client's address offers,
+    /// the one to prefer first (asked without credentials).
+    fn offers<'a>(&'a self, client: &'a ApiClient) -> BoxFuture<'a, Result<Vec<Offer>>>;
+    /// Signs in through the browser: `open` is called with the address to
+    /// show; waits up to `timeout` for the browser to come back. `support`
+    /// asks for support staff's rights where the platform grants them at
+    /// sign-in.
+    fn sign_in_browser<'a>(
+        &'a self,
+        platform: &'a PlatformUrl,
+        support: bool,
+        open: Opener,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Credentials>>;
+    /// Signs in with a name and a secret typed into Keepsake.
+    fn sign_in_password<'a>(
+        &'a self,
+        platform: &'a PlatformUrl,
+        user: &'a str,
+        secret: Secret,
+    ) -> BoxFuture<'a, Result<Credentials>> {
+        let _ = (user, secret);
+        Box::pin(async move {
+            Err(Error::Invalid(format!(
+                "{} does not offer signing in with a password; sign in in the browser or with a token",
+                platform.as_url()
+            )))
+        })
+    }
+    /// The credentials of a pasted access token (not yet checked).
+    fn sign_in_token(&self, platform: &PlatformUrl, token: Secret) -> Credentials {
+        Credentials::from_pat(platform, token)
+    }
+    /// Ends the sign-in on the platform (revokes the token, the application
+    /// password or the device Keepsake made), with `client` still signed
+    /// in with `credentials`.
+    fn sign_out<'a>(
+        &'a self,
+        client: &'a ApiClient,
+        credentials: &'a Credentials,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// The categories the platform always has, in the order to show them
+    /// (a session may add categories it found, [`Session::found`]).
+    fn categories(&self) -> Vec<Category>;
     /// The most records a category may bring before the walk stops as the
     /// platform's fault, given the count it announced (`None`: the platform
     /// announces none). The default is the engine's; a platform that counts
@@ -229,9 +143,9 @@ pub trait Connector: Send + Sync {
     fn record_bound(&self, expected: Option<u64>) -> u64 {
         crate::export::record_bound(expected)
     }
-    /// The category named `name`, if the platform has one.
-    fn category(&self, name: &str) -> Option<&'static Category> {
-        self.categories().iter().find(|c| c.name == name)
+    /// How many categories are walked at once: the platform's sweet spot.
+    fn parallel_walks(&self) -> usize {
+        8
     }
 
     /// The signed-in account.
@@ -246,17 +160,20 @@ pub trait Connector: Send + Sync {
 
     /// The API path of the session's own resource, for messages (no host).
     fn session_path(&self, session: &Session) -> String;
-    /// Opens an export session of `subject`, mapping the platform's own
-    /// refusals (quota, one already running, account deleted) to typed
-    /// errors; also the path it was opened at, for messages.
+    /// Opens an export session of `subject` (the signed-in account is
+    /// `actor`), mapping the platform's own refusals (quota, one already
+    /// running, account deleted, no admin rights) to typed errors; also the
+    /// path it was opened at, for messages.
     fn open<'a>(
         &'a self,
         client: &'a ApiClient,
-        subject: i64,
+        actor: &'a Account,
+        subject: &'a AccountId,
         request: &'a OpenRequest,
     ) -> BoxFuture<'a, Result<(Session, String)>>;
     /// The session as the platform holds it now (to check, before resuming,
-    /// that it is still open).
+    /// that it is still open). Where the platform keeps no sessions, the
+    /// staged one, as it is.
     fn live<'a>(
         &'a self,
         client: &'a ApiClient,
@@ -267,23 +184,30 @@ pub trait Connector: Send + Sync {
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        category: &'a str,
+        category: &'a Category,
         cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Page>>;
-    /// A category that is one record (the profile), as sent.
+    /// A category that is one record (a profile), as sent.
     fn single<'a>(
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        category: &'a str,
+        category: &'a Category,
     ) -> BoxFuture<'a, Result<Box<RawValue>>>;
-    /// A media file's record again, with a fresh download link.
-    fn media_record<'a>(
+    /// The files `record` of `category` names, to download and archive.
+    fn files(&self, session: &Session, category: &Category, record: &Value) -> Vec<FileRef>;
+    /// `file` again with a fresh download link, after `error` said its link
+    /// expired; `Ok(None)` when the error is not an expired link.
+    fn refresh_file<'a>(
         &'a self,
         client: &'a ApiClient,
         session: &'a Session,
-        id: i64,
-    ) -> BoxFuture<'a, Result<Value>>;
+        file: &'a FileRef,
+        error: &'a Error,
+    ) -> BoxFuture<'a, Result<Option<FileRef>>> {
+        let _ = (client, session, file, error);
+        Box::pin(async { Ok(None) })
+    }
     /// What to tell the platform about how the export ended; `None` where
     /// the platform keeps no record of exports.
     fn report(&self, session: &Session, ending: &Ending<'_>) -> Option<Report>;
@@ -292,6 +216,19 @@ pub trait Connector: Send + Sync {
 impl std::fmt::Debug for dyn Connector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.kind())
+    }
+}
+
+impl dyn Connector {
+    /// The descriptor of `name` in `session`: one of the platform's own
+    /// categories or one the session found.
+    pub fn category_in(&self, session: &Session, name: &str) -> Option<Category> {
+        session
+            .found
+            .iter()
+            .find(|c| c.name == name)
+            .cloned()
+            .or_else(|| self.categories().into_iter().find(|c| c.name == name))
     }
 }
 
@@ -309,7 +246,7 @@ pub fn by_kind(kind: &str) -> Option<Arc<dyn Connector>> {
 pub fn of_kind(kind: &str) -> Result<Arc<dyn Connector>> {
     by_kind(kind).ok_or_else(|| {
         let kinds: Vec<&str> = all().iter().map(|c| c.kind()).collect();
-        crate::Error::Invalid(format!(
+        Error::Invalid(format!(
             "Keepsake knows no platform of the kind '{kind}'; it knows: {}",
             kinds.join(", ")
         ))
@@ -326,8 +263,9 @@ pub async fn detect(client: &ApiClient) -> Result<Arc<dyn Connector>> {
         }
         tried.push(c.name());
     }
-    Err(crate::Error::Invalid(format!(
-        "{} does not answer like any platform Keepsake knows (tried: {}); check the address,          or name the platform's kind with --kind",
+    Err(Error::Invalid(format!(
+        "{} does not answer like any platform Keepsake knows (tried: {}); check the address, \
+         or name the platform's kind with --kind",
         crate::error::display_url(client.base()),
         tried.join(", ")
     )))
@@ -337,10 +275,9 @@ pub async fn detect(client: &ApiClient) -> Result<Arc<dyn Connector>> {
 /// credentials: what a detection looks at. `None` for an answer that is
 /// not a success.
 pub(crate) async fn peek(client: &ApiClient, path: &str, max: usize) -> Result<Option<Vec<u8>>> {
-    let mut download = match client.download(path, 0, Auth::Omit).await {
+    let mut download = match client.download(path, 0, crate::client::Auth::Omit).await {
         Ok(d) => d,
-        Err(crate::Error::Status { .. }) => return Ok(None),
-        Err(crate::Error::Protocol { .. }) => return Ok(None),
+        Err(Error::Status { .. } | Error::Protocol { .. }) => return Ok(None),
         Err(e) => return Err(e),
     };
     let mut body = Vec::new();
@@ -352,6 +289,54 @@ pub(crate) async fn peek(client: &ApiClient, path: &str, max: usize) -> Result<O
         }
     }
     Ok(Some(body))
+}
+
+/// The text of `pointer` in `record`: a string as it is, an integer in
+/// decimal; `None` for anything else (what a key or a name must be).
+pub fn text_at(record: &Value, pointer: &str) -> Option<String> {
+    match record.pointer(pointer)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `text` for a path segment or a query value: every byte but the
+/// unreserved ones percent-encoded (a platform's id may hold `/`, `?`, `#`).
+pub fn encode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A name for this computer in what Keepsake registers on a platform (an
+/// application password, a device): "Keepsake on HOST".
+pub fn client_label() -> String {
+    let host = hostname();
+    let clean: String = host
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(48)
+        .collect();
+    if clean.is_empty() {
+        "Keepsake".to_owned()
+    } else {
+        format!("Keepsake on {clean}")
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
 }
 
 /// The Keepsake Export API v1, the engine's first connector.
@@ -370,5 +355,31 @@ mod tests {
         }
         assert!(by_kind("gopher").is_none());
         assert_eq!(format!("{:?}", &*keepsake()), "keepsake-export-api");
+    }
+
+    #[test]
+    fn every_category_is_a_plain_name_with_a_key() {
+        for c in all() {
+            for d in c.categories() {
+                assert!(
+                    crate::export::is_plain_category(&d.name),
+                    "{}: {}",
+                    c.kind(),
+                    d.name
+                );
+                assert!(d.key.starts_with('/'), "{}: {}", c.kind(), d.name);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_text_or_integers() {
+        let r: Value = serde_json::json!({"id": 7, "e": "$x:y", "f": 1.5, "o": {}});
+        assert_eq!(text_at(&r, "/id").as_deref(), Some("7"));
+        assert_eq!(text_at(&r, "/e").as_deref(), Some("$x:y"));
+        assert_eq!(text_at(&r, "/f"), None);
+        assert_eq!(text_at(&r, "/o"), None);
+        assert_eq!(text_at(&r, "/missing"), None);
+        assert_eq!(encode("!room:ex/a?b#c"), "%21room%3Aex%2Fa%3Fb%23c");
     }
 }

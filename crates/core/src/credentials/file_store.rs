@@ -22,6 +22,12 @@ struct FileEntry {
     scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     connector: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_with: Option<super::RefreshWith>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    handle: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -152,6 +158,9 @@ impl CredentialStore for InsecureFileStore {
             kind: e.kind,
             scope: e.scope,
             connector: e.connector,
+            user: e.user,
+            refresh_with: e.refresh_with,
+            handle: e.handle,
         }))
     }
 
@@ -168,6 +177,9 @@ impl CredentialStore for InsecureFileStore {
                 kind: c.kind,
                 scope: c.scope.clone(),
                 connector: c.connector.clone(),
+                user: c.user.clone(),
+                refresh_with: c.refresh_with.clone(),
+                handle: c.handle.clone(),
             },
         );
         self.write(&file)

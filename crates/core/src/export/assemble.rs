@@ -20,26 +20,28 @@ use crate::archive::{
     ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
     names::NameAllocator,
 };
+use crate::connector::Category;
 use crate::{Error, Result, viewer};
 
 /// Work for the zip thread.
 pub(super) enum Job {
-    /// `data/{name}.json` from the staged `{name}.jsonl`.
+    /// `data/{name}.json` (with its CSV and viewer forms) from the staged
+    /// `jsonl`.
     Category {
-        name: String,
+        /// What it is (its name, CSV columns, key, fields never archived).
+        descriptor: Arc<Category>,
         jsonl: PathBuf,
-        /// For the media category: the ids whose files were retrieved.
-        media: Option<Arc<HashSet<i64>>>,
+        /// For a category of files: where each file retrieved is in the
+        /// archive (under `data/`), by key, so each record says where its
+        /// file is.
+        retrieved: Option<Arc<Retrieved>>,
         /// Sent as the category starts: its file is read as its pages
         /// arrive. `None`: it is complete.
         growing: Option<growing::Watch>,
-        /// The columns of its CSV file (the connector's descriptor); empty
-        /// for none.
-        csv: &'static [super::csv::Column],
     },
-    /// A verified media file.
+    /// A verified file.
     Media {
-        id: i64,
+        key: String,
         body: MediaBody,
         filename: String,
         content_type: String,
@@ -81,11 +83,14 @@ pub(super) enum MediaBody {
 /// A share of the memory that downloads held in memory may take.
 pub(super) type Lease = tokio::sync::OwnedSemaphorePermit;
 
-/// Where a media file goes in the archive: the id keeps names unique (also
-/// case-insensitively) without remembering every name.
-pub fn media_archive_path(id: i64, filename: &str) -> String {
+/// Where each file retrieved is in the archive (under `data/`), by key.
+pub(super) type Retrieved = std::collections::HashMap<String, String>;
+
+/// Where a file goes in the archive (under `data/`): its key keeps names
+/// unique (also case-insensitively) without remembering every name.
+pub fn media_archive_path(key: &str, filename: &str) -> String {
     let clean = NameAllocator::default().allocate(filename, "file");
-    format!("media/{id}-{clean}")
+    format!("media/{}-{clean}", super::staging::file_slug(key))
 }
 
 /// The read buffer of each form's reader of a staging file: a dozen read
@@ -265,12 +270,12 @@ pub(super) trait CheckedRead: Read + Send {
 pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
     match job {
         Job::Category {
-            name,
+            descriptor,
             jsonl,
-            media,
+            retrieved,
             growing,
-            csv,
         } => {
+            let name = descriptor.name.to_string();
             let streamed = growing.clone();
             // Each form reads the staged records on its own.
             let lines = move || -> Result<Box<dyn BufRead + Send>> {
@@ -296,15 +301,16 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                 lease: None,
             };
             let mut v = Vec::new();
-            let (open, dir) = (Arc::clone(&lines), media.clone());
+            let rewrite = Arc::new(Rewrite::new(&descriptor, retrieved));
+            let (open, how) = (Arc::clone(&lines), Arc::clone(&rewrite));
             v.push(unit(
                 format!("{name}.json"),
                 Box::new(
-                    move || Ok(Box::new(JsonArray::new(open()?, dir)) as Box<dyn CheckedRead>),
+                    move || Ok(Box::new(JsonArray::new(open()?, how)) as Box<dyn CheckedRead>),
                 ),
             ));
-            if let Some(cols) = Some(csv).filter(|c| formats.csv && !c.is_empty()) {
-                let open = Arc::clone(&lines);
+            if formats.csv && !descriptor.csv.is_empty() {
+                let (open, cols) = (Arc::clone(&lines), descriptor.csv.clone());
                 v.push(unit(
                     format!("{name}.csv"),
                     Box::new(move || {
@@ -321,9 +327,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                         Ok(Box::new(Unchecked(viewer::JsData::new(
                             open()?,
                             &viewer_name,
-                            move |line: &str, out: &mut Vec<u8>| {
-                                archived_record(line, media.as_deref(), out)
-                            },
+                            move |line: &str, out: &mut Vec<u8>| rewrite.record(line, out),
                         ))) as Box<dyn CheckedRead>)
                     }),
                 ));
@@ -331,12 +335,12 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             v
         }
         Job::Media {
-            id,
+            key,
             body,
             filename,
             content_type,
         } => {
-            let path = media_archive_path(id, &filename);
+            let path = media_archive_path(&key, &filename);
             let compress = compressible(&content_type);
             let (file, verified) = match body {
                 MediaBody::InMemory {
@@ -473,12 +477,11 @@ fn index_files(
     Ok(files)
 }
 
-/// Turns a JSON Lines file into a JSON array, streaming. For media records,
-/// drops the signed URL (a credential that must not be archived) and adds
-/// where the file is in the archive.
+/// Turns a JSON Lines file into a JSON array, streaming, each record as
+/// [`Rewrite`] archives it.
 struct JsonArray<R> {
     lines: R,
-    media: Option<Arc<HashSet<i64>>>,
+    rewrite: Arc<Rewrite>,
     out: Vec<u8>,
     pos: usize,
     started: bool,
@@ -488,10 +491,10 @@ struct JsonArray<R> {
 }
 
 impl<R: BufRead> JsonArray<R> {
-    fn new(lines: R, media: Option<Arc<HashSet<i64>>>) -> Self {
+    fn new(lines: R, rewrite: Arc<Rewrite>) -> Self {
         Self {
             lines,
-            media,
+            rewrite,
             out: Vec::new(),
             pos: 0,
             started: false,
@@ -528,48 +531,65 @@ impl<R: BufRead> JsonArray<R> {
         self.out
             .extend_from_slice(if self.first { b"\n" as &[u8] } else { b",\n" });
         self.first = false;
-        archived_record(line, self.media.as_deref(), &mut self.out)
+        self.rewrite.record(line, &mut self.out)
     }
 }
 
-/// Writes the archived form of one staged record to `out`: as staged, or,
-/// for media (`media` given: the ids retrieved), without the signed URL (a credential that
-/// must not be archived) and with `archive_path`, where the file is in the
-/// archive (`null` when it was not retrieved). Every file made from the
-/// records (`.json`, the viewer's `.js`) goes through here.
-fn archived_record(
-    line: &str,
-    media: Option<&HashSet<i64>>,
-    out: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    let Some(retrieved) = media else {
-        out.extend_from_slice(line.as_bytes());
-        return Ok(());
-    };
-    // Re-encoded, so a lone surrogate (which a value cannot hold) becomes
-    // U+FFFD here; records of other categories are archived as sent.
-    let mut v: Value =
-        serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
-    if let Value::Object(m) = &mut v {
-        m.remove("download_url");
-        m.remove("url_expires_at");
-        let id = m.get("id").and_then(Value::as_i64).unwrap_or_default();
-        let name = m
-            .get("filename")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let present = retrieved.contains(&id);
-        m.insert(
-            "archive_path".into(),
-            if present {
-                Value::String(format!("data/{}", media_archive_path(id, &name)))
-            } else {
-                Value::Null
-            },
-        );
+/// How the records of a category are archived: as staged, or, for a
+/// category whose records name files or hold fields never to archive (a
+/// signed link is a credential), re-encoded without those fields and, for
+/// files, with `archive_path`, where the file is in the archive (`null`
+/// when it was not retrieved). Every file made from the records (`.json`,
+/// the viewer's `.js`) goes through here.
+pub(super) struct Rewrite {
+    /// The fields to drop (top-level members, by JSON Pointer).
+    strip: Vec<String>,
+    /// For files: where each file retrieved is, and where a record's key
+    /// is.
+    files: Option<(Arc<Retrieved>, String)>,
+}
+
+impl Rewrite {
+    pub(super) fn new(descriptor: &Category, retrieved: Option<Arc<Retrieved>>) -> Self {
+        Self {
+            strip: descriptor
+                .strip
+                .iter()
+                .map(|p| p.trim_start_matches('/').to_owned())
+                .collect(),
+            files: retrieved.map(|r| (r, descriptor.key.to_string())),
+        }
     }
-    serde_json::to_writer(out, &v).map_err(std::io::Error::other)
+
+    /// Writes the archived form of one staged record to `out`.
+    fn record(&self, line: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+        if self.strip.is_empty() && self.files.is_none() {
+            out.extend_from_slice(line.as_bytes());
+            return Ok(());
+        }
+        // Re-encoded, so a lone surrogate (which a value cannot hold)
+        // becomes U+FFFD here; records of other categories are archived as
+        // sent.
+        let mut v: Value =
+            serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
+        if let Value::Object(m) = &mut v {
+            for field in &self.strip {
+                m.remove(field);
+            }
+        }
+        if let Some((retrieved, key_at)) = &self.files {
+            let key = crate::connector::text_at(&v, key_at).unwrap_or_default();
+            if let Value::Object(m) = &mut v {
+                m.insert(
+                    "archive_path".into(),
+                    retrieved
+                        .get(&key)
+                        .map_or(Value::Null, |path| Value::String(format!("data/{path}"))),
+                );
+            }
+        }
+        serde_json::to_writer(out, &v).map_err(std::io::Error::other)
+    }
 }
 
 // The offline viewer (crate::viewer): `index.html` at the root and the data

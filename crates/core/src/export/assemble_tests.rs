@@ -2,8 +2,17 @@
 
 use super::*;
 
-fn array(input: &str, media: Option<Arc<HashSet<i64>>>) -> Value {
-    let mut r = JsonArray::new(std::io::Cursor::new(input.to_owned()), media);
+/// The Export API's media category, whose records name files.
+fn media() -> Category {
+    crate::connector::keepsake()
+        .categories()
+        .into_iter()
+        .find(|c| c.name == "media")
+        .expect("media")
+}
+
+fn array(input: &str, rewrite: Rewrite) -> Value {
+    let mut r = JsonArray::new(std::io::Cursor::new(input.to_owned()), Arc::new(rewrite));
     let mut s = String::new();
     r.read_to_string(&mut s).expect("read");
     serde_json::from_str(&s).expect("valid JSON array")
@@ -11,9 +20,10 @@ fn array(input: &str, media: Option<Arc<HashSet<i64>>>) -> Value {
 
 #[test]
 fn json_lines_become_a_json_array() {
-    assert_eq!(array("", None), serde_json::json!([]));
+    let posts = || Rewrite::new(&super::super::fetch_all::files_index(), None);
+    assert_eq!(array("", posts()), serde_json::json!([]));
     assert_eq!(
-        array("{\"id\":1}\n{\"id\":2}\n", None),
+        array("{\"id\":1}\n{\"id\":2}\n", posts()),
         serde_json::json!([{"id":1},{"id":2}])
     );
 }
@@ -22,7 +32,7 @@ fn json_lines_become_a_json_array() {
 fn media_records_lose_their_signed_url() {
     let v = array(
         "{\"id\":3,\"filename\":\"../x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n",
-        Some(Arc::new(HashSet::new())),
+        Rewrite::new(&media(), Some(Arc::default())),
     );
     assert!(v[0].get("download_url").is_none());
     assert!(v[0].get("url_expires_at").is_none());
@@ -32,12 +42,13 @@ fn media_records_lose_their_signed_url() {
 #[test]
 fn the_viewer_data_of_media_loses_the_signed_url_too() {
     let line = "{\"id\":3,\"filename\":\"x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
-    let retrieved: HashSet<i64> = [3].into();
+    let retrieved: Retrieved = [("3".to_owned(), media_archive_path("3", "x.png"))].into();
+    let rewrite = Rewrite::new(&media(), Some(Arc::new(retrieved)));
     let mut js = String::new();
     crate::viewer::JsData::new(
         std::io::Cursor::new(line),
         "media",
-        |l: &str, out: &mut Vec<u8>| archived_record(l, Some(&retrieved), out),
+        |l: &str, out: &mut Vec<u8>| rewrite.record(l, out),
     )
     .read_to_string(&mut js)
     .expect("read");

@@ -38,7 +38,7 @@ pub(super) fn audit_entry(
         Err(Error::Cancelled) => (Outcome::Cancelled, Some("cancelled".to_owned()), None),
         Err(e) => (
             Outcome::Failed,
-            Some(e.code().to_owned()),
+            Some(e.code().as_str().to_owned()),
             Some(e.to_string()),
         ),
     };
@@ -50,7 +50,7 @@ pub(super) fn audit_entry(
                 (
                     k.clone(),
                     CategoryCount {
-                        expected: Some(c.expected),
+                        expected: c.expected,
                         retrieved: c.retrieved,
                     },
                 )
@@ -64,13 +64,17 @@ pub(super) fn audit_entry(
             .as_ref()
             .map(|u| u.login.clone())
             .unwrap_or_default(),
-        actor_id: a.actor.as_ref().map(|u| u.id),
+        actor_id: a.actor.as_ref().map(|u| u.id.clone()),
         subject: a
             .subject
             .as_ref()
             .map(|u| u.login.clone())
             .unwrap_or_default(),
-        subject_id: a.subject.as_ref().map(|u| u.id).or(opts.subject_id),
+        subject_id: a
+            .subject
+            .as_ref()
+            .map(|u| u.id.clone())
+            .or_else(|| opts.subject_id.clone()),
         reason: a.reason.clone().or_else(|| opts.reason.clone()),
         platform: crate::error::display_url(client.base()),
         categories: if a.categories.is_empty() {

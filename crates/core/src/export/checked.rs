@@ -48,13 +48,20 @@ pub(crate) fn is_plain_export_id(id: &str) -> bool {
 }
 
 /// Whether `name` is a plain category name: a lower-case ASCII letter, then
-/// up to 31 lower-case letters, digits or `_` (`posts`, `media`, …).
-fn is_plain_category(name: &str) -> bool {
+/// up to 31 lower-case letters, digits or `_` (`posts`, `media`, …), and
+/// not one of the names the archive gives its own files (`manifest`,
+/// `files`).
+pub(crate) fn is_plain_category(name: &str) -> bool {
     let mut bytes = name.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_lowercase())
         && name.len() <= MAX_CATEGORY
         && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !RESERVED.contains(&name)
 }
+
+/// Names of the archive's own files under `data/`, which no category may
+/// take.
+const RESERVED: [&str; 2] = ["manifest", super::FILES_INDEX];
 
 /// The date (as the platform's own offset has it) of an RFC 3339 snapshot
 /// time, or `None` when `as_of` is not one.
@@ -123,6 +130,20 @@ impl Session {
             return Err(refuse(format!(
                 "the category name {} is not a plain name (lower-case letters, digits and '_')",
                 quote(bad)
+            )));
+        }
+        // What the connector made as the session opened names files too.
+        if let Some(bad) = self.found.iter().find(|c| !is_plain_category(&c.name)) {
+            return Err(refuse(format!(
+                "the category name {} is not a plain name (lower-case letters, digits and '_')",
+                quote(&bad.name)
+            )));
+        }
+        if let Some(bad) = self.containers.iter().find(|c| !is_plain_category(&c.name)) {
+            return Err(refuse(format!(
+                "the name {} of a {} is not a plain name (lower-case letters, digits and '_')",
+                quote(&bad.name),
+                bad.kind
             )));
         }
         Ok(())

@@ -85,7 +85,7 @@ fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
         if i > 0 {
             out.push(',');
         }
-        push_cell(out, record.pointer(c.pointer).unwrap_or(&Value::Null));
+        push_cell(out, record.pointer(&c.pointer).unwrap_or(&Value::Null));
     }
     out.push_str("\r\n");
 }
@@ -94,7 +94,7 @@ fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
 /// row, then one row per record.
 pub(crate) struct CsvRows<R> {
     lines: R,
-    columns: &'static [Column],
+    columns: std::borrow::Cow<'static, [Column]>,
     out: String,
     pos: usize,
     started: bool,
@@ -104,7 +104,7 @@ pub(crate) struct CsvRows<R> {
 
 impl<R: BufRead> CsvRows<R> {
     /// Rows of `columns` from the records in `lines`.
-    pub(crate) fn new(lines: R, columns: &'static [Column]) -> Self {
+    pub(crate) fn new(lines: R, columns: std::borrow::Cow<'static, [Column]>) -> Self {
         Self {
             lines,
             columns,
@@ -122,7 +122,7 @@ impl<R: BufRead> CsvRows<R> {
         if !self.started {
             self.started = true;
             self.out.push_str(BOM);
-            let headers: Vec<&str> = self.columns.iter().map(|c| c.header).collect();
+            let headers: Vec<&str> = self.columns.iter().map(|c| &*c.header).collect();
             self.out.push_str(&headers.join(","));
             self.out.push_str("\r\n");
             return Ok(());
@@ -140,7 +140,7 @@ impl<R: BufRead> CsvRows<R> {
         // fetch checked everything else, and counted these for a warning.
         let record: Value =
             serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
-        push_row(&mut self.out, &record, self.columns);
+        push_row(&mut self.out, &record, &self.columns);
         Ok(())
     }
 }
@@ -169,7 +169,9 @@ mod tests {
 
     fn csv(category: &str, jsonl: &str) -> String {
         let cols = crate::connector::keepsake()
-            .category(category)
+            .categories()
+            .into_iter()
+            .find(|d| d.name == category)
             .map(|d| d.csv)
             .filter(|c| !c.is_empty())
             .expect("a CSV category");

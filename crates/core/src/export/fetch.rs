@@ -19,9 +19,10 @@ use std::hash::BuildHasher;
 use std::io::Write;
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::connector::{Category, FileRef};
 
 use super::assemble::growing::{Committer, Growth};
 use super::progress::{ExportEvent, Reporter};
@@ -49,29 +50,36 @@ pub fn record_bound(expected: Option<u64>) -> u64 {
     }
 }
 
-/// What the walk needs of a record.
-#[derive(Deserialize)]
-struct Keyed {
-    id: i64,
+/// The key of a record: the string or integer at `pointer` (decimal text
+/// for an integer); `None` when there is none. A one-step pointer (`/id`,
+/// `/event_id`: every connector's) is read without building the record,
+/// as the walk does for every record it stores.
+pub(super) fn record_key(record: &str, pointer: &str) -> Option<String> {
+    // (A sequence would be taken as a struct: only objects have keys.)
+    record.trim_start().starts_with('{').then_some(())?;
+    match pointer.strip_prefix('/') {
+        Some(field) if !field.contains(['/', '~']) => {
+            use serde::de::DeserializeSeed;
+            let mut de = serde_json::Deserializer::from_str(record);
+            super::key_field::KeyField(field)
+                .deserialize(&mut de)
+                .ok()?
+        }
+        _ => crate::connector::text_at(&serde_json::from_str(record).ok()?, pointer),
+    }
 }
 
-/// The id of a record: an object whose `id` is an integer.
-fn record_id(record: &str) -> Option<i64> {
-    // (A struct would also take `[7]`, as a sequence.)
-    record.starts_with('{').then_some(())?;
-    serde_json::from_str::<Keyed>(record).ok().map(|k| k.id)
-}
-
-/// Fetches the rest of `cat` from `state`; sends media records to
-/// `media_tx`; tells `growth`, if given, what of the file is written.
+/// Fetches the rest of `cat` from `state`; sends the files its records
+/// name to `files_tx`; tells `growth`, if given, what of the file is
+/// written.
 pub(super) async fn category(
     shared: Arc<Shared>,
-    cat: String,
+    cat: Category,
     mut state: CategoryState,
-    media_tx: Option<mpsc::Sender<Value>>,
+    files_tx: Option<mpsc::Sender<FileRef>>,
     growth: Option<Growth>,
 ) -> Result<Tally> {
-    let path = shared.staging_file(&cat);
+    let path = shared.staging_file(&cat.name);
     // Drop whatever was written after the last checkpoint.
     let file = open_private(&path, false)?;
     file.set_len(state.len)
@@ -80,19 +88,19 @@ pub(super) async fn category(
     if let Some(g) = &growth {
         g.commit(state.len);
     }
-    if let Some(tx) = &media_tx {
-        // Media records staged by an earlier run still need their files;
+    if let Some(tx) = &files_tx {
+        // Records staged by an earlier run still need their files;
         // streamed, so a resume holds one record at a time.
-        send_staged(&path, tx).await?;
+        send_staged(&shared, &cat, &path, tx).await?;
     }
     let out = open_private(&path, true)?;
     let mut tally = Tally {
-        expected: shared.expected(&cat),
+        expected: shared.expected(&cat.name),
         retrieved: state.count,
         odd_text: state.odd_text,
         ..Tally::default()
     };
-    report(&*shared.reporter, &cat, &tally);
+    report(&*shared.reporter, &cat.name, &tally);
     if state.done {
         if let Some(g) = growth {
             g.complete();
@@ -109,14 +117,19 @@ pub(super) async fn category(
         (&cat, &path),
         &mut state,
         &mut tally,
-        media_tx,
+        files_tx,
         &mut file,
         committer.as_ref(),
     )
     .await;
     // However the walk ended, the page being written is written first.
     let written = file.idle().await.map(drop);
-    walked?;
+    match walked {
+        // The platform withholds the rest (a room the account left): what
+        // arrived is kept, the rest is a shortfall that names it.
+        Err(Error::Withheld { what, detail }) => tally.withheld = Some(format!("{what}: {detail}")),
+        other => other?,
+    }
     written?;
     if let Some(g) = growth {
         g.complete();
@@ -151,8 +164,8 @@ impl PageFile {
 /// The keys of the records on the last two pages: what a record is
 /// checked against to tell whether it was sent before.
 struct Recent {
-    earlier: HashSet<i64>,
-    current: HashSet<i64>,
+    earlier: HashSet<String>,
+    current: HashSet<String>,
 }
 
 impl Recent {
@@ -162,21 +175,21 @@ impl Recent {
                 .earlier_keys
                 .iter()
                 .chain(&state.keys)
-                .copied()
+                .cloned()
                 .collect(),
             current: HashSet::new(),
         }
     }
     /// Notes `key` on the current page; whether it is new. A repeat is
     /// noted too: a page sent again and again stays recognised.
-    fn note(&mut self, key: i64) -> bool {
+    fn note(&mut self, key: String) -> bool {
         let before = self.earlier.contains(&key);
         self.current.insert(key) && !before
     }
     /// Ends the current page: its keys, for the journal.
-    fn turn(&mut self) -> Vec<i64> {
+    fn turn(&mut self) -> Vec<String> {
         self.earlier = std::mem::take(&mut self.current);
-        let mut keys: Vec<i64> = self.earlier.iter().copied().collect();
+        let mut keys: Vec<String> = self.earlier.iter().cloned().collect();
         keys.sort_unstable();
         keys
     }
@@ -198,33 +211,47 @@ impl Asked {
     }
 }
 
-/// The cursor chain of `cat` from `state` to its end.
+/// The cursor chain of `category` from `state` to its end.
 async fn walk(
     shared: &Arc<Shared>,
-    (cat, path): (&str, &std::path::Path),
+    (category, path): (&Category, &std::path::Path),
     state: &mut CategoryState,
     tally: &mut Tally,
-    media_tx: Option<mpsc::Sender<Value>>,
+    files_tx: Option<mpsc::Sender<FileRef>>,
     page_file: &mut PageFile,
     growth: Option<&Committer>,
 ) -> Result<()> {
+    let cat = &*category.name;
     let url = cat_url(shared, cat);
     let fault = |detail: String| Error::Protocol {
         url: url.clone(),
         detail,
     };
-    let bound = shared
-        .connector
-        .record_bound(shared.expected.get(cat).copied());
+    let bound = shared.connector.record_bound(shared.expected(cat));
+    let exact = shared.connector.features().exact_counts;
     let mut recent = Recent::from_state(state);
     let mut asked = Asked::default();
+    // A walk the connector fixed the start of (a room's position when the
+    // export began) starts there, however late it starts.
+    if state.next.is_none() {
+        state.next = shared
+            .session
+            .categories
+            .get(cat)
+            .and_then(|e| e.start.clone());
+    }
     asked.again(state.next.as_deref());
     let (mut repeats, mut stale) = (0, 0);
     loop {
         shared.check_cancelled()?;
         let page = shared
             .connector
-            .page(&shared.client, &shared.session, cat, state.next.as_deref())
+            .page(
+                &shared.client,
+                &shared.session,
+                category,
+                state.next.as_deref(),
+            )
             .await?;
         if page.next_cursor.is_some() && page.next_cursor == state.next {
             repeats += 1;
@@ -251,39 +278,42 @@ async fn walk(
         for item in page.items {
             let record = item.get();
             let readable = checked(record, cat, &url)?;
-            let Some(id) = record_id(&readable) else {
+            let Some(key) = record_key(&readable, &category.key) else {
                 return Err(fault(format!(
-                    "a record in {cat} is not an object with an integer id"
+                    "a record in {cat} has no key (a string or an integer at {})",
+                    category.key
                 )));
             };
-            if !recent.note(id) {
+            if !recent.note(key) {
                 tally.duplicates += 1;
                 continue;
             }
             if tally.retrieved >= bound {
+                let announced = tally
+                    .expected
+                    .map_or_else(|| "none".to_owned(), |e| e.to_string());
                 return Err(fault(format!(
-                    "the platform keeps sending records in {cat} ({} received, {} announced); \
+                    "the platform keeps sending records in {cat} ({} received, {announced} announced); \
                      the export was stopped and nothing was archived",
                     tally.retrieved + 1,
-                    tally.expected
                 )));
             }
             stage(record, &mut buf);
             tally.retrieved += 1;
             fresh += 1;
-            if tally.retrieved == tally.expected + 1 {
+            // (A platform whose counts are estimates is not warned about.)
+            if let Some(expected) = tally.expected.filter(|e| exact && tally.retrieved == e + 1) {
                 shared.reporter.report(ExportEvent::Warning {
                     message: format!(
-                        "the platform is sending more records in {cat} than the {} it announced; all are kept",
-                        tally.expected
+                        "the platform is sending more records in {cat} than the {expected} it announced; all are kept"
                     ),
                 });
             }
             if matches!(readable, Cow::Owned(_)) {
                 tally.odd_text += 1;
             }
-            if let Some(tx) = &media_tx {
-                let _ = tx.send(parse(&readable)?).await;
+            if let Some(tx) = &files_tx {
+                send_files(shared, category, &parse(&readable)?, tx).await;
             }
         }
         stale = if fresh == 0 { stale + 1 } else { 0 };
@@ -347,20 +377,27 @@ fn checked<'a>(record: &'a str, cat: &str, url: &str) -> Result<Cow<'a, str>> {
     })
 }
 
-/// The profile as `profile.json` holds it, and whether its text is not
-/// valid Unicode: pretty-printed, or, when it holds a lone surrogate (which
-/// a parsed value cannot), byte for byte as the platform sent it.
-pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
+/// A single-record category as `{name}.json` holds it, and whether its
+/// text is not valid Unicode: pretty-printed, or, when it holds a lone
+/// surrogate (which a parsed value cannot), byte for byte as the platform
+/// sent it. The files it names go to `files_tx`.
+pub(super) async fn single(
+    shared: &Shared,
+    category: &Category,
+    files_tx: Option<&mpsc::Sender<FileRef>>,
+) -> Result<(Vec<u8>, bool)> {
     // Staged as it came, so a resumed run reads it instead of asking again:
     // a resume fetches nothing twice. Written whole, then renamed, so a
     // staged copy is never a torn one.
-    let staged = shared.staging_dir.join(PROFILE_FILE);
+    let staged = shared
+        .staging_dir
+        .join(format!("{}.raw.json", category.name));
     let raw = match std::fs::read_to_string(&staged) {
         Ok(text) => text,
         Err(_) => {
             let raw = shared
                 .connector
-                .single(&shared.client, &shared.session, "profile")
+                .single(&shared.client, &shared.session, category)
                 .await?;
             let part = staged.with_extension("part");
             super::write_private(&part, raw.get().as_bytes())?;
@@ -368,7 +405,11 @@ pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
             raw.get().to_owned()
         }
     };
-    match checked(&raw, "profile", &cat_url(shared, "profile"))? {
+    let readable = checked(&raw, &category.name, &cat_url(shared, &category.name))?;
+    if let Some(tx) = files_tx {
+        send_files(shared, category, &parse(&readable)?, tx).await;
+    }
+    match readable {
         Cow::Borrowed(text) => {
             let v = parse(text)?;
             let pretty =
@@ -379,8 +420,19 @@ pub(super) async fn profile(shared: &Shared) -> Result<(Vec<u8>, bool)> {
     }
 }
 
-/// The profile as the platform sent it, in the staging folder.
-const PROFILE_FILE: &str = "profile.raw.json";
+/// Sends the files `record` of `category` names to the downloads.
+async fn send_files(
+    shared: &Shared,
+    category: &Category,
+    record: &Value,
+    tx: &mpsc::Sender<FileRef>,
+) {
+    for file in shared.connector.files(&shared.session, category, record) {
+        if tx.send(file).await.is_err() {
+            break;
+        }
+    }
+}
 
 /// A category's pages on the platform, as an error may show them (no
 /// query, so no cursor).
@@ -420,18 +472,25 @@ fn report(r: &dyn Reporter, cat: &str, t: &Tally) {
     });
 }
 
-/// Sends the records already staged in a category file, one at a time.
-async fn send_staged(path: &std::path::Path, tx: &mpsc::Sender<Value>) -> Result<()> {
+/// Sends the files named by the records already staged in a category
+/// file, one record at a time.
+async fn send_staged(
+    shared: &Shared,
+    category: &Category,
+    path: &std::path::Path,
+    tx: &mpsc::Sender<FileRef>,
+) -> Result<()> {
     use std::io::BufRead;
     let Ok(f) = std::fs::File::open(path) else {
         return Ok(());
     };
     for line in std::io::BufReader::new(f).lines() {
         let line = line.map_err(Error::io("read", path))?;
-        if let Ok(val) = serde_json::from_str(&crate::json_text::lossy(&line))
-            && tx.send(val).await.is_err()
-        {
-            break;
+        if let Ok(val) = serde_json::from_str(&crate::json_text::lossy(&line)) {
+            send_files(shared, category, &val, tx).await;
+            if tx.is_closed() {
+                break;
+            }
         }
     }
     Ok(())
@@ -486,7 +545,7 @@ mod tests {
         let mut recent = Recent::from_state(from);
         let mut kept = Vec::new();
         for page in pages {
-            kept.extend(page.iter().copied().filter(|&k| recent.note(k)));
+            kept.extend(page.iter().copied().filter(|&k| recent.note(k.to_string())));
             recent.turn();
         }
         kept
@@ -513,8 +572,8 @@ mod tests {
         assert_eq!(stored(&none, &[&[1, 2], &[1, 2], &[1, 2], &[1, 2]]), [1, 2]);
         // After a resume, the journaled keys of the last two pages count.
         let resumed = CategoryState {
-            keys: vec![5, 6],
-            earlier_keys: vec![3, 4],
+            keys: vec!["5".into(), "6".into()],
+            earlier_keys: vec!["3".into(), "4".into()],
             ..CategoryState::default()
         };
         assert_eq!(stored(&resumed, &[&[4, 6, 7]]), [7]);
@@ -541,16 +600,32 @@ mod tests {
     }
 
     #[test]
-    fn a_record_needs_an_integer_id() {
+    fn a_record_needs_a_key() {
         for bad in [
-            r#"{"id":"7"}"#,
             r#"{"id":7.5}"#,
             r#"{"name":"x"}"#,
+            r#"{"id":null}"#,
+            r#"{"id":{"a":1}}"#,
             "[7]",
             "7",
         ] {
-            assert_eq!(record_id(bad), None, "{bad}");
+            assert_eq!(record_key(bad, "/id"), None, "{bad}");
         }
-        assert_eq!(record_id(r#"{"x":{"id":1},"id":9}"#), Some(9));
+        assert_eq!(
+            record_key(r#"{"x":{"id":1},"id":9}"#, "/id").as_deref(),
+            Some("9")
+        );
+        assert_eq!(record_key(r#"{"id":"7"}"#, "/id").as_deref(), Some("7"));
+        assert_eq!(
+            record_key(r#"{"event_id":"$a:b","n":[1,{"event_id":2}]}"#, "/event_id").as_deref(),
+            Some("$a:b")
+        );
+        // Deeper pointers too (a room member's `state_key` inside `content`).
+        assert_eq!(
+            record_key(r#"{"c":{"k":"@u:x"}}"#, "/c/k").as_deref(),
+            Some("@u:x")
+        );
+        // An escaped field name is read as its text.
+        assert_eq!(record_key(r#"{"\u0069d":5}"#, "/id").as_deref(), Some("5"));
     }
 }

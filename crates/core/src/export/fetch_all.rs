@@ -1,17 +1,18 @@
-//! Fetching every category at once (each cursor chain in order) with the
-//! media downloads alongside, feeding finished categories to the zip
-//! thread; the profile, a single record, is fetched here too.
+//! Fetching every category of a session, as its descriptor says: single
+//! records whole, the others page by page (a few cursor chains at once, as
+//! many as the connector says its platform likes), with the downloads of
+//! the files their records name alongside, feeding finished categories to
+//! the zip thread as they go.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use super::progress::ExportEvent;
 use super::{RUNNING, Shared, Tally, assemble, fetch, media, staging};
-use crate::connector::Session;
+use crate::connector::{Category, CategoryKind, FileRef, Session};
 use crate::{Error, Result};
 
 /// The record categories still being fetched; says when there are none.
@@ -31,8 +32,70 @@ impl Drop for TextCounted {
     }
 }
 
-/// Every category concurrently (each cursor chain in order), media
-/// downloads alongside; finished categories go to the zip thread at once.
+/// The descriptor of every category of `session`, in the session's order.
+/// A category the connector does not describe (a platform that added one)
+/// is kept as plain records keyed by `id`.
+pub(super) fn descriptors(shared: &Shared, session: &Session) -> Vec<Arc<Category>> {
+    session
+        .categories
+        .keys()
+        .map(|name| {
+            Arc::new(
+                shared
+                    .connector
+                    .category_in(session, name)
+                    .unwrap_or_else(|| plain(name)),
+            )
+        })
+        .collect()
+}
+
+/// A category known only by its name: records keyed by `id`.
+fn plain(name: &str) -> Category {
+    Category {
+        name: name.to_owned().into(),
+        label: name.to_owned().into(),
+        kind: CategoryKind::Records,
+        key: "/id".into(),
+        order: crate::connector::Order::Unordered,
+        csv: Default::default(),
+        view: crate::connector::View::style("records"),
+        names_files: false,
+        strip: Default::default(),
+        container: None,
+    }
+}
+
+/// The columns of `data/files.csv`.
+const INDEX_CSV: &[crate::connector::Column] = &[
+    crate::connector::col("key", "/key"),
+    crate::connector::col("name", "/name"),
+    crate::connector::col("content_type", "/content_type"),
+    crate::connector::col("size", "/size"),
+    crate::connector::col("sha256", "/sha256"),
+    crate::connector::col("check", "/check"),
+    crate::connector::col("archive_path", "/archive_path"),
+    crate::connector::col("missing", "/missing"),
+];
+
+/// The file index's descriptor (`data/files.json`).
+pub(super) fn files_index() -> Category {
+    Category {
+        name: super::FILES_INDEX.into(),
+        label: "Files".into(),
+        kind: CategoryKind::Records,
+        key: "/key".into(),
+        order: crate::connector::Order::Unordered,
+        csv: std::borrow::Cow::Borrowed(INDEX_CSV),
+        view: crate::connector::View::style("files_index"),
+        names_files: false,
+        strip: Default::default(),
+        container: None,
+    }
+}
+
+/// Every category of the session, files alongside; finished categories
+/// go to the zip thread at once.
 pub(super) async fn fetch_everything(
     shared: Arc<Shared>,
     session: &Session,
@@ -40,77 +103,76 @@ pub(super) async fn fetch_everything(
     zip: std::sync::mpsc::Sender<assemble::Job>,
     media_workers: usize,
     stream_text: bool,
-) -> Result<(BTreeMap<String, Tally>, media::MediaTally)> {
+) -> Result<(BTreeMap<String, Tally>, Option<media::MediaTally>)> {
     let zip_err = || Error::WriterStopped;
-    // A category's CSV columns are the connector's to say.
-    let connector = shared.connector.clone();
-    let csv_of = move |cat: &str| connector.category(cat).map_or(&[][..], |d| d.csv);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut media_rx = None;
+    let categories = descriptors(&shared, session);
+    let names_files = |c: &Category| c.names_files || c.kind == CategoryKind::Files;
+    let (files_tx, files_rx) = if categories.iter().any(|c| names_files(c)) {
+        let (tx, rx) = mpsc::channel::<FileRef>(256);
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    let walked = |c: &Category| c.kind != CategoryKind::Single;
     // Half the downloads wait for the record categories: their pages then
     // come sooner, so their entries (the costly part to compress, and what
     // a resumed run would prepare again) are in the archive early.
-    let text = session
-        .categories
-        .keys()
-        .filter(|c| *c != "profile" && *c != "media")
+    let text = categories
+        .iter()
+        .filter(|c| walked(c) && c.kind != CategoryKind::Files)
         .count();
     let (text_done, text_rx) = tokio::sync::watch::channel(text == 0);
     let text_left = Arc::new(TextLeft(
         std::sync::atomic::AtomicUsize::new(text),
         text_done,
     ));
-    for cat in session.categories.keys() {
-        if cat == "profile" {
-            continue;
-        }
-        let state = states.get(cat).cloned().unwrap_or_default();
-        let csv = csv_of(cat);
-        let media_tx = if cat == "media" {
-            let (tx, rx) = mpsc::channel::<Value>(256);
-            media_rx = Some(rx);
-            Some(tx)
-        } else {
-            None
-        };
+    let walks = Arc::new(Semaphore::new(shared.connector.parallel_walks().max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for category in categories.iter().filter(|c| walked(c)) {
+        let state = states.get(&*category.name).cloned().unwrap_or_default();
+        let files = files_tx.clone().filter(|_| names_files(category));
+        let is_files = category.kind == CategoryKind::Files;
         // The archive takes a category's records as they arrive, except
-        // media's (which name the files retrieved, known only at the end)
-        // and a split archive's (laid out at the end anyway).
-        let growth = if cat != "media" && stream_text {
-            let (growth, watch) = assemble::growing::Growth::new();
-            zip.send(assemble::Job::Category {
-                name: cat.clone(),
-                jsonl: shared.staging_file(cat),
-                media: None,
-                growing: Some(watch),
-                csv,
-            })
-            .map_err(|_| zip_err())?;
-            Some(growth)
-        } else {
-            None
-        };
-        let streamed = growth.is_some();
-        let (shared, cat, zip) = (shared.clone(), cat.clone(), zip.clone());
-        let left = (cat != "media").then(|| Arc::clone(&text_left));
+        // those of files (which say where each file is, known only at the
+        // end) and a split archive's (laid out at the end anyway).
+        let streamed = !is_files && stream_text;
+        let (shared, category, zip) = (shared.clone(), category.clone(), zip.clone());
+        let left = (!is_files).then(|| Arc::clone(&text_left));
+        let walks = Arc::clone(&walks);
         tasks.spawn(async move {
             let _counted = left.map(TextCounted);
-            let tally =
-                fetch::category(shared.clone(), cat.clone(), state, media_tx, growth).await?;
-            if cat != "media" && !streamed {
+            // Only so many walks at once; a walk's entries follow its file
+            // from when it starts, so only so many readers wait on pages.
+            let _permit = walks.acquire_owned().await.map_err(|_| Error::Cancelled)?;
+            shared.check_cancelled()?;
+            let growth = if streamed {
+                let (growth, watch) = assemble::growing::Growth::new();
                 zip.send(assemble::Job::Category {
-                    name: cat.clone(),
-                    jsonl: shared.staging_file(&cat),
-                    media: None,
+                    descriptor: category.clone(),
+                    jsonl: shared.staging_file(&category.name),
+                    retrieved: None,
+                    growing: Some(watch),
+                })
+                .map_err(|_| Error::WriterStopped)?;
+                Some(growth)
+            } else {
+                None
+            };
+            let tally =
+                fetch::category(shared.clone(), (*category).clone(), state, files, growth).await?;
+            if !is_files && !streamed {
+                zip.send(assemble::Job::Category {
+                    descriptor: category.clone(),
+                    jsonl: shared.staging_file(&category.name),
+                    retrieved: None,
                     growing: None,
-                    csv,
                 })
                 .map_err(|_| Error::WriterStopped)?;
             }
-            Ok::<_, Error>((cat, tally))
+            Ok::<_, Error>((category.name.to_string(), tally))
         });
     }
-    let downloads = media_rx.map(|rx| {
+    let downloads = files_rx.map(|rx| {
         let (shared, zip) = (shared.clone(), zip.clone());
         tokio::spawn(media::download_all(shared, rx, media_workers, zip, text_rx))
     });
@@ -119,43 +181,47 @@ pub(super) async fn fetch_everything(
     // runtime next polls it, and the caller then blocks on the zip thread,
     // whose readers wait for those very tasks to give up their files.
     let mut errors = Vec::new();
-    let mut profile_odd_text = 0;
-    if session.categories.contains_key("profile") {
-        let profile_progress = |fetched| ExportEvent::Category {
-            name: "profile".into(),
+    let mut tallies = BTreeMap::new();
+    for category in categories.iter().filter(|c| !walked(c)) {
+        let name = category.name.to_string();
+        let progress = |fetched| ExportEvent::Category {
+            name: name.clone(),
             fetched,
-            expected: 1,
+            expected: Some(1),
         };
-        shared.reporter.report(profile_progress(0));
-        let fetched = fetch::profile(&shared).await.and_then(|(bytes, odd)| {
-            shared.reporter.report(profile_progress(1));
-            zip.send(assemble::Job::Bytes {
-                name: "profile.json".into(),
-                bytes,
-            })
-            .map_err(|_| zip_err())?;
-            Ok(odd)
-        });
+        shared.reporter.report(progress(0));
+        let files = files_tx.as_ref().filter(|_| names_files(category));
+        let fetched = fetch::single(&shared, category, files)
+            .await
+            .and_then(|(bytes, odd)| {
+                shared.reporter.report(progress(1));
+                zip.send(assemble::Job::Bytes {
+                    name: format!("{name}.json"),
+                    bytes,
+                })
+                .map_err(|_| zip_err())?;
+                Ok(odd)
+            });
         match fetched {
-            Ok(odd) => profile_odd_text = u64::from(odd),
+            Ok(odd) => {
+                tallies.insert(
+                    name,
+                    Tally {
+                        expected: Some(1),
+                        retrieved: 1,
+                        odd_text: u64::from(odd),
+                        ..Tally::default()
+                    },
+                );
+            }
             Err(e) => {
                 shared.failed.store(true, Ordering::SeqCst);
                 errors.push(e);
             }
         }
     }
-    let mut tallies = BTreeMap::new();
-    if session.categories.contains_key("profile") {
-        tallies.insert(
-            "profile".to_owned(),
-            Tally {
-                expected: 1,
-                retrieved: 1,
-                odd_text: profile_odd_text,
-                ..Tally::default()
-            },
-        );
-    }
+    // The walks hold the other senders: the downloads end with the last.
+    drop(files_tx);
     while let Some(joined) = tasks.join_next().await {
         match joined.map_err(|e| Error::Invalid(format!("a fetch task failed: {e}")))? {
             Ok((cat, t)) => {
@@ -173,13 +239,13 @@ pub(super) async fn fetch_everything(
             .await
             .map_err(|e| Error::Invalid(format!("the downloads failed: {e}")))?
         {
-            Ok(t) => t,
+            Ok(t) => Some(t),
             Err(e) => {
                 errors.push(e);
-                media::MediaTally::default()
+                None
             }
         },
-        None => media::MediaTally::default(),
+        None => None,
     };
     if errors.is_empty() && shared.cancel.state() != RUNNING {
         errors.push(Error::Cancelled);
@@ -192,15 +258,26 @@ pub(super) async fn fetch_everything(
             .unwrap_or(0);
         return Err(errors.swap_remove(pick));
     }
-    if tallies.contains_key("media") {
+    if let Some(t) = &media_tally {
+        // Records of files say where each file is: known only now.
+        let retrieved = Arc::new(t.archived.clone());
+        for category in categories
+            .iter()
+            .filter(|c| c.kind == CategoryKind::Files && tallies.contains_key(&*c.name))
+        {
+            zip.send(assemble::Job::Category {
+                descriptor: category.clone(),
+                jsonl: shared.staging_file(&category.name),
+                retrieved: Some(Arc::clone(&retrieved)),
+                growing: None,
+            })
+            .map_err(|_| zip_err())?;
+        }
         zip.send(assemble::Job::Category {
-            name: "media".into(),
-            jsonl: shared.staging_file("media"),
-            // The journal, not the staging folder: a staged file may be gone
-            // already, once it is safely in the archive.
-            media: Some(Arc::new(shared.media_retrieved())),
+            descriptor: Arc::new(files_index()),
+            jsonl: shared.staging_file(super::FILES_INDEX_FILE),
+            retrieved: None,
             growing: None,
-            csv: csv_of("media"),
         })
         .map_err(|_| zip_err())?;
     }

@@ -1,12 +1,16 @@
-//! Media downloads: bounded parallelism, size and SHA-256 verified, expired
-//! signed URLs refreshed, interrupted transfers resumed with `Range`.
+//! File downloads: bounded parallelism; each file checked against the
+//! SHA-256 and size the platform declares, or, where it declares none,
+//! against its `Content-Length` and hashed by Keepsake; expired links
+//! refreshed; interrupted transfers resumed with `Range` where the server
+//! allows it. Every file ends in the index `data/files.json`: where it is
+//! in the archive, or why it is missing.
 
+use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::Value;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Mutex, mpsc};
 
@@ -14,29 +18,55 @@ use super::Shared;
 use super::assemble::{Job, Lease, MediaBody, Verified, media_archive_path};
 use super::progress::ExportEvent;
 use super::staging::{Checkpoint, open_private};
-use crate::{Error, Result};
+use crate::connector::FileRef;
+use crate::{Code, Error, Result};
 
 /// Attempts per file before it is reported missing.
 const ATTEMPTS: u32 = 6;
 
-/// What the media records say about a file.
-#[derive(Debug, Clone, Deserialize)]
-pub(super) struct MediaMeta {
-    pub id: i64,
-    pub size: u64,
-    pub sha256: String,
-    pub download_url: String,
-    #[serde(default)]
-    pub filename: String,
-    #[serde(default)]
-    pub content_type: String,
-}
-
-/// Outcome of the media downloads.
+/// Outcome of the downloads.
 #[derive(Debug, Default)]
 pub(super) struct MediaTally {
+    /// Files the archive holds.
     pub downloaded: u64,
-    pub failed: Vec<(i64, String)>,
+    /// Files checked against a SHA-256 the platform declared.
+    pub by_checksum: u64,
+    /// Files checked against their size only (and hashed by Keepsake).
+    pub by_size: u64,
+    /// Files that could not be downloaded: the file's key and name, and
+    /// why (with its address).
+    pub failed: Vec<(String, String, String)>,
+    /// Where each file the archive holds is (under `data/`), by key.
+    pub archived: super::assemble::Retrieved,
+}
+
+/// How a file was checked, in the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Check {
+    /// Against the SHA-256 the platform declared (and its size).
+    Sha256,
+    /// Against the size the platform declared or sent (`Content-Length`);
+    /// its SHA-256 is Keepsake's own.
+    Size,
+}
+
+/// One line of the file index, `data/files.json`.
+#[derive(Debug, Serialize)]
+struct Indexed<'a> {
+    key: &'a str,
+    name: &'a str,
+    content_type: &'a str,
+    size: Option<u64>,
+    /// The platform's SHA-256, or Keepsake's where it gave none.
+    sha256: Option<String>,
+    /// How it was checked; `None` when it is missing.
+    check: Option<Check>,
+    /// Where it is in the archive; `None` when it is missing.
+    archive_path: Option<String>,
+    /// Why it is missing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<&'a str>,
 }
 
 /// Files up to this size are downloaded into memory and go from there
@@ -57,27 +87,32 @@ pub(super) fn memory_budget(bytes: u64) -> Option<Arc<tokio::sync::Semaphore>> {
 
 /// Where a download went.
 enum Got {
-    /// The staging folder (now or in an interrupted run).
-    Staged,
+    /// The staging folder (now or in an interrupted run), with its SHA-256
+    /// when it is known without reading it again.
+    Staged(Option<[u8; 32]>),
     /// Memory.
     InMemory(Vec<u8>, Verified, Lease),
     /// Nowhere: the archive an interrupted run left holds it.
     InArchive,
 }
 
-/// Runs `workers` download workers until `rx` closes.
+/// Runs `workers` download workers until `rx` closes. A file named twice
+/// (a Matrix image sent in two rooms) is downloaded once.
 pub(super) async fn download_all(
     shared: Arc<Shared>,
-    rx: mpsc::Receiver<Value>,
+    rx: mpsc::Receiver<FileRef>,
     workers: usize,
     zip: std::sync::mpsc::Sender<Job>,
     text_done: tokio::sync::watch::Receiver<bool>,
 ) -> Result<MediaTally> {
     let rx = Arc::new(Mutex::new(rx));
     let tally = Arc::new(Mutex::new(MediaTally::default()));
+    let taken = Arc::new(Mutex::new(HashSet::new()));
+    let index = Arc::new(std::sync::Mutex::new(Index::create(&shared)?));
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..workers.max(1) {
         let (shared, rx, tally, zip) = (shared.clone(), rx.clone(), tally.clone(), zip.clone());
+        let (taken, index) = (taken.clone(), index.clone());
         let mut text_done = text_done.clone();
         tasks.spawn(async move {
             // The second half starts once the record categories are in.
@@ -86,24 +121,17 @@ pub(super) async fn download_all(
             }
             loop {
                 let next = rx.lock().await.recv().await;
-                let Some(v) = next else {
+                let Some(file) = next else {
                     return Ok::<(), Error>(());
                 };
-                let meta: MediaMeta = match serde_json::from_value(v) {
-                    Ok(m) => m,
-                    Err(e) => {
-                        shared.reporter.report(ExportEvent::Warning {
-                            message: format!("a media record is malformed and was skipped: {e}"),
-                        });
-                        continue;
-                    }
-                };
-                let got = match get(&shared, &meta).await {
+                if !taken.lock().await.insert(file.key.clone()) {
+                    continue;
+                }
+                let got = match get(&shared, &file).await {
                     Ok(got) => got,
                     Err(e) if matches!(e, Error::Cancelled) => return Err(e),
                     Err(e)
-                        if e.code() == "account_deleted"
-                            || e.code() == "signed_out"
+                        if matches!(e.code(), Code::AccountDeleted | Code::SignedOut)
                             // The client gave up, or the platform named a
                             // time far off: every other file would wait the
                             // same. What was fetched is kept to resume.
@@ -113,45 +141,86 @@ pub(super) async fn download_all(
                         return Err(e);
                     }
                     Err(e) => {
+                        let why = e.to_string();
                         shared.reporter.report(ExportEvent::Warning {
-                            message: format!("media {} could not be downloaded: {e}", meta.id),
+                            message: format!(
+                                "file {} could not be downloaded: {why}",
+                                shown_name(&file)
+                            ),
                         });
-                        tally.lock().await.failed.push((meta.id, e.to_string()));
+                        index.lock().map_err(poisoned)?.missing(&file, &why)?;
+                        tally
+                            .lock()
+                            .await
+                            .failed
+                            .push((file.key.clone(), file.name.clone(), why));
                         continue;
                     }
                 };
-                tally.lock().await.downloaded += 1;
+                let check = if file.sha256.is_some() {
+                    Check::Sha256
+                } else {
+                    Check::Size
+                };
+                let path = media_archive_path(&file.key, &file.name);
+                {
+                    let mut t = tally.lock().await;
+                    t.downloaded += 1;
+                    match check {
+                        Check::Sha256 => t.by_checksum += 1,
+                        Check::Size => t.by_size += 1,
+                    }
+                    t.archived.insert(file.key.clone(), path.clone());
+                }
                 let body = match got {
                     Got::InArchive => {
-                        shared.note_archived(meta.id);
+                        index
+                            .lock()
+                            .map_err(poisoned)?
+                            .archived(&file, check, None, &path)?;
                         continue;
                     }
                     Got::InMemory(bytes, verified, lease) => {
-                        shared.note_archived(meta.id);
+                        index.lock().map_err(poisoned)?.archived(
+                            &file,
+                            check,
+                            Some(&verified.sha256),
+                            &path,
+                        )?;
                         MediaBody::InMemory {
                             bytes,
                             verified,
                             lease,
                         }
                     }
-                    Got::Staged => MediaBody::Staged {
-                        file: shared.media_paths(meta.id).1,
-                        // Verified against the declared SHA-256 as it
-                        // arrived: the archive need not hash it again.
-                        verified: shared.media_done(meta.id).and_then(|f| {
+                    Got::Staged(sha256) => {
+                        let staged = shared.media_done(&file.key);
+                        let verified = staged.as_ref().and_then(|f| {
                             Some(Verified {
-                                sha256: parse_sha256(&meta.sha256)?,
+                                sha256: sha256?,
                                 crc32: f.crc32?,
                                 len: f.bytes,
                             })
-                        }),
-                    },
+                        });
+                        index.lock().map_err(poisoned)?.archived(
+                            &file,
+                            check,
+                            sha256.as_ref(),
+                            &path,
+                        )?;
+                        MediaBody::Staged {
+                            file: shared.media_paths(&file.key).1,
+                            // Verified as it arrived: the archive need not
+                            // hash it again.
+                            verified,
+                        }
+                    }
                 };
                 let job = Job::Media {
-                    id: meta.id,
+                    key: file.key,
                     body,
-                    filename: meta.filename,
-                    content_type: meta.content_type,
+                    filename: file.name,
+                    content_type: file.content_type,
                 };
                 if zip.send(job).is_err() {
                     return Err(archive_stopped());
@@ -162,8 +231,103 @@ pub(super) async fn download_all(
     while let Some(r) = tasks.join_next().await {
         r.map_err(|e| Error::Invalid(format!("a download worker failed: {e}")))??;
     }
+    index.lock().map_err(poisoned)?.finish()?;
     let t = std::mem::take(&mut *tally.lock().await);
     Ok(t)
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::Invalid("internal error: the file index's lock was poisoned".into())
+}
+
+/// A file's name as a message may show it: its name, else its key.
+fn shown_name(file: &FileRef) -> String {
+    let name = if file.name.is_empty() {
+        &file.key
+    } else {
+        &file.name
+    };
+    crate::text::sanitize_for_terminal(name).into_owned()
+}
+
+/// The file index as it is written: one JSON line per file, in the
+/// staging folder (`files.jsonl`), made afresh by every run (a resumed
+/// run meets every file again).
+struct Index {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Index {
+    fn create(shared: &Shared) -> Result<Self> {
+        let path = shared.staging_file(super::FILES_INDEX_FILE);
+        let file = open_private(&path, false)?;
+        file.set_len(0).map_err(Error::io("truncate", &path))?;
+        Ok(Self {
+            out: std::io::BufWriter::new(file),
+            path,
+        })
+    }
+
+    fn line(&mut self, entry: &Indexed<'_>) -> Result<()> {
+        serde_json::to_writer(&mut self.out, entry).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.out
+            .write_all(b"\n")
+            .map_err(Error::io("write", &self.path))
+    }
+
+    fn archived(
+        &mut self,
+        file: &FileRef,
+        check: Check,
+        ours: Option<&[u8; 32]>,
+        path: &str,
+    ) -> Result<()> {
+        self.line(&Indexed {
+            key: &file.key,
+            name: &file.name,
+            content_type: &file.content_type,
+            size: file.size,
+            sha256: file.sha256.clone().or_else(|| ours.map(hex::encode)),
+            check: Some(check),
+            archive_path: Some(format!("data/{path}")),
+            missing: None,
+        })
+    }
+
+    fn missing(&mut self, file: &FileRef, why: &str) -> Result<()> {
+        self.line(&Indexed {
+            key: &file.key,
+            name: &file.name,
+            content_type: &file.content_type,
+            size: file.size,
+            sha256: file.sha256.clone(),
+            check: None,
+            archive_path: None,
+            missing: Some(why),
+        })
+    }
+
+    /// Flushes the index, sorted by key: the downloads finish in no set
+    /// order, and the same export should make the same archive.
+    fn finish(&mut self) -> Result<()> {
+        self.out.flush().map_err(Error::io("write", &self.path))?;
+        let text = std::fs::read_to_string(&self.path).map_err(Error::io("read", &self.path))?;
+        let mut lines: Vec<(String, &str)> = text
+            .lines()
+            .map(|l| {
+                let key = super::fetch::record_key(l, "/key").unwrap_or_default();
+                (key, l)
+            })
+            .collect();
+        lines.sort_unstable();
+        let mut sorted = String::with_capacity(text.len());
+        for (_, l) in lines {
+            sorted.push_str(l);
+            sorted.push('\n');
+        }
+        super::write_private(&self.path, sorted.as_bytes())
+    }
 }
 
 fn archive_stopped() -> Error {
@@ -172,24 +336,25 @@ fn archive_stopped() -> Error {
 
 /// Gets one file: staged by an interrupted run, in the archive it left,
 /// or downloaded now, into memory when it is small and memory allows.
-async fn get(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<Got> {
-    if shared.media_done(meta.id).is_some() {
-        return Ok(Got::Staged);
+async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
+    if shared.media_done(&file.key).is_some() {
+        return Ok(Got::Staged(file.sha256.as_deref().and_then(parse_sha256)));
     }
-    let path = media_archive_path(meta.id, &meta.filename);
+    let path = media_archive_path(&file.key, &file.name);
     if in_archive(shared, &path).await? {
         return Ok(Got::InArchive);
     }
-    if let Some(lease) = lease(shared, meta) {
-        let mut body = Vec::with_capacity(usize::try_from(meta.size).unwrap_or(0));
-        let (len, sha256, crc32) = one(shared, meta, &mut body).await?;
+    if let Some(lease) = lease(shared, file) {
+        let capacity = file.size.and_then(|s| usize::try_from(s).ok()).unwrap_or(0);
+        let mut body = Vec::with_capacity(capacity);
+        let (len, sha256, crc32) = one(shared, file, &mut body).await?;
         return Ok(Got::InMemory(body, Verified { sha256, crc32, len }, lease));
     }
-    let (part, done) = shared.media_paths(meta.id);
+    let (part, done) = shared.media_paths(&file.key);
     let mut body = StagedBody { part, file: None };
-    let (len, _, crc32) = one(shared, meta, &mut body).await?;
-    let file = body.file.take();
-    let (sh, from, id) = (shared.clone(), body.part, meta.id);
+    let (len, sha256, crc32) = one(shared, file, &mut body).await?;
+    let staged = body.file.take();
+    let (sh, from, key) = (shared.clone(), body.part, file.key.clone());
     // The journal's fsync stays off the async threads.
     tokio::task::spawn_blocking(move || {
         // Where the system names its boot, the file is not synced: within
@@ -198,7 +363,7 @@ async fn get(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<Got> {
         // a reboot the journaled CRC is checked first
         // (`recheck_after_reboot`).
         let boot = super::staging::boot_id();
-        if let Some(mut f) = file {
+        if let Some(mut f) = staged {
             f.flush().map_err(Error::io("write", &from))?;
             if boot.is_none() {
                 f.get_ref().sync_data().map_err(Error::io("sync", &from))?;
@@ -206,7 +371,7 @@ async fn get(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<Got> {
         }
         std::fs::rename(&from, &done).map_err(Error::io("rename", &from))?;
         sh.checkpoint(&Checkpoint::Media {
-            id,
+            key,
             bytes: len,
             crc32: Some(crc32),
             boot,
@@ -214,7 +379,7 @@ async fn get(shared: &Arc<Shared>, meta: &MediaMeta) -> Result<Got> {
     })
     .await
     .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))??;
-    Ok(Got::Staged)
+    Ok(Got::Staged(Some(sha256)))
 }
 
 /// Whether the archive an interrupted run left holds `path` (waiting for
@@ -228,22 +393,24 @@ async fn in_archive(shared: &Shared, path: &str) -> Result<bool> {
     Ok(found.as_ref().is_some_and(|set| set.contains(path)))
 }
 
-/// A share of the memory budget for `meta`'s file, when it may be held in
-/// memory: small, and memory to spare.
-fn lease(shared: &Shared, meta: &MediaMeta) -> Option<Lease> {
+/// A share of the memory budget for `file`, when it may be held in
+/// memory: small (and its size known beforehand), and memory to spare.
+fn lease(shared: &Shared, file: &FileRef) -> Option<Lease> {
     let budget = shared.in_memory.as_ref()?;
-    if meta.size > IN_MEMORY_MAX {
+    let size = file.size?;
+    if size > IN_MEMORY_MAX {
         return None;
     }
-    let permits = u32::try_from(meta.size.div_ceil(PERMIT_BYTES).max(1)).ok()?;
+    let permits = u32::try_from(size.div_ceil(PERMIT_BYTES).max(1)).ok()?;
     Arc::clone(budget).try_acquire_many_owned(permits).ok()
 }
 
 /// Where a download's bytes go.
 trait Body: Send {
     /// What an earlier attempt kept, hashed, to resume from; a body as long
-    /// as the whole file or longer is started over.
-    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)>;
+    /// as the whole file or longer (when its size is known) is started
+    /// over.
+    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)>;
     fn put(&mut self, chunk: &[u8]) -> Result<()>;
     /// Makes what arrived so far last until the next attempt.
     fn keep(&mut self) -> Result<()>;
@@ -254,8 +421,8 @@ trait Body: Send {
 /// A download held in memory, copied out of the connection's buffers so
 /// it holds no more than its own size.
 impl Body for Vec<u8> {
-    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-        if self.len() as u64 >= size {
+    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+        if size.is_some_and(|size| self.len() as u64 >= size) {
             self.clear();
         }
         let (mut sha, mut crc) = (Sha256::new(), crc32fast::Hasher::new());
@@ -276,17 +443,17 @@ impl Body for Vec<u8> {
     }
 }
 
-/// A download into `{id}.part` in the staging folder.
+/// A download into `{slug}.part` in the staging folder.
 struct StagedBody {
     part: PathBuf,
     file: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl Body for StagedBody {
-    fn resume_from(&mut self, size: u64) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
         self.file = None;
         let have = std::fs::metadata(&self.part).map(|m| m.len()).unwrap_or(0);
-        if have >= size && have > 0 {
+        if have > 0 && size.is_some_and(|size| have >= size) {
             std::fs::remove_file(&self.part).map_err(Error::io("remove", &self.part))?;
         }
         // Hash the prefix already there, so a verified file is read once,
@@ -328,27 +495,35 @@ impl Body for StagedBody {
 }
 
 /// Downloads and verifies one file into `body`: its length, SHA-256 and
-/// CRC-32 once it matches what the record declares.
+/// CRC-32 once it matches what the platform declares (its SHA-256 and
+/// size, or its size and `Content-Length`).
 async fn one(
     shared: &Arc<Shared>,
-    meta: &MediaMeta,
+    file: &FileRef,
     body: &mut impl Body,
 ) -> Result<(u64, [u8; 32], u32)> {
-    let declared = parse_sha256(&meta.sha256);
-    let mut url = meta.download_url.clone();
+    let declared = file.sha256.as_deref().map(parse_sha256);
+    let mut file = file.clone();
     let mut last_err = None;
     for attempt in 0..ATTEMPTS {
         shared.check_cancelled()?;
-        let (len, sha, crc32) = match transfer(shared, &url, body, meta.size).await {
+        let (len, sha, crc32, sent) = match transfer(shared, &file, body).await {
             Ok(done) => done,
-            Err(Failed::Request(e))
-                if e.problem().is_some_and(|p| p.slug() == "media-url-expired") =>
-            {
-                url = fresh_url(shared, meta.id).await?;
-                last_err = Some(e);
-                continue;
+            Err(Failed::Request(e)) => {
+                match shared
+                    .connector
+                    .refresh_file(&shared.client, &shared.session, &file, &e)
+                    .await?
+                {
+                    // An expired link: the next attempt uses a fresh one.
+                    Some(fresh) => {
+                        file.url = fresh.url;
+                        last_err = Some(e);
+                        continue;
+                    }
+                    None => return Err(e),
+                }
             }
-            Err(Failed::Request(e)) => return Err(e),
             Err(Failed::Body(e, kept)) if e.class() == crate::Class::Retryable => {
                 // Keep what came: the next attempt resumes with Range.
                 last_err = Some(match e {
@@ -362,62 +537,71 @@ async fn one(
             }
             Err(Failed::Body(e, _)) => return Err(e),
         };
-        if len == meta.size && declared == Some(sha) {
+        let size_ok = file.size.is_none_or(|size| len == size) && sent.is_none_or(|n| len == n);
+        let sha_ok = match declared {
+            Some(d) => d == Some(sha),
+            None => true,
+        };
+        if size_ok && sha_ok {
             return Ok((len, sha, crc32));
         }
         // Wrong bytes: start this file over (a later attempt may get a good copy).
         body.discard()?;
+        let expected = match (&file.size, &file.sha256, sent) {
+            (Some(size), Some(sha), _) => {
+                format!("{size} bytes, SHA-256 {}…", sha.get(..12).unwrap_or(""))
+            }
+            (Some(size), None, _) => format!("{size} bytes"),
+            (None, _, Some(n)) => format!("{n} bytes, as the server announced"),
+            (None, _, None) => "what was declared".to_owned(),
+        };
         let got = hex::encode(sha);
         shared.reporter.report(ExportEvent::Warning {
             message: format!(
-                "media {} arrived damaged ({len} bytes, SHA-256 {}… instead of {} bytes, {}…); fetching it again (attempt {}/{ATTEMPTS})",
-                meta.id,
+                "file {} arrived damaged ({len} bytes, SHA-256 {}… instead of {expected}); fetching it again (attempt {}/{ATTEMPTS})",
+                shown_name(&file),
                 &got[..12],
-                meta.size,
-                meta.sha256.get(..12).unwrap_or(""),
                 attempt + 1
             ),
         });
         last_err = Some(Error::Protocol {
-            url: format!("media {}", meta.id),
-            detail: "the bytes do not match the declared SHA-256".into(),
+            url: format!("file {}", shown_name(&file)),
+            detail: if sha_ok {
+                format!("{len} bytes arrived where {expected} were declared")
+            } else {
+                "the bytes do not match the declared SHA-256".into()
+            },
         });
-        if attempt > 0 {
-            url = fresh_url(shared, meta.id).await?;
-        }
     }
     Err(last_err.unwrap_or(Error::Invalid("download failed".into())))
 }
 
-async fn fresh_url(shared: &Shared, id: i64) -> Result<String> {
-    let record = shared
-        .connector
-        .media_record(&shared.client, &shared.session, id)
-        .await?;
-    let m: MediaMeta = serde_json::from_value(record).map_err(|e| Error::Protocol {
-        url: format!("media {id}"),
-        detail: format!("its record is not what a media record holds: {e}"),
-    })?;
-    Ok(m.download_url)
-}
-
-/// Streams the body into `body`, from where an earlier attempt stopped.
-/// Hashes as the bytes arrive; stops reading once more than `size` came.
+/// Streams the body into `body`, from where an earlier attempt stopped
+/// (from the start when the server ignores `Range`). Hashes as the bytes
+/// arrive; stops reading once more than the declared size came. Also the
+/// file's whole length as the server announced it, when it did.
 async fn transfer(
     shared: &Shared,
-    url: &str,
+    file: &FileRef,
     body: &mut impl Body,
-    size: u64,
-) -> Result<(u64, [u8; 32], u32), Failed> {
-    let (mut hasher, mut crc, mut len) = body.resume_from(size).map_err(Failed::Request)?;
-    // The connector says whether the token goes along (the Export API's
-    // signed URLs never get it). The client has retried the request itself
-    // already: a failure here is not retried again.
+) -> Result<(u64, [u8; 32], u32, Option<u64>), Failed> {
+    let (mut hasher, mut crc, mut len) = body.resume_from(file.size).map_err(Failed::Request)?;
+    // The connector says whether the sign-in goes along (the Export API's
+    // signed URLs never get it, Matrix's authenticated media always). The
+    // client has retried the request itself already: a failure here is not
+    // retried again.
     let mut dl = shared
         .client
-        .download(url, len, shared.connector.media_auth())
+        .download(&file.url, len, file.auth)
         .await
         .map_err(Failed::Request)?;
+    if len > 0 && dl.status == 200 {
+        // The server sent the whole file again: start over.
+        body.discard().map_err(Failed::Request)?;
+        (hasher, crc, len) = body.resume_from(file.size).map_err(Failed::Request)?;
+    }
+    let announced = dl.content_length.map(|n| n + len);
+    let limit = file.size.or(announced);
     loop {
         shared.check_cancelled().map_err(Failed::Request)?;
         match dl.chunk().await {
@@ -427,7 +611,7 @@ async fn transfer(
                 crc.update(&chunk);
                 len += chunk.len() as u64;
                 shared.add_bytes(chunk.len() as u64);
-                if len > size {
+                if limit.is_some_and(|limit| len > limit) {
                     break; // damaged: the caller starts over
                 }
             }
@@ -438,7 +622,7 @@ async fn transfer(
             }
         }
     }
-    Ok((len, hasher.finalize().into(), crc.finalize()))
+    Ok((len, hasher.finalize().into(), crc.finalize(), announced))
 }
 
 /// How a transfer failed: the request (already retried by the client, or

@@ -14,6 +14,8 @@ mod csv;
 mod fetch;
 mod fetch_all;
 mod formats;
+mod key_field;
+mod manifest;
 mod media;
 mod outcome;
 pub mod progress;
@@ -28,28 +30,37 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use serde_json::json;
-
 pub use assemble::media_archive_path;
 pub use fetch::record_bound;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};
 pub use report::{ArchivePart, Counts, ExportReport};
-pub use session::{Prepared, discard, prepare};
+pub use session::{Prepared, PreparedCategory, discard, prepare};
 pub use staging::STAGING_PREFIX;
 
 use crate::archive::BagInfo;
 use crate::client::ApiClient;
 use crate::{Error, Result};
+#[cfg(test)]
+pub(crate) use checked::is_plain_category;
 pub(crate) use checked::is_plain_export_id;
 use staging::Staging;
 
 /// The archive format version written to `manifest.json`.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 /// The Keepsake Export API's categories (its connector owns them).
 pub use crate::connector::keepsake::CATEGORIES;
+
+/// The name of the file index in the archive (`data/files.json`): every
+/// file the records name, where it is or why it is missing. No category
+/// may take it.
+pub const FILES_INDEX: &str = "files";
+
+/// The file index while it is written, in the staging folder
+/// (`_files.jsonl`: no category's staging file can have this name).
+const FILES_INDEX_FILE: &str = "_files";
 
 /// Whether to continue an interrupted export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +81,7 @@ pub struct ExportOptions {
     /// Keepsake Export API).
     pub connector: Arc<dyn Connector>,
     /// The account to export; `None` for the signed-in account.
-    pub subject_id: Option<i64>,
+    pub subject_id: Option<crate::connector::AccountId>,
     /// Why (required when exporting someone else's account).
     pub reason: Option<String>,
     /// Categories; `None` for all.
@@ -141,14 +152,17 @@ impl CancelFlag {
 pub use crate::audit::Outcome;
 
 /// Per-category bookkeeping of the fetch.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Tally {
-    expected: u64,
+    /// What the platform announced, if it did.
+    expected: Option<u64>,
     retrieved: u64,
     duplicates: u64,
     cursor_repeats: u64,
     /// Records whose text is not valid Unicode (lone surrogates).
     odd_text: u64,
+    /// Why the platform withheld the rest, when it did.
+    withheld: Option<String>,
 }
 
 use crate::connector::{Connector, Ending, Session};
@@ -279,7 +293,7 @@ async fn run_inner(
                     status,
                     counts: BTreeMap::new(),
                     archive: None,
-                    error: Some(e.code()),
+                    error: Some(e.code().as_str()),
                 };
                 attempt.due = connector.report(&session, &ending).map(outcome::Due::from);
                 let _ = staging::remove_dir(&opts.out_dir, &staging_dir);
@@ -310,7 +324,7 @@ async fn fetch_and_assemble(
     let stg = Staging::open(staging_dir)?;
     let (cat_states, mut media_done) = stg.replay()?;
     staging::recheck_after_reboot(staging_dir, &mut media_done);
-    let expected: HashMap<String, u64> = session
+    let expected: HashMap<String, Option<u64>> = session
         .categories
         .iter()
         .map(|(k, v)| (k.clone(), v.count))
@@ -338,7 +352,11 @@ async fn fetch_and_assemble(
         opts,
         cat_states.is_empty() && media_done.is_empty(),
     )?;
-    let needed = needed_space(&session.categories, split_size.is_some());
+    let needed = needed_space(
+        &session.categories,
+        session::files_of(&*opts.connector, session),
+        split_size.is_some(),
+    );
     if let Ok(avail) = fs4::available_space(&opts.out_dir)
         && avail < needed
     {
@@ -393,7 +411,6 @@ async fn fetch_and_assemble(
         staging_dir: staging_dir.to_path_buf(),
         expected,
         media_done: Mutex::new(media_done),
-        media_archived: Mutex::default(),
         archived,
         in_memory,
         cancel,
@@ -412,7 +429,7 @@ async fn fetch_and_assemble(
         split_size.is_none(),
     )
     .await;
-    let (tallies, media_tally) = match outcome {
+    let (tallies, files) = match outcome {
         Ok(x) => x,
         Err(e) => {
             shared.failed.store(true, Ordering::SeqCst);
@@ -434,101 +451,23 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Finishing,
     });
-    let mut counts = BTreeMap::new();
-    let mut shortfalls = Vec::new();
-    let mut warnings = Vec::new();
-    for (cat, t) in &tallies {
-        let c = Counts {
-            expected: t.expected,
-            retrieved: t.retrieved,
-        };
-        if c.retrieved < c.expected {
-            shortfalls.push(format!(
-                "{cat}: {} of {} records arrived",
-                c.retrieved, c.expected
-            ));
-        }
-        if t.duplicates > 0 {
-            warnings.push(format!(
-                "{cat}: the platform sent {} records twice; each is kept once",
-                t.duplicates
-            ));
-        }
-        if t.cursor_repeats > 0 {
-            warnings.push(format!(
-                "{cat}: the platform repeated a page cursor {} times",
-                t.cursor_repeats
-            ));
-        }
-        if c.retrieved > c.expected {
-            warnings.push(format!(
-                "{cat}: the platform sent {} records where it announced {}; all are kept",
-                c.retrieved, c.expected
-            ));
-        }
-        if t.odd_text > 0 {
-            warnings.push(format!(
-                "{cat}: {} records hold text that is not valid Unicode (a lone surrogate); \
-                 the JSON keeps it as sent, the CSV and the viewer show U+FFFD in its place",
-                t.odd_text
-            ));
-        }
-        counts.insert(cat.clone(), c);
-    }
-    if let Some(m) = counts.get("media").copied() {
-        let files = Counts {
-            expected: m.retrieved,
-            retrieved: media_tally.downloaded,
-        };
-        for (id, why) in &media_tally.failed {
-            shortfalls.push(format!("media file {id} is missing: {why}"));
-        }
-        counts.insert("media_files".into(), files);
-    }
-    let outcome = if shortfalls.is_empty() {
-        Outcome::Completed
-    } else {
-        Outcome::Incomplete
-    };
-    let manifest = json!({
-        "format": "keepsake-archive",
-        "format_version": FORMAT_VERSION,
-        "status": outcome,
-        "platform": staged.platform,
-        // Which API the archive came through, so a reader knows what the
-        // records are without knowing the platform.
-        "connector": {
-            "kind": shared.connector.kind(),
-            "name": shared.connector.name(),
-            "version": shared.connector.version(),
-            "features": shared.connector.features(),
-        },
-        "export_id": session.export_id,
-        "as_of": session.as_of,
-        "actor": session.actor,
-        "subject": session.subject,
-        "reason": session.reason,
-        "categories": tallies.keys().collect::<Vec<_>>(),
-        // What each category is, for a reader that does not know its name.
-        "descriptors": tallies
-            .keys()
-            .filter_map(|c| shared.connector.category(c))
-            .map(|d| json!({
-                "name": d.name,
-                "label": d.label,
-                "kind": d.kind,
-                "csv": d.csv.iter().map(|c| c.header).collect::<Vec<_>>(),
-            }))
-            .collect::<Vec<_>>(),
-        "formats": formats.names(),
-        "split_size": split_size,
-        "filters": {"since": session.since, "until": session.until},
-        "counts": counts,
-        "shortfalls": shortfalls,
-        "warnings": warnings,
-        "tool": format!("keepsake {}", crate::VERSION),
-        "created_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-    });
+    let descriptors = fetch_all::descriptors(&shared, session);
+    let exact = shared.connector.features().exact_counts;
+    let reckoning = manifest::reckon(&tallies, files.as_ref(), &descriptors, exact);
+    let manifest = manifest::manifest(
+        &shared,
+        staged,
+        &reckoning,
+        files.as_ref(),
+        &descriptors,
+        (formats, split_size),
+    );
+    let manifest::Reckoning {
+        counts,
+        shortfalls,
+        mut warnings,
+        outcome,
+    } = reckoning;
     let send = zip_tx.send(assemble::Job::Finish { manifest });
     drop(zip_tx);
     let finished = zip_thread

@@ -11,6 +11,7 @@
 //! audit record says so. The next export or sign-in to the same platform
 //! sends kept reports again, a bounded number of times.
 
+use crate::connector::AccountId;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -158,7 +159,7 @@ pub(super) async fn settle(cx: &Context<'_>, due: Option<Due>, export: &AuditEnt
                 ));
                 cx.record(follow_up(
                     Report::Abandoned,
-                    e.code(),
+                    e.code().as_str(),
                     format!("the platform refused the outcome report: {e}"),
                 ));
             }
@@ -168,7 +169,7 @@ pub(super) async fn settle(cx: &Context<'_>, due: Option<Due>, export: &AuditEnt
                 ));
                 cx.record(follow_up(
                     Report::Pending,
-                    e.code(),
+                    e.code().as_str(),
                     format!("the platform could not be told how the export ended: {e}; the report is kept for the next run"),
                 ));
             }
@@ -187,7 +188,7 @@ pub(super) async fn settle(cx: &Context<'_>, due: Option<Due>, export: &AuditEnt
     // Only a platform that just took a report is asked to take kept ones:
     // one that did not would cost the user the rest of the bound for nothing.
     if delivered && !cx.stopped() {
-        resend_kept(cx, &export.actor, export.actor_id, deadline).await;
+        resend_kept(cx, &export.actor, export.actor_id.clone(), deadline).await;
     }
     delivered
 }
@@ -201,7 +202,7 @@ pub async fn send_kept_reports(
     audit: &AuditLog,
     cancel: &CancelFlag,
     actor: &str,
-    actor_id: Option<i64>,
+    actor_id: Option<AccountId>,
 ) {
     let cx = Context {
         client,
@@ -218,7 +219,7 @@ pub async fn send_kept_reports(
 pub(super) async fn resend_kept(
     cx: &Context<'_>,
     actor: &str,
-    actor_id: Option<i64>,
+    actor_id: Option<AccountId>,
     deadline: Instant,
 ) {
     let Some(log) = cx.audit else { return };
@@ -240,7 +241,7 @@ pub(super) async fn resend_kept(
             body: kept.outcome.clone(),
         };
         let note = |report: Report, error: Option<(&str, String)>| {
-            let mut e = kept_entry(&platform, &kept, actor, actor_id);
+            let mut e = kept_entry(&platform, &kept, actor, actor_id.clone());
             e.report = Some(report);
             if let Some((code, message)) = error {
                 e.error_code = Some(code.to_owned());
@@ -259,7 +260,7 @@ pub(super) async fn resend_kept(
                 cx.record(note(
                     Report::Abandoned,
                     Some((
-                        e.code(),
+                        e.code().as_str(),
                         format!("the platform refused the kept outcome report: {e}"),
                     )),
                 ));
@@ -269,7 +270,7 @@ pub(super) async fn resend_kept(
                 cx.record(note(
                     Report::Abandoned,
                     Some((
-                        e.code(),
+                        e.code().as_str(),
                         format!(
                             "the kept outcome report did not get through in {MAX_RUNS} runs and was given up: {e}"
                         ),
@@ -302,12 +303,15 @@ fn kept_entry(
     platform: &str,
     kept: &PendingReport,
     actor: &str,
-    actor_id: Option<i64>,
+    actor_id: Option<AccountId>,
 ) -> AuditEntry {
     // `/api/v1/users/{id}/exports/{export_id}`
     let mut segments = kept.path.trim_matches('/').rsplit('/');
     let export_id = segments.next().map(str::to_owned);
-    let subject_id = segments.nth(1).and_then(|s| s.parse().ok());
+    let subject_id = segments
+        .nth(1)
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .map(AccountId::from);
     let result = match kept.outcome["status"].as_str() {
         Some("completed") => Outcome::Completed,
         Some("incomplete") => Outcome::Incomplete,
@@ -459,9 +463,9 @@ mod tests {
             outcome: json!({"status": "incomplete", "bytes": 77, "archive_sha256": "ab".repeat(32)}),
             tries: 2,
         };
-        let e = kept_entry("https://p.example/", &kept, "alice", Some(1));
+        let e = kept_entry("https://p.example/", &kept, "alice", Some(1.into()));
         assert_eq!(e.export_id.as_deref(), Some("exp_0123456789abcdef"));
-        assert_eq!(e.subject_id, Some(42));
+        assert_eq!(e.subject_id, Some(42.into()));
         assert_eq!(e.result, Outcome::Incomplete);
         assert_eq!(e.bytes, 77);
         assert_eq!(e.archive_sha256, Some("ab".repeat(32)));

@@ -41,8 +41,8 @@ pub enum ExportEvent {
         export_id: String,
         /// The snapshot time.
         as_of: String,
-        /// `(category, expected records, estimated bytes)`.
-        categories: Vec<(String, u64, u64)>,
+        /// `(category, expected records where announced, estimated bytes)`.
+        categories: Vec<(String, Option<u64>, u64)>,
         /// Whether this run continues an earlier one.
         resumed: bool,
     },
@@ -52,8 +52,8 @@ pub enum ExportEvent {
         name: String,
         /// Records stored.
         fetched: u64,
-        /// Records the session announced.
-        expected: u64,
+        /// Records the session announced, if it did.
+        expected: Option<u64>,
     },
     /// Bytes so far (pages and media), with rate and estimate.
     Bytes {
@@ -125,7 +125,9 @@ impl<R: Reporter> Reporter for Throttled<R> {
                 name,
                 fetched,
                 expected,
-            } if fetched < expected => format!("c:{name}"),
+            } if expected.is_some_and(|e| *fetched < e) || expected.is_none() => {
+                format!("c:{name}")
+            }
             ExportEvent::Bytes { done, total, .. } if done < total => "b".to_owned(),
             _ => return self.inner.report(event),
         };
@@ -167,13 +169,13 @@ mod tests {
             t.report(ExportEvent::Category {
                 name: "posts".into(),
                 fetched: i,
-                expected: 100,
+                expected: Some(100),
             });
         }
         t.report(ExportEvent::Category {
             name: "posts".into(),
             fetched: 100,
-            expected: 100,
+            expected: Some(100),
         });
         t.report(ExportEvent::Warning {
             message: "w".into(),

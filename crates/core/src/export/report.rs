@@ -11,8 +11,8 @@ use super::Outcome;
 /// Expected versus retrieved, for one category.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
-    /// What the session announced.
-    pub expected: u64,
+    /// What the session announced, where the platform announces counts.
+    pub expected: Option<u64>,
     /// What the archive holds.
     pub retrieved: u64,
 }
@@ -40,7 +40,7 @@ pub struct ExportReport {
     pub since: Option<String>,
     /// The end of the date range (exclusive), as the platform applied it.
     pub until: Option<String>,
-    /// Per category (media counts files).
+    /// Per category, and the files the records name (`media_files`).
     pub counts: BTreeMap<String, Counts>,
     /// Why the export is incomplete, if it is.
     pub shortfalls: Vec<String>,

@@ -15,7 +15,9 @@ use super::progress::{ExportEvent, Reporter, Silent};
 use super::staging::{self, Staging};
 use super::{ExportOptions, Formats, ResumeMode};
 use crate::client::ApiClient;
-use crate::connector::{Connector, Ending, Estimate, OpenRequest, Session, UserRef};
+use crate::connector::{
+    Account, AccountId, Connector, Ending, Estimate, OpenRequest, Session, UserRef,
+};
 use crate::{Error, Result};
 
 /// What the staging directory remembers about its export.
@@ -65,7 +67,7 @@ pub(super) fn shown_url(client: &ApiClient, path: &str) -> String {
 fn find_resumable(
     out_dir: &Path,
     (platform, connector): (&str, &dyn Connector),
-    subject_id: i64,
+    subject_id: &AccountId,
 ) -> Option<(PathBuf, StagedSession)> {
     staging::find_staged(out_dir).into_iter().find_map(|dir| {
         let raw = std::fs::read(dir.join("session.json")).ok()?;
@@ -74,7 +76,7 @@ fn find_resumable(
         // session of another API is not this one's to continue.
         (s.platform == platform
             && s.connector_kind() == connector.kind()
-            && s.session.subject.id == subject_id
+            && s.session.subject.id == *subject_id
             && s.is_trustworthy(&dir))
         .then_some((dir, s))
     })
@@ -137,23 +139,17 @@ pub(super) async fn open_or_resume(
 ) -> std::result::Result<(UserRef, PathBuf, StagedSession, bool), (Option<UserRef>, Error)> {
     let platform = client.base().to_string();
     let connector = &opts.connector;
-    let me = connector
-        .whoami(client)
-        .await
-        .map(|a| UserRef {
-            id: a.id,
-            login: a.login,
-        })
-        .map_err(|e| (None, e))?;
+    let account: Account = connector.whoami(client).await.map_err(|e| (None, e))?;
+    let me = UserRef::from(account.clone());
     let fail = |e: Error| (Some(me.clone()), e);
-    let subject_id = opts.subject_id.unwrap_or(me.id);
+    let subject_id = opts.subject_id.clone().unwrap_or_else(|| me.id.clone());
     crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
 
     let mut resumed = false;
     let mut staged = None;
     if opts.resume != ResumeMode::Never
         && let Some((dir, s)) =
-            find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
+            find_resumable(&opts.out_dir, (&platform, &*opts.connector), &subject_id)
     {
         let path = connector.session_path(&s.session);
         let live = connector.live(client, &s.session).await.map_err(fail)?;
@@ -179,7 +175,7 @@ pub(super) async fn open_or_resume(
     }
     if opts.resume == ResumeMode::Require && staged.is_none() {
         return Err(fail(Error::Invalid(format!(
-            "there is no interrupted export of this account to resume in {}; run without --resume to start one",
+            "there is no interrupted export of this account to resume in {}; start a new export instead",
             opts.out_dir.display()
         ))));
     }
@@ -193,7 +189,7 @@ pub(super) async fn open_or_resume(
                 until: opts.until.clone(),
             };
             let (session, path) = connector
-                .open(client, subject_id, &request)
+                .open(client, &account, &subject_id, &request)
                 .await
                 .map_err(fail)?;
             session.check(&shown_url(client, &path)).map_err(fail)?;
@@ -218,6 +214,22 @@ pub(super) async fn open_or_resume(
     Ok((me, staging_dir, staged, resumed))
 }
 
+/// One category of a prepared export.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreparedCategory {
+    /// Its name (`posts`, `room_0003_events`).
+    pub name: String,
+    /// What to call it ("Posts", "Messages").
+    pub label: String,
+    /// The title of the container it belongs to (a room's name, untrusted
+    /// text), if it belongs to one.
+    pub container: Option<String>,
+    /// Records announced, where the platform announces them.
+    pub records: Option<u64>,
+    /// Estimated bytes.
+    pub bytes: u64,
+}
+
 /// What an export session holds, known before anything is fetched.
 #[derive(Debug, Clone, Serialize)]
 pub struct Prepared {
@@ -229,8 +241,8 @@ pub struct Prepared {
     pub subject: String,
     /// Login of the signed-in account.
     pub actor: String,
-    /// `(category, records, estimated bytes)`.
-    pub categories: Vec<(String, u64, u64)>,
+    /// Each category: what it is, and what the platform announced.
+    pub categories: Vec<PreparedCategory>,
     /// Whether this continues an interrupted export.
     pub resumed: bool,
     /// Estimated disk space the export needs (staging plus archive).
@@ -256,10 +268,28 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
         categories: s
             .categories
             .iter()
-            .map(|(k, v)| (k.clone(), v.count, v.bytes))
+            .map(|(name, e)| {
+                let d = opts.connector.category_in(s, name);
+                PreparedCategory {
+                    name: name.clone(),
+                    label: d
+                        .as_ref()
+                        .map_or_else(|| name.clone(), |d| d.label.to_string()),
+                    container: d
+                        .and_then(|d| d.container)
+                        .and_then(|c| s.containers.iter().find(|k| k.name == c))
+                        .map(|c| c.title.clone()),
+                    records: e.count,
+                    bytes: e.bytes,
+                }
+            })
             .collect(),
         resumed,
-        needed_bytes: needed_space(&s.categories, opts.split_size.is_some()),
+        needed_bytes: needed_space(
+            &s.categories,
+            files_of(&*opts.connector, s),
+            opts.split_size.is_some(),
+        ),
         free_bytes: fs4::available_space(&opts.out_dir).ok(),
     })
 }
@@ -269,9 +299,10 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
 /// against the quota) and removes what was staged.
 pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     let me = opts.connector.whoami(client).await?;
-    let subject_id = opts.subject_id.unwrap_or(me.id);
+    let subject_id = opts.subject_id.clone().unwrap_or(me.id);
     let platform = client.base().to_string();
-    if let Some((dir, s)) = find_resumable(&opts.out_dir, (&platform, &*opts.connector), subject_id)
+    if let Some((dir, s)) =
+        find_resumable(&opts.out_dir, (&platform, &*opts.connector), &subject_id)
     {
         let ending = Ending {
             status: "cancelled",
@@ -281,7 +312,10 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
         };
         if let Some(report) = opts.connector.report(&s.session, &ending)
             && let Some(e) = outcome::report_now(client, report.into()).await
-            && e.code() != "export_running"
+            && !matches!(
+                e.code(),
+                crate::Code::ExportRunning | crate::Code::ExportFinished
+            )
         {
             // Already ended (409) is fine; anything else is worth saying.
             tracing::warn!(error = %e, "could not tell the platform the export was cancelled");
@@ -292,12 +326,29 @@ pub async fn discard(client: &ApiClient, opts: &ExportOptions) -> Result<()> {
     Ok(())
 }
 
+/// Which categories of `session` hold files, for [`needed_space`].
+pub(super) fn files_of<'a>(
+    connector: &'a (dyn Connector + 'static),
+    session: &'a Session,
+) -> impl Fn(&str) -> bool + 'a {
+    move |name| {
+        connector
+            .category_in(session, name)
+            .is_some_and(|c| c.kind == crate::connector::CategoryKind::Files)
+    }
+}
+
 /// Free space an export needs, with a margin for the file system. An
 /// archive in one piece takes its own size, plus the staged records (kept
 /// until the end) and the media staged since the last sync (at most an
 /// eighth of the export, 128 MiB); a split archive is laid out from staged
 /// data at the end, so needs twice the estimate.
-pub(super) fn needed_space(categories: &BTreeMap<String, Estimate>, split: bool) -> u64 {
+/// `is_files` says which categories' bytes are files (not staged records).
+pub(super) fn needed_space(
+    categories: &BTreeMap<String, Estimate>,
+    is_files: impl Fn(&str) -> bool,
+    split: bool,
+) -> u64 {
     let total: u64 = categories.values().map(|e| e.bytes).sum();
     let margin = 64 << 20;
     if split {
@@ -305,7 +356,7 @@ pub(super) fn needed_space(categories: &BTreeMap<String, Estimate>, split: bool)
     }
     let records: u64 = categories
         .iter()
-        .filter(|(name, _)| *name != "media")
+        .filter(|(name, _)| !is_files(name))
         .map(|(_, e)| e.bytes)
         .sum();
     total + records + super::sync_interval(total) + margin
@@ -318,16 +369,21 @@ mod tests {
     #[test]
     fn an_archive_in_one_piece_needs_about_its_size_a_split_one_twice() {
         const MIB: u64 = 1 << 20;
-        let estimate = |bytes: u64| Estimate { count: 1, bytes };
+        let estimate = |bytes: u64| Estimate {
+            count: Some(1),
+            bytes,
+            start: None,
+        };
         let cats: BTreeMap<String, Estimate> = [
             ("posts".to_owned(), estimate(100 * MIB)),
             ("media".to_owned(), estimate(10_000 * MIB)),
         ]
         .into();
-        let whole = needed_space(&cats, false);
+        let is_files = |name: &str| name == "media";
+        let whole = needed_space(&cats, is_files, false);
         // The archive, the staged records, one sync interval, the margin.
         assert_eq!(whole, (10_100 + 100 + 128 + 64) * MIB);
-        assert_eq!(needed_space(&cats, true), (2 * 10_100 + 64) * MIB);
-        assert!(whole < needed_space(&cats, true));
+        assert_eq!(needed_space(&cats, is_files, true), (2 * 10_100 + 64) * MIB);
+        assert!(whole < needed_space(&cats, is_files, true));
     }
 }

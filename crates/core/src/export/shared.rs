@@ -24,12 +24,10 @@ pub(crate) struct Shared {
     pub(super) session: Session,
     pub(super) staging: Mutex<Staging>,
     pub(super) staging_dir: PathBuf,
-    pub(super) expected: HashMap<String, u64>,
-    pub(super) media_done: Mutex<HashMap<i64, staging::MediaFile>>,
-    /// Media files that went into the archive without being staged: held
-    /// in memory on their way, or found in the archive an interrupted run
-    /// left.
-    pub(super) media_archived: Mutex<std::collections::HashSet<i64>>,
+    /// Records per category, where the platform announced them.
+    pub(super) expected: HashMap<String, Option<u64>>,
+    /// Files verified and staged, by key.
+    pub(super) media_done: Mutex<HashMap<String, staging::MediaFile>>,
     /// What the archive already holds, once the zip thread has checked it.
     pub(super) archived: assemble::Archived,
     /// The memory downloads may hold on their way into the archive; `None`
@@ -47,39 +45,26 @@ impl Shared {
     pub(super) fn staging_file(&self, cat: &str) -> PathBuf {
         self.staging_dir.join(format!("{cat}.jsonl"))
     }
-    pub(super) fn media_paths(&self, id: i64) -> (PathBuf, PathBuf) {
+    /// Where the file of `key` is downloaded to, and where it is once
+    /// verified.
+    pub(super) fn media_paths(&self, key: &str) -> (PathBuf, PathBuf) {
         let m = self.staging_dir.join("media");
-        (m.join(format!("{id}.part")), m.join(format!("{id}.bin")))
+        let slug = staging::file_slug(key);
+        (
+            m.join(format!("{slug}.part")),
+            m.join(format!("{slug}.bin")),
+        )
     }
-    pub(super) fn expected(&self, cat: &str) -> u64 {
-        self.expected.get(cat).copied().unwrap_or(0)
+    /// The records the platform announced for `cat`, if it did.
+    pub(super) fn expected(&self, cat: &str) -> Option<u64> {
+        self.expected.get(cat).copied().flatten()
     }
-    /// The ids of every media file verified so far.
-    pub(super) fn media_retrieved(&self) -> std::collections::HashSet<i64> {
-        let mut ids: std::collections::HashSet<i64> = self
-            .media_done
-            .lock()
-            .map(|m| m.keys().copied().collect())
-            .unwrap_or_default();
-        if let Ok(direct) = self.media_archived.lock() {
-            ids.extend(direct.iter().copied());
-        }
-        ids
-    }
-
-    /// Media `id` went, or is on its way, into the archive unstaged.
-    pub(super) fn note_archived(&self, id: i64) {
-        if let Ok(mut ids) = self.media_archived.lock() {
-            ids.insert(id);
-        }
-    }
-
-    /// The verified file of media `id`, if it is staged.
-    pub(super) fn media_done(&self, id: i64) -> Option<staging::MediaFile> {
+    /// The verified file of `key`, if it is staged.
+    pub(super) fn media_done(&self, key: &str) -> Option<staging::MediaFile> {
         self.media_done
             .lock()
             .ok()
-            .and_then(|m| m.get(&id).cloned())
+            .and_then(|m| m.get(key).cloned())
     }
     pub(super) fn check_cancelled(&self) -> Result<()> {
         if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
@@ -89,7 +74,7 @@ impl Shared {
     }
     pub(super) fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
         if let Checkpoint::Media {
-            id,
+            key,
             bytes,
             crc32,
             boot,
@@ -97,7 +82,7 @@ impl Shared {
             && let Ok(mut m) = self.media_done.lock()
         {
             m.insert(
-                *id,
+                key.clone(),
                 staging::MediaFile {
                     bytes: *bytes,
                     crc32: *crc32,

@@ -6,8 +6,9 @@
 //!   session.json       what was asked and what the platform answered
 //!   journal.jsonl      one fsync'd line per finished page or media file
 //!   posts.jsonl …      records as they arrived, one per line
-//!   media/{id}.part    a download in progress (resumed with Range)
-//!   media/{id}.bin     a verified media file
+//!   profile.raw.json   a single record, as it came
+//!   media/{slug}.part  a download in progress (resumed with Range)
+//!   media/{slug}.bin   a verified file ([`file_slug`] of its key)
 //! ```
 //! A resumed run truncates each category file to the length its last
 //! journal line records, so a page written but not journaled (a crash
@@ -40,19 +41,26 @@ pub enum Checkpoint {
         count: u64,
         /// The keys of every record on this page, stored or sent twice:
         /// with the page before's, what the next page is de-duplicated
-        /// against after a resume. (Journals of older versions hold a
-        /// `last_id` instead, which is ignored.)
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        keys: Vec<i64>,
+        /// against after a resume. (Journals of older versions hold
+        /// integers, read as their decimal text, or a `last_id` instead,
+        /// which is ignored.)
+        #[serde(
+            default,
+            skip_serializing_if = "Vec::is_empty",
+            deserialize_with = "keys_as_text"
+        )]
+        keys: Vec<String>,
         /// Records stored so far whose text is not valid Unicode (see
         /// `crate::json_text`), for the report's warning.
         #[serde(default, skip_serializing_if = "is_zero")]
         odd_text: u64,
     },
-    /// A media file is verified and in `media/{id}.bin`.
+    /// A file is verified and in `media/{slug}.bin`.
     Media {
-        /// Media id.
-        id: i64,
+        /// The file's key ([`crate::connector::FileRef::key`]); journals of
+        /// older versions name it `id`, an integer.
+        #[serde(alias = "id", deserialize_with = "key_as_text")]
+        key: String,
         /// Its bytes.
         bytes: u64,
         /// Its CRC-32, taken while it downloaded (absent in journals of
@@ -71,6 +79,57 @@ pub enum Checkpoint {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// A key as the journal holds it: text, or an integer (older versions).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Key {
+    Text(String),
+    Int(i64),
+}
+
+impl From<Key> for String {
+    fn from(k: Key) -> Self {
+        match k {
+            Key::Text(s) => s,
+            Key::Int(n) => n.to_string(),
+        }
+    }
+}
+
+fn key_as_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(Key::deserialize(d)?.into())
+}
+
+fn keys_as_text<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<String>, D::Error> {
+    Ok(Vec::<Key>::deserialize(d)?
+        .into_iter()
+        .map(String::from)
+        .collect())
+}
+
+/// The longest key used as it is in a file name.
+const MAX_PLAIN_KEY: usize = 64;
+
+/// A file's key as a name in the staging folder and the archive: the key
+/// itself when it is a plain name (the Export API's and WordPress's ids,
+/// so their archives keep the names they always had), else the first 32
+/// hex digits of its SHA-256 (a platform's key may hold anything).
+pub(crate) fn file_slug(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= MAX_PLAIN_KEY
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        return key.to_owned();
+    }
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    hex::encode(&digest[..16])
 }
 
 /// A verified media file, as the journal records it.
@@ -105,21 +164,23 @@ impl MediaFile {
 /// staged copy no longer matches its CRC (a power cut took part of it), so
 /// they are downloaded again. A file that is gone was removed once it was
 /// in the archive, which the archive's own journal checks.
-pub fn recheck_after_reboot(staging_dir: &Path, done: &mut HashMap<i64, MediaFile>) {
+pub fn recheck_after_reboot(staging_dir: &Path, done: &mut HashMap<String, MediaFile>) {
     let now = boot_id();
-    done.retain(|id, f| {
+    done.retain(|key, f| {
         if !f.written_in_another_boot(now.as_deref()) {
             return true;
         }
-        let path = staging_dir.join("media").join(format!("{id}.bin"));
+        let path = staging_dir
+            .join("media")
+            .join(format!("{}.bin", file_slug(key)));
         let Ok(bytes) = std::fs::read(&path) else {
             return true;
         };
         let intact = bytes.len() as u64 == f.bytes && Some(crc32fast::hash(&bytes)) == f.crc32;
         if !intact {
             tracing::warn!(
-                id,
-                "a staged media file was damaged by a restart; downloading it again"
+                key,
+                "a staged file was damaged by a restart; downloading it again"
             );
             let _ = std::fs::remove_file(&path);
         }
@@ -137,9 +198,9 @@ pub struct CategoryState {
     /// Records stored.
     pub count: u64,
     /// The keys of the records on the last journaled page.
-    pub keys: Vec<i64>,
+    pub keys: Vec<String>,
     /// The keys of the records on the page before it.
-    pub earlier_keys: Vec<i64>,
+    pub earlier_keys: Vec<String>,
     /// Records stored whose text is not valid Unicode.
     pub odd_text: u64,
     /// Every page arrived.
@@ -215,7 +276,7 @@ impl Staging {
     /// Replays the journal: the state of each category and the finished
     /// media ids. A torn last line (a crash mid-write) is cut off, so the
     /// next checkpoint starts on a line of its own.
-    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<i64, MediaFile>)> {
+    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
         let path = self.dir.join("journal.jsonl");
         let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
         let mut cats: HashMap<String, CategoryState> = HashMap::new();
@@ -256,12 +317,12 @@ impl Staging {
                     );
                 }
                 Ok(Checkpoint::Media {
-                    id,
+                    key,
                     bytes,
                     crc32,
                     boot,
                 }) => {
-                    media.insert(id, MediaFile { bytes, crc32, boot });
+                    media.insert(key, MediaFile { bytes, crc32, boot });
                 }
                 Err(_) => break,
             }
@@ -329,7 +390,7 @@ mod tests {
             next: Some("c1".into()),
             len: 10,
             count: 2,
-            keys: vec![5, 4],
+            keys: vec!["5".into(), "4".into()],
             odd_text: 0,
         })
         .expect("rec");
@@ -338,12 +399,12 @@ mod tests {
             next: None,
             len: 20,
             count: 4,
-            keys: vec![9, 2],
+            keys: vec!["9".into(), "$b:x".into()],
             odd_text: 1,
         })
         .expect("rec");
         s.record(&Checkpoint::Media {
-            id: 3,
+            key: "3".into(),
             bytes: 77,
             crc32: Some(9),
             boot: Some("b1".into()),
@@ -354,7 +415,7 @@ mod tests {
             .expect("torn");
         let (cats, media) = s.replay().expect("replay");
         s.record(&Checkpoint::Media {
-            id: 4,
+            key: "4".into(),
             bytes: 1,
             crc32: None,
             boot: None,
@@ -362,7 +423,7 @@ mod tests {
         .expect("after torn");
         let (_, media2) = s.replay().expect("replay again");
         assert_eq!(
-            media2.get(&4).map(|m| m.bytes),
+            media2.get("4").map(|m| m.bytes),
             Some(1),
             "a checkpoint after a torn line is not lost"
         );
@@ -372,14 +433,14 @@ mod tests {
                 next: None,
                 len: 20,
                 count: 4,
-                keys: vec![9, 2],
-                earlier_keys: vec![5, 4],
+                keys: vec!["9".into(), "$b:x".into()],
+                earlier_keys: vec!["5".into(), "4".into()],
                 odd_text: 1,
                 done: true
             }
         );
         assert_eq!(
-            media.get(&3),
+            media.get("3"),
             Some(&MediaFile {
                 bytes: 77,
                 crc32: Some(9),
@@ -401,10 +462,12 @@ mod tests {
         let s = Staging::open(&dir).expect("open");
         std::fs::write(
             dir.join("journal.jsonl"),
-            "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n",
+            "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n\
+             {\"t\":\"page\",\"cat\":\"likes\",\"next\":\"c2\",\"len\":4,\"count\":1,\"keys\":[7,8]}\n\
+             {\"t\":\"media\",\"id\":12,\"bytes\":3}\n",
         )
         .expect("write");
-        let (cats, _) = s.replay().expect("replay");
+        let (cats, media) = s.replay().expect("replay");
         assert_eq!(
             cats["posts"],
             CategoryState {
@@ -414,13 +477,16 @@ mod tests {
                 ..CategoryState::default()
             }
         );
+        // Integer keys and media ids (before keys were text) read as text.
+        assert_eq!(cats["likes"].keys, ["7", "8"]);
+        assert_eq!(media.get("12").map(|m| m.bytes), Some(3));
     }
 
     #[test]
     fn after_a_reboot_unsynced_files_are_checked_before_they_are_trusted() {
         let dir = tempfile::tempdir().expect("dir");
         std::fs::create_dir_all(dir.path().join("media")).expect("media dir");
-        let file = |id: i64, bytes: &[u8]| {
+        let file = |id: u8, bytes: &[u8]| {
             std::fs::write(dir.path().join("media").join(format!("{id}.bin")), bytes)
                 .expect("write");
         };
@@ -433,23 +499,39 @@ mod tests {
         file(1, &good);
         file(2, b"intact contenT");
         file(4, b"intact contenT");
-        let mut done: HashMap<i64, MediaFile> = [
-            (1, entry(Some("an-earlier-boot"))),
-            (2, entry(Some("an-earlier-boot"))),
+        let mut done: HashMap<String, MediaFile> = [
+            ("1".into(), entry(Some("an-earlier-boot"))),
+            ("2".into(), entry(Some("an-earlier-boot"))),
             // Gone: archived and removed; the archive's journal vouches.
-            (3, entry(Some("an-earlier-boot"))),
+            ("3".into(), entry(Some("an-earlier-boot"))),
             // Synced when written: trusted as it is.
-            (4, entry(None)),
+            ("4".into(), entry(None)),
         ]
         .into();
         recheck_after_reboot(dir.path(), &mut done);
-        let mut kept: Vec<i64> = done.keys().copied().collect();
+        let mut kept: Vec<String> = done.keys().cloned().collect();
         kept.sort_unstable();
-        assert_eq!(kept, [1, 3, 4], "the damaged file is downloaded again");
+        assert_eq!(
+            kept,
+            ["1", "3", "4"],
+            "the damaged file is downloaded again"
+        );
         assert!(
             !dir.path().join("media/2.bin").exists(),
             "and its copy removed"
         );
+    }
+
+    #[test]
+    fn a_file_key_names_a_file_only_when_it_is_plain() {
+        assert_eq!(file_slug("12"), "12");
+        assert_eq!(file_slug("abc_DEF-9"), "abc_DEF-9");
+        for odd in ["example.org/AbC", "../x", "", "a b", &"x".repeat(65)] {
+            let slug = file_slug(odd);
+            assert_eq!(slug.len(), 32, "{odd:?}");
+            assert!(slug.bytes().all(|b| b.is_ascii_hexdigit()), "{odd:?}");
+        }
+        assert_ne!(file_slug("a/b"), file_slug("a/c"));
     }
 
     #[test]

@@ -1,73 +1,69 @@
-//! The loopback listener a browser sign-in comes back to (RFC 8252 §7.3):
-//! it reads one bounded request head per connection, takes the
-//! authorization response from `/callback`, and answers with a small page.
+//! The loopback listener a browser sign-in comes back to (RFC 8252 §7.3),
+//! for every connector's browser flow (OAuth's code, WordPress's
+//! application password, Matrix's login token): it reads one bounded
+//! request head per connection, takes the answer from `/callback`, and
+//! answers the browser with a small page.
 
-use super::*;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
-/// What came back to `/callback`.
-#[derive(Default)]
-pub(super) struct Callback {
-    pub(super) code: Option<String>,
-    pub(super) state: Option<String>,
-    pub(super) error: Option<String>,
-    pub(super) error_description: Option<String>,
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use url::Url;
+
+use crate::{Error, Result};
+
+/// The path of the loopback redirect URI.
+const CALLBACK_PATH: &str = "/callback";
+
+/// A request head larger than this is not a browser coming back from sign-in.
+const MAX_REQUEST_HEAD: usize = 16 * 1024;
+
+/// How long one connection to the listener may take to send its request.
+/// Browsers open speculative connections that never send anything; each
+/// connection is served on its own so that those cannot hold up the real one.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A listener on `127.0.0.1`, on a port the system picks, waiting for one
+/// browser to come back.
+pub(crate) struct Loopback {
+    listener: TcpListener,
+    port: u16,
 }
 
-impl Callback {
-    pub(super) fn from_url(url: &Url) -> Self {
-        let mut c = Callback::default();
-        for (k, v) in url.query_pairs() {
-            let slot = match k.as_ref() {
-                "code" => &mut c.code,
-                "state" => &mut c.state,
-                "error" => &mut c.error,
-                "error_description" => &mut c.error_description,
-                _ => continue,
-            };
-            slot.get_or_insert_with(|| v.into_owned());
-        }
-        c
+impl Loopback {
+    /// Listens; the sign-in fails early when this machine refuses.
+    pub(crate) async fn bind() -> Result<Self> {
+        let refused = |e: std::io::Error| Error::SignIn {
+            detail: format!("cannot listen on 127.0.0.1 for the browser's answer: {e}"),
+        };
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .await
+            .map_err(refused)?;
+        let port = listener.local_addr().map_err(refused)?.port();
+        Ok(Self { listener, port })
     }
 
-    /// The answer is ours and carries a code; otherwise why not.
-    pub(super) fn check(&self, sent: &CsrfToken) -> Result<()> {
-        // Compared through hashes so that the time taken says nothing about
-        // how much of a guessed state matched.
-        let ours = Sha256::digest(sent.secret().as_bytes());
-        let matches = self
-            .state
-            .as_ref()
-            .is_some_and(|s| Sha256::digest(s.as_bytes()) == ours);
-        if !matches {
-            return Err(Error::SignIn {
-                detail: "the answer that reached Keepsake was not for this sign-in (its state did not match), so it was refused and nothing was stored; run `keepsake login` again".into(),
-            });
-        }
-        if let Some(error) = &self.error {
-            let detail = if error == "access_denied" {
-                "you declined the sign-in in the browser".to_owned()
-            } else {
-                format!(
-                    "the platform refused the sign-in ({error}: {})",
-                    self.error_description
-                        .as_deref()
-                        .unwrap_or("no details given")
-                )
-            };
-            return Err(Error::SignIn { detail });
-        }
-        if self.code.as_deref().is_none_or(str::is_empty) {
-            return Err(Error::SignIn {
-                detail: "the browser came back without an authorization code; run `keepsake login` again".into(),
-            });
-        }
-        Ok(())
+    /// Where the browser is sent back to. RFC 8252 §8.3: the IP literal,
+    /// not `localhost`, which may resolve elsewhere.
+    pub(crate) fn redirect_uri(&self) -> String {
+        format!("http://127.0.0.1:{}{CALLBACK_PATH}", self.port)
+    }
+
+    /// The first request for the callback path within `timeout`: the
+    /// connection (to answer on) and the address it asked for, whose query
+    /// holds the answer. Stops listening either way: one answer only.
+    pub(crate) async fn wait(self, timeout: Duration) -> Option<(TcpStream, Url)> {
+        tokio::time::timeout(timeout, wait_for_callback(&self.listener))
+            .await
+            .ok()
     }
 }
 
 /// Accepts connections until one asks for the callback path; everything else
 /// gets a `404` (favicon) or `405`, and the connection is closed.
-pub(super) async fn wait_for_callback(listener: &TcpListener) -> (TcpStream, Callback) {
+pub(crate) async fn wait_for_callback(listener: &TcpListener) -> (TcpStream, Url) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -92,7 +88,7 @@ pub(super) async fn wait_for_callback(listener: &TcpListener) -> (TcpStream, Cal
 }
 
 /// Reads one request; hands back the connection if it is for the callback.
-pub(super) async fn serve_connection(mut stream: TcpStream) -> Option<(TcpStream, Callback)> {
+pub(crate) async fn serve_connection(mut stream: TcpStream) -> Option<(TcpStream, Url)> {
     let head = match tokio::time::timeout(CONNECTION_TIMEOUT, read_head(&mut stream)).await {
         Ok(Head::Complete(h)) => h,
         Ok(Head::TooLarge) => {
@@ -133,7 +129,7 @@ pub(super) async fn serve_connection(mut stream: TcpStream) -> Option<(TcpStream
         .await;
         return None;
     }
-    Some((stream, Callback::from_url(&url)))
+    Some((stream, url))
 }
 
 enum Head {
@@ -168,7 +164,7 @@ async fn read_head(stream: &mut TcpStream) -> Head {
 }
 
 /// Sends one HTML answer and closes the connection.
-pub(super) async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
+pub(crate) async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
     let head = format!(
         "HTTP/1.1 {status}\r\n\
          Content-Type: text/html; charset=utf-8\r\n\
@@ -190,14 +186,14 @@ pub(super) async fn respond(stream: &mut TcpStream, status: &str, body: &str) {
     let _ = tokio::time::timeout(CONNECTION_TIMEOUT, write).await;
 }
 
-pub(super) fn success_page() -> String {
+pub(crate) fn success_page() -> String {
     page(
         "Signed in to Keepsake — you can close this tab",
         "Keepsake has your sign-in. Return to Keepsake to continue.",
     )
 }
 
-pub(super) fn error_page(message: &str) -> String {
+pub(crate) fn error_page(message: &str) -> String {
     page(
         "Keepsake could not sign you in",
         &format!("{message}. You can close this tab and return to Keepsake."),
@@ -230,3 +226,35 @@ fn escape_html(s: &str) -> String {
     }
     out
 }
+
+/// Tells the browser how the sign-in ended (a short page), and closes the
+/// connection.
+pub(crate) async fn tell<T>(stream: &mut TcpStream, result: &Result<T>) {
+    let (status, page) = match result {
+        Ok(_) => ("200 OK", success_page()),
+        Err(e) => ("400 Bad Request", error_page(&e.to_string())),
+    };
+    respond(stream, status, &page).await;
+}
+
+/// The first value of `name` in the query of `url`.
+pub(crate) fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// "5 minutes", "1 minute", "90 seconds".
+pub(crate) fn describe(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        60 => "1 minute".into(),
+        s if s >= 60 && s % 60 == 0 => format!("{} minutes", s / 60),
+        1 => "1 second".into(),
+        s => format!("{s} seconds"),
+    }
+}
+
+#[cfg(test)]
+#[path = "loopback_tests.rs"]
+mod tests;
