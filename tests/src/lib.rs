@@ -7,6 +7,7 @@ use std::time::Duration;
 pub mod hostile;
 pub mod procs;
 pub mod proxy;
+pub mod wordpress;
 
 use keepsake_platform::{Config, PlatformState, seed};
 use serde_json::Value;
@@ -240,15 +241,28 @@ pub fn ids(items: &[Value]) -> Vec<i64> {
         .collect()
 }
 
-/// The Python of the venv `cargo xtask setup` makes (with the Library of
-/// Congress `bagit` validator), under the workspace's target folder
-/// (`CARGO_TARGET_DIR` when set, as xtask reads it); `None` without it.
-pub fn venv_python() -> Option<std::path::PathBuf> {
+/// The workspace's target folder (`CARGO_TARGET_DIR` when set, as xtask
+/// reads it), where the venvs and the seeded test servers are cached.
+pub fn target_dir() -> std::path::PathBuf {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+    match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => root.join(dir),
         _ => root.join("target"),
-    };
-    let p = target.join("xtask/venv/bin/python");
+    }
+}
+
+/// The Python of the venv `cargo xtask setup` makes (with the Library of
+/// Congress `bagit` validator); `None` without it.
+pub fn venv_python() -> Option<std::path::PathBuf> {
+    let p = target_dir().join("xtask/venv/bin/python");
     p.is_file().then_some(p)
+}
+
+/// A loopback port nothing listens on right now (for a server started as
+/// a process of its own, which binds it itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }

@@ -55,8 +55,9 @@ pub fn store(global: &Global) -> Result<Arc<dyn CredentialStore>> {
     })
 }
 
-/// Tokens for the platform: `KEEPSAKE_TOKEN` (automation, never stored), or
-/// the stored sign-in.
+/// Tokens for the platform: `KEEPSAKE_TOKEN` (automation, never stored;
+/// with `KEEPSAKE_USER`, the user name it goes with, as a WordPress
+/// application password does), or the stored sign-in.
 pub async fn tokens(
     global: &Global,
     platform: &PlatformUrl,
@@ -64,10 +65,14 @@ pub async fn tokens(
     if let Ok(token) = std::env::var("KEEPSAKE_TOKEN")
         && !token.trim().is_empty()
     {
-        return Ok(Arc::new(keepsake_core::client::StaticToken::new(
-            keepsake_core::Secret::new(token.trim()),
-            platform,
-        )));
+        let token = keepsake_core::Secret::new(token.trim());
+        // A WordPress application password goes with its user name.
+        return Ok(Arc::new(match std::env::var("KEEPSAKE_USER") {
+            Ok(user) if !user.trim().is_empty() => {
+                keepsake_core::client::StaticToken::basic(user.trim(), token, platform)
+            }
+            _ => keepsake_core::client::StaticToken::new(token, platform),
+        }));
     }
     let source = TokenSource::load(store(global)?, &normalise_platform(platform)).await?;
     Ok(Arc::new(source))

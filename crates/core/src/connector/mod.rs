@@ -23,6 +23,7 @@
 
 pub mod keepsake;
 mod types;
+pub mod wordpress;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -234,7 +235,7 @@ impl dyn Connector {
 
 /// Every connector Keepsake has, in the order detection tries them.
 pub fn all() -> Vec<Arc<dyn Connector>> {
-    vec![keepsake()]
+    vec![keepsake(), wordpress()]
 }
 
 /// The connector of `kind` (as stored with credentials or in a manifest).
@@ -342,6 +343,11 @@ fn hostname() -> String {
 /// The Keepsake Export API v1, the engine's first connector.
 pub fn keepsake() -> Arc<dyn Connector> {
     Arc::new(keepsake::KeepsakeApi)
+}
+
+/// WordPress's REST API.
+pub fn wordpress() -> Arc<dyn Connector> {
+    Arc::new(wordpress::WordPress)
 }
 
 #[cfg(test)]
