@@ -88,8 +88,9 @@ pub struct Exchange {
     pub answered: Option<Instant>,
 }
 
-/// When the fault fires: on the first request whose path contains
-/// `path_contains` after `skip` such requests have passed, once.
+/// When the fault fires: on the first request whose path and query contain
+/// `path_contains` after `skip` such requests have passed, once. (The
+/// query counts: WordPress names its routes there.)
 #[derive(Debug, Clone)]
 pub struct Trigger {
     /// A part of the path (`"/posts"`, `"/messages"`); empty for any.
@@ -207,15 +208,14 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
     if let Some(hook) = &inner.hook {
         hook(parts.method.as_str(), &path_q).await;
     }
-    let spoil =
-        inner.fault != Fault::None && parts.uri.path().contains(&inner.trigger.path_contains) && {
-            let n = inner.matched.fetch_add(1, Ordering::SeqCst);
-            n >= inner.trigger.skip
-                && n < inner
-                    .trigger
-                    .skip
-                    .saturating_add(inner.trigger.times.max(1))
-        };
+    let spoil = inner.fault != Fault::None && path_q.contains(&inner.trigger.path_contains) && {
+        let n = inner.matched.fetch_add(1, Ordering::SeqCst);
+        n >= inner.trigger.skip
+            && n < inner
+                .trigger
+                .skip
+                .saturating_add(inner.trigger.times.max(1))
+    };
     if spoil {
         match inner.fault {
             Fault::HugeErrorBody(bytes) => {

@@ -8,20 +8,20 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::Target;
-use crate::common::{Home, archives};
+use crate::common::archives;
 use crate::expect;
 
 /// A whole archive and every part of a split one pass every validator; the
 /// parts together hold what the whole one does; a copy with one byte
 /// flipped in a stored file is rejected by each tool.
 pub async fn every_archive_passes_every_validator(t: &Target) {
-    let home = Home::with_token(&t.url, &t.token);
-    let whole = expect::completed(&home.export(&[], Duration::from_secs(120)));
+    let home = crate::home(&t.url, t);
+    let whole = expect::completed(t, &home.export(&[], Duration::from_secs(120)));
     expect::valid(&home, &whole);
 
-    let split_home = Home::with_token(&t.url, &t.token);
+    let split_home = crate::home(&t.url, t);
     let run = split_home.export(&["--split-size", "256KiB"], Duration::from_secs(120));
-    let first = expect::completed(&run);
+    let first = expect::completed(t, &run);
     let parts = archives(&split_home.out());
     assert!(parts.len() >= 3, "split into parts: {parts:?}");
     assert!(parts.contains(&first), "{first:?} in {parts:?}");

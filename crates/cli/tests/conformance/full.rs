@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{Home, archives};
+use crate::common::archives;
 use crate::expect;
 use crate::{Holdings, Target};
 
@@ -21,9 +21,9 @@ pub async fn a_full_export_holds_exactly_what_the_server_holds(t: &Target) {
         "the seeded account holds records"
     );
     assert!(!held.files.is_empty(), "the seeded account holds files");
-    let home = Home::with_token(&t.url, &t.token);
+    let home = crate::home(&t.url, t);
     let run = home.export(&[], Duration::from_secs(120));
-    let archive = expect::completed(&run);
+    let archive = expect::completed(t, &run);
     assert_eq!(archives(&home.out()), vec![archive.clone()], "one archive");
     expect::holds_exactly(t, &archive, &held);
     expect::valid(&home, &archive);

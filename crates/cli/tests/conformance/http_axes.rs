@@ -8,7 +8,7 @@ use keepsake_tests::proxy::{Fault, FaultProxy, Trigger};
 use serde_json::Value;
 
 use crate::Target;
-use crate::common::{Home, archives, assert_no_finished_archive, assert_no_token};
+use crate::common::{archives, assert_no_finished_archive, assert_no_token};
 
 fn trigger(t: &Target) -> Trigger {
     Trigger {
@@ -22,11 +22,11 @@ fn trigger(t: &Target) -> Trigger {
 /// it, retries, and completes, with memory bounded.
 pub async fn a_huge_error_body_is_capped_and_retried(t: &Target) {
     let proxy = FaultProxy::start(&t.url, Fault::HugeErrorBody(1 << 30), trigger(t)).await;
-    let home = Home::with_token(&proxy.url, &t.token);
+    let home = crate::home(&proxy.url, t);
     let run = home.export(&[], Duration::from_secs(180));
     assert!(!run.killed, "{}", run.text());
     assert_eq!(proxy.spoiled(), 1, "{:?}", proxy.seen());
-    crate::expect::completed(&run);
+    crate::expect::completed(t, &run);
     assert!(
         run.peak_rss_kib < 200 << 10,
         "peak RSS {} KiB while a 1 GiB error body arrived",
@@ -39,11 +39,11 @@ pub async fn a_huge_error_body_is_capped_and_retried(t: &Target) {
 /// window (shortened to 1 s here), asked again, and the export completes.
 pub async fn a_trickling_body_is_given_up_and_retried(t: &Target) {
     let proxy = FaultProxy::start(&t.url, Fault::Trickle(Duration::from_secs(5)), trigger(t)).await;
-    let home = Home::with_token(&proxy.url, &t.token);
+    let home = crate::home(&proxy.url, t);
     let run = home.export(&["--http-stall-secs", "1"], Duration::from_secs(120));
     assert!(!run.killed, "the trickle was waited out: {}", run.text());
     assert_eq!(proxy.spoiled(), 1, "{:?}", proxy.seen());
-    crate::expect::completed(&run);
+    crate::expect::completed(t, &run);
     assert!(
         run.took < Duration::from_secs(60),
         "the trickled page held the export {:?}",
@@ -56,7 +56,7 @@ pub async fn a_trickling_body_is_given_up_and_retried(t: &Target) {
 /// what was fetched is kept and no finished-looking archive is left.
 pub async fn a_retry_after_past_the_ceiling_stops_at_once(t: &Target) {
     let proxy = FaultProxy::start(&t.url, Fault::RetryAfter(999_999), trigger(t)).await;
-    let home = Home::with_token(&proxy.url, &t.token);
+    let home = crate::home(&proxy.url, t);
     let run = home.export(&[], Duration::from_secs(60));
     assert!(!run.killed, "{}", run.text());
     assert_eq!(run.code(), 6, "exit 6 is \"try later\": {}", run.text());

@@ -99,7 +99,7 @@ impl Server for Reference {
         Box::pin(async move { self.token() })
     }
 
-    fn expired_token(&self) -> Fut<'_, String> {
+    fn expired_token(&self) -> Fut<'_, Option<String>> {
         Box::pin(async move {
             let token = self.token();
             let hash = keepsake_platform::store::hash_secret(&token);
@@ -111,7 +111,7 @@ impl Server for Reference {
                 )
                 .expect("expire the token");
             assert_eq!(n, 1, "the token was minted");
-            token
+            Some(token)
         })
     }
 
@@ -199,6 +199,7 @@ async fn target_with(posts: Option<u64>) -> (Platform, Target) {
     let t = Target {
         url: p.url.clone(),
         token: server.token(),
+        env: Vec::new(),
         page_path: "/posts",
         file_path: "/content",
         record_key,
@@ -206,6 +207,7 @@ async fn target_with(posts: Option<u64>) -> (Platform, Target) {
         features: Features {
             snapshot: true,
             writes: Some("data/posts.json"),
+            exact_counts: true,
         },
         server: Arc::new(server),
     };

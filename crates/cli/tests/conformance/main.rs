@@ -53,6 +53,8 @@ mod credentials;
 mod tokens;
 // The Keepsake Export API v1, against the reference platform.
 mod keepsake;
+// WordPress's REST API, against a real WordPress on MariaDB.
+mod wordpress;
 
 /// What a check needs of a connector's server.
 pub struct Target {
@@ -60,9 +62,13 @@ pub struct Target {
     pub url: String,
     /// A token of the account to export, for `KEEPSAKE_TOKEN`.
     pub token: String,
-    /// A part of the path of one paged collection's requests (`/posts`).
+    /// What else the CLI needs to know of the sign-in (`KEEPSAKE_KIND`,
+    /// `KEEPSAKE_USER` for WordPress's HTTP Basic).
+    pub env: Vec<(&'static str, String)>,
+    /// A part of the path and query of one paged collection's requests
+    /// (`/posts`), and of no other request.
     pub page_path: &'static str,
-    /// A part of the path of file downloads (`/content`).
+    /// A part of the path and query of file downloads (`/content`).
     pub file_path: &'static str,
     /// The key of a record, as the connector declares it (`id`,
     /// `event_id`…); `None` for a record without one.
@@ -78,6 +84,12 @@ pub struct Target {
     pub server: Arc<dyn Server>,
 }
 
+/// A private home whose CLI talks to `url` (the server, or a proxy in
+/// front of it) as `t`'s account.
+pub fn home(url: &str, t: &Target) -> common::Home {
+    common::Home::with_env(url, &t.token, t.env.clone())
+}
+
 /// Capability flags: what a check may expect of the platform.
 #[derive(Debug, Clone, Copy)]
 pub struct Features {
@@ -87,6 +99,8 @@ pub struct Features {
     /// The archive entry of the collection [`Server::write`] writes to
     /// (`data/posts.json`), when the platform can be written to.
     pub writes: Option<&'static str>,
+    /// The platform's counts are exact (not estimates that writes move).
+    pub exact_counts: bool,
 }
 
 /// A future a [`Server`] returns.
@@ -100,8 +114,9 @@ pub trait Server: Send + Sync {
     /// A new token of the account, as good as [`Target::token`].
     fn fresh_token(&self) -> Fut<'_, String>;
     /// A token of the account that the platform issued and that has
-    /// expired.
-    fn expired_token(&self) -> Fut<'_, String>;
+    /// expired; `None` where the platform's credentials do not expire
+    /// (WordPress's application passwords).
+    fn expired_token(&self) -> Fut<'_, Option<String>>;
     /// Withdraws `token`, as its owner signing out elsewhere would.
     fn revoke(&self, token: String) -> Fut<'_, ()>;
     /// Writes a new record into the collection of [`Features::writes`];

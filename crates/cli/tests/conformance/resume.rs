@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use keepsake_tests::proxy::{Exchange, Fault, FaultProxy, Trigger};
 
 use crate::Target;
-use crate::common::{Home, assert_no_finished_archive, watch};
+use crate::common::{assert_no_finished_archive, watch};
 use crate::expect;
 
 /// How long the proxy holds every answer: slow enough to kill the walk
@@ -21,10 +21,6 @@ const DELAY: Duration = Duration::from_millis(200);
 /// page before it is allowed, and at least two earlier ones are not.
 const GRACE: Duration = DELAY;
 
-fn route(path: &str) -> &str {
-    path.split('?').next().unwrap_or(path)
-}
-
 /// Kills the export once three pages of the paged collection are in and a
 /// fourth is in flight, resumes it, and compares what each run fetched.
 pub async fn a_kill_9_then_a_resume_fetches_nothing_twice(t: &Target) {
@@ -35,8 +31,8 @@ pub async fn a_kill_9_then_a_resume_fetches_nothing_twice(t: &Target) {
         times: usize::MAX,
     };
     let proxy = FaultProxy::start(&t.url, Fault::Delay(DELAY), every).await;
-    let home = Home::with_token(&proxy.url, &t.token);
-    let is_page = |e: &Exchange| e.method == "GET" && route(&e.path).contains(t.page_path);
+    let home = crate::home(&proxy.url, t);
+    let is_page = |e: &Exchange| e.method == "GET" && e.path.contains(t.page_path);
 
     let args = home.export_args(&[]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -73,7 +69,7 @@ pub async fn a_kill_9_then_a_resume_fetches_nothing_twice(t: &Target) {
     let first = proxy.exchanges();
 
     let run = home.export(&["--resume"], Duration::from_secs(120));
-    let archive = expect::completed(&run);
+    let archive = expect::completed(t, &run);
     let report = run.result().expect("result");
     assert_eq!(report["resumed"], true, "{report}");
     let second = &proxy.exchanges()[first.len()..];

@@ -12,7 +12,6 @@ use std::time::Duration;
 use keepsake_tests::proxy::{Fault, FaultProxy, Hook, Trigger};
 
 use crate::Target;
-use crate::common::Home;
 use crate::expect;
 
 #[derive(Default)]
@@ -41,8 +40,7 @@ pub async fn records_written_and_deleted_during_the_walk_are_neither_lost_nor_do
         let (changes, server, page_path) = (changes.clone(), t.server.clone(), t.page_path);
         let before = before.clone();
         Arc::new(move |method: &str, path: &str| {
-            let is_page =
-                method == "GET" && path.split('?').next().unwrap_or("").contains(page_path);
+            let is_page = method == "GET" && path.contains(page_path);
             let (changes, server, before) = (changes.clone(), server.clone(), before.clone());
             Box::pin(async move {
                 if !is_page {
@@ -75,8 +73,8 @@ pub async fn records_written_and_deleted_during_the_walk_are_neither_lost_nor_do
         times: 0,
     };
     let proxy = FaultProxy::start_hooked(&t.url, Fault::None, every, Some(hook)).await;
-    let home = Home::with_token(&proxy.url, &t.token);
-    let archive = expect::completed(&home.export(&[], Duration::from_secs(120)));
+    let home = crate::home(&proxy.url, t);
+    let archive = expect::completed(t, &home.export(&[], Duration::from_secs(120)));
 
     // What the server holds now, read before the changes are looked at:
     // the lock is not held across the wait.

@@ -22,6 +22,7 @@ pub struct Home {
     dir: tempfile::TempDir,
     platform: String,
     token: String,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Home {
@@ -32,10 +33,17 @@ impl Home {
 
     /// A home whose CLI talks to `platform` with `token`.
     pub fn with_token(platform: &str, token: &str) -> Self {
+        Self::with_env(platform, token, Vec::new())
+    }
+
+    /// A home whose CLI talks to `platform` with `token` and `env` (the
+    /// platform's kind, the user a password goes with).
+    pub fn with_env(platform: &str, token: &str, env: Vec<(&'static str, String)>) -> Self {
         Self {
             dir: tempfile::tempdir().expect("tmp"),
             platform: platform.to_owned(),
             token: token.to_owned(),
+            env,
         }
     }
 
@@ -58,6 +66,7 @@ impl Home {
             .env("KEEPSAKE_PLATFORM", &self.platform)
             .env("KEEPSAKE_TOKEN", &self.token)
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (*k, v.as_str())))
             .args(args)
             .stdin(Stdio::null());
         c

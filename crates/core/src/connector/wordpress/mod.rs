@@ -223,9 +223,13 @@ impl Connector for WordPress {
                 containers: Vec::new(),
                 notes,
             };
+            // The counts, asked at once.
             let wanted = wanted(request)?;
-            for name in wanted {
-                let count = estimate(client, &session, name).await?;
+            let counts = futures_util::future::try_join_all(
+                wanted.iter().map(|name| estimate(client, &session, name)),
+            )
+            .await?;
+            for (name, count) in wanted.into_iter().zip(counts) {
                 session.categories.insert(
                     name.to_owned(),
                     Estimate {
@@ -257,29 +261,42 @@ impl Connector for WordPress {
     ) -> BoxFuture<'a, Result<Page>> {
         Box::pin(async move {
             let name = &*category.name;
-            let page = match name {
-                "tags" | "categories" => {
-                    walk::terms(client, &format!("/wp/v2/{name}"), cursor).await
+            // (Every failure of the walk goes through `explain` below.)
+            let page = async {
+                match name {
+                    "tags" | "categories" => {
+                        walk::terms(client, &format!("/wp/v2/{name}"), cursor).await
+                    }
+                    "revisions" => {
+                        // Revisions are read by whoever may edit their post:
+                        // an author's own posts, but pages only for editors.
+                        let edit_pages = session.notes["edit_pages"].as_bool() == Some(true);
+                        let parents = |kind: &str| {
+                            if kind == "pages" && !edit_pages {
+                                return None;
+                            }
+                            let mut w = dated(session, kind)?;
+                            w.query.push(("_fields", "id,date,_links".into()));
+                            Some(w)
+                        };
+                        walk::revisions(client, &parents, cursor).await
+                    }
+                    _ => {
+                        let w = dated(session, name).ok_or_else(|| unknown(name))?;
+                        let (items, next) =
+                            walk::by_date(client, &w, &DateCursor::decode(cursor)?).await?;
+                        Ok(Page {
+                            items,
+                            next_cursor: next.map(|n| n.encode()),
+                        })
+                    }
                 }
-                "revisions" => {
-                    let parents = |kind: &str| {
-                        let mut w = dated(session, kind)?;
-                        w.query.push(("_fields", "id,date,_links".into()));
-                        Some(w)
-                    };
-                    walk::revisions(client, &parents, cursor).await
-                }
-                _ => {
-                    let w = dated(session, name).ok_or_else(|| unknown(name))?;
-                    let (items, next) =
-                        walk::by_date(client, &w, &DateCursor::decode(cursor)?).await?;
-                    Ok(Page {
-                        items,
-                        next_cursor: next.map(|n| n.encode()),
-                    })
-                }
-            };
-            page.map_err(|e| refused(e, "read this account's data"))
+            }
+            .await;
+            match page {
+                Ok(p) => Ok(p),
+                Err(e) => Err(explain(client, e, "read this account's data").await),
+            }
         })
     }
 
@@ -473,6 +490,33 @@ fn original(m: wire::Media) -> Option<FileRef> {
         // Uploads are served without a sign-in; none goes with them.
         auth: Auth::Omit,
     })
+}
+
+/// A refusal in the middle of a walk, explained. WordPress takes a revoked
+/// application password for an anonymous visitor, so the sign-in ending
+/// shows as whatever an anonymous visitor gets for the question (a 400 for
+/// `status=any`, a 401, a 403): when `users/me` no longer knows the
+/// account, that is what it is, and the answer is to sign in again.
+async fn explain(client: &ApiClient, e: Error, doing: &str) -> Error {
+    let asked_as_nobody = matches!(
+        e,
+        Error::Status {
+            status: 400..=403,
+            ..
+        }
+    ) && matches!(
+        me(client).await,
+        Err(Error::Status { status: 401, .. } | Error::SignIn { .. })
+    );
+    if asked_as_nobody {
+        return Error::SignIn {
+            detail: "WordPress no longer accepts this sign-in (its application password was \
+                     revoked or changed): it answers as it answers a visitor; sign in again, \
+                     and the export continues where it stopped"
+                .into(),
+        };
+    }
+    refused(e, doing)
 }
 
 /// WordPress's refusals of this account (401 and 403) mean its sign-in
