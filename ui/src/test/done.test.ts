@@ -68,7 +68,8 @@ describe('Done', () => {
     render(App, { app });
     expect(screen.getByRole('heading', { level: 1, name: /incomplete/ })).toBeTruthy();
     expect(screen.getByText(/media file 5 is missing/)).toBeTruthy();
-    expect(screen.getByText(/missing 1/)).toBeTruthy();
+    // Regression: the count and "(missing 1)" ran together as "7(missing 1)".
+    expect(screen.getByText('7 (missing 1)')).toBeTruthy();
   });
 });
 
