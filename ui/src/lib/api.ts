@@ -1,5 +1,6 @@
 // The shell's commands, typed by the generated bindings. Nothing secret
-// comes back from any of them; a pasted access token goes in once.
+// comes back from any of them; a pasted access token or a typed password
+// goes in once.
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type {
   Account,
@@ -20,6 +21,9 @@ export interface Api {
   signInWithBrowser(support: boolean): Promise<Account>;
   cancelSignIn(): Promise<boolean>;
   signInWithToken(token: string): Promise<Account>;
+  /** A user name and a password (Matrix) or an application password
+   * (WordPress). */
+  signInWithPassword(user: string, password: string): Promise<Account>;
   whoAmI(): Promise<Account | null>;
   signOut(): Promise<void>;
   findCustomer(login: string): Promise<Customer>;
@@ -48,6 +52,7 @@ export const tauriApi: Api = {
   signInWithBrowser: (support) => invoke('sign_in_with_browser', { support }),
   cancelSignIn: () => invoke('cancel_sign_in'),
   signInWithToken: (token) => invoke('sign_in_with_token', { token }),
+  signInWithPassword: (user, password) => invoke('sign_in_with_password', { user, password }),
   whoAmI: () => invoke('who_am_i'),
   signOut: () => invoke('sign_out'),
   findCustomer: (login) => invoke('find_customer', { login }),

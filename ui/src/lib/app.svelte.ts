@@ -5,6 +5,7 @@ import { toIpcError } from './api';
 import type {
   Account,
   AuditView,
+  CategoryEstimate,
   Customer,
   ExportRequest,
   ExportSummary,
@@ -17,8 +18,6 @@ import type {
 
 export type Screen = 'loading' | 'signIn' | 'choose' | 'progress' | 'done' | 'history' | 'resume';
 
-export const ALL_CATEGORIES = ['profile', 'posts', 'comments', 'likes', 'connections', 'media'];
-
 /** The part sizes offered, in decimal units as the CLI's `--split-size`
  * reads them (2 GB = 2,000,000,000 bytes) and `bytes()` shows them. */
 export const SPLIT_SIZES: { bytes: number; label: string }[] = [
@@ -29,16 +28,23 @@ export const SPLIT_SIZES: { bytes: number; label: string }[] = [
   { bytes: 50_000_000_000, label: '50 GB' },
 ];
 
-/** The contract's order, for display; unknown categories last. */
-function order(name: string): number {
-  const i = ALL_CATEGORIES.indexOf(name);
-  return i < 0 ? ALL_CATEGORIES.length : i;
+/** The engine's count of the files the records name (the manifest's
+ * `media_files`): not a platform's category, so no platform labels it. */
+export const FILES_COUNT = 'media_files';
+
+/** A category as people see it: its label and, for one that belongs to a
+ * room (or another container), that container's name. */
+export interface CategoryInfo {
+  name: string;
+  label: string;
+  container: string | null;
 }
 
 export interface CategoryProgress {
   name: string;
   fetched: number;
-  expected: number;
+  /** Announced; `null` where the platform announces no count. */
+  expected: number | null;
 }
 
 export interface Progress {
@@ -53,13 +59,19 @@ export interface Progress {
   resumed: boolean;
 }
 
+/** No platform chosen yet. */
+function noPlatform(demo = false): PlatformInfo {
+  return { url: null, demo, kind: null, name: null, offers: [], categories: [], problem: null };
+}
+
 function emptyProgress(): Progress {
   return { phase: 'opening', categories: [], done: 0, total: 0, rate: 0, etaSecs: null, waiting: null, warnings: [], resumed: false };
 }
 
 export class KeepsakeApp {
   screen = $state<Screen>('loading');
-  platform = $state<PlatformInfo>({ url: null, demo: false });
+  /** The chosen platform: what it is, how one signs in, its categories. */
+  platform = $state<PlatformInfo>(noPlatform());
   account = $state<Account | null>(null);
   /** What is in progress, in words ("Signing in…"), or null. */
   busy = $state<string | null>(null);
@@ -70,7 +82,8 @@ export class KeepsakeApp {
 
   // Choose
   destination = $state('');
-  selected = $state<string[]>([...ALL_CATEGORIES]);
+  /** Names of the chosen categories (all of them, until one is unticked). */
+  selected = $state<string[]>([]);
   since = $state('');
   until = $state('');
   /** CSV files and the offline viewer beside the JSON (always there). */
@@ -93,6 +106,13 @@ export class KeepsakeApp {
   auditChecks = $state<Record<string, VerifyResult | IpcError>>({});
 
   private retryLast: (() => Promise<void>) | null = null;
+
+  /** Categories met beyond the platform's own (a Matrix account's rooms),
+   * in the order met: their labels and containers, for every screen. */
+  private met = $state<CategoryInfo[]>([]);
+  /** Found categories already offered on the Choose screen: a new one is
+   * ticked when it first appears, one unticked stays unticked. */
+  private offered = new Set<string>();
 
   constructor(private api: Api) {}
 
@@ -125,7 +145,7 @@ export class KeepsakeApp {
       const account = this.api.whoAmI();
       // Awaited below, after the others; not an unhandled rejection meanwhile.
       account.catch(() => undefined);
-      this.platform = await platform;
+      this.usePlatform(await platform);
       this.destination = await destination;
       this.account = this.platform.url ? await account : null;
     }, () => this.init());
@@ -136,6 +156,7 @@ export class KeepsakeApp {
   private async afterSignIn(): Promise<void> {
     const pending = await this.attempt('Looking for an interrupted export…', () => this.api.pendingResume());
     if (pending) {
+      this.learn(pending.categories);
       this.pending = pending;
       this.screen = 'resume';
     } else {
@@ -145,10 +166,31 @@ export class KeepsakeApp {
 
   // -- signing in -----------------------------------------------------------
 
-  async setPlatform(url: string): Promise<boolean> {
-    const info = await this.attempt('Checking the address…', () => this.api.setPlatform(url));
-    if (info) this.platform = info;
-    return !!info;
+  private usePlatform(info: PlatformInfo): void {
+    const same = info.url === this.platform.url && info.kind === this.platform.kind;
+    this.platform = info;
+    if (same && this.selected.length) return;
+    this.selected = info.categories.map((c) => c.name);
+    this.offered.clear();
+    this.met = [];
+  }
+
+  /** Asks the address what platform it is (and remembers both); what was
+   * found, or `undefined` when it cannot be reached or is not a platform
+   * Keepsake knows (then `error` says why). */
+  async setPlatform(url: string): Promise<PlatformInfo | undefined> {
+    const address = url.trim();
+    const info = await this.attempt(`Finding out what ${address} is…`, () => this.api.setPlatform(address));
+    if (info) this.usePlatform(info);
+    return info;
+  }
+
+  /** Asks the chosen platform again (it could not be asked before). */
+  async refreshPlatform(): Promise<void> {
+    const info = await this.attempt(`Asking ${this.platform.url ?? 'the platform'} what it is…`, () =>
+      this.api.getPlatform(),
+    );
+    if (info) this.usePlatform(info);
   }
 
   async signInWithBrowser(support: boolean): Promise<void> {
@@ -177,6 +219,17 @@ export class KeepsakeApp {
     }
   }
 
+  /** `user` as typed around spaces; the password exactly as typed. */
+  async signInWithPassword(user: string, password: string): Promise<void> {
+    const account = await this.attempt(`Signing in to ${this.platform.name ?? 'the platform'}…`, () =>
+      this.api.signInWithPassword(user.trim(), password),
+    );
+    if (account) {
+      this.account = account;
+      await this.afterSignIn();
+    }
+  }
+
   async signOut(): Promise<void> {
     if (this.preparation) {
       const request = this.preparation.request;
@@ -195,6 +248,61 @@ export class KeepsakeApp {
     this.screen = 'signIn';
   }
 
+  // -- categories -----------------------------------------------------------
+
+  /** Remembers what an export said of its categories (labels, rooms). A
+   * category already known keeps its label unless the new one says more. */
+  private learn(categories: CategoryEstimate[]): void {
+    for (const c of categories) {
+      if (this.platform.categories.some((p) => p.name === c.name)) continue;
+      const known = this.met.find((m) => m.name === c.name);
+      const says = c.label !== c.name || c.container !== null;
+      if (!known) this.met.push({ name: c.name, label: c.label, container: c.container });
+      else if (says) Object.assign(known, { label: c.label, container: c.container });
+    }
+  }
+
+  /** A category's label and container, as the platform or an export gave
+   * them (its name when neither did). */
+  describe(name: string): CategoryInfo {
+    const own = this.platform.categories.find((c) => c.name === name);
+    if (own) return { name, label: own.label, container: null };
+    const met = this.met.find((c) => c.name === name);
+    if (met) return { ...met };
+    return { name, label: name === FILES_COUNT ? 'Downloaded files' : name, container: null };
+  }
+
+  /** Where a category goes in a list: the platform's own in its order, then
+   * those an export found in the order met, then anything else. */
+  private rank(name: string): number {
+    const own = this.platform.categories.findIndex((c) => c.name === name);
+    if (own >= 0) return own;
+    const met = this.met.findIndex((c) => c.name === name);
+    if (met >= 0) return this.platform.categories.length + met;
+    return Number.MAX_SAFE_INTEGER;
+  }
+
+  /** `items` in the platform's order (see `rank`); ties by name. */
+  byCategory<T extends { name: string }>(items: T[]): T[] {
+    return [...items].sort((a, b) => this.rank(a.name) - this.rank(b.name) || a.name.localeCompare(b.name));
+  }
+
+  /** The categories an export can be limited to: the platform's own, then
+   * those the prepared export found beyond them (a Matrix account's rooms,
+   * two categories each). */
+  choices = $derived.by<CategoryInfo[]>(() => {
+    const own = this.platform.categories.map((c) => ({ name: c.name, label: c.label, container: null }));
+    const found = (this.preparation?.categories ?? [])
+      .filter((c) => !this.platform.categories.some((p) => p.name === c.name))
+      .map((c) => ({ name: c.name, label: c.label, container: c.container }));
+    return [...own, ...found];
+  });
+
+  /** The chosen categories' names, in the order shown. */
+  chosen(): string[] {
+    return this.choices.map((c) => c.name).filter((n) => this.selected.includes(n));
+  }
+
   // -- choosing -------------------------------------------------------------
 
   toChoose(): void {
@@ -203,13 +311,14 @@ export class KeepsakeApp {
   }
 
   /** The request as the Choose screen describes it; `categories` left out
-   * when all are chosen. */
+   * when all are chosen (so that whatever the export finds is in it). */
   request(withCategories = true): ExportRequest {
-    const all = this.selected.length === ALL_CATEGORIES.length;
+    const chosen = this.chosen();
+    const all = chosen.length === this.choices.length;
     return {
       subjectId: this.onBehalf ? this.customer?.id : undefined,
       reason: this.onBehalf ? this.reason.trim() || undefined : undefined,
-      categories: withCategories && !all ? ALL_CATEGORIES.filter((c) => this.selected.includes(c)) : undefined,
+      categories: withCategories && !all ? chosen : undefined,
       since: this.since || undefined,
       until: this.until || undefined,
       destination: this.destination,
@@ -241,6 +350,15 @@ export class KeepsakeApp {
       () => this.prepare(),
     );
     this.preparing = false;
+    if (p) {
+      this.learn(p.categories);
+      for (const c of p.categories) {
+        const own = this.platform.categories.some((x) => x.name === c.name);
+        if (own || this.offered.has(c.name)) continue;
+        this.offered.add(c.name);
+        if (!this.selected.includes(c.name)) this.selected.push(c.name);
+      }
+    }
     this.preparation = p ?? null;
   }
 
@@ -266,7 +384,7 @@ export class KeepsakeApp {
   canStart(): boolean {
     return (
       (!this.busy || this.preparing) &&
-      this.selected.length > 0 &&
+      this.chosen().length > 0 &&
       this.destination.trim() !== '' &&
       (!this.onBehalf || (!!this.customer && this.reason.trim() !== ''))
     );
@@ -318,9 +436,8 @@ export class KeepsakeApp {
         p.phase = e.phase;
         break;
       case 'preflight':
-        p.categories = e.categories
-          .map((c) => ({ name: c.name, fetched: 0, expected: c.records }))
-          .sort((a, b) => order(a.name) - order(b.name));
+        this.learn(e.categories);
+        p.categories = this.byCategory(e.categories.map((c) => ({ name: c.name, fetched: 0, expected: c.records })));
         break;
       case 'category': {
         const c = p.categories.find((x) => x.name === e.name);

@@ -24,7 +24,7 @@ export function explain(e: IpcError): Explained {
     case 'sign_in':
       return {
         title: 'Sign-in did not finish',
-        body: 'The platform did not confirm the sign-in. Try again, or use an access token.',
+        body: 'The platform did not confirm the sign-in. Try again, or sign in another way the platform offers below.',
         action: 'dismiss',
         actionLabel: 'OK',
       };

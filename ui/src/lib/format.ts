@@ -17,6 +17,17 @@ export function count(n: number): string {
   return n.toLocaleString('en-US');
 }
 
+/** A count the platform may not announce: `null` is "not announced"
+ * rather than a misleading 0. */
+export function announced(n: number | null): string {
+  return n === null ? 'not announced' : count(n);
+}
+
+/** "1 item", "120 items". */
+export function items(n: number): string {
+  return `${count(n)} ${n === 1 ? 'item' : 'items'}`;
+}
+
 /** 75 → "1 min 15 s", 3700 → "1 h 2 min". */
 export function duration(secs: number): string {
   const s = Math.max(0, Math.round(secs));
@@ -41,29 +52,4 @@ export function dateTime(iso: string): string {
   if (Number.isNaN(d.getTime())) return iso;
   const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
   return `${d.getDate()} ${months[d.getMonth()]} ${d.getFullYear()}, ${clock(iso)}`;
-}
-
-const LABELS: Record<string, string> = {
-  profile: 'Profile',
-  posts: 'Posts',
-  comments: 'Comments',
-  likes: 'Likes',
-  connections: 'Followers and following',
-  media: 'Photos and files',
-  media_files: 'Downloaded files',
-};
-
-export function categoryLabel(name: string): string {
-  return LABELS[name] ?? name;
-}
-
-const ORDER = ['profile', 'posts', 'comments', 'likes', 'connections', 'media', 'media_files'];
-
-/** Sorts by the contract's category order (unknown names last, by name). */
-export function byCategory<T extends { name: string }>(items: T[]): T[] {
-  const rank = (n: string) => {
-    const i = ORDER.indexOf(n);
-    return i < 0 ? ORDER.length : i;
-  };
-  return [...items].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../App.svelte';
-import { alice, appWith, audit, preparation, splitSummary, summary } from './fixtures';
+import { alice, appWith, audit, preparation, splitSummary, summary, wordpressPlatform, wpAdmin, wpPreparation } from './fixtures';
 
 async function finished(over = {}) {
   const r = appWith({ whoAmI: async () => alice, ...over });
@@ -56,6 +56,40 @@ describe('Done', () => {
     expect(screen.queryByRole('table', { name: 'Parts' })).toBeNull();
   });
 
+  it('shows the platform’s labels, and “not announced” rather than 0 where it announces no count', async () => {
+    const { app } = await finished({
+      getPlatform: async () => wordpressPlatform,
+      whoAmI: async () => wpAdmin,
+      prepareExport: async () => wpPreparation,
+      startExport: async () => ({
+        ...summary,
+        counts: [
+          { name: 'revisions', expected: null, retrieved: 31 },
+          { name: 'posts', expected: 11, retrieved: 11 },
+          { name: 'media_files', expected: null, retrieved: 4 },
+          { name: 'pages', expected: 12, retrieved: 10 },
+        ],
+      }),
+    });
+    render(App, { app });
+    const rows = within(screen.getByRole('table', { name: 'Completeness' })).getAllByRole('row').slice(1);
+    expect(rows.map((r) => Array.from(r.children).map((c) => c.textContent?.trim()))).toEqual([
+      ['Posts', '11', '11'],
+      ['Pages', '12', '10 (missing 2)'],
+      ['Revisions', 'not announced', '31'],
+      ['Downloaded files', 'not announced', '4'],
+    ]);
+    expect(rows.map((r) => r.classList.contains('short'))).toEqual([false, true, false, false]);
+    expect(screen.getByTestId('not-announced-hint').textContent).toMatch(/does not say how many there are/);
+  });
+
+  it('says nothing of unannounced counts when every count was announced', async () => {
+    const { app } = await finished();
+    render(App, { app });
+    expect(screen.queryByTestId('not-announced-hint')).toBeNull();
+    expect(screen.queryByText('not announced')).toBeNull();
+  });
+
   it('says an archive is incomplete and what is missing', async () => {
     const { app } = await finished({
       startExport: async () => ({
@@ -83,6 +117,9 @@ describe('History', () => {
     expect(screen.getByTestId('chain-status').textContent).toContain('The log is intact: 2 records');
     expect(screen.getByText('Ticket 4411: customer asked for a copy')).toBeTruthy();
     expect(screen.getByText('Cancelled')).toBeTruthy();
+    // Categories by the platform's label; none listed is all of them.
+    expect(screen.getByRole('cell', { name: 'Posts' })).toBeTruthy();
+    expect(screen.getByRole('cell', { name: 'All' })).toBeTruthy();
     await user.click(screen.getByRole('button', { name: /Verify keepsake-alice.zip/ }));
     expect(await screen.findByText('Intact')).toBeTruthy();
     expect(api.verifyArchive).toHaveBeenCalledWith('/tmp/keepsake-alice.zip');

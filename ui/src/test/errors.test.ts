@@ -22,7 +22,7 @@ async function alert(code: string, title: string, body: RegExp, engineSays: stri
 }
 
 describe('errors in plain words, with the next step', () => {
-  it('sign_in: the browser sign-in did not finish; OK, then an access token is still there', async () => {
+  it('sign_in: the browser sign-in did not finish; the other ways in are still there', async () => {
     const user = userEvent.setup();
     const { app } = appWith({ signInWithBrowser: refuse('sign_in', 'the authorization code was refused (400)') });
     await app.init();
@@ -31,14 +31,14 @@ describe('errors in plain words, with the next step', () => {
     const banner = await alert(
       'sign_in',
       'Sign-in did not finish',
-      /Try again, or use an access token/,
+      /Try again, or sign in another way the platform offers/,
       'the authorization code was refused (400)',
     );
     expect(app.account).toBeNull();
     // The next steps are the screen's own buttons, still there below it.
     expect(within(banner).queryByRole('button')).toBeNull();
     expect(screen.getByRole('button', { name: 'Sign in with your browser' })).toBeTruthy();
-    expect(screen.getByRole('button', { name: 'Use an access token' })).toBeTruthy();
+    expect(screen.getByRole('button', { name: 'Use a personal access token' })).toBeTruthy();
   });
 
   it('forbidden: a support export needs a support account', async () => {

@@ -1,20 +1,114 @@
 // A fake shell for component tests, and sample data shaped by the bindings.
 import { vi } from 'vitest';
 import type { Api } from '../lib/api';
-import type { Account, AuditView, ExportSummary, Preparation } from '../lib/bindings';
+import type { Account, AuditView, ExportSummary, PlatformInfo, Preparation } from '../lib/bindings';
 import { KeepsakeApp } from '../lib/app.svelte';
 
+/** The reference platform, as the shell describes it once detected. */
+export const keepsakePlatform: PlatformInfo = {
+  url: 'http://127.0.0.1:9000',
+  demo: false,
+  kind: 'keepsake-export-api',
+  name: 'Keepsake Export API v1',
+  offers: [
+    { flow: 'browser', label: 'Sign in with your browser', secretLabel: null },
+    { flow: 'token', label: 'Use a personal access token', secretLabel: 'Personal access token' },
+  ],
+  categories: [
+    { name: 'profile', label: 'Profile' },
+    { name: 'posts', label: 'Posts' },
+    { name: 'comments', label: 'Comments' },
+    { name: 'likes', label: 'Likes' },
+    { name: 'connections', label: 'Connections' },
+    { name: 'media', label: 'Media' },
+  ],
+  problem: null,
+};
+
+/** A WordPress site that offers application passwords. */
+export const wordpressPlatform: PlatformInfo = {
+  url: 'https://blog.example',
+  demo: false,
+  kind: 'wordpress',
+  name: 'WordPress',
+  offers: [
+    { flow: 'browser', label: 'Sign in with your browser (WordPress asks you to approve Keepsake)', secretLabel: null },
+    {
+      flow: 'password',
+      label: 'Use an application password (Users → Profile → Application Passwords)',
+      secretLabel: 'Application password',
+    },
+  ],
+  categories: [
+    { name: 'profile', label: 'Profile' },
+    { name: 'posts', label: 'Posts' },
+    { name: 'pages', label: 'Pages' },
+    { name: 'comments', label: 'Comments' },
+    { name: 'media', label: 'Media' },
+    { name: 'revisions', label: 'Revisions' },
+    { name: 'tags', label: 'Tags' },
+    { name: 'categories', label: 'Categories' },
+  ],
+  problem: null,
+};
+
+/** A Matrix home server: a password first, rooms found when an export opens. */
+export const matrixPlatform: PlatformInfo = {
+  url: 'https://matrix.example.org',
+  demo: false,
+  kind: 'matrix',
+  name: 'Matrix',
+  offers: [
+    { flow: 'password', label: 'Sign in with your Matrix password', secretLabel: 'Password' },
+    { flow: 'browser', label: 'Sign in with single sign-on', secretLabel: null },
+  ],
+  categories: [
+    { name: 'profile', label: 'Profile' },
+    { name: 'account_data', label: 'Account settings' },
+  ],
+  problem: null,
+};
+
+/** No platform chosen yet (first launch). */
+export const noPlatform: PlatformInfo = {
+  url: null,
+  demo: false,
+  kind: null,
+  name: null,
+  offers: [],
+  categories: [],
+  problem: null,
+};
+
 export const alice: Account = {
-  id: 1,
+  id: '1',
   login: 'alice',
   displayName: 'Alice Example',
   role: 'user',
-  scopes: ['export:self'],
   support: false,
+  supportMeans: 'a support-staff sign-in (the export:any scope)',
   platform: 'http://127.0.0.1:9000',
+  platformName: 'Keepsake Export API v1',
+  snapshot: true,
+  platformRecord: true,
 };
 
-export const carol: Account = { ...alice, id: 3, login: 'carol', displayName: 'Carol Support', role: 'support', scopes: ['export:self', 'export:any'], support: true };
+export const carol: Account = { ...alice, id: '3', login: 'carol', displayName: 'Carol Support', role: 'support', support: true };
+
+/** A WordPress administrator: may export others, but the site keeps no
+ * record of it and holds nothing still while it is read. */
+export const wpAdmin: Account = {
+  id: '7',
+  login: 'admin',
+  displayName: 'Site Admin',
+  role: 'support',
+  support: true,
+  supportMeans: "an administrator of the site (who may read every user's posts, comments and media)",
+  platform: 'https://blog.example',
+  platformName: 'WordPress',
+  snapshot: false,
+  platformRecord: false,
+};
 
 export const preparation: Preparation = {
   exportId: 'exp_0123456789abcdef',
@@ -22,17 +116,45 @@ export const preparation: Preparation = {
   subject: 'alice',
   actor: 'alice',
   categories: [
-    { name: 'comments', records: 40, bytes: 12000 },
-    { name: 'connections', records: 12, bytes: 2000 },
-    { name: 'likes', records: 30, bytes: 3000 },
-    { name: 'media', records: 8, bytes: 4_200_000 },
-    { name: 'posts', records: 120, bytes: 90_000 },
-    { name: 'profile', records: 1, bytes: 800 },
+    { name: 'comments', label: 'Comments', container: null, records: 40, bytes: 12000 },
+    { name: 'connections', label: 'Connections', container: null, records: 12, bytes: 2000 },
+    { name: 'likes', label: 'Likes', container: null, records: 30, bytes: 3000 },
+    { name: 'media', label: 'Media', container: null, records: 8, bytes: 4_200_000 },
+    { name: 'posts', label: 'Posts', container: null, records: 120, bytes: 90_000 },
+    { name: 'profile', label: 'Profile', container: null, records: 1, bytes: 800 },
   ],
   resumed: false,
   neededBytes: 75_000_000,
   freeBytes: 52_000_000_000,
   request: { destination: '/home/alice/Downloads/Keepsake' },
+};
+
+/** A WordPress site's export: no counts announced for revisions. */
+export const wpPreparation: Preparation = {
+  ...preparation,
+  subject: 'admin',
+  actor: 'admin',
+  categories: wordpressPlatform.categories.map((c, i) => ({
+    ...c,
+    container: null,
+    records: c.name === 'revisions' ? null : 10 + i,
+    bytes: 1000 * (i + 1),
+  })),
+};
+
+/** A Matrix account's export: two categories per room it found. */
+export const matrixPreparation: Preparation = {
+  ...preparation,
+  subject: '@alice:example.org',
+  actor: '@alice:example.org',
+  categories: [
+    { name: 'profile', label: 'Profile', container: null, records: 1, bytes: 500 },
+    { name: 'account_data', label: 'Account settings', container: null, records: null, bytes: 2000 },
+    { name: 'room_1_state', label: 'Room state', container: 'Project chat', records: null, bytes: 4000 },
+    { name: 'room_1_timeline', label: 'Messages', container: 'Project chat', records: null, bytes: 90_000 },
+    { name: 'room_2_state', label: 'Room state', container: 'Family', records: null, bytes: 3000 },
+    { name: 'room_2_timeline', label: 'Messages', container: 'Family', records: null, bytes: 50_000 },
+  ],
 };
 
 export const summary: ExportSummary = {
@@ -106,14 +228,15 @@ export const audit: AuditView = {
 
 export function fakeApi(over: Partial<Api> = {}): Api {
   const api: Api = {
-    getPlatform: vi.fn(async () => ({ url: 'http://127.0.0.1:9000', demo: false })),
-    setPlatform: vi.fn(async (url: string) => ({ url, demo: false })),
+    getPlatform: vi.fn(async () => keepsakePlatform),
+    setPlatform: vi.fn(async (url: string) => ({ ...wordpressPlatform, url })),
     signInWithBrowser: vi.fn(async () => alice),
     cancelSignIn: vi.fn(async () => true),
     signInWithToken: vi.fn(async () => alice),
+    signInWithPassword: vi.fn(async () => wpAdmin),
     whoAmI: vi.fn(async () => null),
     signOut: vi.fn(async () => {}),
-    findCustomer: vi.fn(async (login: string) => ({ id: 1, login, displayName: 'Alice Example' })),
+    findCustomer: vi.fn(async (login: string) => ({ id: '1', login, displayName: 'Alice Example' })),
     defaultDestination: vi.fn(async () => '/home/alice/Downloads/Keepsake'),
     chooseFolder: vi.fn(async () => '/media/usb'),
     prepareExport: vi.fn(async () => preparation),
@@ -125,8 +248,9 @@ export function fakeApi(over: Partial<Api> = {}): Api {
     showInFolder: vi.fn(async () => {}),
     auditLog: vi.fn(async () => audit),
     exportAuditCsv: vi.fn(async () => 2),
-    ...over,
   };
+  // Overrides are spies too, so that a test can ask how they were called.
+  for (const [name, f] of Object.entries(over)) (api as unknown as Record<string, unknown>)[name] = vi.fn(f);
   return api;
 }
 

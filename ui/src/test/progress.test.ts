@@ -1,18 +1,30 @@
 import { describe, expect, it } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/svelte';
+import { render, screen, waitFor, within } from '@testing-library/svelte';
 import userEvent from '@testing-library/user-event';
 import App from '../App.svelte';
-import type { ProgressEvent } from '../lib/bindings';
-import { alice, appWith } from './fixtures';
+import type { Api } from '../lib/api';
+import type { CategoryEstimate, ProgressEvent } from '../lib/bindings';
+import { alice, appWith, matrixPlatform, matrixPreparation } from './fixtures';
+
+/** A category as the preflight event carries it (the shell sends the name
+ * as the label, and no container: the Choose screen's preparation has them). */
+const est = (name: string, records: number | null, bytes = 1000): CategoryEstimate => ({
+  name,
+  label: name,
+  container: null,
+  records,
+  bytes,
+});
 
 /** An app in the middle of an export that the test drives event by event. */
-async function exporting() {
+async function exporting(over: Partial<Api> = {}) {
   let send: (e: ProgressEvent) => void = () => {};
   let finish: (v: any) => void = () => {};
   let fail: (e: any) => void = () => {};
   let started = false;
   const r = appWith({
     whoAmI: async () => alice,
+    ...over,
     startExport: (_req, onEvent) => {
       started = true;
       send = onEvent;
@@ -23,6 +35,7 @@ async function exporting() {
     },
   });
   await r.app.init();
+  await waitFor(() => expect(r.app.preparation).not.toBeNull());
   void r.app.start();
   await waitFor(() => expect(started).toBe(true));
   return { ...r, send: (e: ProgressEvent) => send(e), finish: (v: any) => finish(v), fail: (e: any) => fail(e) };
@@ -32,7 +45,7 @@ describe('Progress', () => {
   it('shows a bar per category with ARIA values, bytes, rate and time left', async () => {
     const { app, send } = await exporting();
     render(App, { app });
-    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: [{ name: 'profile', records: 1, bytes: 900 }, { name: 'posts', records: 120, bytes: 90000 }, { name: 'likes', records: 30, bytes: 3000 }] });
+    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: [est('profile', 1, 900), est('likes', 30, 3000), est('posts', 120, 90000)] });
     send({ event: 'phase', phase: 'fetching' });
     send({ event: 'category', name: 'profile', fetched: 1, expected: 1 });
     send({ event: 'category', name: 'posts', fetched: 60, expected: 120 });
@@ -45,6 +58,13 @@ describe('Progress', () => {
     expect(bar.getAttribute('aria-valuetext')).toBe('60 of 120');
     const profile = screen.getByRole('progressbar', { name: 'Profile' });
     expect(profile.getAttribute('aria-valuetext')).toBe('1 of 1');
+    // In the platform's order, whatever order the preflight sent.
+    expect(screen.getAllByRole('progressbar').map((b) => b.getAttribute('aria-labelledby'))).toEqual([
+      'bytes-label',
+      'cat-profile-label',
+      'cat-posts-label',
+      'cat-likes-label',
+    ]);
     const bytes = screen.getByRole('progressbar', { name: 'Downloaded' });
     expect(bytes.getAttribute('aria-valuetext')).toContain('2.0 MB of about 4.0 MB');
     expect(bytes.getAttribute('aria-valuetext')).toContain('500 KB/s');
@@ -137,5 +157,70 @@ describe('Progress', () => {
     fail({ code: 'signed_out', message: '401' });
     await waitFor(() => expect(app.screen).toBe('signIn'));
     expect((await screen.findByRole('alert')).textContent).toContain('You are signed out');
+  });
+});
+
+describe('Progress, where the platform announces no counts', () => {
+  const matrix = {
+    getPlatform: async () => matrixPlatform,
+    whoAmI: async () => ({ ...alice, id: '@alice:example.org', platformName: 'Matrix' }),
+    prepareExport: async () => matrixPreparation,
+  };
+
+  it('counts up with an indeterminate bar, then shows the total once fetched', async () => {
+    const { app, send } = await exporting(matrix);
+    render(App, { app });
+    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: matrixPreparation.categories.map((c) => est(c.name, c.records)) });
+    send({ event: 'phase', phase: 'fetching' });
+    send({ event: 'category', name: 'room_1_timeline', fetched: 250, expected: null });
+    send({ event: 'category', name: 'profile', fetched: 1, expected: 1 });
+    // Labelled as the preparation said, with the room it belongs to.
+    const messages = await screen.findByRole('progressbar', { name: 'Project chat: Messages' });
+    await waitFor(() => expect(messages.getAttribute('aria-valuetext')).toBe('250 so far'));
+    expect(messages.hasAttribute('aria-valuenow')).toBe(false);
+    expect(messages.hasAttribute('aria-valuemax')).toBe(false);
+    expect(screen.getByText('250 so far')).toBeTruthy();
+    expect(screen.queryByText(/of 0/)).toBeNull();
+    expect(screen.getByRole('progressbar', { name: 'Profile' }).getAttribute('aria-valuetext')).toBe('1 of 1');
+
+    send({ event: 'phase', phase: 'finishing' });
+    await waitFor(() => expect(messages.getAttribute('aria-valuetext')).toBe('250'));
+    expect(messages.getAttribute('aria-valuenow')).toBe('250');
+    expect(messages.getAttribute('aria-valuemax')).toBe('250');
+  });
+
+  it('keeps many rooms usable: running ones in a scrollable list, finished ones folded away', async () => {
+    const user = userEvent.setup();
+    const rooms = Array.from({ length: 12 }, (_, i) => i + 1);
+    const categories: CategoryEstimate[] = [
+      { name: 'profile', label: 'Profile', container: null, records: 1, bytes: 500 },
+      ...rooms.flatMap((i) => [
+        { name: `room_${i}_state`, label: 'Room state', container: `Room ${i}`, records: null, bytes: 100 },
+        { name: `room_${i}_timeline`, label: 'Messages', container: `Room ${i}`, records: i === 1 ? 40 : null, bytes: 100 },
+      ]),
+    ];
+    const { app, send } = await exporting({ ...matrix, prepareExport: async () => ({ ...matrixPreparation, categories }) });
+    render(App, { app });
+    send({ event: 'preflight', exportId: 'exp_1', resumed: false, categories: categories.map((c) => est(c.name, c.records)) });
+    send({ event: 'phase', phase: 'fetching' });
+    send({ event: 'category', name: 'profile', fetched: 1, expected: 1 });
+    send({ event: 'category', name: 'room_1_timeline', fetched: 40, expected: 40 });
+    send({ event: 'category', name: 'room_2_timeline', fetched: 7, expected: null });
+
+    const list = await screen.findByRole('region', { name: 'Categories still downloading' });
+    await waitFor(() => expect(screen.getByTestId('categories-finished').textContent).toContain('2 of 25 categories finished'));
+    expect(list.tabIndex).toBe(0);
+    expect(within(list).getAllByRole('progressbar')).toHaveLength(23);
+    expect(within(list).queryByRole('progressbar', { name: 'Profile' })).toBeNull();
+    expect(within(list).getByRole('progressbar', { name: 'Room 2: Messages' }).getAttribute('aria-valuetext')).toBe('7 so far');
+
+    const folded = screen.getByText('Finished: 2 categories').closest('details') as HTMLDetailsElement;
+    expect(folded.open).toBe(false);
+    await user.click(screen.getByText('Finished: 2 categories'));
+    expect(folded.open).toBe(true);
+    expect(within(folded).getAllByRole('listitem').map((li) => li.textContent?.replace(/\s+/g, ' ').trim())).toEqual([
+      'Profile — 1 of 1',
+      'Room 1: Messages — 40 of 40',
+    ]);
   });
 });

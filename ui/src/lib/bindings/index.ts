@@ -10,13 +10,36 @@ url: string | null,
  * True when the app was started against the embedded demo platform
  * (`KEEPSAKE_PLATFORM`).
  */
-demo: boolean, };
+demo: boolean, 
+/**
+ * Its kind of API (`keepsake-export-api`, `wordpress`, `matrix`),
+ * when one is chosen.
+ */
+kind: string | null, 
+/**
+ * What it is, for people ("WordPress"), when one is chosen.
+ */
+name: string | null, 
+/**
+ * The ways to sign in it offers, the one to prefer first.
+ */
+offers: Array<SignInOffer>, 
+/**
+ * The categories it always has, in the order to show them (an export
+ * may find more, such as a Matrix account's rooms).
+ */
+categories: Array<CategoryChoice>, 
+/**
+ * Why it could not be asked what it is (unreachable), when it could
+ * not.
+ */
+problem: string | null, };
 
 export type Account = { 
 /**
- * Platform id.
+ * Platform id (`42`, `@alice:example.org`).
  */
-id: number, 
+id: string, 
 /**
  * Login name.
  */
@@ -30,23 +53,37 @@ displayName: string,
  */
 role: string, 
 /**
- * Granted scopes.
- */
-scopes: Array<string>, 
-/**
- * May export other accounts (`export:any`).
+ * May export other accounts.
  */
 support: boolean, 
 /**
+ * What support access is on this platform, in its terms.
+ */
+supportMeans: string, 
+/**
  * The platform signed in to.
  */
-platform: string, };
+platform: string, 
+/**
+ * What the platform is ("WordPress").
+ */
+platformName: string, 
+/**
+ * Whether the platform binds an export to a snapshot (records written
+ * during it neither appear nor shift it).
+ */
+snapshot: boolean, 
+/**
+ * Whether the platform keeps its own record of exports (else only the
+ * audit log on this computer does).
+ */
+platformRecord: boolean, };
 
 export type Customer = { 
 /**
  * Platform id.
  */
-id: number, 
+id: string, 
 /**
  * Login name.
  */
@@ -60,7 +97,7 @@ export type ExportRequest = {
 /**
  * Someone else's account (support); `null` for one's own.
  */
-subjectId?: number, 
+subjectId?: string, 
 /**
  * Why (required with `subjectId`).
  */
@@ -102,9 +139,17 @@ export type CategoryEstimate = {
  */
 name: string, 
 /**
- * Records announced.
+ * What to call it ("Posts", "Messages").
  */
-records: number, 
+label: string, 
+/**
+ * The name of the room (or other container) it belongs to, if any.
+ */
+container: string | null, 
+/**
+ * Records announced, where the platform announces them.
+ */
+records: number | null, 
 /**
  * Estimated bytes.
  */
@@ -174,9 +219,9 @@ name: string,
  */
 fetched: number, 
 /**
- * Records announced.
+ * Records announced, where the platform announces them.
  */
-expected: number, } | { "event": "bytes", 
+expected: number | null, } | { "event": "bytes", 
 /**
  * Received.
  */
@@ -220,9 +265,9 @@ export type CategoryCount = {
  */
 name: string, 
 /**
- * Announced.
+ * Announced, where the platform announces counts.
  */
-expected: number, 
+expected: number | null, 
 /**
  * In the archive.
  */
