@@ -58,7 +58,8 @@ describe('screens', () => {
   it('signs in with a token, exports, verifies and shows the history', async () => {
     const page = await open({});
     await page.getByRole('heading', { name: 'Take your data home' }).waitFor();
-    await page.getByRole('button', { name: 'Use an access token' }).click();
+    await page.getByRole('heading', { name: 'Keepsake Export API v1 at http://127.0.0.1:8765' }).waitFor();
+    await page.getByRole('button', { name: 'Use a personal access token' }).click();
     await page.getByLabel('Personal access token').fill('ksp_demo');
     await page.getByRole('button', { name: 'Sign in with token' }).click();
 
@@ -196,7 +197,7 @@ describe('screens', () => {
     await page.getByRole('button', { name: 'Start export' }).click();
     await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
     const start = (await calls(page)).find((c) => c.cmd === 'start_export');
-    assert.equal(start.args.request.subjectId, 1);
+    assert.equal(start.args.request.subjectId, '1');
     assert.equal(start.args.request.reason, 'Ticket 4411');
   });
 });
@@ -312,9 +313,9 @@ describe('keyboard only', () => {
     const page = await open({ holdExport: true });
     await page.getByRole('heading', { name: 'Take your data home' }).waitFor();
     const focused = () => page.evaluate(() => document.activeElement?.textContent?.trim() || document.activeElement?.id);
-    // Tab to "Use an access token": skip link, platform field, browser button, support box, token button.
+    // Tab to the token: skip link, Change, browser button, support box, token button.
     let guard = 0;
-    while ((await focused()) !== 'Use an access token' && guard++ < 10) await page.keyboard.press('Tab');
+    while ((await focused()) !== 'Use a personal access token' && guard++ < 10) await page.keyboard.press('Tab');
     await page.keyboard.press('Enter');
     await page.keyboard.press('Tab');
     assert.equal(await focused(), 'access-token');
@@ -394,8 +395,23 @@ describe('accessibility (axe-core)', () => {
     it(`every screen has no violations (${colorScheme})`, async () => {
       const signIn = await open({ demo: true }, { colorScheme });
       await signIn.getByRole('heading', { name: 'Take your data home' }).waitFor();
-      await signIn.getByRole('button', { name: 'Use an access token' }).click();
+      await signIn.getByRole('button', { name: 'Use a personal access token' }).click();
       await noViolations(signIn, `sign in (${colorScheme})`);
+
+      // Step 1, the address; then step 2 on WordPress, with its password form.
+      const address = await open({ platform: 'none', detectMs: 400 }, { colorScheme });
+      await address.getByLabel('Platform address').waitFor();
+      await noViolations(address, `sign in, the address (${colorScheme})`);
+      await address.getByLabel('Platform address').fill('https://blog.example');
+      await address.getByRole('button', { name: 'Continue' }).click();
+      await address.getByRole('status').filter({ hasText: 'Finding out what https://blog.example is…' }).waitFor();
+      await noViolations(address, `sign in, finding out (${colorScheme})`);
+      await address.getByRole('heading', { name: 'WordPress at https://blog.example' }).waitFor();
+      await noViolations(address, `sign in, WordPress's ways in (${colorScheme})`);
+
+      const problem = await open({ platform: 'wordpress', problem: 'could not reach https://blog.example: connection refused' }, { colorScheme });
+      await problem.getByTestId('platform-problem').waitFor();
+      await noViolations(problem, `sign in, platform problem (${colorScheme})`);
 
       const page = await open({ signedIn: true }, { colorScheme });
       await page.getByTestId('estimate-posts').filter({ hasText: '150 items' }).waitFor();
@@ -448,4 +464,89 @@ describe('accessibility (axe-core)', () => {
       await noViolations(signInBanner, `error banner on sign in (${colorScheme})`);
     });
   }
+});
+
+describe('other platforms', () => {
+  it('finds out that an address is WordPress, signs in with an application password, and exports what is ticked', async () => {
+    const page = await open({ platform: 'none', detectMs: 200 });
+    const field = page.getByLabel('Platform address');
+    await field.fill('https://nothing.example');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByRole('alert').filter({ hasText: 'is not a platform Keepsake knows' }).waitFor();
+    assert.equal(await field.inputValue(), 'https://nothing.example');
+
+    await field.fill('https://blog.example/');
+    await field.press('Enter');
+    await page.getByRole('status').filter({ hasText: 'Finding out what https://blog.example/ is…' }).waitFor();
+    const found = page.getByRole('heading', { name: 'WordPress at https://blog.example' });
+    await found.waitFor();
+    // Focus follows to what was found.
+    assert.equal(await found.evaluate((h) => h === document.activeElement), true);
+    assert.deepEqual(await argsOf(page, 'set_platform'), [{ url: 'https://nothing.example' }, { url: 'https://blog.example/' }]);
+    assert.equal(await page.getByLabel(/I am support staff/).count(), 0, 'WordPress decides support rights itself');
+    assert.ok(await page.getByRole('button', { name: /^Sign in with your browser \(WordPress/ }).isVisible());
+
+    await page.getByLabel('User name').fill('  admin ');
+    const secret = page.getByLabel('Application password', { exact: true });
+    assert.equal(await secret.getAttribute('type'), 'password');
+    await secret.fill('abcd EFGH ijkl mnop');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('heading', { name: 'What should Keepsake export?' }).waitFor();
+    assert.deepEqual(await argsOf(page, 'sign_in_with_password'), [{ user: 'admin', password: 'abcd EFGH ijkl mnop' }]);
+
+    const cats = page.locator('.cats .cat-name');
+    assert.deepEqual(await cats.allTextContents(), ['Profile', 'Posts', 'Pages', 'Comments', 'Media', 'Revisions', 'Tags', 'Categories']);
+    await page.getByTestId('estimate-posts').filter({ hasText: '20 items' }).waitFor();
+    assert.doesNotMatch(await page.getByTestId('estimate-revisions').textContent(), /\b0 items/);
+    await page.getByTestId('no-snapshot').waitFor();
+    await page.getByRole('checkbox', { name: /^Revisions/ }).uncheck();
+
+    // On someone's behalf: the site keeps no record, this computer does.
+    await page.getByLabel(/A customer’s account/).check();
+    await page.getByTestId('no-platform-record').filter({ hasText: 'WordPress keeps no record of exports' }).waitFor();
+    await page.getByLabel('Customer’s login').fill('bob');
+    await page.getByRole('button', { name: 'Look up' }).click();
+    await page.getByText(/Found/).waitFor();
+    await page.getByLabel(/Reason for this export/).fill('Ticket 9');
+    await noViolations(page, 'choose (WordPress, on behalf)');
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('heading', { name: 'Your archive is ready' }).waitFor();
+    const start = (await argsOf(page, 'start_export'))[0].request;
+    assert.deepEqual(start.categories, ['profile', 'posts', 'pages', 'comments', 'media', 'tags', 'categories']);
+    assert.equal(start.subjectId, '1');
+    const revisions = page.getByRole('table', { name: 'Completeness' }).getByRole('row', { name: /Revisions/ });
+    assert.match(await revisions.textContent(), /not announced/);
+    await noViolations(page, 'done (WordPress)');
+    assert.deepEqual(page.errors, []);
+  });
+
+  it('shows a count without an announced total as "so far", with an indeterminate bar', async () => {
+    const page = await open({ platform: 'wordpress', signedIn: true, holdExport: true });
+    await page.getByTestId('estimate-posts').filter({ hasText: '20 items' }).waitFor();
+    await page.getByRole('button', { name: 'Start export' }).click();
+    await page.getByRole('heading', { name: 'Exporting' }).waitFor();
+    const revisions = page.getByRole('progressbar', { name: 'Revisions' });
+    await page.waitForFunction(() => document.querySelector('[aria-labelledby="cat-revisions-label"]')?.getAttribute('aria-valuetext') === '23 so far');
+    assert.equal(await revisions.getAttribute('aria-valuenow'), null);
+    assert.equal(await page.getByRole('progressbar', { name: 'Posts' }).getAttribute('aria-valuemax'), '20');
+    await noViolations(page, 'progress (no count announced)');
+    await page.getByRole('button', { name: 'Cancel…' }).click();
+    await page.getByRole('button', { name: 'Stop and delete' }).click();
+    await page.getByText(/what was downloaded was removed/).waitFor();
+  });
+
+  it('changes the platform from the Keepsake Export API to WordPress', async () => {
+    const page = await open({});
+    await page.getByRole('heading', { name: 'Keepsake Export API v1 at http://127.0.0.1:8765' }).waitFor();
+    assert.ok(await page.getByLabel(/I am support staff/).isVisible());
+    await page.getByRole('button', { name: 'Change' }).click();
+    const field = page.getByLabel('Platform address');
+    assert.equal(await field.evaluate((f) => f === document.activeElement), true);
+    assert.equal(await field.inputValue(), 'http://127.0.0.1:8765');
+    await field.fill('https://blog.example');
+    await field.press('Enter');
+    await page.getByRole('heading', { name: 'WordPress at https://blog.example' }).waitFor();
+    assert.equal(await page.getByLabel(/I am support staff/).count(), 0);
+    assert.deepEqual(page.errors, []);
+  });
 });
