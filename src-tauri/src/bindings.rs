@@ -15,6 +15,8 @@ fn generate() -> String {
     let cfg = Config::new().with_large_int("number");
     let decls = [
         PlatformInfo::decl(&cfg),
+        SignInOffer::decl(&cfg),
+        CategoryChoice::decl(&cfg),
         Account::decl(&cfg),
         Customer::decl(&cfg),
         ExportRequest::decl(&cfg),

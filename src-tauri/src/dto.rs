@@ -54,6 +54,9 @@ pub struct SignInOffer {
     /// For `password` and `token`: what the secret is called
     /// ("Application password").
     pub secret_label: Option<String>,
+    /// For `password`: what the user name is called ("Matrix ID or user
+    /// name").
+    pub user_label: Option<String>,
 }
 
 /// The signed-in account.
@@ -184,6 +187,18 @@ pub struct CategoryEstimate {
     pub bytes: u64,
 }
 
+impl From<export::PreparedCategory> for CategoryEstimate {
+    fn from(c: export::PreparedCategory) -> Self {
+        Self {
+            name: c.name,
+            label: c.label,
+            container: c.container,
+            records: c.records,
+            bytes: c.bytes,
+        }
+    }
+}
+
 /// An export session opened (or found interrupted) but not yet fetched.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -219,13 +234,7 @@ impl Preparation {
             categories: p
                 .categories
                 .into_iter()
-                .map(|c| CategoryEstimate {
-                    name: c.name,
-                    label: c.label,
-                    container: c.container,
-                    records: c.records,
-                    bytes: c.bytes,
-                })
+                .map(CategoryEstimate::from)
                 .collect(),
             resumed: p.resumed,
             needed_bytes: p.needed_bytes,
@@ -315,16 +324,7 @@ impl From<ExportEvent> for ProgressEvent {
                 ..
             } => ProgressEvent::Preflight {
                 export_id,
-                categories: categories
-                    .into_iter()
-                    .map(|(name, records, bytes)| CategoryEstimate {
-                        label: name.clone(),
-                        name,
-                        container: None,
-                        records,
-                        bytes,
-                    })
-                    .collect(),
+                categories: categories.into_iter().map(CategoryEstimate::from).collect(),
                 resumed,
             },
             ExportEvent::Category {
@@ -369,6 +369,10 @@ pub fn now_ms() -> u64 {
 pub struct CategoryCount {
     /// The category (`media_files` counts downloaded files).
     pub name: String,
+    /// What to call it ("Posts", "Messages", "Downloaded files").
+    pub label: String,
+    /// The room (or other container) it belongs to, if any.
+    pub container: Option<String>,
     /// Announced, where the platform announces counts.
     pub expected: Option<u64>,
     /// In the archive.
@@ -424,10 +428,19 @@ impl From<ExportReport> for ExportSummary {
             counts: r
                 .counts
                 .into_iter()
-                .map(|(name, c)| CategoryCount {
-                    name,
-                    expected: c.expected,
-                    retrieved: c.retrieved,
+                .map(|(name, c)| {
+                    let d = r.categories.iter().find(|d| d.name == name);
+                    CategoryCount {
+                        label: match d {
+                            Some(d) => d.label.clone(),
+                            None if name == "media_files" => "Downloaded files".into(),
+                            None => name.clone(),
+                        },
+                        container: d.and_then(|d| d.container.clone()),
+                        name,
+                        expected: c.expected,
+                        retrieved: c.retrieved,
+                    }
                 })
                 .collect(),
             shortfalls: r.shortfalls,

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub mod hostile;
 pub mod procs;
 pub mod proxy;
+pub mod synapse;
 pub mod wordpress;
 
 use keepsake_platform::{Config, PlatformState, seed};

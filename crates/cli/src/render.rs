@@ -67,12 +67,12 @@ fn describe_raw(event: &ExportEvent) -> Option<String> {
         } => {
             let list: Vec<String> = categories
                 .iter()
-                .map(|(c, n, _)| match n {
-                    Some(n) => format!("{c} {n}"),
-                    None => c.clone(),
+                .map(|c| match c.records {
+                    Some(n) => format!("{} {n}", c.name),
+                    None => c.name.clone(),
                 })
                 .collect();
-            let est: u64 = categories.iter().map(|(_, _, b)| b).sum();
+            let est: u64 = categories.iter().map(|c| c.bytes).sum();
             format!(
                 "{} export {export_id} (snapshot {as_of}): {} — about {}",
                 if *resumed { "resuming" } else { "opened" },

@@ -312,6 +312,7 @@ impl From<keepsake_core::connector::Offer> for SignInOffer {
             .to_owned(),
             label: o.label,
             secret_label: o.secret_label,
+            user_label: o.user_label,
         }
     }
 }

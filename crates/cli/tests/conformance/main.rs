@@ -55,6 +55,8 @@ mod tokens;
 mod keepsake;
 // WordPress's REST API, against a real WordPress on MariaDB.
 mod wordpress;
+// The Matrix client-server API, against a real Synapse.
+mod matrix;
 
 /// What a check needs of a connector's server.
 pub struct Target {

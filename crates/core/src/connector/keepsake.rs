@@ -68,6 +68,7 @@ const fn records(
         } else {
             &[]
         }),
+        marker: None,
         container: None,
     }
 }
@@ -244,11 +245,13 @@ impl Connector for KeepsakeApi {
                     flow: Flow::Browser,
                     label: "Sign in with your browser".into(),
                     secret_label: None,
+                    user_label: None,
                 },
                 Offer {
                     flow: Flow::Token,
                     label: "Use a personal access token".into(),
                     secret_label: Some("Personal access token".into()),
+                    user_label: None,
                 },
             ])
         })

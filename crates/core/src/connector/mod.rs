@@ -22,6 +22,7 @@
 //! `impl Connector`, and a line in [`all`].
 
 pub mod keepsake;
+pub mod matrix;
 mod types;
 pub mod wordpress;
 
@@ -61,10 +62,14 @@ pub struct Offer {
     pub flow: Flow,
     /// What to call it ("Sign in with your browser").
     pub label: String,
-    /// For [`Flow::Password`]: what the secret is ("Password",
-    /// "Application password").
+    /// For [`Flow::Password`] and [`Flow::Token`]: what the secret is
+    /// ("Password", "Application password").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_label: Option<String>,
+    /// For [`Flow::Password`]: what the user name is ("Matrix ID or user
+    /// name").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_label: Option<String>,
 }
 
 /// Opens the browser at a sign-in address (which holds no secret).
@@ -235,7 +240,7 @@ impl dyn Connector {
 
 /// Every connector Keepsake has, in the order detection tries them.
 pub fn all() -> Vec<Arc<dyn Connector>> {
-    vec![keepsake(), wordpress()]
+    vec![keepsake(), wordpress(), matrix()]
 }
 
 /// The connector of `kind` (as stored with credentials or in a manifest).
@@ -348,6 +353,11 @@ pub fn keepsake() -> Arc<dyn Connector> {
 /// WordPress's REST API.
 pub fn wordpress() -> Arc<dyn Connector> {
     Arc::new(wordpress::WordPress)
+}
+
+/// The Matrix client-server API.
+pub fn matrix() -> Arc<dyn Connector> {
+    Arc::new(matrix::Matrix)
 }
 
 #[cfg(test)]

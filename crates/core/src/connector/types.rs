@@ -157,10 +157,26 @@ pub struct Category {
     /// link is a credential.
     #[serde(default, skip_serializing_if = "<[Text]>::is_empty")]
     pub strip: Cow<'static, [Text]>,
+    /// Records the archive counts and names apart, because a reader must
+    /// know about them (a Matrix room's encrypted events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<Marker>,
     /// The container it belongs to (a room), by [`Container::name`];
     /// `None` for the account's own categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+}
+
+/// Records of a category counted apart: those whose value at `pointer` is
+/// `equals`, which `says` something a reader must know of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    /// Where in a record (a JSON Pointer).
+    pub pointer: Text,
+    /// The value that marks it.
+    pub equals: Text,
+    /// What marked records are, for people ("are encrypted: …").
+    pub says: Text,
 }
 
 /// Something of the account that holds categories of its own, found when

@@ -98,6 +98,7 @@ pub(super) async fn category(
         expected: shared.expected(&cat.name),
         retrieved: state.count,
         odd_text: state.odd_text,
+        marked: state.marked,
         ..Tally::default()
     };
     report(&*shared.reporter, &cat.name, &tally);
@@ -312,8 +313,15 @@ async fn walk(
             if matches!(readable, Cow::Owned(_)) {
                 tally.odd_text += 1;
             }
-            if let Some(tx) = &files_tx {
-                send_files(shared, category, &parse(&readable)?, tx).await;
+            // Parsed whole only where the category asks for it.
+            if files_tx.is_some() || category.marker.is_some() {
+                let record = parse(&readable)?;
+                if marks(category, &record) {
+                    tally.marked += 1;
+                }
+                if let Some(tx) = &files_tx {
+                    send_files(shared, category, &record, tx).await;
+                }
             }
         }
         stale = if fresh == 0 { stale + 1 } else { 0 };
@@ -326,6 +334,7 @@ async fn walk(
         state.len += buf.len() as u64;
         state.count = tally.retrieved;
         state.odd_text = tally.odd_text;
+        state.marked = tally.marked;
         state.next = page.next_cursor;
         state.earlier_keys = std::mem::take(&mut state.keys);
         state.keys = recent.turn();
@@ -337,6 +346,7 @@ async fn walk(
             count: state.count,
             keys: state.keys.clone(),
             odd_text: state.odd_text,
+            marked: state.marked,
         };
         // Write, fsync and journal off the async threads: fsync blocks for
         // milliseconds, and the other categories and the downloads share them.
@@ -418,6 +428,14 @@ pub(super) async fn single(
         }
         Cow::Owned(_) => Ok((raw.into_bytes(), true)),
     }
+}
+
+/// Whether `category`'s marker marks `record`.
+fn marks(category: &Category, record: &Value) -> bool {
+    category
+        .marker
+        .as_ref()
+        .is_some_and(|m| record.pointer(&m.pointer).and_then(Value::as_str) == Some(&*m.equals))
 }
 
 /// Sends the files `record` of `category` names to the downloads.

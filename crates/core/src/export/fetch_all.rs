@@ -62,6 +62,7 @@ fn plain(name: &str) -> Category {
         view: crate::connector::View::style("records"),
         names_files: false,
         strip: Default::default(),
+        marker: None,
         container: None,
     }
 }
@@ -90,6 +91,7 @@ pub(super) fn files_index() -> Category {
         view: crate::connector::View::style("files_index"),
         names_files: false,
         strip: Default::default(),
+        marker: None,
         container: None,
     }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::media::MediaTally;
 use super::{Counts, FILES_INDEX, FORMAT_VERSION, Formats, Outcome, Shared, StagedSession, Tally};
-use crate::connector::Category;
+use crate::connector::{Category, Container};
 
 /// The counts, shortfalls and warnings of a finished fetch.
 pub(super) struct Reckoning {
@@ -18,6 +18,8 @@ pub(super) struct Reckoning {
     pub(super) shortfalls: Vec<String>,
     pub(super) warnings: Vec<String>,
     pub(super) outcome: Outcome,
+    /// Per category, the records its marker marked, and what they are.
+    pub(super) marked: serde_json::Map<String, Value>,
 }
 
 /// The name the count of files goes by (in the report, the audit log and
@@ -32,18 +34,27 @@ pub(super) const FILES_COUNT: &str = "media_files";
 pub(super) fn reckon(
     tallies: &BTreeMap<String, Tally>,
     files: Option<&MediaTally>,
-    descriptors: &[Arc<Category>],
+    (descriptors, containers): (&[Arc<Category>], &[Container]),
     exact: bool,
 ) -> Reckoning {
     let mut counts = BTreeMap::new();
     let mut shortfalls = Vec::new();
     let mut warnings = Vec::new();
+    let mut marked = serde_json::Map::new();
     let label = |cat: &str| -> String {
         let Some(d) = descriptors.iter().find(|d| d.name == cat) else {
             return cat.to_owned();
         };
         match &d.container {
-            Some(c) => format!("{cat} ({} of {c})", d.label),
+            Some(c) => {
+                // The container's title is the platform's text: quoted,
+                // escaped where it is shown.
+                let title = containers
+                    .iter()
+                    .find(|k| k.name == *c)
+                    .map_or(c.as_str(), |k| k.title.as_str());
+                format!("{cat} ({} of \u{201c}{title}\u{201d})", d.label)
+            }
             None => cat.to_owned(),
         }
     };
@@ -94,6 +105,15 @@ pub(super) fn reckon(
                 c.retrieved
             ));
         }
+        if let Some(m) = descriptors
+            .iter()
+            .find(|d| d.name == *cat)
+            .and_then(|d| d.marker.as_ref())
+            .filter(|_| t.marked > 0)
+        {
+            warnings.push(format!("{}: {} records {}", label(cat), t.marked, m.says));
+            marked.insert(cat.clone(), json!({"records": t.marked, "says": m.says}));
+        }
         if t.odd_text > 0 {
             warnings.push(format!(
                 "{cat}: {} records hold text that is not valid Unicode (a lone surrogate); \
@@ -126,6 +146,7 @@ pub(super) fn reckon(
         shortfalls,
         warnings,
         outcome,
+        marked,
     }
 }
 
@@ -183,6 +204,9 @@ pub(super) fn manifest(
         "tool": format!("keepsake {}", crate::VERSION),
         "created_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
     });
+    if !r.marked.is_empty() {
+        manifest["marked"] = Value::Object(r.marked.clone());
+    }
     if let Some(f) = files {
         manifest["files"] = json!({
             "index": format!("data/{FILES_INDEX}.json"),

@@ -505,6 +505,8 @@ async fn one(
     let declared = file.sha256.as_deref().map(parse_sha256);
     let mut file = file.clone();
     let mut last_err = None;
+    // What the last complete attempt brought, when it did not match.
+    let mut previous: Option<(u64, [u8; 32])> = None;
     for attempt in 0..ATTEMPTS {
         shared.check_cancelled()?;
         let (len, sha, crc32, sent) = match transfer(shared, &file, body).await {
@@ -542,9 +544,32 @@ async fn one(
             Some(d) => d == Some(sha),
             None => true,
         };
-        if size_ok && sha_ok {
+        // Nothing vouches for a file the platform declares neither a size
+        // nor a checksum of (a Matrix avatar): a copy cut short by the way
+        // would pass as whole. It is taken when two downloads agree.
+        let unvouched = file.size.is_none() && declared.is_none();
+        if size_ok && sha_ok && (!unvouched || previous == Some((len, sha))) {
             return Ok((len, sha, crc32));
         }
+        if unvouched && size_ok {
+            previous = Some((len, sha));
+            body.discard()?;
+            continue;
+        }
+        // Without a checksum, the declared size may be what is wrong (a
+        // Matrix client's word): the same bytes twice are taken as the
+        // file, with a warning; a cut copy would not come twice alike.
+        if declared.is_none() && sent.is_none_or(|n| len == n) && previous == Some((len, sha)) {
+            shared.reporter.report(ExportEvent::Warning {
+                message: format!(
+                    "file {} was declared as {} bytes, but the platform sent the same {len} bytes twice; it is kept as sent",
+                    shown_name(&file),
+                    file.size.unwrap_or(0)
+                ),
+            });
+            return Ok((len, sha, crc32));
+        }
+        previous = Some((len, sha));
         // Wrong bytes: start this file over (a later attempt may get a good copy).
         body.discard()?;
         let expected = match (&file.size, &file.sha256, sent) {

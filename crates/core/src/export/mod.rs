@@ -163,6 +163,8 @@ pub(crate) struct Tally {
     odd_text: u64,
     /// Why the platform withheld the rest, when it did.
     withheld: Option<String>,
+    /// Records the category's marker marks.
+    marked: u64,
 }
 
 use crate::connector::{Connector, Ending, Session};
@@ -333,11 +335,7 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Preflight {
         export_id: session.export_id.clone(),
         as_of: session.as_of.clone(),
-        categories: session
-            .categories
-            .iter()
-            .map(|(k, v)| (k.clone(), v.count, v.bytes))
-            .collect(),
+        categories: session::described(&*opts.connector, session),
         resumed,
     });
     reporter.report(ExportEvent::Phase {
@@ -453,7 +451,12 @@ async fn fetch_and_assemble(
     });
     let descriptors = fetch_all::descriptors(&shared, session);
     let exact = shared.connector.features().exact_counts;
-    let reckoning = manifest::reckon(&tallies, files.as_ref(), &descriptors, exact);
+    let reckoning = manifest::reckon(
+        &tallies,
+        files.as_ref(),
+        (&descriptors, &session.containers),
+        exact,
+    );
     let manifest = manifest::manifest(
         &shared,
         staged,
@@ -467,6 +470,7 @@ async fn fetch_and_assemble(
         shortfalls,
         mut warnings,
         outcome,
+        ..
     } = reckoning;
     let send = zip_tx.send(assemble::Job::Finish { manifest });
     drop(zip_tx);
@@ -485,6 +489,7 @@ async fn fetch_and_assemble(
     let archive_kept_bytes = finished.parts.iter().map(|p| p.kept_bytes).sum();
     warnings.extend(finished.warnings);
     Ok(ExportReport {
+        categories: session::described(&*opts.connector, session),
         outcome,
         export_id: session.export_id.clone(),
         archive,

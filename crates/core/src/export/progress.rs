@@ -41,8 +41,8 @@ pub enum ExportEvent {
         export_id: String,
         /// The snapshot time.
         as_of: String,
-        /// `(category, expected records where announced, estimated bytes)`.
-        categories: Vec<(String, Option<u64>, u64)>,
+        /// Each category: what it is, and what the platform announced.
+        categories: Vec<super::PreparedCategory>,
         /// Whether this run continues an earlier one.
         resumed: bool,
     },

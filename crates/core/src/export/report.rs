@@ -42,6 +42,9 @@ pub struct ExportReport {
     pub until: Option<String>,
     /// Per category, and the files the records name (`media_files`).
     pub counts: BTreeMap<String, Counts>,
+    /// What each category is (its label, its container), for showing the
+    /// counts.
+    pub categories: Vec<super::PreparedCategory>,
     /// Why the export is incomplete, if it is.
     pub shortfalls: Vec<String>,
     /// Things worth knowing that did not stop the export.

@@ -214,8 +214,33 @@ pub(super) async fn open_or_resume(
     Ok((me, staging_dir, staged, resumed))
 }
 
+/// Every category of `s`, as a front end shows it.
+pub(super) fn described(
+    connector: &(dyn Connector + 'static),
+    s: &Session,
+) -> Vec<PreparedCategory> {
+    s.categories
+        .iter()
+        .map(|(name, e)| {
+            let d = connector.category_in(s, name);
+            PreparedCategory {
+                name: name.clone(),
+                label: d
+                    .as_ref()
+                    .map_or_else(|| name.clone(), |d| d.label.to_string()),
+                container: d
+                    .and_then(|d| d.container)
+                    .and_then(|c| s.containers.iter().find(|k| k.name == c))
+                    .map(|c| c.title.clone()),
+                records: e.count,
+                bytes: e.bytes,
+            }
+        })
+        .collect()
+}
+
 /// One category of a prepared export.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PreparedCategory {
     /// Its name (`posts`, `room_0003_events`).
     pub name: String,
@@ -265,25 +290,7 @@ pub async fn prepare(client: &ApiClient, opts: &ExportOptions) -> Result<Prepare
         as_of: s.as_of.clone(),
         subject: s.subject.login.clone(),
         actor: s.actor.login.clone(),
-        categories: s
-            .categories
-            .iter()
-            .map(|(name, e)| {
-                let d = opts.connector.category_in(s, name);
-                PreparedCategory {
-                    name: name.clone(),
-                    label: d
-                        .as_ref()
-                        .map_or_else(|| name.clone(), |d| d.label.to_string()),
-                    container: d
-                        .and_then(|d| d.container)
-                        .and_then(|c| s.containers.iter().find(|k| k.name == c))
-                        .map(|c| c.title.clone()),
-                    records: e.count,
-                    bytes: e.bytes,
-                }
-            })
-            .collect(),
+        categories: described(&*opts.connector, s),
         resumed,
         needed_bytes: needed_space(
             &s.categories,

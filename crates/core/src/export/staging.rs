@@ -54,6 +54,9 @@ pub enum Checkpoint {
         /// `crate::json_text`), for the report's warning.
         #[serde(default, skip_serializing_if = "is_zero")]
         odd_text: u64,
+        /// Records stored so far that the category's marker marks.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        marked: u64,
     },
     /// A file is verified and in `media/{slug}.bin`.
     Media {
@@ -203,6 +206,8 @@ pub struct CategoryState {
     pub earlier_keys: Vec<String>,
     /// Records stored whose text is not valid Unicode.
     pub odd_text: u64,
+    /// Records stored that the category's marker marks.
+    pub marked: u64,
     /// Every page arrived.
     pub done: bool,
 }
@@ -300,6 +305,7 @@ impl Staging {
                     count,
                     keys,
                     odd_text,
+                    marked,
                 }) => {
                     let done = next.is_none();
                     let earlier_keys = cats.remove(&cat).map(|s| s.keys).unwrap_or_default();
@@ -312,6 +318,7 @@ impl Staging {
                             keys,
                             earlier_keys,
                             odd_text,
+                            marked,
                             done,
                         },
                     );
@@ -392,6 +399,7 @@ mod tests {
             count: 2,
             keys: vec!["5".into(), "4".into()],
             odd_text: 0,
+            marked: 0,
         })
         .expect("rec");
         s.record(&Checkpoint::Page {
@@ -401,6 +409,7 @@ mod tests {
             count: 4,
             keys: vec!["9".into(), "$b:x".into()],
             odd_text: 1,
+            marked: 2,
         })
         .expect("rec");
         s.record(&Checkpoint::Media {
@@ -436,6 +445,7 @@ mod tests {
                 keys: vec!["9".into(), "$b:x".into()],
                 earlier_keys: vec!["5".into(), "4".into()],
                 odd_text: 1,
+                marked: 2,
                 done: true
             }
         );

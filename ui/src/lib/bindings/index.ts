@@ -35,6 +35,36 @@ categories: Array<CategoryChoice>,
  */
 problem: string | null, };
 
+export type SignInOffer = { 
+/**
+ * `browser`, `password` or `token`.
+ */
+flow: string, 
+/**
+ * What to call it ("Sign in with your browser").
+ */
+label: string, 
+/**
+ * For `password` and `token`: what the secret is called
+ * ("Application password").
+ */
+secretLabel: string | null, 
+/**
+ * For `password`: what the user name is called ("Matrix ID or user
+ * name").
+ */
+userLabel: string | null, };
+
+export type CategoryChoice = { 
+/**
+ * Its name (`posts`).
+ */
+name: string, 
+/**
+ * What to call it ("Posts").
+ */
+label: string, };
+
 export type Account = { 
 /**
  * Platform id (`42`, `@alice:example.org`).
@@ -264,6 +294,14 @@ export type CategoryCount = {
  * The category (`media_files` counts downloaded files).
  */
 name: string, 
+/**
+ * What to call it ("Posts", "Messages", "Downloaded files").
+ */
+label: string, 
+/**
+ * The room (or other container) it belongs to, if any.
+ */
+container: string | null, 
 /**
  * Announced, where the platform announces counts.
  */

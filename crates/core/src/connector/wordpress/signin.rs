@@ -35,12 +35,14 @@ pub(super) async fn offers(client: &ApiClient) -> Result<Vec<Offer>> {
             flow: Flow::Browser,
             label: "Sign in with your browser (WordPress asks you to approve Keepsake)".into(),
             secret_label: None,
+            user_label: None,
         });
     }
     offers.push(Offer {
         flow: Flow::Password,
         label: "Use an application password (Users → Profile → Application Passwords)".into(),
         secret_label: Some("Application password".into()),
+        user_label: Some("User name".into()),
     });
     Ok(offers)
 }

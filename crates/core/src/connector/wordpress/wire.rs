@@ -175,6 +175,7 @@ fn profile() -> Category {
         view: View::style("profile"),
         names_files: false,
         strip: Cow::Borrowed(&[]),
+        marker: None,
         container: None,
     }
 }
@@ -203,6 +204,7 @@ fn entries(name: &'static str, label: &'static str, csv: &'static [Column]) -> C
         view: entries_view(),
         names_files: false,
         strip: Cow::Borrowed(&[]),
+        marker: None,
         container: None,
     }
 }
@@ -223,6 +225,7 @@ fn terms(name: &'static str, label: &'static str) -> Category {
         },
         names_files: false,
         strip: Cow::Borrowed(&[]),
+        marker: None,
         container: None,
     }
 }
