@@ -20,3 +20,7 @@ mod split;
 // The offline viewer in real archives; extracts them as fixtures for the
 // browser tests in tests/viewer (node --test, headless Chromium).
 mod viewer;
+// Exports from a real WordPress and a real Synapse: support staff, rooms
+// left, encrypted events, writes during the walk, rate limits; their
+// viewer fixtures.
+mod platforms;

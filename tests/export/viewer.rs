@@ -34,20 +34,20 @@ fn fixtures_dir() -> PathBuf {
 static INDEX: Mutex<()> = Mutex::new(());
 
 /// What the browser tests need to know about one extracted archive.
-struct Fixture<'a> {
-    name: &'a str,
-    login: &'a str,
+pub struct Fixture<'a> {
+    pub name: &'a str,
+    pub login: &'a str,
     /// Search for every post (`"all"`) or a sample (`"sample"`).
-    search: &'a str,
+    pub search: &'a str,
     /// Hostile content: check that nothing runs.
-    hostile: bool,
+    pub hostile: bool,
     /// Measure and report the first paint.
-    measure: bool,
+    pub measure: bool,
 }
 
 /// Extracts `archive` into the fixtures folder as `fixture.name` and lists
 /// it in `fixtures.json`.
-fn publish(archive: &Path, fixture: &Fixture<'_>) {
+pub fn publish(archive: &Path, fixture: &Fixture<'_>) {
     let root = fixtures_dir();
     std::fs::create_dir_all(&root).expect("create the fixtures folder");
     let root = root.canonicalize().expect("fixtures folder");
@@ -61,9 +61,17 @@ fn publish(archive: &Path, fixture: &Fixture<'_>) {
         .expect("a zip")
         .extract(&dir)
         .expect("extract");
-    let posts = support::records(archive, "posts").len();
+    // (A platform without posts has none.)
+    let posts = read_entry_to_string(archive, "data/posts.json")
+        .map(|_| support::records(archive, "posts").len())
+        .unwrap_or(0);
+    let manifest: Value = serde_json::from_str(
+        &read_entry_to_string(archive, "data/manifest.json").expect("manifest.json"),
+    )
+    .expect("JSON");
     let entry = json!({
         "name": fixture.name,
+        "kind": manifest["connector"]["kind"],
         "login": fixture.login,
         "dir": dir,
         "index": dir.join(viewer::INDEX_NAME),

@@ -48,6 +48,12 @@ pub enum Fault {
     /// `429` with `Retry-After` of this many seconds (a client without a
     /// ceiling waits, or retries, forever).
     RetryAfter(u64),
+    /// `429` with this JSON body and no header: a platform that says how
+    /// long to wait in the body only (Matrix's `retry_after_ms`).
+    TooManyRequests {
+        /// The body.
+        body: &'static str,
+    },
     /// The server's answer with its whole `Content-Length`, but only half
     /// the body before the connection is torn down (a client that takes
     /// a short read for the whole body keeps half a page).
@@ -229,6 +235,16 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
                 r.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_str(&secs.to_string()).expect("header"),
+                );
+                return answered(&inner, slot, r);
+            }
+            Fault::TooManyRequests { body } => {
+                inner.spoiled.fetch_add(1, Ordering::SeqCst);
+                let mut r = Response::new(Body::from(body));
+                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
                 );
                 return answered(&inner, slot, r);
             }

@@ -143,6 +143,14 @@ pub(super) async fn open_or_resume(
     let me = UserRef::from(account.clone());
     let fail = |e: Error| (Some(me.clone()), e);
     let subject_id = opts.subject_id.clone().unwrap_or_else(|| me.id.clone());
+    // Someone else's data needs a reason, whatever the platform asks: it
+    // goes into the audit log and the manifest (on a platform that keeps
+    // no record of exports, the only record there is).
+    if subject_id != me.id && opts.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(fail(Error::Invalid(
+            "exporting someone else's account needs a reason; it is recorded in the audit log and the archive's manifest; nothing was exported".into(),
+        )));
+    }
     crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
 
     let mut resumed = false;

@@ -1,0 +1,545 @@
+//! Exports from the real third-party servers through the engine: a
+//! WordPress author's site and a Matrix account, what is particular to
+//! each (support staff's exports, a room left, encrypted events, messages
+//! sent and redacted during the walk, names and markup from hostile
+//! users), and the viewer fixtures of their archives (`wordpress`,
+//! `matrix`, `matrix-bench`) for the browser tests in `tests/viewer`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use keepsake_core::archive::read_entry_to_string;
+use keepsake_core::client::{ApiClient, RetryPolicy, StaticToken};
+use keepsake_core::connector::{self, Connector};
+use keepsake_core::export::{self, CancelFlag, ExportOptions, ExportReport, Outcome, Silent};
+use keepsake_core::{PlatformUrl, Secret};
+use keepsake_tests::synapse::{Preset, Synapse};
+use keepsake_tests::wordpress::WordPress;
+use serde_json::Value;
+
+use crate::support::{self, Dest};
+use crate::viewer::{Fixture, publish};
+
+/// A client of `url` signed in with `secret` (with `user`: HTTP Basic).
+fn client(url: &str, user: Option<&str>, secret: &str) -> ApiClient {
+    let platform = PlatformUrl::parse(url).expect("loopback URL");
+    let tokens = match user {
+        Some(u) => StaticToken::basic(u, Secret::new(secret), &platform),
+        None => StaticToken::new(Secret::new(secret), &platform),
+    };
+    ApiClient::new(&platform, Arc::new(tokens))
+        .expect("client")
+        .with_retry(RetryPolicy {
+            max_retries: 4,
+            ..RetryPolicy::default()
+        })
+}
+
+fn options(connector: Arc<dyn Connector>, out: &Path) -> ExportOptions {
+    ExportOptions {
+        connector,
+        ..support::options(out)
+    }
+}
+
+async fn export(
+    client: &ApiClient,
+    opts: &ExportOptions,
+    dest: &Dest,
+) -> keepsake_core::Result<ExportReport> {
+    export::run(
+        client,
+        opts,
+        Arc::new(Silent),
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+}
+
+fn manifest(archive: &Path) -> Value {
+    serde_json::from_str(&read_entry_to_string(archive, "data/manifest.json").expect("manifest"))
+        .expect("JSON")
+}
+
+/// Every entry of the archive, as text where it is text.
+fn every_text(archive: &Path) -> Vec<(String, String)> {
+    let file = std::fs::File::open(archive).expect("open");
+    let mut zip = zip::ZipArchive::new(file).expect("zip");
+    let mut out = Vec::new();
+    for i in 0..zip.len() {
+        let mut e = zip.by_index(i).expect("entry");
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).expect("read");
+        if let Ok(text) = String::from_utf8(bytes) {
+            out.push((e.name().expect("a name").to_string(), text));
+        }
+    }
+    out
+}
+
+// ------------------------------------------------------------- WordPress
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
+    let Some(wp) = tokio::task::spawn_blocking(WordPress::start)
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let c = client(&wp.url, Some("author"), &wp.app_password("author"));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::wordpress(), &dest.out()), &dest)
+        .await
+        .expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    let m = manifest(&report.archive);
+    assert_eq!(m["connector"]["kind"], "wordpress");
+    assert!(
+        m["platform_record"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("none"))
+    );
+    assert_eq!(m["files"]["checked_against_platform_sha256"], 0);
+    assert_eq!(m["files"]["missing"], 0);
+    // Every upload's name made safe; the hostile ones too.
+    let files: Value = serde_json::from_str(
+        &read_entry_to_string(&report.archive, "data/files.json").expect("files.json"),
+    )
+    .expect("JSON");
+    for f in files.as_array().expect("files") {
+        let path = f["archive_path"].as_str().expect("archived");
+        let name = path.rsplit('/').next().expect("a name");
+        assert!(
+            !name.contains(['\u{202e}', '<', '>', '\\']) && !path.contains(".."),
+            "{path}"
+        );
+        assert_eq!(f["check"], "size", "{f}");
+    }
+    // The seed's `<script>` stays in the JSON, as data.
+    let posts = support::records(&report.archive, "posts");
+    assert!(
+        posts.iter().any(|p| p["content"]["raw"]
+            .as_str()
+            .is_some_and(|c| c.contains("<script"))),
+        "the hostile posts are there"
+    );
+    publish(
+        &report.archive,
+        &Fixture {
+            name: "wordpress",
+            login: "author",
+            search: "sample",
+            hostile: true,
+            measure: false,
+        },
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_administrator_exports_an_author_with_a_reason_only() {
+    let Some(wp) = tokio::task::spawn_blocking(WordPress::start)
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let admin = client(&wp.url, Some("admin"), &wp.app_password("admin"));
+    let wordpress = connector::wordpress();
+    let author = wordpress
+        .find_account(&admin, "author")
+        .await
+        .expect("look-up")
+        .expect("the author");
+    assert_eq!(author.id.as_str(), wp.user("author")["id"].to_string());
+    assert!(
+        wordpress
+            .find_account(&admin, "nobody-here")
+            .await
+            .expect("look-up")
+            .is_none()
+    );
+    let dest = Dest::new();
+    let mut opts = options(wordpress.clone(), &dest.out());
+    opts.subject_id = Some(author.id.clone());
+    let refused = export(&admin, &opts, &dest).await.expect_err("no reason");
+    assert!(refused.to_string().contains("needs a reason"), "{refused}");
+    assert!(dest.archives().is_empty());
+
+    opts.reason = Some("GDPR request #77".into());
+    let report = export(&admin, &opts, &dest).await.expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    assert_eq!(
+        (report.subject.as_str(), report.actor.as_str()),
+        ("author", "admin")
+    );
+    let m = manifest(&report.archive);
+    assert_eq!(m["reason"], "GDPR request #77");
+    assert_eq!(m["subject"]["login"], "author");
+    let audit = dest.audit.list().expect("audit");
+    let last = &audit.last().expect("a record").entry;
+    assert_eq!(last.reason.as_deref(), Some("GDPR request #77"));
+    // The administrator reads the author's posts of every status.
+    assert_eq!(
+        support::records(&report.archive, "posts").len() as u64,
+        report.counts["posts"].expected.expect("a count")
+    );
+
+    // An author is not support staff: another user's export is refused,
+    // saying what is missing.
+    let author_client = client(&wp.url, Some("author"), &wp.app_password("author"));
+    let dest = Dest::new();
+    let mut opts = options(wordpress, &dest.out());
+    opts.subject_id = Some(wp.user("author2")["id"].to_string().as_str().into());
+    opts.reason = Some("curious".into());
+    let err = export(&author_client, &opts, &dest)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("not an administrator"), "{err}");
+    assert!(dest.archives().is_empty());
+}
+
+// ---------------------------------------------------------------- Matrix
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_account_becomes_a_viewer_fixture() {
+    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let c = client(&mx.url, None, &mx.token("alice"));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
+        .await
+        .expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    let m = manifest(&report.archive);
+    let rooms = m["containers"].as_array().expect("rooms");
+    // Joined and left rooms; not the one alice is only invited to.
+    let invite = mx.room("invite")["room_id"].as_str().expect("id");
+    assert!(rooms.iter().all(|r| r["id"] != invite));
+    for key in [
+        "dm_bob",
+        "dm_carol",
+        "group",
+        "public",
+        "left",
+        "unicode",
+        "encrypted",
+    ] {
+        let room = mx.room(key);
+        let id = room["room_id"].as_str().expect("id");
+        let listed = rooms
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("{key} is listed"));
+        let name = listed["name"].as_str().expect("name");
+        let events = support::records(&report.archive, &format!("{name}_events"));
+        assert_eq!(
+            events.len() as u64,
+            room["visible_to_alice"]["total"].as_u64().expect("total"),
+            "{key}: every event alice sees, once"
+        );
+        if key == "encrypted" {
+            let encrypted = events
+                .iter()
+                .filter(|e| e["type"] == "m.room.encrypted")
+                .count();
+            assert!(encrypted > 0);
+            assert_eq!(m["marked"][format!("{name}_events")]["records"], encrypted);
+            assert_eq!(listed["facts"]["encrypted"], true);
+        }
+        if key == "left" {
+            assert_eq!(listed["facts"]["membership"], "leave");
+        }
+    }
+    // What alice may not see is nowhere in the archive.
+    let hidden = mx.seed["hidden_marker"].as_str().expect("marker");
+    for (name, text) in every_text(&report.archive) {
+        assert!(!text.contains(hidden), "{name} holds what alice cannot see");
+    }
+    assert_eq!(m["files"]["missing"], 0, "{:?}", report.shortfalls);
+    publish(
+        &report.archive,
+        &Fixture {
+            name: "matrix",
+            login: "alice",
+            search: "sample",
+            hostile: true,
+            measure: false,
+        },
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
+    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let matrix = connector::matrix();
+    let admin = client(&mx.url, None, &mx.token("admin"));
+    let me = matrix.whoami(&admin).await.expect("who");
+    assert!(me.support, "the seed's admin is a server admin");
+    let alice = matrix
+        .find_account(&admin, "alice")
+        .await
+        .expect("look-up")
+        .expect("alice");
+    let dest = Dest::new();
+    let mut opts = options(matrix.clone(), &dest.out());
+    opts.subject_id = Some(alice.id.clone());
+    let refused = export(&admin, &opts, &dest).await.expect_err("no reason");
+    assert!(refused.to_string().contains("needs a reason"), "{refused}");
+
+    opts.reason = Some("data request #9".into());
+    let report = export(&admin, &opts, &dest).await.expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    let m = manifest(&report.archive);
+    assert_eq!(m["reason"], "data request #9");
+    assert_eq!(m["subject"]["id"], alice.id.as_str());
+    assert_eq!(m["actor"]["login"], "admin");
+    // Her uploads, through the admin API.
+    let uploads = support::records(&report.archive, "media");
+    assert!(!uploads.is_empty(), "alice's uploads are listed");
+    assert!(uploads.iter().all(|u| u["archive_path"].is_string()));
+
+    // Someone who is not a server admin is refused, and told why.
+    let bob = client(&mx.url, None, &mx.token("bob"));
+    let dest = Dest::new();
+    let mut opts = options(matrix, &dest.out());
+    opts.subject_id = Some(alice.id);
+    opts.reason = Some("curious".into());
+    let err = export(&bob, &opts, &dest).await.expect_err("refused");
+    assert!(err.to_string().contains("not a server admin"), "{err}");
+    assert!(dest.archives().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_nothing() {
+    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Bench))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let room = mx.seed["bench_room"]
+        .as_str()
+        .expect("the bench room")
+        .to_owned();
+    let room_path = format!("/rooms/{}/messages", connector::encode(&room));
+    let sent: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    // Before the room's second page: bob (in the room) sends a message, and
+    // one of the room's messages alice has not fetched yet is redacted.
+    let hook: keepsake_tests::proxy::Hook = {
+        let (url, bob, sent) = (mx.url.clone(), mx.token("bob"), sent.clone());
+        let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let room = room.clone();
+        let room_path = room_path.clone();
+        Arc::new(move |method: &str, path: &str| {
+            let second = method == "GET"
+                && path.contains(&room_path)
+                && pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1;
+            let (url, bob, sent, room) = (url.clone(), bob.clone(), sent.clone(), room.clone());
+            Box::pin(async move {
+                if !second {
+                    return;
+                }
+                let http = keepsake_tests::client();
+                let base = format!("{url}/_matrix/client/v3/rooms/{}", connector::encode(&room));
+                let r: Value = http
+                    .put(format!("{base}/send/m.room.message/live-1"))
+                    .bearer_auth(&bob)
+                    .json(
+                        &serde_json::json!({"msgtype": "m.text", "body": "sent during the export"}),
+                    )
+                    .send()
+                    .await
+                    .expect("send")
+                    .json()
+                    .await
+                    .expect("sent");
+                sent.lock()
+                    .expect("sent")
+                    .push(r["event_id"].as_str().expect("id").to_owned());
+                // The oldest message of the room, far ahead of the walk.
+                let oldest: Value = http
+                    .get(format!("{base}/messages?dir=f&limit=5"))
+                    .bearer_auth(&bob)
+                    .send()
+                    .await
+                    .expect("read")
+                    .json()
+                    .await
+                    .expect("page");
+                if let Some(e) = oldest["chunk"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|e| e["type"] == "m.room.message"))
+                {
+                    let id = e["event_id"].as_str().expect("id");
+                    let r = http
+                        .put(format!("{base}/redact/{}/live-r1", connector::encode(id)))
+                        .bearer_auth(&bob)
+                        .json(&serde_json::json!({"reason": "during the export"}))
+                        .send()
+                        .await
+                        .expect("redact");
+                    assert!(r.status().is_success(), "redact: {}", r.status());
+                }
+            })
+        })
+    };
+    let every = keepsake_tests::proxy::Trigger {
+        path_contains: String::new(),
+        skip: 0,
+        times: 0,
+    };
+    let proxy = keepsake_tests::proxy::FaultProxy::start_hooked(
+        &mx.url,
+        keepsake_tests::proxy::Fault::None,
+        every,
+        Some(hook),
+    )
+    .await;
+    let c = client(&proxy.url, None, &mx.token("alice"));
+    let dest = Dest::new();
+    let mut opts = options(connector::matrix(), &dest.out());
+    opts.categories = Some(vec!["events".into()]);
+    let report = export(&c, &opts, &dest).await.expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    let sent = sent.lock().expect("sent").clone();
+    assert_eq!(sent.len(), 1, "the hook sent a message");
+    let m = manifest(&report.archive);
+    let name = m["containers"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == room.as_str()))
+        .and_then(|r| r["name"].as_str())
+        .expect("the bench room is listed")
+        .to_owned();
+    let events = support::records(&report.archive, &format!("{name}_events"));
+    assert!(events.len() > 10_000, "the whole room: {}", events.len());
+    assert!(
+        events.iter().all(|e| e["event_id"] != sent[0].as_str()),
+        "a message sent after the export began is not in it"
+    );
+    let mut ids: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["event_id"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no event twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
+    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    // What Synapse answers a client over its limit: 429 M_LIMIT_EXCEEDED
+    // with retry_after_ms, twice, on a room's history.
+    let proxy = keepsake_tests::proxy::FaultProxy::start(
+        &mx.url,
+        keepsake_tests::proxy::Fault::TooManyRequests {
+            body: r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1200}"#,
+        },
+        keepsake_tests::proxy::Trigger {
+            path_contains: "/messages".into(),
+            skip: 0,
+            times: 2,
+        },
+    )
+    .await;
+    let waits: Arc<std::sync::Mutex<Vec<(std::time::Duration, String)>>> = Arc::default();
+    let seen = waits.clone();
+    let c = client(&proxy.url, None, &mx.token("alice")).on_wait(Arc::new(move |w| {
+        seen.lock()
+            .expect("waits")
+            .push((w.delay, w.error.code().as_str().to_owned()));
+    }));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
+        .await
+        .expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    assert_eq!(proxy.spoiled(), 2);
+    let waits = waits.lock().expect("waits");
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    for (delay, code) in waits.iter() {
+        assert_eq!(code, "rate_limited");
+        assert!(
+            *delay >= std::time::Duration::from_millis(1200),
+            "the homeserver's wait is honoured: {delay:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_room_becomes_the_big_matrix_viewer_fixture() {
+    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Bench))
+        .await
+        .expect("start")
+    else {
+        return;
+    };
+    let c = client(&mx.url, None, &mx.token("alice"));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
+        .await
+        .expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    publish(
+        &report.archive,
+        &Fixture {
+            name: "matrix-bench",
+            login: "alice",
+            search: "sample",
+            hostile: false,
+            measure: true,
+        },
+    );
+}
