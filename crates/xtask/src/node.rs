@@ -209,6 +209,38 @@ fn install_local(system_major: u32) -> Result<Node> {
     }
 }
 
+/// Written into a suite's `node_modules` after `npm ci`: a copy of the lock
+/// file it installed, so that an unchanged lock skips the install.
+const STAMP_FILE: &str = ".keepsake-stamp";
+
+/// `npm ci` in `dir` (a browser suite under `tests/`, named `what` in
+/// messages) when its `node_modules` is missing or its lock file changed
+/// since the last install.
+pub fn install_locked(dir: &Path, what: &str) -> Result<()> {
+    let node = find()?;
+    let lock = dir.join("package-lock.json");
+    let stamp = dir.join("node_modules").join(STAMP_FILE);
+    let wanted = std::fs::read(&lock).map_err(util::io_failure("read", &lock))?;
+    if std::fs::read(&stamp).is_ok_and(|have| have == wanted) {
+        return Ok(());
+    }
+    println!(
+        "setup: installing {what}' npm packages (npm ci in {}/)",
+        util::show(dir)
+    );
+    util::run(
+        node.command("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(dir),
+    )
+    .map_err(|e| {
+        Failure::new(format!("{e}")).hint(
+            "check that node and npm are installed and the npm registry is reachable, then rerun `cargo xtask setup`",
+        )
+    })?;
+    std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
+}
+
 /// Debian packages to add when there is no `node` or `npm` at all. A node
 /// that is merely old is kept: [`ensure`] brings a newer one beside it.
 pub fn missing_debian_packages() -> Vec<&'static str> {

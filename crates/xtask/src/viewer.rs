@@ -7,10 +7,6 @@ use std::path::PathBuf;
 
 use crate::util::{self, Failure, Result};
 
-/// Written into `tests/viewer/node_modules` after `npm ci`: a copy of the
-/// lock file it installed, so that an unchanged lock skips the install.
-const STAMP_FILE: &str = ".keepsake-stamp";
-
 /// The environment variable both sides agree on: the export suite writes
 /// the fixtures there, the browser tests read them from there.
 pub const FIXTURES_VAR: &str = "KEEPSAKE_VIEWER_FIXTURES";
@@ -27,26 +23,7 @@ pub fn fixtures_dir() -> PathBuf {
 /// `npm ci` in `tests/viewer/` when `node_modules` is missing or the lock
 /// file changed since the last install.
 pub fn install() -> Result<()> {
-    let node = crate::node::find()?;
-    let dir = dir();
-    let lock = dir.join("package-lock.json");
-    let stamp = dir.join("node_modules").join(STAMP_FILE);
-    let wanted = std::fs::read(&lock).map_err(util::io_failure("read", &lock))?;
-    if std::fs::read(&stamp).is_ok_and(|have| have == wanted) {
-        return Ok(());
-    }
-    println!("setup: installing the viewer tests' npm packages (npm ci in tests/viewer/)");
-    util::run(
-        node.command("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir),
-    )
-    .map_err(|e| {
-        Failure::new(format!("{e}")).hint(
-            "check that node and npm are installed and the npm registry is reachable, then rerun `cargo xtask setup`",
-        )
-    })?;
-    std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
+    crate::node::install_locked(&dir(), "the viewer tests")
 }
 
 /// Removes the fixtures of an earlier run, so that the browser tests see
