@@ -11,6 +11,7 @@ mod node;
 mod package;
 mod platform;
 mod setup;
+mod signin;
 mod synapse;
 mod test;
 mod ui;
@@ -42,7 +43,9 @@ Commands:
   test [--no-conformance] [--no-package] [-- CARGO_TEST_ARGS...]
                      build the UI, cargo test --workspace, the UI's component
                      tests, the offline viewer's browser tests (node --test
-                     tests/viewer, headless Chromium), the package test (build
+                     tests/viewer, headless Chromium), browser sign-in with
+                     the real CLI against real WordPress and Synapse servers
+                     (node --test tests/signin), the package test (build
                      the .deb and .rpm, install the .deb with apt-get, launch
                      it, remove it; whole runs only), then the contract
                      conformance run (schemathesis against a seeded platform)

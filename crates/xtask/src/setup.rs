@@ -95,6 +95,7 @@ pub fn run() -> Result<()> {
     crate::ui::install()?;
     crate::ui::install_tauri_driver()?;
     crate::viewer::install()?;
+    crate::signin::install()?;
     crate::synapse::install()?;
     println!(
         "setup: ready (Python tools in {}, UI packages in {})",

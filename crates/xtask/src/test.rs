@@ -1,6 +1,7 @@
-//! `cargo xtask test`: the workspace's tests, then the contract conformance
-//! run — schemathesis generating requests from docs/api/openapi.yaml (as the
-//! platform serves it) against a real, seeded reference platform.
+//! `cargo xtask test`: the workspace's tests and the browser suites that
+//! build on them, then the contract conformance run — schemathesis
+//! generating requests from docs/api/openapi.yaml (as the platform serves
+//! it) against a real, seeded reference platform.
 
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -99,6 +100,10 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         // made; a filtered run may not have made them, so they are required
         // only when every test ran.
         let viewer = crate::viewer::browser_tests(options.cargo_args.is_empty());
+        // Sign-in in a real browser runs the CLI the workspace tests built;
+        // a filtered run may not have built it, so it is required only when
+        // every test ran.
+        let signin = crate::signin::browser_tests(options.cargo_args.is_empty());
         // The packages, installed for real: only in a whole run (it builds
         // the release app) and where apt can install a .deb.
         let package = if options.package && options.cargo_args.is_empty() {
@@ -106,7 +111,12 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         } else {
             Ok(())
         };
-        cargo.and(ui).and(ui_browser).and(viewer).and(package)
+        cargo
+            .and(ui)
+            .and(ui_browser)
+            .and(viewer)
+            .and(signin)
+            .and(package)
     } else if options.package && !options.conformance {
         package_test()
     } else {
