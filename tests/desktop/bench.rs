@@ -303,6 +303,8 @@ async fn measure_the_app() {
         token: token.clone(),
         home: cli_home,
         logs: dir.path().to_path_buf(),
+        env: Vec::new(),
+        args: Vec::new(),
     };
 
     // Launch to interactive, and RSS once idle.

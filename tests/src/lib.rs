@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+pub mod bench;
 pub mod hostile;
 pub mod procs;
 pub mod proxy;

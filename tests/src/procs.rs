@@ -127,6 +127,10 @@ pub struct Cli {
     pub token: String,
     pub home: PathBuf,
     pub logs: PathBuf,
+    /// More environment (`KEEPSAKE_KIND`, `KEEPSAKE_USER`) and arguments
+    /// after `export` (`--include …`).
+    pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
 }
 
 /// One `keepsake export` run.
@@ -171,6 +175,8 @@ impl Cli {
         if resume {
             cmd.arg("--resume");
         }
+        cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd.env("KEEPSAKE_PLATFORM", &self.url)
             .env("KEEPSAKE_TOKEN", &self.token)
             .env("HOME", &self.home)
@@ -257,12 +263,17 @@ fn read_progress(stdout: ChildStdout, progress: &Mutex<Progress>) {
                 p.total = v["total"].as_u64().unwrap_or(0);
             }
             Some("preflight") => {
+                // (A category whose count is not announced counts 0.)
                 p.preflight = v["categories"]
                     .as_array()
                     .map(|cats| {
                         cats.iter()
                             .filter_map(|c| {
-                                Some((c[0].as_str()?.to_owned(), c[1].as_u64()?, c[2].as_u64()?))
+                                Some((
+                                    c["name"].as_str()?.to_owned(),
+                                    c["records"].as_u64().unwrap_or(0),
+                                    c["bytes"].as_u64()?,
+                                ))
                             })
                             .collect()
                     })

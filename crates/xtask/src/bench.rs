@@ -14,8 +14,10 @@ use crate::util::{self, Failure, Result};
 /// Where the results go, relative to the repository root.
 const OUT: &str = "docs/benchmarks.md";
 
-/// The benchmark binaries of keepsake-tests, in the order they run.
-const BENCHES: [&str; 2] = ["bench-platform", "bench-export"];
+/// The benchmark binaries of keepsake-tests, in the order they run
+/// (`bench-connectors` against the WordPress and Synapse that setup
+/// installs).
+const BENCHES: [&str; 3] = ["bench-platform", "bench-export", "bench-connectors"];
 
 /// Whether `--quick` (small sizes, a smoke test of the benchmarks) was given.
 fn parse(args: &[OsString]) -> Result<bool> {
@@ -34,6 +36,7 @@ pub fn run(args: &[OsString]) -> Result<()> {
         return desktop();
     }
     let quick = parse(args)?;
+    crate::setup::run()?;
     // bench-export runs target/release/keepsake-platform and
     // target/release/keepsake as child processes: build them (and the
     // benchmarks) once, up front.

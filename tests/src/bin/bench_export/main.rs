@@ -23,6 +23,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 
+use keepsake_tests::bench::{
+    load_average, median, median_index, mib, render_table, row, runs, settle, thousands,
+};
 use keepsake_tests::procs::{
     Cli, CliRun, Server, dir_bytes, mint_token, seed, self_cpu, staging_dir,
 };
@@ -87,23 +90,6 @@ impl Sizes {
                 big_posts: 1_000_000,
             }
         }
-    }
-}
-
-/// One line of the results table.
-struct Row {
-    measurement: String,
-    result: String,
-    target: String,
-    met: Option<bool>,
-}
-
-fn row(m: impl Into<String>, r: impl Into<String>, t: impl Into<String>, met: Option<bool>) -> Row {
-    Row {
-        measurement: m.into(),
-        result: r.into(),
-        target: t.into(),
-        met,
     }
 }
 
@@ -172,6 +158,8 @@ fn run(args: &Args) -> Result<()> {
         token: token.clone(),
         home: home.clone(),
         logs: dir.path().to_path_buf(),
+        env: Vec::new(),
+        args: Vec::new(),
     };
 
     // (1)–(3) The export and its two bounds, in interleaved rounds: this
@@ -446,78 +434,6 @@ fn run(args: &Args) -> Result<()> {
 /// Rounds of the export and of each bound (see `main`).
 const ROUNDS: usize = 3;
 
-/// Where the median of `values` is (the lower middle of an even count).
-fn median_index(values: &[f64]) -> usize {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    order.sort_by(|a, b| values[*a].total_cmp(&values[*b]));
-    order
-        .get(values.len().saturating_sub(1) / 2)
-        .copied()
-        .unwrap_or(0)
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let v: Vec<f64> = values.collect();
-    v.get(median_index(&v)).copied().unwrap_or(0.0)
-}
-
-/// `3.91, 3.84, 4.02 s`.
-fn runs(values: impl Iterator<Item = f64>) -> String {
-    let v: Vec<String> = values.map(|x| format!("{x:.2}")).collect();
-    format!("{} s", v.join(", "))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
-
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn render_table(rows: &[Row]) -> String {
-    let mut t =
-        String::from("| Measurement | Result | Target | Met? |\n| --- | --- | --- | --- |\n");
-    for r in rows {
-        let met = match r.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "—",
-        };
-        t.push_str(&format!(
-            "| {} | {} | {} | {met} |\n",
-            r.measurement, r.result, r.target
-        ));
-    }
-    t
-}
-
-/// The 1-minute load average: other work competing for the cores.
-/// Writes the page cache back to disk, so that a timed run does not pay
-/// for the writes of the one before it (seeding alone leaves about a
-/// gigabyte to write).
-fn settle() {
-    if let Err(e) = std::process::Command::new("sync").status() {
-        say(format!("warning: could not run sync: {e}"));
-    }
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".into())
-}
-
 fn machine_note(
     quick: bool,
     rounds: usize,
@@ -560,44 +476,14 @@ fn machine_note(
     note
 }
 
-/// Replaces the marked section of `path`, creating the file if needed.
+/// Replaces this benchmark's section of `path`.
 fn write_section(path: &Path, section: &str) -> Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from(
-            "# Benchmarks\n\nMeasured by `cargo xtask bench`; each section is rewritten by its own benchmark.\n",
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let updated = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
-        (None, None) => format!("{}\n\n{section}\n", text.trim_end()),
-        _ => bail!(
-            "the file's bench-export markers are broken (one is missing or they are out of order); fix them by hand"
-        ),
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    // Write beside and rename, so an interrupted run leaves the old file whole.
-    let tmp = path.with_extension("md.bench-export.tmp");
-    std::fs::write(&tmp, updated)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
+    keepsake_tests::bench::write_section(path, section, START, END)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn medians_are_of_the_middle_run() {
-        assert_eq!(median([4.2, 3.8, 5.0].into_iter()), 4.2);
-        assert_eq!(median_index(&[4.2, 3.8, 5.0]), 0);
-        assert_eq!(median_index(&[3.0, 1.0]), 1, "the lower middle of two");
-        assert_eq!(median(std::iter::empty()), 0.0);
-        assert_eq!(runs([3.914, 3.8].into_iter()), "3.91, 3.80 s");
-    }
 
     #[test]
     fn only_the_marked_section_is_replaced() {

@@ -63,7 +63,8 @@ async fn login(platform: &PlatformUrl, mut body: Value) -> Result<Credentials> {
                 ..
             } => Error::SignIn {
                 detail: format!(
-                    "the homeserver did not accept the sign-in ({}); check it and try again",
+                    "the homeserver did not accept the sign-in ({}); nothing was stored. Check \
+                     the user name and password, or sign in again in the browser",
                     problem
                         .as_ref()
                         .map(|p| p.message())
