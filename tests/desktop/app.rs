@@ -248,13 +248,39 @@ impl App {
     /// Signs in with an access token from the Sign in screen.
     pub async fn sign_in_with_token(&self, token: &str) {
         self.screen("Take your data home").await;
-        self.click_button("Use an access token").await;
+        // The platform's own words for it ("Use a personal access token").
+        self.wait("//button[contains(normalize-space(), 'access token') and not(@disabled)]")
+            .await
+            .click()
+            .await
+            .expect("choose the access token");
         self.wait("//input[@id='access-token']")
             .await
             .send_keys(token)
             .await
             .expect("type token");
         self.click_button("Sign in with token").await;
+    }
+
+    /// Signs in with a user name and a password (or application password)
+    /// from the Sign in screen's password form.
+    pub async fn sign_in_with_password(&self, user: &str, password: &str) {
+        self.screen("Take your data home").await;
+        self.wait("//input[starts-with(@id, 'password-user-')]")
+            .await
+            .send_keys(user)
+            .await
+            .expect("type the user name");
+        self.wait("//input[starts-with(@id, 'password-secret-')]")
+            .await
+            .send_keys(password)
+            .await
+            .expect("type the password");
+        self.wait("//form[.//input[starts-with(@id, 'password-secret-')]]//button[@type='submit' and not(@disabled)]")
+            .await
+            .click()
+            .await
+            .expect("sign in");
     }
 
     /// The app's own process (WebKitWebDriver's child, running the binary).

@@ -20,3 +20,6 @@ mod refusals;
 mod bench;
 // The app as the .deb installs it (the package test of `cargo xtask test`).
 mod installed;
+// A real WordPress and a real Synapse: sign in with their password forms,
+// export.
+mod platforms;

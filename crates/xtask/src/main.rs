@@ -10,6 +10,7 @@ mod demo;
 mod node;
 mod package;
 mod platform;
+mod servers;
 mod setup;
 mod signin;
 mod synapse;

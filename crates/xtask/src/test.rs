@@ -89,10 +89,14 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
     setup::run()?;
 
     let unit = if options.unit {
+        // The WordPress and Synapse snapshots the tests start from, made
+        // while the crates compile.
+        let seeding = crate::servers::seed_in_background()?;
         // The export suite extracts fresh archives for the viewer's tests.
         crate::viewer::clear_fixtures()?;
         // The shell embeds ui/dist: build it before the crates compile.
         let cargo = crate::ui::build().and_then(|()| workspace_tests(&options.cargo_args));
+        seeding.finish();
         // The UI's own tests run whatever the crates did, so both are seen.
         let ui = crate::ui::component_tests();
         let ui_browser = crate::ui::browser_tests();
