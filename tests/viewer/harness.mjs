@@ -1,5 +1,10 @@
 // Shared helpers for the viewer's browser tests: where the fixtures are,
 // headless Debian Chromium, and probes that run inside the page.
+//
+// The fixtures are archives the export suite extracted; their index.html is
+// replaced by the page of the viewer's current files before any test opens
+// it (page.mjs says why and how), so these tests always test the viewer in
+// this working tree.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -8,6 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+import { refreshPage } from './page.mjs';
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The folder the export suite extracts archives into. */
@@ -15,16 +22,26 @@ export const FIXTURES = path.resolve(
   process.env.KEEPSAKE_VIEWER_FIXTURES || path.join(REPO, 'target/viewer-fixtures'),
 );
 
-/** The fixtures the export suite wrote, by name; empty when there are none. */
+/** Under `cargo xtask test` missing fixtures are a failure, not a skip. */
+export const REQUIRED = !!process.env.KEEPSAKE_REQUIRE_TOOLS;
+
+/**
+ * The fixtures the export suite wrote, by name, each with the page of the
+ * current viewer files; empty when there are none.
+ */
 export function loadFixtures() {
   const index = path.join(FIXTURES, 'fixtures.json');
   if (!fs.existsSync(index)) return new Map();
   const { fixtures } = JSON.parse(fs.readFileSync(index, 'utf8'));
+  for (const f of fixtures) refreshPage(f, REQUIRED);
   return new Map(fixtures.map((f) => [f.name, f]));
 }
 
-/** Under `cargo xtask test` missing fixtures are a failure, not a skip. */
-export const REQUIRED = !!process.env.KEEPSAKE_REQUIRE_TOOLS;
+/** The categories of a fixture's manifest, and the data files beside them. */
+export function dataFiles(fixture) {
+  const m = JSON.parse(fs.readFileSync(path.join(fixture.dir, 'data', 'manifest.json'), 'utf8'));
+  return ['manifest', 'files', ...(m.categories || [])];
+}
 
 export const NO_FIXTURES =
   `no viewer fixtures in ${FIXTURES}: run \`cargo test -p keepsake-tests --test export viewer\` first ` +
@@ -123,8 +140,8 @@ export function query(body) {
  * a list of problems (empty when clean). `mediaDir` is the file: URL of the
  * archive's data/media/ folder.
  */
-export async function domProblems(page, mediaDir) {
-  return page.evaluate((mediaDir) => {
+export async function domProblems(page, mediaDir, categories = ['manifest', 'profile', 'media', 'posts', 'comments', 'likes', 'connections']) {
+  return page.evaluate(([mediaDir, categories]) => {
     const problems = [];
     for (const el of document.querySelectorAll('*')) {
       for (const attr of el.attributes) {
@@ -139,9 +156,9 @@ export async function domProblems(page, mediaDir) {
     const scripts = [...document.scripts];
     const inline = scripts.filter((s) => !s.src);
     if (inline.length !== 1) problems.push(`${inline.length} inline scripts`);
-    const known = /\/data\/js\/(manifest|profile|media|posts|comments|likes|connections)\.js$/;
     for (const s of scripts.filter((s) => s.src)) {
-      if (!known.test(s.src)) problems.push(`unexpected script ${s.src}`);
+      const m = /\/data\/js\/([a-z0-9_]+)\.js$/.exec(s.src);
+      if (!m || !categories.includes(m[1])) problems.push(`unexpected script ${s.src}`);
     }
     for (const img of document.images) {
       if (!img.src.startsWith(mediaDir) || img.src.slice(mediaDir.length).includes('/'))
@@ -162,7 +179,7 @@ export async function domProblems(page, mediaDir) {
     for (const el of document.querySelectorAll(forbidden)) problems.push(`<${el.tagName.toLowerCase()}> in the page`);
     if (window.__pwned) problems.push('a dialog function was called');
     return problems;
-  }, mediaDir);
+  }, [mediaDir, categories]);
 }
 
 /** Scrolls through the whole page in viewport steps, calling `check` at each. */
