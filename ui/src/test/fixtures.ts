@@ -11,8 +11,8 @@ export const keepsakePlatform: PlatformInfo = {
   kind: 'keepsake-export-api',
   name: 'Keepsake Export API v1',
   offers: [
-    { flow: 'browser', label: 'Sign in with your browser', secretLabel: null },
-    { flow: 'token', label: 'Use a personal access token', secretLabel: 'Personal access token' },
+    { flow: 'browser', label: 'Sign in with your browser', secretLabel: null, userLabel: null },
+    { flow: 'token', label: 'Use a personal access token', secretLabel: 'Personal access token', userLabel: null },
   ],
   categories: [
     { name: 'profile', label: 'Profile' },
@@ -32,11 +32,17 @@ export const wordpressPlatform: PlatformInfo = {
   kind: 'wordpress',
   name: 'WordPress',
   offers: [
-    { flow: 'browser', label: 'Sign in with your browser (WordPress asks you to approve Keepsake)', secretLabel: null },
+    {
+      flow: 'browser',
+      label: 'Sign in with your browser (WordPress asks you to approve Keepsake)',
+      secretLabel: null,
+      userLabel: null,
+    },
     {
       flow: 'password',
       label: 'Use an application password (Users → Profile → Application Passwords)',
       secretLabel: 'Application password',
+      userLabel: 'User name',
     },
   ],
   categories: [
@@ -59,8 +65,13 @@ export const matrixPlatform: PlatformInfo = {
   kind: 'matrix',
   name: 'Matrix',
   offers: [
-    { flow: 'password', label: 'Sign in with your Matrix password', secretLabel: 'Password' },
-    { flow: 'browser', label: 'Sign in with single sign-on', secretLabel: null },
+    {
+      flow: 'password',
+      label: 'Sign in with your Matrix password',
+      secretLabel: 'Password',
+      userLabel: 'Matrix ID or user name (@alice:example.org or alice)',
+    },
+    { flow: 'browser', label: 'Sign in with single sign-on', secretLabel: null, userLabel: null },
   ],
   categories: [
     { name: 'profile', label: 'Profile' },
@@ -166,8 +177,8 @@ export const summary: ExportSummary = {
   bytes: 4_321_000,
   parts: [],
   counts: [
-    { name: 'posts', expected: 120, retrieved: 120 },
-    { name: 'media', expected: 8, retrieved: 8 },
+    { name: 'posts', label: 'Posts', container: null, expected: 120, retrieved: 120 },
+    { name: 'media', label: 'Media', container: null, expected: 8, retrieved: 8 },
   ],
   shortfalls: [],
   warnings: [],

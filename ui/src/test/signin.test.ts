@@ -106,7 +106,7 @@ describe('Sign in, step 1: the address', () => {
       getPlatform: async () => ({
         ...keepsakePlatform,
         name: '<img src=x onerror="window.pwned=1">Evil',
-        offers: [{ flow: 'token', label: '<b>Paste</b> it', secretLabel: '<i>Secret</i>' }],
+        offers: [{ flow: 'token', label: '<b>Paste</b> it', secretLabel: '<i>Secret</i>', userLabel: null }],
       }),
     });
     expect(found()).toBe('<img src=x onerror="window.pwned=1">Evil at http://127.0.0.1:9000');
@@ -175,9 +175,15 @@ describe('Sign in, step 2: the platform’s ways in', () => {
     expect(app.account).toEqual(wpAdmin);
   });
 
-  it('puts a Matrix password form first, as the platform prefers it', async () => {
+  it('puts a Matrix password form first, as the platform prefers it, labelled in its words', async () => {
     await signInScreen({ getPlatform: async () => ({ ...matrixPlatform }) });
-    expect(controls()).toEqual(['Change', 'User name', 'Password', 'Sign in', 'Sign in with single sign-on']);
+    expect(controls()).toEqual([
+      'Change',
+      'Matrix ID or user name (@alice:example.org or alice)',
+      'Password',
+      'Sign in',
+      'Sign in with single sign-on',
+    ]);
     expect(screen.getByRole('button', { name: 'Sign in' }).classList.contains('primary')).toBe(true);
     expect(screen.queryByLabelText(/I am support staff/)).toBeNull();
   });
