@@ -12,6 +12,7 @@
 use std::ffi::{OsStr, OsString};
 use std::process::{Command, ExitCode};
 
+use crate::demo_platforms;
 use crate::platform::{self, Server};
 use crate::setup;
 use crate::util::{self, Failure, Result};
@@ -30,16 +31,33 @@ const DEMO_ACCOUNTS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn run(args: &[OsString]) -> Result<ExitCode> {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        [other, ..] => {
+    let mut check = false;
+    let mut which = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--check" {
+            check = true;
+        } else if arg == "--platform" {
+            which = Some(match rest.next().and_then(|v| v.to_str()) {
+                Some("wordpress") => demo_platforms::Which::WordPress,
+                Some("matrix") => demo_platforms::Which::Matrix,
+                Some("reference") => continue,
+                _ => {
+                    return Err(Failure::usage(
+                        "`--platform` takes `reference` (the default), `wordpress` or `matrix`",
+                    ));
+                }
+            });
+        } else {
             return Err(Failure::usage(format!(
-                "`cargo xtask demo` takes only `--check`, got `{}`",
-                other.to_string_lossy()
+                "`cargo xtask demo` takes `--platform reference|wordpress|matrix` and `--check`, got `{}`",
+                arg.to_string_lossy()
             )));
         }
-    };
+    }
+    if let Some(which) = which {
+        return demo_platforms::run(which, check);
+    }
 
     setup::run()?;
     let bin = platform::build()?;
@@ -109,7 +127,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 }
 
 /// The display the desktop app would open on, if there is one.
-fn display() -> Option<String> {
+pub(crate) fn display() -> Option<String> {
     ["WAYLAND_DISPLAY", "DISPLAY"].iter().find_map(|var| {
         std::env::var(var)
             .ok()
@@ -119,7 +137,7 @@ fn display() -> Option<String> {
 }
 
 /// The UI, then the desktop app (debug build, embedding ui/dist).
-fn build_desktop() -> Result<std::path::PathBuf> {
+pub(crate) fn build_desktop() -> Result<std::path::PathBuf> {
     crate::ui::build()?;
     util::run(util::cargo().args(["build", "--package", "keepsake-desktop"])).map_err(|e| {
         Failure::new(format!("{e}"))
@@ -173,7 +191,7 @@ fn print_desktop_welcome(server: &Server, db: &str, display: &str) {
     println!();
 }
 
-fn build_cli() -> Result<std::path::PathBuf> {
+pub(crate) fn build_cli() -> Result<std::path::PathBuf> {
     util::run(util::cargo().args(["build", "--package", "keepsake-cli", "--bin", "keepsake"]))
         .map_err(|e| {
             Failure::new(format!("{e}"))

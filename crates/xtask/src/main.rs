@@ -7,6 +7,7 @@
 
 mod bench;
 mod demo;
+mod demo_platforms;
 mod node;
 mod package;
 mod platform;
@@ -36,11 +37,13 @@ Commands:
                      Node.js 20 in target/tools/node when the system's is
                      older, and the UI's npm packages (npm ci in ui/);
                      elsewhere it prints the exact install commands
-  demo [--check]     Seed a fresh reference platform in target/demo/, serve it
+  demo [--platform reference|wordpress|matrix] [--check]
+                     Seed a fresh reference platform in target/demo/, serve it
                      on a loopback port and open the desktop app on it (with
                      no display: export with the CLI, serve until Ctrl-C);
                      --check runs the CLI path, asks /healthz once and stops
-                     (the CI smoke test)
+                     (the CI smoke test). --platform wordpress or matrix does
+                     the same on a seeded real WordPress (MariaDB) or Synapse
   test [--no-conformance] [--no-package] [-- CARGO_TEST_ARGS...]
                      build the UI, cargo test --workspace, the UI's component
                      tests, the offline viewer's browser tests (node --test
@@ -54,7 +57,8 @@ Commands:
                      (e.g. `platform seed --db x.db --preset demo`)
   bench [--quick|--desktop]
                      Benchmark the reference platform, then `keepsake export`
-                     against it, into docs/benchmarks.md; --quick uses small
+                     against it and against seeded WordPress and Synapse
+                     servers, into docs/benchmarks.md; --quick uses small
                      sizes to check that the benchmarks run; --desktop
                      measures the release desktop app under Xvfb instead
   bundle             Build the desktop app's packages (.deb and .rpm; an
