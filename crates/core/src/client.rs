@@ -8,7 +8,9 @@
 //! token redacted; callers never look at status codes themselves.
 
 mod body;
+mod failure;
 mod retry;
+mod tokens;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,16 +18,18 @@ use std::time::{Duration, SystemTime};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use reqwest::{Method, StatusCode, header};
+use reqwest::{Method, header};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use body::{MAX_ERROR_BODY, MIN_BYTES_PER_WINDOW, Pace, STALL_WINDOW};
 pub use retry::{GIVE_UP_AFTER, MAX_RETRY_AFTER, RetryPolicy, Wait};
+pub use tokens::{StaticToken, TokenProvider};
 
-use crate::error::{Problem, display_url};
+use crate::error::display_url;
 use crate::{Class, Error, PlatformUrl, Result, Secret};
 use body::Paced;
+use failure::{network, read_json, redact, status_error};
 
 /// A JSON page or object larger than this is refused (a page of 500 posts is
 /// well under 1 MiB; this bounds memory against a broken or hostile server).
@@ -38,82 +42,6 @@ pub const JSON_DEADLINE: Duration = Duration::from_secs(120);
 /// has no overall deadline, only a [`Pace`]: a large file on a slow line
 /// may take long).
 pub const MEDIA_HEADERS_DEADLINE: Duration = Duration::from_secs(60);
-
-/// Hands out bearer tokens and renews them after a `401`.
-pub trait TokenProvider: Send + Sync {
-    /// The token to use now.
-    fn current(&self) -> BoxFuture<'_, Result<Secret>>;
-    /// `rejected` got a `401`: return a renewed token (refreshing at most
-    /// once across concurrent callers) or a sign-in error.
-    fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>>;
-    /// The account name the token goes with, where the platform wants HTTP
-    /// Basic (a WordPress application password); `None` for a bearer token.
-    fn user(&self) -> Option<&str> {
-        None
-    }
-}
-
-/// A token that cannot be renewed (a personal access token, or a sign-in
-/// being checked before it is kept).
-pub struct StaticToken {
-    token: Secret,
-    platform: String,
-    user: Option<String>,
-}
-
-impl StaticToken {
-    /// Wraps a bearer token for `platform`.
-    pub fn new(token: Secret, platform: &PlatformUrl) -> Self {
-        Self {
-            token,
-            platform: platform.as_url().to_string(),
-            user: None,
-        }
-    }
-
-    /// Wraps a secret that goes with `user` (HTTP Basic).
-    pub fn basic(user: &str, secret: Secret, platform: &PlatformUrl) -> Self {
-        Self {
-            user: Some(user.to_owned()),
-            ..Self::new(secret, platform)
-        }
-    }
-
-    /// Wraps `credentials` as they are, without renewing them.
-    pub fn of(credentials: &crate::credentials::Credentials, platform: &PlatformUrl) -> Self {
-        Self {
-            user: credentials.user.clone(),
-            ..Self::new(credentials.access_token.clone(), platform)
-        }
-    }
-
-    /// No credentials at all: what a detection or a sign-in page asks with.
-    pub fn anonymous(platform: &PlatformUrl) -> Self {
-        Self::new(Secret::new(""), platform)
-    }
-}
-
-impl TokenProvider for StaticToken {
-    fn current(&self) -> BoxFuture<'_, Result<Secret>> {
-        Box::pin(async move { Ok(self.token.clone()) })
-    }
-    fn renew<'a>(&'a self, _rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>> {
-        // Not "signed out": this token was never accepted, or no longer is,
-        // and nothing can renew it. Say so, and what to do.
-        Box::pin(async move {
-            Err(Error::SignIn {
-                detail: format!(
-                    "{} did not accept the access token (it may be mistyped, expired or revoked); \
-                     check it, or get a new one and sign in with it",
-                    self.platform
-                ),
-            })
-        })
-    }
-    fn user(&self) -> Option<&str> {
-        self.user.as_deref()
-    }
-}
 
 /// Something that wants to know when the client waits before a retry (the
 /// progress display shows "waiting for rate limit until …; giving up at …").
@@ -574,142 +502,6 @@ impl ApiClient {
             body: Paced::new(resp, &url, self.pace),
             stop: self.stop.clone(),
         })
-    }
-}
-
-fn network(url: &Url, e: &reqwest::Error) -> Error {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else if e.is_redirect() {
-        "a redirect was refused"
-    } else {
-        "request failed"
-    };
-    // reqwest's Display includes the URL with its query: keep only the kind.
-    let mut detail = what.to_owned();
-    if let Some(src) = std::error::Error::source(e) {
-        detail.push_str(&format!(" ({src})"));
-    }
-    Error::Network {
-        url: display_url(url),
-        detail,
-    }
-}
-
-async fn status_error(url: &Url, resp: reqwest::Response, pace: Pace) -> Error {
-    let status = resp.status();
-    let header_wait = retry::from_headers(
-        resp.headers(),
-        SystemTime::now(),
-        status == StatusCode::TOO_MANY_REQUESTS,
-    );
-    let mut body = Paced::new(resp, url, pace);
-    let prefix = body::error_prefix(&mut body, MAX_ERROR_BODY).await;
-    let problem = serde_json::from_slice::<Problem>(&prefix)
-        .ok()
-        .map(Box::new);
-    // Not retryable as is: the caller fetches a fresh URL.
-    let expired = status == StatusCode::FORBIDDEN
-        && problem
-            .as_ref()
-            .is_some_and(|p| p.slug() == "media-url-expired");
-    let retry_after = match expired {
-        true => None,
-        false => header_wait.or_else(|| retry::from_body(problem.as_deref())),
-    };
-    Error::Status {
-        status: status.as_u16(),
-        url: display_url(url),
-        problem,
-        retry_after,
-    }
-}
-
-/// Reads a whole JSON body, refusing more than [`MAX_JSON_BYTES`].
-async fn read_json<T: DeserializeOwned>(url: &Url, mut body: Paced) -> Result<T> {
-    let Some(buf) = body::read_capped(&mut body, MAX_JSON_BYTES).await? else {
-        return Err(Error::Protocol {
-            url: display_url(url),
-            detail: format!("the answer is larger than {MAX_JSON_BYTES} bytes"),
-        });
-    };
-    serde_json::from_slice(&buf).map_err(|e| {
-        // A cut-off body (EOF while parsing) is a transport failure worth a
-        // retry; anything else is the platform breaking the contract.
-        if e.is_eof() {
-            Error::Network {
-                url: display_url(url),
-                detail: format!("the answer broke off after {} bytes", buf.len()),
-            }
-        } else {
-            Error::Protocol {
-                url: display_url(url),
-                detail: format!("invalid JSON: {e}"),
-            }
-        }
-    })
-}
-
-/// Hides `token`, and anything shaped like a token, in what the platform
-/// sent back: a server may echo the token in a problem `detail`, and that
-/// text reaches the terminal, the desktop and the audit log.
-fn redact(e: Error, token: &Secret) -> Error {
-    let scrub = |text: &mut String| {
-        let t = token.expose();
-        // Too short a "token" would blank out ordinary words.
-        if t.len() >= 8 && text.contains(t) {
-            *text = text.replace(t, "[redacted]");
-        }
-        *text = crate::audit::redact(text);
-    };
-    match e {
-        Error::Status {
-            status,
-            url,
-            mut problem,
-            retry_after,
-        } => {
-            if let Some(p) = problem.as_deref_mut() {
-                scrub(&mut p.detail);
-                scrub(&mut p.title);
-                for v in p.extensions.values_mut() {
-                    if let serde_json::Value::String(s) = v {
-                        scrub(s);
-                    }
-                }
-            }
-            Error::Status {
-                status,
-                url,
-                problem,
-                retry_after,
-            }
-        }
-        Error::Protocol { url, mut detail } => {
-            scrub(&mut detail);
-            Error::Protocol { url, detail }
-        }
-        Error::Network { url, mut detail } => {
-            scrub(&mut detail);
-            Error::Network { url, detail }
-        }
-        other => other,
-    }
-}
-
-impl TokenProvider for crate::credentials::TokenSource {
-    fn current(&self) -> BoxFuture<'_, Result<Secret>> {
-        Box::pin(self.access_token())
-    }
-    fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Secret>> {
-        Box::pin(self.refresh_after_401(rejected))
-    }
-    fn user(&self) -> Option<&str> {
-        crate::credentials::TokenSource::user(self)
     }
 }
 
