@@ -5,21 +5,25 @@
 //! allows it. Every file ends in the index `data/files.json`: where it is
 //! in the archive, or why it is missing.
 
+mod body;
+mod index;
+
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::io::Write;
 use std::sync::Arc;
 
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 use tokio::sync::{Mutex, mpsc};
 
 use super::Shared;
 use super::assemble::{Job, Lease, MediaBody, Verified, media_archive_path};
 use super::progress::ExportEvent;
-use super::staging::{Checkpoint, open_private};
+use super::staging::Checkpoint;
 use crate::connector::FileRef;
 use crate::{Code, Error, Result};
+use body::{Body, StagedBody};
+pub(super) use index::Check;
+use index::Index;
 
 /// Attempts per file before it is reported missing.
 const ATTEMPTS: u32 = 6;
@@ -38,35 +42,6 @@ pub(super) struct MediaTally {
     pub failed: Vec<(String, String, String)>,
     /// Where each file the archive holds is (under `data/`), by key.
     pub archived: super::assemble::Retrieved,
-}
-
-/// How a file was checked, in the index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum Check {
-    /// Against the SHA-256 the platform declared (and its size).
-    Sha256,
-    /// Against the size the platform declared or sent (`Content-Length`);
-    /// its SHA-256 is Keepsake's own.
-    Size,
-}
-
-/// One line of the file index, `data/files.json`.
-#[derive(Debug, Serialize)]
-struct Indexed<'a> {
-    key: &'a str,
-    name: &'a str,
-    content_type: &'a str,
-    size: Option<u64>,
-    /// The platform's SHA-256, or Keepsake's where it gave none.
-    sha256: Option<String>,
-    /// How it was checked; `None` when it is missing.
-    check: Option<Check>,
-    /// Where it is in the archive; `None` when it is missing.
-    archive_path: Option<String>,
-    /// Why it is missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    missing: Option<&'a str>,
 }
 
 /// Files up to this size are downloaded into memory and go from there
@@ -250,86 +225,6 @@ fn shown_name(file: &FileRef) -> String {
     crate::text::sanitize_for_terminal(name).into_owned()
 }
 
-/// The file index as it is written: one JSON line per file, in the
-/// staging folder (`files.jsonl`), made afresh by every run (a resumed
-/// run meets every file again).
-struct Index {
-    path: PathBuf,
-    out: std::io::BufWriter<std::fs::File>,
-}
-
-impl Index {
-    fn create(shared: &Shared) -> Result<Self> {
-        let path = shared.staging_file(super::FILES_INDEX_FILE);
-        let file = open_private(&path, false)?;
-        file.set_len(0).map_err(Error::io("truncate", &path))?;
-        Ok(Self {
-            out: std::io::BufWriter::new(file),
-            path,
-        })
-    }
-
-    fn line(&mut self, entry: &Indexed<'_>) -> Result<()> {
-        serde_json::to_writer(&mut self.out, entry).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.out
-            .write_all(b"\n")
-            .map_err(Error::io("write", &self.path))
-    }
-
-    fn archived(
-        &mut self,
-        file: &FileRef,
-        check: Check,
-        ours: Option<&[u8; 32]>,
-        path: &str,
-    ) -> Result<()> {
-        self.line(&Indexed {
-            key: &file.key,
-            name: &file.name,
-            content_type: &file.content_type,
-            size: file.size,
-            sha256: file.sha256.clone().or_else(|| ours.map(hex::encode)),
-            check: Some(check),
-            archive_path: Some(format!("data/{path}")),
-            missing: None,
-        })
-    }
-
-    fn missing(&mut self, file: &FileRef, why: &str) -> Result<()> {
-        self.line(&Indexed {
-            key: &file.key,
-            name: &file.name,
-            content_type: &file.content_type,
-            size: file.size,
-            sha256: file.sha256.clone(),
-            check: None,
-            archive_path: None,
-            missing: Some(why),
-        })
-    }
-
-    /// Flushes the index, sorted by key: the downloads finish in no set
-    /// order, and the same export should make the same archive.
-    fn finish(&mut self) -> Result<()> {
-        self.out.flush().map_err(Error::io("write", &self.path))?;
-        let text = std::fs::read_to_string(&self.path).map_err(Error::io("read", &self.path))?;
-        let mut lines: Vec<(String, &str)> = text
-            .lines()
-            .map(|l| {
-                let key = super::fetch::record_key(l, "/key").unwrap_or_default();
-                (key, l)
-            })
-            .collect();
-        lines.sort_unstable();
-        let mut sorted = String::with_capacity(text.len());
-        for (_, l) in lines {
-            sorted.push_str(l);
-            sorted.push('\n');
-        }
-        super::write_private(&self.path, sorted.as_bytes())
-    }
-}
-
 fn archive_stopped() -> Error {
     Error::WriterStopped
 }
@@ -403,95 +298,6 @@ fn lease(shared: &Shared, file: &FileRef) -> Option<Lease> {
     }
     let permits = u32::try_from(size.div_ceil(PERMIT_BYTES).max(1)).ok()?;
     Arc::clone(budget).try_acquire_many_owned(permits).ok()
-}
-
-/// Where a download's bytes go.
-trait Body: Send {
-    /// What an earlier attempt kept, hashed, to resume from; a body as long
-    /// as the whole file or longer (when its size is known) is started
-    /// over.
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)>;
-    fn put(&mut self, chunk: &[u8]) -> Result<()>;
-    /// Makes what arrived so far last until the next attempt.
-    fn keep(&mut self) -> Result<()>;
-    /// Throws away what arrived.
-    fn discard(&mut self) -> Result<()>;
-}
-
-/// A download held in memory, copied out of the connection's buffers so
-/// it holds no more than its own size.
-impl Body for Vec<u8> {
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-        if size.is_some_and(|size| self.len() as u64 >= size) {
-            self.clear();
-        }
-        let (mut sha, mut crc) = (Sha256::new(), crc32fast::Hasher::new());
-        sha.update(&self[..]);
-        crc.update(self);
-        Ok((sha, crc, self.len() as u64))
-    }
-    fn put(&mut self, chunk: &[u8]) -> Result<()> {
-        self.extend_from_slice(chunk);
-        Ok(())
-    }
-    fn keep(&mut self) -> Result<()> {
-        Ok(())
-    }
-    fn discard(&mut self) -> Result<()> {
-        self.clear();
-        Ok(())
-    }
-}
-
-/// A download into `{slug}.part` in the staging folder.
-struct StagedBody {
-    part: PathBuf,
-    file: Option<std::io::BufWriter<std::fs::File>>,
-}
-
-impl Body for StagedBody {
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-        self.file = None;
-        let have = std::fs::metadata(&self.part).map(|m| m.len()).unwrap_or(0);
-        if have > 0 && size.is_some_and(|size| have >= size) {
-            std::fs::remove_file(&self.part).map_err(Error::io("remove", &self.part))?;
-        }
-        // Hash the prefix already there, so a verified file is read once,
-        // not twice. Bodies arrive in pieces of a few kilobytes: buffered,
-        // they reach the disk in fewer, larger writes.
-        let hashed = hash_prefix(&self.part)?;
-        self.file = Some(std::io::BufWriter::with_capacity(
-            256 * 1024,
-            open_private(&self.part, true)?,
-        ));
-        Ok(hashed)
-    }
-    fn put(&mut self, chunk: &[u8]) -> Result<()> {
-        match &mut self.file {
-            Some(f) => f.write_all(chunk).map_err(Error::io("write", &self.part)),
-            None => Err(Error::Invalid(
-                "internal error: a download with no file".into(),
-            )),
-        }
-    }
-    fn keep(&mut self) -> Result<()> {
-        if let Some(f) = &mut self.file {
-            f.flush().map_err(Error::io("write", &self.part))?;
-            f.get_ref()
-                .sync_data()
-                .map_err(Error::io("sync", &self.part))?;
-        }
-        Ok(())
-    }
-    fn discard(&mut self) -> Result<()> {
-        self.file = None;
-        match std::fs::remove_file(&self.part) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(Error::io("remove", &self.part)(e))
-            }
-            _ => Ok(()),
-        }
-    }
 }
 
 /// Downloads and verifies one file into `body`: its length, SHA-256 and
@@ -663,26 +469,4 @@ fn parse_sha256(hex_digest: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(hex_digest, &mut out).ok()?;
     Some(out)
-}
-
-fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-    let mut h = Sha256::new();
-    let mut crc = crc32fast::Hasher::new();
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((h, crc, 0)),
-        Err(e) => return Err(Error::io("read", path)(e)),
-    };
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(Error::io("read", path))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        crc.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((h, crc, n))
 }
