@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub(super) mod growing;
 mod pipeline;
+mod records;
 
 use super::Formats;
 use super::csv::CsvRows;
@@ -22,6 +23,8 @@ use crate::archive::{
 };
 use crate::connector::Category;
 use crate::{Error, Result, viewer};
+use records::JsonArray;
+pub(super) use records::Rewrite;
 
 /// Work for the zip thread.
 pub(super) enum Job {
@@ -413,12 +416,6 @@ impl<R: Read + Send> CheckedRead for Unchecked<R> {
     }
 }
 
-impl<R: BufRead + Send> CheckedRead for JsonArray<R> {
-    fn check(&mut self) -> Result<()> {
-        self.error.take().map_or(Ok(()), Err)
-    }
-}
-
 /// The archive's path, SHA-256 and size for the report, and its parts when
 /// split (see [`super::ExportReport::sha256`] for a set's SHA-256).
 pub(super) fn summary(set: &FinishedSet) -> (PathBuf, String, u64, Vec<super::ArchivePart>) {
@@ -477,121 +474,6 @@ fn index_files(
     Ok(files)
 }
 
-/// Turns a JSON Lines file into a JSON array, streaming, each record as
-/// [`Rewrite`] archives it.
-struct JsonArray<R> {
-    lines: R,
-    rewrite: Arc<Rewrite>,
-    out: Vec<u8>,
-    pos: usize,
-    started: bool,
-    first: bool,
-    ended: bool,
-    error: Option<Error>,
-}
-
-impl<R: BufRead> JsonArray<R> {
-    fn new(lines: R, rewrite: Arc<Rewrite>) -> Self {
-        Self {
-            lines,
-            rewrite,
-            out: Vec::new(),
-            pos: 0,
-            started: false,
-            first: true,
-            ended: false,
-            error: None,
-        }
-    }
-
-    fn refill(&mut self) -> std::io::Result<()> {
-        self.out.clear();
-        self.pos = 0;
-        if !self.started {
-            self.started = true;
-            self.out.extend_from_slice(b"[");
-            return Ok(());
-        }
-        let mut line = String::new();
-        if self.lines.read_line(&mut line)? == 0 {
-            if !self.ended {
-                self.ended = true;
-                self.out.extend_from_slice(if self.first {
-                    b"]\n" as &[u8]
-                } else {
-                    b"\n]\n"
-                });
-            }
-            return Ok(());
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            return Ok(());
-        }
-        self.out
-            .extend_from_slice(if self.first { b"\n" as &[u8] } else { b",\n" });
-        self.first = false;
-        self.rewrite.record(line, &mut self.out)
-    }
-}
-
-/// How the records of a category are archived: as staged, or, for a
-/// category whose records name files or hold fields never to archive (a
-/// signed link is a credential), re-encoded without those fields and, for
-/// files, with `archive_path`, where the file is in the archive (`null`
-/// when it was not retrieved). Every file made from the records (`.json`,
-/// the viewer's `.js`) goes through here.
-pub(super) struct Rewrite {
-    /// The fields to drop (top-level members, by JSON Pointer).
-    strip: Vec<String>,
-    /// For files: where each file retrieved is, and where a record's key
-    /// is.
-    files: Option<(Arc<Retrieved>, String)>,
-}
-
-impl Rewrite {
-    pub(super) fn new(descriptor: &Category, retrieved: Option<Arc<Retrieved>>) -> Self {
-        Self {
-            strip: descriptor
-                .strip
-                .iter()
-                .map(|p| p.trim_start_matches('/').to_owned())
-                .collect(),
-            files: retrieved.map(|r| (r, descriptor.key.to_string())),
-        }
-    }
-
-    /// Writes the archived form of one staged record to `out`.
-    fn record(&self, line: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
-        if self.strip.is_empty() && self.files.is_none() {
-            out.extend_from_slice(line.as_bytes());
-            return Ok(());
-        }
-        // Re-encoded, so a lone surrogate (which a value cannot hold)
-        // becomes U+FFFD here; records of other categories are archived as
-        // sent.
-        let mut v: Value =
-            serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
-        if let Value::Object(m) = &mut v {
-            for field in &self.strip {
-                m.remove(field);
-            }
-        }
-        if let Some((retrieved, key_at)) = &self.files {
-            let key = crate::connector::text_at(&v, key_at).unwrap_or_default();
-            if let Value::Object(m) = &mut v {
-                m.insert(
-                    "archive_path".into(),
-                    retrieved
-                        .get(&key)
-                        .map_or(Value::Null, |path| Value::String(format!("data/{path}"))),
-                );
-            }
-        }
-        serde_json::to_writer(out, &v).map_err(std::io::Error::other)
-    }
-}
-
 // The offline viewer (crate::viewer): `index.html` at the root and the data
 // files `data/js/{category}.js`, written from the same records as the JSON.
 
@@ -599,24 +481,6 @@ impl Rewrite {
 fn add_viewer_page(writer: &mut PartedWriter) -> Result<()> {
     writer.add_tag_file(viewer::INDEX_NAME, viewer::index_html().as_bytes())?;
     Ok(())
-}
-
-impl<R: BufRead> Read for JsonArray<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        crate::pieces::read(self, buf)
-    }
-}
-
-impl<R: BufRead> crate::pieces::Pieces for JsonArray<R> {
-    fn piece(&mut self) -> (&[u8], &mut usize) {
-        (&self.out, &mut self.pos)
-    }
-    fn ended(&self) -> bool {
-        self.ended
-    }
-    fn next_piece(&mut self) -> std::io::Result<()> {
-        self.refill()
-    }
 }
 
 #[cfg(test)]
