@@ -18,7 +18,7 @@ use time::{OffsetDateTime, UtcOffset};
 use super::bagit::BagInfo;
 use super::prepare::DEFLATE_LEVEL;
 use super::zipfmt::{DosTime, Entry, Method, local_header};
-use super::{CHUNK, io_error};
+use super::{CHUNK, busy, io_error};
 use crate::Result;
 
 /// Bumped when the archive writer's output changes, so a `.partial` file
@@ -236,7 +236,7 @@ impl Journal {
         };
         match file.file().try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(super::writer::busy(partial)),
+            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(partial)),
             Err(std::fs::TryLockError::Error(_)) => {}
         }
 

@@ -56,6 +56,14 @@ use crate::Error;
 /// small enough that memory stays flat.
 const CHUNK: usize = 64 * 1024;
 
+/// A `.partial` file another live writer holds (its lock is taken).
+fn busy(partial: &Path) -> Error {
+    Error::Invalid(format!(
+        "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
+        partial.display()
+    ))
+}
+
 /// `Error::io`, without the path twice: `fs-err` already writes the file name
 /// into its errors, and `Error::Io` shows it again.
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {

@@ -16,7 +16,7 @@ use super::journal::{Journal, JournalEntry, Recovered};
 use super::names::fold_key;
 use super::prepare::{Prepared, Spool, prepare_file, prepare_reader};
 use super::zipfmt::{self, DosTime, Entry};
-use super::{CHUNK, io_error};
+use super::{CHUNK, busy, io_error};
 use crate::{Error, Result};
 
 pub(crate) use super::prepare::DEFLATE_LEVEL;
@@ -901,13 +901,6 @@ fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
         }
     }
     Ok(())
-}
-
-pub(super) fn busy(partial: &Path) -> Error {
-    Error::Invalid(format!(
-        "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
-        partial.display()
-    ))
 }
 
 /// Removes a `.partial` file left by an earlier run, unless a live writer

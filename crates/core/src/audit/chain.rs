@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::store::{Head, HeadState, Snapshot};
+use super::snapshot::{Head, HeadState, Snapshot};
 use super::{AuditEntry, AuditRecord, ChainReport};
 use crate::{Error, Result};
 

@@ -33,6 +33,7 @@
 mod chain;
 mod csv;
 mod pending;
+mod snapshot;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -48,7 +49,7 @@ use crate::{Error, Result};
 /// The same scrubbing for messages shown to the user (the API client).
 pub(crate) use chain::redact;
 pub use pending::PendingReport;
-pub use store::Records;
+pub use snapshot::Records;
 
 const LOG_FILE: &str = "audit.jsonl";
 const HEAD_FILE: &str = "audit.head";
