@@ -36,16 +36,17 @@ function renderMessage(room, it, v) {
   var box = el('div', it.cont ? 'msg cont' : 'msg');
   box.appendChild(msgHead(model, e, it.cont));
   if (isRedacted(model, e)) {
+    // What reacted to it, or replied in its thread, is still in the archive.
     box.classList.add('deleted');
     box.appendChild(deletedNote(model, e));
-    return box;
+  } else {
+    var original = isObject(e.content) ? e.content : {};
+    var edit = latestEdit(model, it.i);
+    var parent = replyTarget(original);
+    if (parent) box.appendChild(replyQuote(room, parent));
+    box.appendChild(contentOf(room, edit ? edit.content : original, e, !!parent));
+    if (edit) box.appendChild(editedNote(room, original, e, edit));
   }
-  var original = isObject(e.content) ? e.content : {};
-  var edit = latestEdit(model, it.i);
-  var parent = replyTarget(original);
-  if (parent) box.appendChild(replyQuote(room, parent));
-  box.appendChild(contentOf(room, edit ? edit.content : original, e, !!parent));
-  if (edit) box.appendChild(editedNote(room, original, e, edit));
   var reactions = reactionsOf(model, e.event_id);
   if (reactions) box.appendChild(reactions);
   var replies = v.thread ? null : model.threads.get(e.event_id);

@@ -70,39 +70,46 @@ function related(key) {
   return keyIndex.get(key) || [];
 }
 
+// What names a record in a link to it: its title, else the start of its text.
 function entryTitle(v, rec) {
-  var p = isObject(v.desc.view) ? v.desc.view.title : null;
-  return (p && titleText(field(rec, p))) || '#' + keyText(pointer(rec, v.desc.key));
+  var vw = isObject(v.desc.view) ? v.desc.view : {};
+  var t = (vw.title && titleText(field(rec, vw.title))) ||
+    (vw.html && titleText(field(rec, vw.html))) || (vw.text && field(rec, vw.text).replace(/\s+/g, ' ').trim());
+  if (t && t.length > 80) t = t.slice(0, 77) + '\u2026';
+  return t || '#' + keyText(pointer(rec, v.desc.key));
 }
 
-// "On the post “Title”", linking to that record.
+// "On the post “Title”", "in reply to Ada’s comment “…”", linking to them.
 function contextLine(v, rec) {
-  var out = null;
-  var post = keyText(rec.post);
-  var parent = keyText(rec.parent);
-  function line(words, hit) {
+  var p = el('p', 'context');
+  function add(words, hit) {
     var target = hit.view.records()[hit.index];
-    var p = el('p', 'context', words + ' ');
+    p.appendChild(document.createTextNode((p.firstChild ? ', ' + words.charAt(0).toLowerCase() + words.slice(1) : words) + ' '));
     var a = inner([hit.view.id, keyText(pointer(target, hit.view.desc.key))], '\u201c' + entryTitle(hit.view, target) + '\u201d');
     a.dir = 'auto';
     p.appendChild(a);
-    return p;
   }
+  var post = keyText(rec.post);
+  var parent = keyText(rec.parent);
   if (post && post !== '0') {
     var hits = related(post).filter(function (h) { return h.view !== v; });
-    out = hits.length ? line('On the ' + hits[0].view.one, hits[0]) : el('p', 'context', 'On item #' + post + ', which is not in this archive');
-  } else if (parent && parent !== '0') {
+    if (hits.length) add('On the ' + hits[0].view.one, hits[0]);
+    else p.appendChild(document.createTextNode('On #' + post + ', which is not in this archive'));
+  }
+  if (parent && parent !== '0') {
     var own = related(parent).filter(function (h) { return h.view === v; })[0];
     var other = related(parent).filter(function (h) { return h.view !== v; })[0];
-    if (own) {
-      var whoPtr = isObject(v.desc.view) ? v.desc.view.who : null;
-      var author = whoPtr ? field(v.records()[own.index], whoPtr) : '';
-      out = whoPtr ? line('In reply to' + (author ? ' ' + author + '\u2019s' : '') + ' ' + v.one, own) : line('Under', own);
-    } else if (other) {
-      out = line('A version of the ' + other.view.one, other);
+    var whoPtr = isObject(v.desc.view) ? v.desc.view.who : null;
+    if (own && whoPtr) {
+      var author = field(v.records()[own.index], whoPtr);
+      add('In reply to' + (author ? ' ' + author + '\u2019s' : ' the') + ' ' + v.one, own);
+    } else if (own) {
+      add('Under', own);
+    } else if (other && !post) {
+      add('A version of the ' + other.view.one, other);
     }
   }
-  return out;
+  return p.firstChild ? p : null;
 }
 
 // ---------------------------------------------------------------- images in platform HTML
