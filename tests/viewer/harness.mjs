@@ -196,3 +196,82 @@ export async function scrollThrough(page, check, maxSteps = 400) {
     if (done) break;
   }
 }
+
+// ------------------------------------------------------------------ shared by the test files
+
+/** The file: URL of a fixture's data/media/ folder, with a trailing slash. */
+export function mediaDir(fixture) {
+  return pathToFileURL(path.join(fixture.dir, 'data', 'media')).href + '/';
+}
+
+/** A fixture's data/NAME.json. */
+export function dataJson(fixture, name) {
+  return JSON.parse(fs.readFileSync(path.join(fixture.dir, 'data', `${name}.json`), 'utf8'));
+}
+
+/** No page error, dialog, request off file:, console error or CSP violation. */
+export async function assertQuiet(assert, seen, page, what) {
+  assert.deepEqual(seen.errors, [], `${what}: page errors`);
+  assert.deepEqual(seen.dialogs, [], `${what}: dialogs opened`);
+  assert.deepEqual(seen.network, [], `${what}: requests that are not file:`);
+  assert.deepEqual(seen.console, [], `${what}: console errors`);
+  assert.deepEqual(await page.evaluate(() => window.__violations), [], `${what}: CSP violations`);
+  assert.equal(await page.evaluate(() => window.__pwned), false, `${what}: a dialog function was called`);
+}
+
+/**
+ * Registers node:test tests that need fixture `name`: skipped with the
+ * reason when it is missing, or failed when the fixtures are required.
+ */
+export function fixtureTests(test, assert, fixtures) {
+  return function withFixture(name, title, fn) {
+    const missing = !fixtures.size ? NO_FIXTURES : !fixtures.has(name) ? `the ${name} fixture is missing in ${FIXTURES}` : false;
+    if (missing && REQUIRED) {
+      test(title, () => assert.fail(missing));
+      return;
+    }
+    test(title, { skip: missing }, () => fn(fixtures.get(name)));
+  };
+}
+
+/** Goes to `hash` and waits until the viewer shows `view` (its data-keepsake-view). */
+export async function go(page, hash, view) {
+  await page.evaluate((h) => {
+    location.hash = h;
+  }, hash);
+  await page.waitForSelector(`html[data-keepsake-view="${view}"]`, { timeout: 30_000 });
+}
+
+/**
+ * Scrolls through the list, calling `collect()` (in the page) at each step
+ * and merging what it returns by `id`. Returns a Map.
+ */
+export async function collectRows(page, collect) {
+  const found = new Map();
+  await scrollThrough(page, async () => {
+    for (const row of await page.evaluate(collect)) found.set(row.id, row);
+  }, 2000);
+  return found;
+}
+
+const AXE = fs.readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'node_modules/axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's serious and critical findings on the page as it is, in both
+ * colour schemes. (Evaluated through the DevTools protocol, so the page's
+ * CSP, which would rightly refuse an injected script, does not apply.)
+ */
+export async function axeProblems(page, what) {
+  const found = [];
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
+    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    for (const v of result.violations) {
+      if (v.impact === 'serious' || v.impact === 'critical') {
+        found.push(`${scheme} ${what}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
+      }
+    }
+  }
+  return found;
+}
