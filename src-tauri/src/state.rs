@@ -46,12 +46,6 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
 /// Parallel media downloads, as the CLI's default.
 const MEDIA_WORKERS: usize = keepsake_core::export::DEFAULT_MEDIA_WORKERS;
 
-/// Someone is waiting on these answers (signing in, who am I, a lookup):
-/// a few quick tries, then say so, rather than the export's patient policy.
-fn interactive() -> RetryPolicy {
-    keepsake_core::signin::interactive()
-}
-
 /// Where the app keeps things on disk.
 #[derive(Debug, Clone)]
 pub struct Paths {
@@ -343,7 +337,10 @@ impl AppState {
             Err(e) => return Err(e),
         };
         let me = self
-            .me(&client.clone().with_retry(interactive()), &*connector)
+            .me(
+                &client.clone().with_retry(RetryPolicy::interactive()),
+                &*connector,
+            )
             .await?;
         let platform = client.base().to_string();
         for (folder, i) in found {

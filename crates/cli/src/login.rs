@@ -54,8 +54,14 @@ pub async fn login(g: &Global, a: LoginArgs) -> Result<ExitCode> {
                 .await?
         }
     };
-    let (me, checked) =
-        signin::keep(store, &connector, &platform, creds, signin::interactive()).await?;
+    let (me, checked) = signin::keep(
+        store,
+        &connector,
+        &platform,
+        creds,
+        keepsake_core::client::RetryPolicy::interactive(),
+    )
+    .await?;
     auth::remember(&platform);
     // Outcome reports earlier exports could not deliver go now, briefly.
     if let Ok(log) = audit::AuditLog::default_dir().and_then(|d| audit::AuditLog::open(&d)) {

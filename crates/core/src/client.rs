@@ -161,6 +161,17 @@ fn build_http(credentialed: bool) -> Result<reqwest::Client> {
 }
 
 impl ApiClient {
+    /// A client for `platform` that sends no credentials: what a
+    /// detection, a sign-in page and a password login use. Someone is
+    /// waiting on these: a few quick tries, then say so (an export's policy
+    /// would keep trying an unreachable address for minutes).
+    pub fn anonymous(platform: &PlatformUrl) -> Result<Self> {
+        Ok(
+            Self::new(platform, Arc::new(StaticToken::anonymous(platform)))?
+                .with_retry(RetryPolicy::interactive()),
+        )
+    }
+
     /// A client for `platform` using `tokens`.
     pub fn new(platform: &PlatformUrl, tokens: Arc<dyn TokenProvider>) -> Result<Self> {
         Ok(Self {

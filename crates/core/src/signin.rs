@@ -13,42 +13,18 @@ use crate::connector::{self, Account, Connector, Offer};
 use crate::credentials::{CredentialStore, Credentials, TokenSource, normalise_platform};
 use crate::{Error, PlatformUrl, Result};
 
-/// A client for `platform` that sends no credentials: what a detection, a
-/// sign-in page and a password login use. Someone is waiting on these: a
-/// few quick tries, then say so (an export's policy would keep trying an
-/// unreachable address for minutes).
-pub fn anonymous(platform: &PlatformUrl) -> Result<ApiClient> {
-    Ok(
-        ApiClient::new(platform, Arc::new(StaticToken::anonymous(platform)))?
-            .with_retry(interactive()),
-    )
-}
-
-/// The retry policy of requests someone waits on (signing in, who am I, a
-/// look-up): two quick retries, a wait the platform asks for only when it
-/// is short, and never more than half a minute in all.
-pub fn interactive() -> RetryPolicy {
-    RetryPolicy {
-        max_retries: 2,
-        min_delay: std::time::Duration::from_millis(200),
-        max_delay: std::time::Duration::from_secs(2),
-        max_retry_after: std::time::Duration::from_secs(10),
-        give_up_after: std::time::Duration::from_secs(30),
-    }
-}
-
 /// The connector of the platform at `platform`: the one of `kind` when it
 /// is given, else the first whose API the platform answers to.
 pub async fn detect(platform: &PlatformUrl, kind: Option<&str>) -> Result<Arc<dyn Connector>> {
     match kind {
         Some(kind) => connector::of_kind(kind),
-        None => connector::detect(&anonymous(platform)?).await,
+        None => connector::detect(&ApiClient::anonymous(platform)?).await,
     }
 }
 
 /// What a platform found by [`detect`] is, and how one signs in to it.
 pub async fn offers(connector: &dyn Connector, platform: &PlatformUrl) -> Result<Vec<Offer>> {
-    connector.offers(&anonymous(platform)?).await
+    connector.offers(&ApiClient::anonymous(platform)?).await
 }
 
 /// The connector of a stored sign-in: the kind found when signing in;

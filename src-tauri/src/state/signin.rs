@@ -183,8 +183,14 @@ impl AppState {
         platform: &PlatformUrl,
     ) -> CmdResult<Account> {
         self.forget_launch_read();
-        let (me, _) =
-            signin::keep(self.store()?, connector, platform, creds, interactive()).await?;
+        let (me, _) = signin::keep(
+            self.store()?,
+            connector,
+            platform,
+            creds,
+            RetryPolicy::interactive(),
+        )
+        .await?;
         Ok(account(&**connector, me, platform))
     }
 
@@ -228,7 +234,7 @@ impl AppState {
             Err(_) => return Ok(None),
         };
         let (client, connector) = match self.client_at_launch(&platform).await {
-            Ok((c, k)) => (c.with_retry(interactive()), k),
+            Ok((c, k)) => (c.with_retry(RetryPolicy::interactive()), k),
             Err(e) if e.code == ErrorCode::SignedOut => return Ok(None),
             Err(e) => return Err(e),
         };
@@ -264,7 +270,7 @@ impl AppState {
         let login = login.trim();
         let (client, connector) = self.client().await?;
         let user = connector
-            .find_account(&client.with_retry(interactive()), login)
+            .find_account(&client.with_retry(RetryPolicy::interactive()), login)
             .await?
             .ok_or_else(|| {
                 IpcError::new(

@@ -51,6 +51,21 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The policy of requests someone waits on (signing in, who am I, a
+    /// look-up): two quick retries, a wait the platform asks for only when
+    /// it is short, and never more than half a minute in all.
+    pub fn interactive() -> Self {
+        Self {
+            max_retries: 2,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(10),
+            give_up_after: Duration::from_secs(30),
+        }
+    }
+}
+
 /// A wait before the next attempt, as the progress display shows it.
 #[derive(Debug)]
 pub struct Wait<'a> {

@@ -147,7 +147,7 @@ pub trait Connector: Send + Sync {
     /// announces none). The default is the engine's; a platform that counts
     /// loosely, or not at all, supplies its own.
     fn record_bound(&self, expected: Option<u64>) -> u64 {
-        crate::export::record_bound(expected)
+        record_bound(expected)
     }
     /// How many categories are walked at once: the platform's sweet spot.
     fn parallel_walks(&self) -> usize {
@@ -358,6 +358,22 @@ pub fn wordpress() -> Arc<dyn Connector> {
 /// The Matrix client-server API.
 pub fn matrix() -> Arc<dyn Connector> {
     Arc::new(matrix::Matrix)
+}
+
+/// The records a category may hold when the platform announces no count.
+pub(crate) const UNCOUNTED_RECORD_BOUND: u64 = 10_000_000;
+
+/// The most records a category may bring before the walk stops as the
+/// platform's fault, given the count the platform announced (`None` for a
+/// platform that announces none). Well above the count, which may change
+/// while the export runs, yet bounded, so a platform that invents records
+/// cannot fill the disk. A connector whose platform counts differently
+/// supplies its own.
+pub fn record_bound(expected: Option<u64>) -> u64 {
+    match expected {
+        Some(n) => n.saturating_mul(2).saturating_add(1000),
+        None => UNCOUNTED_RECORD_BOUND,
+    }
 }
 
 #[cfg(test)]

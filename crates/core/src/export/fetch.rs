@@ -9,7 +9,7 @@
 //! - A cursor that comes back unchanged is asked again a bounded number of
 //!   times; one that leads back to a page already fetched (a cycle), a few
 //!   pages in a row with nothing new, or far more records than the session
-//!   announced ([`record_bound`]) end the walk as the platform's fault.
+//!   announced ([`crate::connector::record_bound`]) end the walk as the platform's fault.
 //! - Every record is checked whole ([`crate::json_text::check`]) before it
 //!   is staged, so no reader after the fetch meets one it cannot read.
 
@@ -34,22 +34,6 @@ const MAX_CURSOR_REPEATS: u32 = 8;
 /// Pages in a row bringing no record not already sent that end a walk: a
 /// platform that keeps handing out fresh cursors to the same records.
 const MAX_STALE_PAGES: u32 = 3;
-/// The records a category may hold when the platform announces no count.
-const UNCOUNTED_RECORD_BOUND: u64 = 10_000_000;
-
-/// The most records a category may bring before the walk stops as the
-/// platform's fault, given the count the platform announced (`None` for a
-/// platform that announces none). Well above the count, which may change
-/// while the export runs, yet bounded, so a platform that invents records
-/// cannot fill the disk. A connector whose platform counts differently
-/// supplies its own.
-pub fn record_bound(expected: Option<u64>) -> u64 {
-    match expected {
-        Some(n) => n.saturating_mul(2).saturating_add(1000),
-        None => UNCOUNTED_RECORD_BOUND,
-    }
-}
-
 /// The key of a record: the string or integer at `pointer` (decimal text
 /// for an integer); `None` when there is none. A one-step pointer (`/id`,
 /// `/event_id`: every connector's) is read without building the record,

@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+pub use crate::connector::record_bound;
 pub use assemble::media_archive_path;
-pub use fetch::record_bound;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;
 pub use progress::{ExportEvent, Phase, Reporter, Silent, Throttled};

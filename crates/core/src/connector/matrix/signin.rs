@@ -52,7 +52,7 @@ pub(super) async fn offers(c: &ApiClient) -> Result<Vec<Offer>> {
 /// A login of `kind` with `fields`, making a device named for Keepsake.
 async fn login(platform: &PlatformUrl, mut body: Value) -> Result<Credentials> {
     body["initial_device_display_name"] = json!(client_label());
-    let c = crate::signin::anonymous(platform)?;
+    let c = crate::client::ApiClient::anonymous(platform)?;
     let (answer, _) = c
         .request::<LoggedIn>(Method::POST, &client("/login"), Some(&body), Auth::Omit)
         .await
@@ -105,7 +105,7 @@ pub(super) async fn sso(
     timeout: Duration,
 ) -> Result<Credentials> {
     let listener = Loopback::bind().await?;
-    let base = crate::signin::anonymous(platform)?;
+    let base = crate::client::ApiClient::anonymous(platform)?;
     let url = base.url(&format!(
         "{}?redirectUrl={}",
         client("/login/sso/redirect"),

@@ -71,7 +71,7 @@ pub(super) async fn browser(
     open: Opener,
     timeout: Duration,
 ) -> Result<Credentials> {
-    let client = crate::signin::anonymous(platform)?;
+    let client = crate::client::ApiClient::anonymous(platform)?;
     let index = index(&client).await?;
     let authorize = index.authorize_url().ok_or_else(|| Error::SignIn {
         detail: "this WordPress site does not offer application passwords (they need WordPress \

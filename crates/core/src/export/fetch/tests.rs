@@ -92,6 +92,7 @@ fn a_cursor_asked_for_before_is_a_cycle() {
 
 #[test]
 fn the_record_bound_is_twice_the_count_and_a_thousand() {
+    use crate::connector::{UNCOUNTED_RECORD_BOUND, record_bound};
     assert_eq!(record_bound(Some(0)), 1000);
     assert_eq!(record_bound(Some(10)), 1020);
     assert_eq!(record_bound(Some(100_000)), 201_000);
