@@ -197,9 +197,9 @@ export function cliHome(cleanup) {
  * records its output, its exit, and the argv it really ran with (read back
  * from /proc, where a token in argv would be visible to everyone).
  */
-export function keepsake(world, platform, args, cleanup) {
+export function keepsake(world, platform, args, cleanup, { stdin = 'ignore' } = {}) {
   const argv = ['--platform', platform, ...args, '--insecure-token-file', world.tokenFile];
-  const child = spawn(KEEPSAKE, argv, { env: world.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(KEEPSAKE, argv, { env: world.env, stdio: [stdin, 'pipe', 'pipe'] });
   const cli = { child, argv, stdout: '', stderr: '', procArgv: null, code: undefined };
   child.stdout.setEncoding('utf8').on('data', (d) => (cli.stdout += d));
   child.stderr.setEncoding('utf8').on('data', (d) => (cli.stderr += d));

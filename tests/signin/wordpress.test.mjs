@@ -157,3 +157,92 @@ test('WordPress: "No, I do not approve" ends the CLI with exit code 3 and nothin
     await cleanup.run();
   }
 });
+
+/** Signs in on wp-login.php as `user` from a page WordPress sent there. */
+async function logInOnWordPress(page, user) {
+  assert.equal(new URL(page.url()).pathname, '/wp-login.php');
+  await page.locator('input[name="log"]').fill(user.login);
+  await page.locator('input[name="pwd"]').fill(user.password);
+  await Promise.all([
+    page.waitForURL((u) => u.pathname === '/wp-admin/authorize-application.php'),
+    page.locator('input[name="wp-submit"]').click(),
+  ]);
+}
+
+test('WordPress: approved on its authorize page with no way back, the password it shows is pasted into the CLI, which signs in and deletes it at logout', needs('wordpress'), async () => {
+  requireTools('wordpress');
+  const cleanup = cleanups();
+  try {
+    const wp = await startWordPress(cleanup);
+    const author = wp.seed.users.author;
+    const world = cliHome(cleanup);
+    // What a site on https gets (it sends no password to an app on this
+    // computer); a site on this computer offers the page too.
+    const login = keepsake(world, wp.url, ['login', '--user', author.login, '--no-browser'], cleanup, { stdin: 'pipe' });
+    const address = await signInAddress(login);
+    assert.match(login.stderr, /WordPress makes one on this page: approve Keepsake there, and it shows the new password once; paste it below/);
+    const asked = new URL(address);
+    assert.equal(asked.origin, new URL(wp.url).origin);
+    assert.equal(asked.pathname, '/wp-admin/authorize-application.php');
+    assert.match(asked.searchParams.get('app_name'), APP_NAME);
+    assert.equal(asked.searchParams.get('success_url'), null, 'no way back asked for');
+
+    const { page } = await launch(cleanup);
+    await page.goto(address);
+    await logInOnWordPress(page, author);
+    await page.getByRole('button', { name: 'Yes, I approve of this connection' }).click();
+    const shown = page.locator('#new-application-password-value');
+    await shown.waitFor();
+    await page.waitForFunction(() => document.querySelector('#new-application-password-value')?.value);
+    const password = await shown.inputValue();
+    assert.match(password, /^[A-Za-z0-9]{4}( [A-Za-z0-9]{4}){5}$/, 'WordPress shows the password in groups of four');
+
+    // Pasted as shown, spaces and all.
+    login.child.stdin.end(`${password}\n`);
+    assert.equal(await exitOf(login), 0, `login failed:\n${login.stderr}`);
+    assert.match(login.stdout, /^signed in to http:\/\/127\.0\.0\.1:\d+\/ \(WordPress\) as author$/m);
+    const entry = storedSignIns(world)[wp.url];
+    assert.equal(entry.access_token, password.replace(/\s+/g, ''));
+
+    // Made for Keepsake (WordPress recorded its app id), so Keepsake may
+    // delete it: the handle is its uuid.
+    const made = (await appPasswords(wp, author)).filter((p) => p.uuid !== author.app_password_uuid);
+    assert.equal(made.length, 1, `one new application password: ${made.map((p) => p.name)}`);
+    assert.match(made[0].name, APP_NAME);
+    assert.equal(entry.handle, made[0].uuid);
+
+    const logout = await keepsakeDone(world, wp.url, ['logout'], cleanup);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.deepEqual((await appPasswords(wp, author)).map((p) => p.uuid), [author.app_password_uuid], 'logout deleted it');
+    assertNoSecrets([login, logout], {
+      'the application password': password,
+      "the author's password": author.password,
+    });
+  } finally {
+    await cleanup.run();
+  }
+});
+
+test('WordPress: a password the author made by hand signs in, and logout only forgets it', needs('wordpress'), async () => {
+  requireTools('wordpress');
+  const cleanup = cleanups();
+  try {
+    const wp = await startWordPress(cleanup);
+    const author = wp.seed.users.author;
+    const world = cliHome(cleanup);
+    const login = keepsake(world, wp.url, ['login', '--user', author.login, '--password-stdin'], cleanup, { stdin: 'pipe' });
+    login.child.stdin.end(`${author.app_password}\n`);
+    assert.equal(await exitOf(login), 0, `login failed:\n${login.stderr}`);
+    assert.doesNotMatch(login.stderr, /makes one on this page/, 'a script with its password is not sent to a page');
+    const entry = storedSignIns(world)[wp.url];
+    assert.equal(entry.handle ?? null, null, 'not one Keepsake may delete');
+
+    const logout = await keepsakeDone(world, wp.url, ['logout'], cleanup);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.deepEqual((await appPasswords(wp, author)).map((p) => p.uuid), [author.app_password_uuid], 'still there');
+    assert.deepEqual(storedSignIns(world), {});
+    assertNoSecrets([login, logout], { 'the application password': author.app_password });
+  } finally {
+    await cleanup.run();
+  }
+});

@@ -21,7 +21,7 @@ pub async fn login(g: &Global, a: LoginArgs) -> Result<ExitCode> {
     let store = auth::store(g)?;
     let connector = signin::detect(&platform, g.kind.as_deref()).await?;
     err!("{} at {}", connector.name(), platform.as_url());
-    let flow = choose(&*connector, &platform, &a).await?;
+    let (flow, page) = choose(&*connector, &platform, &a).await?;
     let creds = match flow {
         Flow::Token => {
             let token = read_secret("paste the access token and press Enter:", a.token_stdin)?;
@@ -32,6 +32,9 @@ pub async fn login(g: &Global, a: LoginArgs) -> Result<ExitCode> {
                 Some(u) => u.clone(),
                 None => prompt_line("user name: ")?,
             };
+            if let Some(page) = page.filter(|_| !a.password_stdin) {
+                show_page(connector.name(), &page, a.no_browser);
+            }
             let secret = read_secret(&format!("password for {user}: "), a.password_stdin)?;
             connector.sign_in_password(&platform, &user, secret).await?
         }
@@ -98,11 +101,33 @@ pub async fn login(g: &Global, a: LoginArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The way to sign in: what the flags ask for, else the platform's first
-/// offer.
-async fn choose(connector: &dyn Connector, platform: &PlatformUrl, a: &LoginArgs) -> Result<Flow> {
+/// Where the platform makes the secret about to be asked for (WordPress's
+/// approval page, which shows a new application password once): printed,
+/// and opened in the browser when someone is at the terminal.
+fn show_page(platform: &str, page: &str, no_browser: bool) {
+    err!(
+        "{platform} makes one on this page: approve Keepsake there, and it shows the new \
+         password once; paste it below. If it does not open, visit:\n\n  {}\n",
+        sanitize_for_terminal(page)
+    );
+    if !no_browser
+        && std::io::stdin().is_terminal()
+        && let Err(e) = open_browser(page)
+    {
+        err!("could not open the browser ({e}); open the address yourself");
+    }
+}
+
+/// The way to sign in (what the flags ask for, else the platform's first
+/// offer), with the page where the platform makes its secret, if it has
+/// one.
+async fn choose(
+    connector: &dyn Connector,
+    platform: &PlatformUrl,
+    a: &LoginArgs,
+) -> Result<(Flow, Option<String>)> {
     if a.token_stdin {
-        return Ok(Flow::Token);
+        return Ok((Flow::Token, None));
     }
     let offers = signin::offers(connector, platform).await?;
     let offered = |f: Flow| offers.iter().any(|o| o.flow == f);
@@ -114,18 +139,23 @@ async fn choose(connector: &dyn Connector, platform: &PlatformUrl, a: &LoginArgs
                 alternatives(&offers)
             )));
         }
-        return Ok(Flow::Password);
+        return Ok((Flow::Password, page_of(&offers, Flow::Password)));
     }
     offers
         .iter()
-        .map(|o| o.flow)
-        .find(|f| *f != Flow::Token)
+        .find(|o| o.flow != Flow::Token)
+        .map(|o| (o.flow, o.page.clone()))
         .ok_or_else(|| {
             Error::Invalid(format!(
                 "{} offers no way to sign in from here but a token; pass --token-stdin",
                 connector.name()
             ))
         })
+}
+
+/// The page of the offer of `flow`.
+fn page_of(offers: &[keepsake_core::connector::Offer], flow: Flow) -> Option<String> {
+    offers.iter().find(|o| o.flow == flow)?.page.clone()
 }
 
 /// The other ways, as flags.

@@ -246,12 +246,14 @@ impl Connector for KeepsakeApi {
                     label: "Sign in with your browser".into(),
                     secret_label: None,
                     user_label: None,
+                    page: None,
                 },
                 Offer {
                     flow: Flow::Token,
                     label: "Use a personal access token".into(),
                     secret_label: Some("Personal access token".into()),
                     user_label: None,
+                    page: None,
                 },
             ])
         })
@@ -300,6 +302,7 @@ impl Connector for KeepsakeApi {
             checksums: true,
             outcome_record: true,
             staff_lookup: true,
+            date_range: true,
         }
     }
 

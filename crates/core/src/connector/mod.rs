@@ -70,6 +70,11 @@ pub struct Offer {
     /// name").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_label: Option<String>,
+    /// For [`Flow::Password`] and [`Flow::Token`]: the platform's page that
+    /// makes the secret, to open in the browser (WordPress's approval page,
+    /// which shows a new application password once). It holds no secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
 }
 
 /// Opens the browser at a sign-in address (which holds no secret).

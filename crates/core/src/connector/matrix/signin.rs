@@ -30,6 +30,7 @@ pub(super) async fn offers(c: &ApiClient) -> Result<Vec<Offer>> {
             label: "Sign in with your browser (single sign-on)".into(),
             secret_label: None,
             user_label: None,
+            page: None,
         });
     }
     if has("m.login.password") {
@@ -38,6 +39,7 @@ pub(super) async fn offers(c: &ApiClient) -> Result<Vec<Offer>> {
             label: "Sign in with your Matrix password".into(),
             secret_label: Some("Password".into()),
             user_label: Some("Matrix ID or user name (@alice:example.org or alice)".into()),
+            page: None,
         });
     }
     offers.push(Offer {
@@ -45,6 +47,7 @@ pub(super) async fn offers(c: &ApiClient) -> Result<Vec<Offer>> {
         label: "Use an access token".into(),
         secret_label: Some("Access token".into()),
         user_label: None,
+        page: None,
     });
     Ok(offers)
 }

@@ -93,6 +93,9 @@ impl User {
 #[derive(Deserialize)]
 pub(super) struct AppPassword {
     pub(super) uuid: String,
+    /// The app it was made for, if one asked for it (`""` otherwise).
+    #[serde(default)]
+    pub(super) app_id: Option<String>,
 }
 
 /// A dated record, as the date walk reads it.
