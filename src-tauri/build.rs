@@ -13,6 +13,7 @@ const COMMANDS: &[&str] = &[
     "set_platform",
     "sign_in_with_browser",
     "cancel_sign_in",
+    "open_sign_in_page",
     "sign_in_with_token",
     "sign_in_with_password",
     "who_am_i",

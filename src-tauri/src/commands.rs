@@ -51,6 +51,26 @@ pub async fn sign_in_with_browser<R: Runtime>(
         .await
 }
 
+/// Opens the platform's page that makes the secret the password form asks
+/// for (WordPress's approval page) in the system browser; returns its
+/// address, to show.
+#[tauri::command]
+pub async fn open_sign_in_page<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> CmdResult<String> {
+    let browser = std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty());
+    state
+        .open_sign_in_page(|url| {
+            app.opener()
+                .open_url(url.as_str(), browser)
+                .map_err(std::io::Error::other)
+        })
+        .await
+}
+
 /// Stops a browser sign-in that is still waiting for the browser.
 #[tauri::command]
 pub fn cancel_sign_in(state: State<'_, AppState>) -> bool {

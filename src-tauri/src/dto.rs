@@ -28,6 +28,9 @@ pub struct PlatformInfo {
     /// The categories it always has, in the order to show them (an export
     /// may find more, such as a Matrix account's rooms).
     pub categories: Vec<CategoryChoice>,
+    /// Whether an export can be limited to a date range (Matrix rooms are
+    /// taken whole).
+    pub date_range: bool,
     /// Why it could not be asked what it is (unreachable), when it could
     /// not.
     pub problem: Option<String>,
@@ -57,6 +60,9 @@ pub struct SignInOffer {
     /// For `password`: what the user name is called ("Matrix ID or user
     /// name").
     pub user_label: Option<String>,
+    /// For `password` and `token`: the platform's page that makes the
+    /// secret (WordPress's approval page), which `open_sign_in_page` opens.
+    pub page: Option<String>,
 }
 
 /// The signed-in account.

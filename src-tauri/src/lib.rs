@@ -54,6 +54,7 @@ fn with_plugins<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
             commands::set_platform,
             commands::sign_in_with_browser,
             commands::cancel_sign_in,
+            commands::open_sign_in_page,
             commands::sign_in_with_token,
             commands::sign_in_with_password,
             commands::who_am_i,

@@ -142,19 +142,25 @@ pub struct ExportArgs {
     /// Export this account (by login) on behalf of its owner.
     #[arg(long, value_name = "LOGIN")]
     pub login: Option<String>,
-    /// Why you export someone else's data (recorded in both audit trails).
+    /// Why you export someone else's data (recorded in the local audit log
+    /// and the archive's manifest, and by the Keepsake Export API in its own
+    /// log; WordPress and Matrix keep no record of exports).
     #[arg(long)]
     pub reason: Option<String>,
     /// Categories to include, comma-separated, as the platform names them
     /// (the Keepsake Export API: profile, posts, comments, likes,
     /// connections, media; WordPress: profile, posts, pages, comments,
-    /// media, tags, categories; default: all).
+    /// media, revisions, tags, categories; Matrix: profile, account_data,
+    /// state and events (of every room) or one room's, such as
+    /// room_0003_events; default: all).
     #[arg(long, value_delimiter = ',')]
     pub include: Option<Vec<String>>,
-    /// Only records created on or after this date (YYYY-MM-DD or RFC 3339).
+    /// Only records created on or after this date (YYYY-MM-DD or RFC 3339;
+    /// on WordPress, in the site's own time, without a zone; Matrix takes
+    /// whole rooms and no range).
     #[arg(long)]
     pub since: Option<String>,
-    /// Only records created before this date (YYYY-MM-DD or RFC 3339).
+    /// Only records created before this date (as --since).
     #[arg(long)]
     pub until: Option<String>,
     /// Destination folder.
@@ -171,8 +177,9 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = keepsake_core::export::DEFAULT_MEDIA_WORKERS as u16, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub parallel: u16,
     /// What the archive carries, comma-separated: json (always, the source
-    /// of truth), csv (spreadsheet copies of posts, comments, likes and
-    /// connections), viewer (an offline index.html). E.g. --formats json,csv
+    /// of truth), csv (spreadsheet copies of the categories that have
+    /// columns, and of the file index), viewer (an offline index.html).
+    /// E.g. --formats json,csv
     /// leaves the viewer out; --formats json gives JSON only.
     #[arg(long, default_value = "json,csv,viewer", value_name = "LIST", value_parser = parse_formats)]
     pub formats: Formats,

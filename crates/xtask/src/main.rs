@@ -32,11 +32,14 @@ Usage: cargo xtask <COMMAND>
 
 Commands:
   setup              Install what the build and the tests need: Debian/Ubuntu
-                     packages (via apt-get, with sudo when not root), the
-                     Python tools (schemathesis, bagit) in target/xtask/venv,
-                     Node.js 20 in target/tools/node when the system's is
-                     older, and the UI's npm packages (npm ci in ui/);
-                     elsewhere it prints the exact install commands
+                     packages (via apt-get, with sudo when not root; among
+                     them WordPress, MariaDB and PHP for the real WordPress
+                     server), the Python tools (schemathesis, bagit) in
+                     target/xtask/venv, Synapse in its own venv under
+                     target/servers/synapse, Node.js 20 in target/tools/node
+                     when the system's is older, and the npm packages of
+                     ui/, tests/viewer and tests/signin; elsewhere it prints
+                     the exact install commands
   demo [--platform reference|wordpress|matrix] [--check]
                      Seed a fresh reference platform in target/demo/, serve it
                      on a loopback port and open the desktop app on it (with

@@ -167,6 +167,38 @@ impl AppState {
         self.keep(&connector, creds?, &platform).await
     }
 
+    /// Opens the page where the platform makes the secret its password
+    /// form asks for (WordPress's approval page, which then shows a new
+    /// application password once); `open` launches the browser. The
+    /// address comes from the platform's own offers, never from the window,
+    /// and must be the platform's. Returns it, to show.
+    pub async fn open_sign_in_page(
+        &self,
+        open: impl FnOnce(&url::Url) -> std::io::Result<()>,
+    ) -> CmdResult<String> {
+        let platform = self.platform()?;
+        let connector = self.connector().await?;
+        let offers = signin::offers(&*connector, &platform).await?;
+        let page = offers
+            .into_iter()
+            .find_map(|o| o.page)
+            .and_then(|p| url::Url::parse(&p).ok())
+            .filter(|p| p.origin() == platform.as_url().origin())
+            .ok_or_else(|| {
+                IpcError::new(
+                    ErrorCode::Invalid,
+                    format!("{} has no page that makes one", connector.name()),
+                )
+            })?;
+        open(&page).map_err(|e| {
+            IpcError::new(
+                ErrorCode::Invalid,
+                format!("could not open the browser ({e}); open {page} yourself"),
+            )
+        })?;
+        Ok(page.to_string())
+    }
+
     /// Stops a browser sign-in that is waiting for the browser; whether one
     /// was.
     pub fn cancel_sign_in(&self) -> bool {
@@ -319,6 +351,7 @@ impl From<keepsake_core::connector::Offer> for SignInOffer {
             label: o.label,
             secret_label: o.secret_label,
             user_label: o.user_label,
+            page: o.page,
         }
     }
 }
@@ -332,6 +365,7 @@ impl PlatformInfo {
             name: None,
             offers: Vec::new(),
             categories: Vec::new(),
+            date_range: false,
             problem: None,
         }
     }
@@ -360,6 +394,7 @@ impl PlatformInfo {
                     label: c.label.into_owned(),
                 })
                 .collect(),
+            date_range: connector.features().date_range,
             problem: None,
         }
     }

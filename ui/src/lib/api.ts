@@ -20,6 +20,9 @@ export interface Api {
   setPlatform(url: string): Promise<PlatformInfo>;
   signInWithBrowser(support: boolean): Promise<Account>;
   cancelSignIn(): Promise<boolean>;
+  /** Opens the platform's page that makes the secret its password form
+   * asks for (WordPress's approval page); resolves to its address. */
+  openSignInPage(): Promise<string>;
   signInWithToken(token: string): Promise<Account>;
   /** A user name and a password (Matrix) or an application password
    * (WordPress). */
@@ -51,6 +54,7 @@ export const tauriApi: Api = {
   setPlatform: (url) => invoke('set_platform', { url }),
   signInWithBrowser: (support) => invoke('sign_in_with_browser', { support }),
   cancelSignIn: () => invoke('cancel_sign_in'),
+  openSignInPage: () => invoke('open_sign_in_page'),
   signInWithToken: (token) => invoke('sign_in_with_token', { token }),
   signInWithPassword: (user, password) => invoke('sign_in_with_password', { user, password }),
   whoAmI: () => invoke('who_am_i'),

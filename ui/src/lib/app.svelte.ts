@@ -61,7 +61,7 @@ export interface Progress {
 
 /** No platform chosen yet. */
 function noPlatform(demo = false): PlatformInfo {
-  return { url: null, demo, kind: null, name: null, offers: [], categories: [], problem: null };
+  return { url: null, demo, kind: null, name: null, offers: [], categories: [], dateRange: false, problem: null };
 }
 
 function emptyProgress(): Progress {
@@ -206,6 +206,13 @@ export class KeepsakeApp {
     }
   }
 
+  /** Opens the page where the platform makes the password to paste, and
+   * says where it opened. */
+  async openSignInPage(): Promise<void> {
+    const page = await this.attempt('Opening the page in your browser…', () => this.api.openSignInPage());
+    if (page) this.notice = `Opened ${page} in your browser. Approve Keepsake there, then paste the password it shows.`;
+  }
+
   /** Stops waiting for the browser (the sign-in there is not used). */
   async cancelSignIn(): Promise<void> {
     await this.api.cancelSignIn();
@@ -225,6 +232,7 @@ export class KeepsakeApp {
       this.api.signInWithPassword(user.trim(), password),
     );
     if (account) {
+      this.notice = null;
       this.account = account;
       await this.afterSignIn();
     }
@@ -319,8 +327,9 @@ export class KeepsakeApp {
       subjectId: this.onBehalf ? this.customer?.id : undefined,
       reason: this.onBehalf ? this.reason.trim() || undefined : undefined,
       categories: withCategories && !all ? chosen : undefined,
-      since: this.since || undefined,
-      until: this.until || undefined,
+      // A platform that takes no date range (Matrix) is asked for none.
+      since: (this.platform.dateRange && this.since) || undefined,
+      until: (this.platform.dateRange && this.until) || undefined,
       destination: this.destination,
       csv: this.csv,
       viewer: this.viewer,

@@ -211,6 +211,7 @@ describe('Choose, on other platforms', () => {
     expect(labels()).toEqual(['Profile', 'Posts', 'Pages', 'Comments', 'Media', 'Revisions', 'Tags', 'Categories']);
     expect(boxes().every((b) => (b as HTMLInputElement).checked)).toBe(true);
     expect(screen.queryByLabelText(/Likes/)).toBeNull();
+    expect(screen.getByRole('group', { name: /Date range/ })).toBeTruthy();
     await user.click(screen.getByRole('checkbox', { name: /^Revisions/ }));
     await user.click(screen.getByRole('checkbox', { name: /^Tags/ }));
     await user.click(screen.getByRole('button', { name: 'Start export' }));
@@ -292,12 +293,17 @@ describe('Choose, on other platforms', () => {
     render(App, { app: r.app });
     expect(labels()).toEqual(['Profile', 'Account settings', 'Room state', 'Messages', 'Room state', 'Messages']);
     expect(boxes().every((b) => (b as HTMLInputElement).checked)).toBe(true);
+    // Rooms are taken whole: no date range to choose, and none sent.
+    expect(screen.queryByRole('group', { name: /Date range/ })).toBeNull();
+    expect(screen.queryByLabelText('From')).toBeNull();
     const family = screen.getByRole('group', { name: 'Family' });
     expect(within(family).getAllByRole('checkbox').map((b) => (b as HTMLInputElement).value)).toEqual([
       'room_2_state',
       'room_2_timeline',
     ]);
     await user.click(within(family).getByRole('checkbox', { name: /^Messages/ }));
+    // A range left from another platform's export is not sent.
+    r.app.since = '2024-01-01';
     await user.click(screen.getByRole('button', { name: 'Start export' }));
     expect((r.api.startExport as any).mock.calls[0][0].categories).toEqual([
       'profile',
@@ -306,5 +312,6 @@ describe('Choose, on other platforms', () => {
       'room_1_timeline',
       'room_2_state',
     ]);
+    expect((r.api.startExport as any).mock.calls[0][0].since).toBeUndefined();
   });
 });

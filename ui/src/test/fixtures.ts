@@ -11,8 +11,8 @@ export const keepsakePlatform: PlatformInfo = {
   kind: 'keepsake-export-api',
   name: 'Keepsake Export API v1',
   offers: [
-    { flow: 'browser', label: 'Sign in with your browser', secretLabel: null, userLabel: null },
-    { flow: 'token', label: 'Use a personal access token', secretLabel: 'Personal access token', userLabel: null },
+    { flow: 'browser', label: 'Sign in with your browser', secretLabel: null, userLabel: null, page: null },
+    { flow: 'token', label: 'Use a personal access token', secretLabel: 'Personal access token', userLabel: null, page: null },
   ],
   categories: [
     { name: 'profile', label: 'Profile' },
@@ -22,10 +22,13 @@ export const keepsakePlatform: PlatformInfo = {
     { name: 'connections', label: 'Connections' },
     { name: 'media', label: 'Media' },
   ],
+  dateRange: true,
   problem: null,
 };
 
-/** A WordPress site that offers application passwords. */
+/** A WordPress site on https that offers application passwords: made on
+ * its approval page, which shows one to paste (it sends none to an app on
+ * this computer). */
 export const wordpressPlatform: PlatformInfo = {
   url: 'https://blog.example',
   demo: false,
@@ -33,16 +36,11 @@ export const wordpressPlatform: PlatformInfo = {
   name: 'WordPress',
   offers: [
     {
-      flow: 'browser',
-      label: 'Sign in with your browser (WordPress asks you to approve Keepsake)',
-      secretLabel: null,
-      userLabel: null,
-    },
-    {
       flow: 'password',
-      label: 'Use an application password (Users → Profile → Application Passwords)',
+      label: 'Use an application password (approve Keepsake in your browser, and WordPress shows one)',
       secretLabel: 'Application password',
       userLabel: 'User name',
+      page: 'https://blog.example/wp-admin/authorize-application.php?app_name=Keepsake&app_id=4c1f8e2a-6b3d-4f57-9a0e-7d2b5c8e1f36',
     },
   ],
   categories: [
@@ -55,6 +53,7 @@ export const wordpressPlatform: PlatformInfo = {
     { name: 'tags', label: 'Tags' },
     { name: 'categories', label: 'Categories' },
   ],
+  dateRange: true,
   problem: null,
 };
 
@@ -70,13 +69,15 @@ export const matrixPlatform: PlatformInfo = {
       label: 'Sign in with your Matrix password',
       secretLabel: 'Password',
       userLabel: 'Matrix ID or user name (@alice:example.org or alice)',
+      page: null,
     },
-    { flow: 'browser', label: 'Sign in with single sign-on', secretLabel: null, userLabel: null },
+    { flow: 'browser', label: 'Sign in with single sign-on', secretLabel: null, userLabel: null, page: null },
   ],
   categories: [
     { name: 'profile', label: 'Profile' },
     { name: 'account_data', label: 'Account settings' },
   ],
+  dateRange: false,
   problem: null,
 };
 
@@ -88,6 +89,7 @@ export const noPlatform: PlatformInfo = {
   name: null,
   offers: [],
   categories: [],
+  dateRange: false,
   problem: null,
 };
 
@@ -243,6 +245,7 @@ export function fakeApi(over: Partial<Api> = {}): Api {
     setPlatform: vi.fn(async (url: string) => ({ ...wordpressPlatform, url })),
     signInWithBrowser: vi.fn(async () => alice),
     cancelSignIn: vi.fn(async () => true),
+    openSignInPage: vi.fn(async () => 'https://blog.example/wp-admin/authorize-application.php?app_name=Keepsake'),
     signInWithToken: vi.fn(async () => alice),
     signInWithPassword: vi.fn(async () => wpAdmin),
     whoAmI: vi.fn(async () => null),

@@ -5,6 +5,22 @@ import App from '../App.svelte';
 import type { PlatformInfo } from '../lib/bindings';
 import { alice, appWith, keepsakePlatform, matrixPlatform, noPlatform, wordpressPlatform, wpAdmin } from './fixtures';
 
+/** A WordPress site on this computer, whose approval page comes back by itself. */
+const wordpressLocal: PlatformInfo = {
+  ...wordpressPlatform,
+  url: 'http://127.0.0.1:8080',
+  offers: [
+    {
+      flow: 'browser',
+      label: 'Sign in with your browser (WordPress asks you to approve Keepsake)',
+      secretLabel: null,
+      userLabel: null,
+      page: null,
+    },
+    ...wordpressPlatform.offers,
+  ],
+};
+
 const found = () => screen.getByTestId('platform-found').textContent?.replace(/\s+/g, ' ').trim();
 /** The sign-in controls in the order they are on the screen. */
 const controls = () =>
@@ -39,14 +55,9 @@ describe('Sign in, step 1: the address', () => {
     const heading = await screen.findByRole('heading', { level: 2, name: 'WordPress at https://blog.example' });
     await waitFor(() => expect(document.activeElement).toBe(heading));
     expect(screen.queryByLabelText('Platform address')).toBeNull();
-    // The platform's offers, in its order: the browser first, then the password.
-    expect(controls()).toEqual([
-      'Change',
-      'Sign in with your browser (WordPress asks you to approve Keepsake)',
-      'User name',
-      'Application password',
-      'Sign in',
-    ]);
+    // A site on https sends no password to an app on this computer: the
+    // password form, with the page that makes one.
+    expect(controls()).toEqual(['Change', 'User name', 'Get one in your browser', 'Application password', 'Sign in']);
     expect(screen.getByRole('form', { name: /Use an application password/ })).toBeTruthy();
   });
 
@@ -106,7 +117,7 @@ describe('Sign in, step 1: the address', () => {
       getPlatform: async () => ({
         ...keepsakePlatform,
         name: '<img src=x onerror="window.pwned=1">Evil',
-        offers: [{ flow: 'token', label: '<b>Paste</b> it', secretLabel: '<i>Secret</i>', userLabel: null }],
+        offers: [{ flow: 'token', label: '<b>Paste</b> it', secretLabel: '<i>Secret</i>', userLabel: null, page: null }],
       }),
     });
     expect(found()).toBe('<img src=x onerror="window.pwned=1">Evil at http://127.0.0.1:9000');
@@ -196,9 +207,27 @@ describe('Sign in, step 2: the platform’s ways in', () => {
     expect(api.signInWithBrowser).toHaveBeenCalledWith(true);
   });
 
+  it('on a WordPress site over https, opens its approval page from the shell, says to paste what it shows, and signs in with it', async () => {
+    const user = userEvent.setup();
+    const { api, app } = await signInScreen({ getPlatform: async () => wordpressPlatform });
+    expect(screen.queryByRole('button', { name: /Sign in with your browser/ })).toBeNull();
+    await user.click(screen.getByRole('button', { name: 'Get one in your browser' }));
+    // No address goes from the window to the shell: it opens the platform's own.
+    expect(api.openSignInPage).toHaveBeenCalledWith();
+    expect((await screen.findByTestId('signin-notice')).textContent).toContain(
+      'Approve Keepsake there, then paste the password it shows.',
+    );
+    await user.type(screen.getByLabelText('User name'), 'ana');
+    await user.type(screen.getByLabelText('Application password'), 'abcd efgh ijkl mnop');
+    await user.click(screen.getByRole('button', { name: 'Sign in' }));
+    expect(api.signInWithPassword).toHaveBeenCalledWith('ana', 'abcd efgh ijkl mnop');
+    await waitFor(() => expect(app.account).not.toBeNull());
+    expect(app.notice).toBeNull();
+  });
+
   it('does not offer support rights on WordPress, where the site decides them', async () => {
     const user = userEvent.setup();
-    const { api } = await signInScreen({ getPlatform: async () => wordpressPlatform });
+    const { api } = await signInScreen({ getPlatform: async () => wordpressLocal });
     expect(screen.queryByLabelText(/I am support staff/)).toBeNull();
     await user.click(screen.getByRole('button', { name: /Sign in with your browser/ }));
     expect(api.signInWithBrowser).toHaveBeenCalledWith(false);

@@ -32,6 +32,9 @@ pub struct Features {
     pub outcome_record: bool,
     /// Support staff can look up another account and export it.
     pub staff_lookup: bool,
+    /// An export can be limited to a date range (Matrix rooms are taken
+    /// whole: no).
+    pub date_range: bool,
 }
 
 /// What a category holds, which decides how the engine fetches it and how

@@ -14,8 +14,8 @@ use crate::{Error, Result};
 /// by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Formats {
-    /// `posts.csv`, `comments.csv`, `likes.csv`, `connections.csv` beside
-    /// the JSON, for spreadsheet programs.
+    /// A `.csv` beside the JSON of every category whose descriptor names
+    /// columns (and of the file index), for spreadsheet programs.
     pub csv: bool,
     /// The offline `index.html` viewer and the data files it reads.
     pub viewer: bool,

@@ -30,6 +30,11 @@ offers: Array<SignInOffer>,
  */
 categories: Array<CategoryChoice>, 
 /**
+ * Whether an export can be limited to a date range (Matrix rooms are
+ * taken whole).
+ */
+dateRange: boolean, 
+/**
  * Why it could not be asked what it is (unreachable), when it could
  * not.
  */
@@ -53,7 +58,12 @@ secretLabel: string | null,
  * For `password`: what the user name is called ("Matrix ID or user
  * name").
  */
-userLabel: string | null, };
+userLabel: string | null, 
+/**
+ * For `password` and `token`: the platform's page that makes the
+ * secret (WordPress's approval page), which `open_sign_in_page` opens.
+ */
+page: string | null, };
 
 export type CategoryChoice = { 
 /**

@@ -86,6 +86,7 @@ impl Connector for Matrix {
             checksums: false,
             outcome_record: false,
             staff_lookup: true,
+            date_range: false,
         }
     }
 

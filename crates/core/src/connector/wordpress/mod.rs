@@ -84,6 +84,7 @@ impl Connector for WordPress {
             checksums: false,
             outcome_record: false,
             staff_lookup: true,
+            date_range: true,
         }
     }
 
@@ -111,7 +112,7 @@ impl Connector for WordPress {
         user: &'a str,
         secret: Secret,
     ) -> BoxFuture<'a, Result<Credentials>> {
-        Box::pin(async move { Ok(signin::pasted(platform, user, secret)) })
+        Box::pin(signin::password(platform, user, secret))
     }
 
     fn sign_in_token(&self, platform: &PlatformUrl, token: Secret) -> Credentials {
@@ -444,6 +445,14 @@ fn range(request: &OpenRequest) -> Result<(Option<String>, Option<String>)> {
         } else {
             d.to_owned()
         };
+        // WordPress compares the site's own time, and a zone would be cut
+        // off unread: say so rather than export another range.
+        if full.len() > 19 {
+            return Err(Error::Invalid(format!(
+                "{d:?} has a time zone or more; WordPress compares dates in the site's own time: \
+                 give YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS without a zone"
+            )));
+        }
         walk::shifted(&full, 0).map(Some).ok_or_else(|| {
             Error::Invalid(format!(
                 "{d:?} is not a date WordPress reads; use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (the site's time)"

@@ -49,6 +49,15 @@ fn a_date_range_is_read_as_the_site_reads_dates() {
         ..Default::default()
     };
     assert!(range(&bad).is_err());
+    // A zone is not cut off unread: the site compares its own time.
+    for zoned in ["2024-01-31T00:00:00Z", "2024-01-31T00:00:00+02:00"] {
+        let r = OpenRequest {
+            until: Some(zoned.into()),
+            ..Default::default()
+        };
+        let e = range(&r).expect_err(zoned);
+        assert!(e.to_string().contains("the site's own time"), "{e}");
+    }
 }
 
 #[test]
