@@ -143,5 +143,32 @@ mod tests {
         assert_eq!(median(std::iter::empty()), 0.0);
         assert_eq!(runs([3.914, 3.8].into_iter()), "3.91, 3.80 s");
         assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!((thousands(0), thousands(999)), ("0".into(), "999".into()));
+    }
+
+    #[test]
+    fn only_the_marked_section_is_replaced() {
+        const START: &str = "<!-- x:start -->";
+        const END: &str = "<!-- x:end -->";
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("docs").join("benchmarks.md");
+        write_section(&path, &format!("{START}\none\n{END}"), START, END).expect("create");
+        let created = std::fs::read_to_string(&path).expect("read");
+        assert!(created.starts_with("# Benchmarks\n"), "{created}");
+        std::fs::write(
+            &path,
+            format!("# Mine\n\nkept\n\n{START}\nold\n{END}\n\nalso kept\n"),
+        )
+        .expect("write");
+        write_section(&path, &format!("{START}\nnew\n{END}"), START, END).expect("update");
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("read"),
+            format!("# Mine\n\nkept\n\n{START}\nnew\n{END}\n\nalso kept\n")
+        );
+        std::fs::write(&path, format!("{START}\nno end\n")).expect("write");
+        assert!(
+            write_section(&path, "x", START, END).is_err(),
+            "a broken section is not overwritten"
+        );
     }
 }

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use keepsake_platform::{
     Config, PlatformState, Store,
     seed::{self, Preset, SeedOptions},
 };
+use keepsake_tests::bench::thousands;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -148,7 +149,8 @@ fn run(args: &Args) -> Result<()> {
     println!("{table}");
     if let Some(out) = &args.out {
         let section = format!("{START}\n{}\n\n{table}{END}", machine_note(args.quick));
-        write_section(out, &section).with_context(|| format!("writing {}", out.display()))?;
+        keepsake_tests::bench::write_section(out, &section, START, END)
+            .with_context(|| format!("writing {}", out.display()))?;
         eprintln!("bench-platform: results written to {}", out.display());
     }
     Ok(())
@@ -572,19 +574,6 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn render_table(rows: &[Row]) -> String {
     let mut t = String::from("| Measurement | Result | Target |\n| --- | --- | --- |\n");
     for r in rows {
@@ -617,68 +606,9 @@ fn machine_note(quick: bool) -> String {
     note
 }
 
-/// Replaces the marked section of `path`, creating the file if needed.
-fn write_section(path: &Path, section: &str) -> Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from(
-            "# Benchmarks\n\nThe reference platform's speed, measured by `cargo xtask bench` \
-             (the `bench-platform` binary in `tests/`). The section below is rewritten on every run.\n",
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let updated = match (text.find(START), text.find(END)) {
-        (Some(a), Some(b)) if a < b => format!("{}{section}{}", &text[..a], &text[b + END.len()..]),
-        (None, None) => format!("{}\n\n{section}\n", text.trim_end()),
-        _ => bail!(
-            "the file's bench-platform markers are broken (one is missing or they are out of order); fix them by hand"
-        ),
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    // Write beside and rename, so an interrupted run leaves the old file whole.
-    let tmp = path.with_extension("md.tmp");
-    std::fs::write(&tmp, updated)?;
-    std::fs::rename(&tmp, path)?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_get_thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-    }
-
-    #[test]
-    fn only_the_marked_section_is_replaced() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("docs").join("benchmarks.md");
-        write_section(&path, &format!("{START}\none\n{END}")).expect("create");
-        let created = std::fs::read_to_string(&path).expect("read");
-        assert!(created.starts_with("# Benchmarks\n"), "{created}");
-        std::fs::write(
-            &path,
-            format!("# Mine\n\nkept\n\n{START}\nold\n{END}\n\nalso kept\n"),
-        )
-        .expect("write");
-        write_section(&path, &format!("{START}\nnew\n{END}")).expect("update");
-        assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
-            format!("# Mine\n\nkept\n\n{START}\nnew\n{END}\n\nalso kept\n")
-        );
-        std::fs::write(&path, format!("{START}\nno end\n")).expect("write");
-        assert!(
-            write_section(&path, "x").is_err(),
-            "a broken section is not overwritten"
-        );
-    }
 
     #[test]
     fn arguments_are_parsed_with_std_only() {
