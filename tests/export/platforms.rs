@@ -57,6 +57,33 @@ async fn export(
     .await
 }
 
+/// An export that must complete: its report.
+async fn completed(client: &ApiClient, opts: &ExportOptions, dest: &Dest) -> ExportReport {
+    let report = export(client, opts, dest).await.expect("export");
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    report
+}
+
+/// A fresh Synapse from the `preset` snapshot; `None` (the test skips)
+/// when Synapse cannot run here.
+async fn synapse(preset: Preset) -> Option<Synapse> {
+    tokio::task::spawn_blocking(move || Synapse::start(preset))
+        .await
+        .expect("start")
+}
+
+/// A fresh WordPress; `None` (the test skips) when it cannot run here.
+async fn wordpress() -> Option<WordPress> {
+    tokio::task::spawn_blocking(WordPress::start)
+        .await
+        .expect("start")
+}
+
 fn manifest(archive: &Path) -> Value {
     serde_json::from_str(&read_entry_to_string(archive, "data/manifest.json").expect("manifest"))
         .expect("JSON")
@@ -82,23 +109,12 @@ fn every_text(archive: &Path) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
-    let Some(wp) = tokio::task::spawn_blocking(WordPress::start)
-        .await
-        .expect("start")
-    else {
+    let Some(wp) = wordpress().await else {
         return;
     };
     let c = client(&wp.url, Some("author"), &wp.app_password("author"));
     let dest = Dest::new();
-    let report = export(&c, &options(connector::wordpress(), &dest.out()), &dest)
-        .await
-        .expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&c, &options(connector::wordpress(), &dest.out()), &dest).await;
     let m = manifest(&report.archive);
     assert_eq!(m["connector"]["kind"], "wordpress");
     assert!(
@@ -144,10 +160,7 @@ async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_administrator_exports_an_author_with_a_reason_only() {
-    let Some(wp) = tokio::task::spawn_blocking(WordPress::start)
-        .await
-        .expect("start")
-    else {
+    let Some(wp) = wordpress().await else {
         return;
     };
     let admin = client(&wp.url, Some("admin"), &wp.app_password("admin"));
@@ -173,13 +186,7 @@ async fn a_site_administrator_exports_an_author_with_a_reason_only() {
     assert!(dest.archives().is_empty());
 
     opts.reason = Some("GDPR request #77".into());
-    let report = export(&admin, &opts, &dest).await.expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&admin, &opts, &dest).await;
     assert_eq!(
         (report.subject.as_str(), report.actor.as_str()),
         ("author", "admin")
@@ -214,23 +221,12 @@ async fn a_site_administrator_exports_an_author_with_a_reason_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_matrix_account_becomes_a_viewer_fixture() {
-    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
-        .await
-        .expect("start")
-    else {
+    let Some(mx) = synapse(Preset::Default).await else {
         return;
     };
     let c = client(&mx.url, None, &mx.token("alice"));
     let dest = Dest::new();
-    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
-        .await
-        .expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&c, &options(connector::matrix(), &dest.out()), &dest).await;
     let m = manifest(&report.archive);
     let rooms = m["containers"].as_array().expect("rooms");
     // Joined and left rooms; not the one alice is only invited to.
@@ -291,10 +287,7 @@ async fn a_matrix_account_becomes_a_viewer_fixture() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
-    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
-        .await
-        .expect("start")
-    else {
+    let Some(mx) = synapse(Preset::Default).await else {
         return;
     };
     let matrix = connector::matrix();
@@ -313,13 +306,7 @@ async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
     assert!(refused.to_string().contains("needs a reason"), "{refused}");
 
     opts.reason = Some("data request #9".into());
-    let report = export(&admin, &opts, &dest).await.expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&admin, &opts, &dest).await;
     let m = manifest(&report.archive);
     assert_eq!(m["reason"], "data request #9");
     assert_eq!(m["subject"]["id"], alice.id.as_str());
@@ -342,10 +329,7 @@ async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_nothing() {
-    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Bench))
-        .await
-        .expect("start")
-    else {
+    let Some(mx) = synapse(Preset::Bench).await else {
         return;
     };
     let room = mx.seed["bench_room"]
@@ -430,13 +414,7 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
     let dest = Dest::new();
     let mut opts = options(connector::matrix(), &dest.out());
     opts.categories = Some(vec!["events".into()]);
-    let report = export(&c, &opts, &dest).await.expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&c, &opts, &dest).await;
     let sent = sent.lock().expect("sent").clone();
     assert_eq!(sent.len(), 1, "the hook sent a message");
     let m = manifest(&report.archive);
@@ -464,10 +442,7 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
-    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Default))
-        .await
-        .expect("start")
-    else {
+    let Some(mx) = synapse(Preset::Default).await else {
         return;
     };
     // What Synapse answers a client over its limit: 429 M_LIMIT_EXCEEDED
@@ -492,15 +467,7 @@ async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
             .push((w.delay, w.error.code().as_str().to_owned()));
     }));
     let dest = Dest::new();
-    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
-        .await
-        .expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    completed(&c, &options(connector::matrix(), &dest.out()), &dest).await;
     assert_eq!(proxy.spoiled(), 2);
     let waits = waits.lock().expect("waits");
     assert_eq!(waits.len(), 2, "{waits:?}");
@@ -515,23 +482,12 @@ async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bench_room_becomes_the_big_matrix_viewer_fixture() {
-    let Some(mx) = tokio::task::spawn_blocking(|| Synapse::start(Preset::Bench))
-        .await
-        .expect("start")
-    else {
+    let Some(mx) = synapse(Preset::Bench).await else {
         return;
     };
     let c = client(&mx.url, None, &mx.token("alice"));
     let dest = Dest::new();
-    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
-        .await
-        .expect("export");
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = completed(&c, &options(connector::matrix(), &dest.out()), &dest).await;
     publish(
         &report.archive,
         &Fixture {
