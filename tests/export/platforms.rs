@@ -449,7 +449,8 @@ async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
     // with retry_after_ms, twice, on a room's history.
     let proxy = keepsake_tests::proxy::FaultProxy::start(
         &mx.url,
-        keepsake_tests::proxy::Fault::TooManyRequests {
+        keepsake_tests::proxy::Fault::Refuse {
+            status: 429,
             body: r#"{"errcode":"M_LIMIT_EXCEEDED","error":"Too Many Requests","retry_after_ms":1200}"#,
         },
         keepsake_tests::proxy::Trigger {
@@ -477,6 +478,68 @@ async fn a_homeservers_rate_limit_is_waited_out_and_shown() {
             *delay >= std::time::Duration::from_millis(1200),
             "the homeserver's wait is honoured: {delay:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_the_homeserver_refuses_is_a_shortfall_named_by_the_room_not_a_failed_export() {
+    let Some(mx) = synapse(Preset::Default).await else {
+        return;
+    };
+    // What Synapse answers for a room whose history it will not show
+    // (a room left long ago whose visibility changed, say): M_FORBIDDEN,
+    // here on the room alice left.
+    let left = mx.seed["rooms"]["left"]["room_id"]
+        .as_str()
+        .expect("the left room")
+        .to_owned();
+    let proxy = keepsake_tests::proxy::FaultProxy::start(
+        &mx.url,
+        keepsake_tests::proxy::Fault::Refuse {
+            status: 403,
+            body: r#"{"errcode":"M_FORBIDDEN","error":"User @alice:localhost not in room"}"#,
+        },
+        keepsake_tests::proxy::Trigger {
+            path_contains: format!("/rooms/{}/messages", connector::encode(&left)),
+            skip: 0,
+            times: usize::MAX,
+        },
+    )
+    .await;
+    let c = client(&proxy.url, None, &mx.token("alice"));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::matrix(), &dest.out()), &dest)
+        .await
+        .expect("an archive, not a failed export");
+    assert_eq!(report.outcome, Outcome::Incomplete);
+    assert!(proxy.spoiled() >= 1);
+    let named = report
+        .shortfalls
+        .iter()
+        .filter(|s| s.contains("Old project (archived)"))
+        .collect::<Vec<_>>();
+    assert_eq!(named.len(), 1, "{:?}", report.shortfalls);
+    assert!(
+        named[0].contains("not in room"),
+        "the homeserver's words: {named:?}"
+    );
+    // The manifest says so too, and every other room's history is there.
+    let m = manifest(&report.archive);
+    assert_eq!(m["status"], "incomplete");
+    let refused = m["containers"]
+        .as_array()
+        .expect("rooms")
+        .iter()
+        .find(|r| r["id"] == left.as_str())
+        .and_then(|r| r["name"].as_str())
+        .expect("the left room is listed");
+    for (name, count) in m["counts"].as_object().expect("counts") {
+        if name.ends_with("_events") && !name.starts_with(refused) {
+            assert!(
+                count["retrieved"].as_u64().is_some_and(|n| n > 0),
+                "{name}: {count}"
+            );
+        }
     }
 }
 

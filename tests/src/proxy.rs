@@ -48,9 +48,12 @@ pub enum Fault {
     /// `429` with `Retry-After` of this many seconds (a client without a
     /// ceiling waits, or retries, forever).
     RetryAfter(u64),
-    /// `429` with this JSON body and no header: a platform that says how
-    /// long to wait in the body only (Matrix's `retry_after_ms`).
-    TooManyRequests {
+    /// This status with this JSON body and no header: a `429` whose body
+    /// alone says how long to wait (Matrix's `retry_after_ms`), a `403`
+    /// that refuses one room (Matrix's `M_FORBIDDEN`).
+    Refuse {
+        /// The status.
+        status: u16,
         /// The body.
         body: &'static str,
     },
@@ -238,10 +241,11 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
                 );
                 return answered(&inner, slot, r);
             }
-            Fault::TooManyRequests { body } => {
+            Fault::Refuse { status, body } => {
                 inner.spoiled.fetch_add(1, Ordering::SeqCst);
                 let mut r = Response::new(Body::from(body));
-                *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+                *r.status_mut() =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     HeaderValue::from_static("application/json"),
