@@ -19,13 +19,13 @@ function account(user) {
   return login(user) ? '@' + login(user) : '';
 }
 
-var FEATURES = {
+var FEATURES = table({
   snapshot: 'a snapshot of the whole account',
   exact_counts: 'exact counts',
   checksums: 'checksums of the files',
   outcome_record: 'its own record of exports',
   staff_lookup: 'exports by its support staff'
-};
+});
 
 function connectorText(c) {
   var name = str(c.name) || str(c.kind);
@@ -34,8 +34,8 @@ function connectorText(c) {
   var yes = [];
   var no = [];
   Object.keys(FEATURES).forEach(function (k) {
-    if (f[k] === true) yes.push(FEATURES[k]);
-    else if (f[k] === false) no.push(FEATURES[k]);
+    if (hasOwn.call(f, k) && f[k] === true) yes.push(FEATURES[k]);
+    else if (hasOwn.call(f, k) && f[k] === false) no.push(FEATURES[k]);
   });
   if (yes.length) text += '. It offers ' + yes.join(', ');
   if (no.length) text += (yes.length ? '; not ' : '. It does not offer ') + no.join(', ');
@@ -66,7 +66,7 @@ function dl(pairs) {
   return d;
 }
 
-function table(head, rows) {
+function dataTable(head, rows) {
   var t = el('table');
   var thead = el('thead');
   var tr = el('tr');
@@ -142,12 +142,12 @@ function renderAbout() {
       row.appendChild(el('td', 'num', size(p.bytes)));
       partRows.push(row);
     });
-    card.appendChild(table([['Part', ''], ['File', ''], ['Holds', ''], ['Size', 'num']], partRows));
+    card.appendChild(dataTable([['Part', ''], ['File', ''], ['Holds', ''], ['Size', 'num']], partRows));
   }
 
   if (rooms.length) {
     card.appendChild(el('h3', null, 'Rooms'));
-    card.appendChild(table([['Room', ''], ['What it is', ''], ['Events', 'num']], rooms.map(function (room) {
+    card.appendChild(dataTable([['Room', ''], ['What it is', ''], ['Events', 'num']], rooms.map(function (room) {
       var row = el('tr');
       var th = cell('th', null, inner(['rooms', room.name], room.title));
       th.scope = 'row';
@@ -179,7 +179,7 @@ function renderAbout() {
       row.appendChild(got);
       return row;
     });
-    card.appendChild(table([['Records', ''], ['Announced', 'num'], ['In the archive', 'num']], countRows));
+    card.appendChild(dataTable([['Records', ''], ['Announced', 'num'], ['In the archive', 'num']], countRows));
     if (unannounced) card.appendChild(el('p', 'note', '\u2014: the platform does not say in advance how many there are.'));
   }
 

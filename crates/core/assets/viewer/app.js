@@ -15,8 +15,9 @@ var about = { kind: 'about', id: 'about', label: 'About this archive', present: 
 // Where the viewer prefers WordPress's kinds of record, among the others.
 var PREFERRED = ['posts', 'pages', 'comments', 'media', 'revisions', 'tags', 'categories'];
 
+// A category named like one of the viewer's own sections gets another route.
 function addSection(v) {
-  if (sectionById.has(v.id)) v.id = v.id + '_records';
+  if (v.kind === 'list' && (v.id === 'rooms' || v.id === 'about' || sectionById.has(v.id))) v.id = v.id + '_records';
   sections.push(v);
   sectionById.set(v.id, v);
 }
@@ -51,7 +52,7 @@ function buildSections(m) {
         return;
       }
       var v;
-      if (hasOwn.call(KEEPSAKE_STYLES, style) && d.kind !== 'single') {
+      if (KEEPSAKE_STYLES[style] && d.kind !== 'single') {
         v = keepsakeView(style, d.name, d.order);
       } else {
         var preferred = PREFERRED.indexOf(d.name);

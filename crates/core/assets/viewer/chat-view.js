@@ -65,8 +65,9 @@ function renderEncrypted(room, it) {
   return box;
 }
 
-var FILE_TYPES = { 'm.image': 1, 'm.file': 1, 'm.audio': 1, 'm.video': 1 };
-var TEXT_TYPES = { 'm.text': 1, 'm.notice': 1, 'm.emote': 1 };
+var FILE_TYPES = table({ 'm.image': 1, 'm.file': 1, 'm.audio': 1, 'm.video': 1 });
+var TEXT_TYPES = table({ 'm.text': 1, 'm.notice': 1, 'm.emote': 1 });
+var JOIN_RULES = table({ public: 'open to anyone', invite: 'invite only', knock: 'open to requests' });
 
 // What a message holds: its text (or HTML, sanitised), its file, its place.
 function contentOf(room, c, e, replying) {
@@ -211,7 +212,7 @@ function sentence(model, e) {
     case 'm.room.avatar': return [me, ' changed the room\u2019s picture'];
     case 'm.room.encryption': return [me, ' turned on end-to-end encryption'];
     case 'm.room.join_rules':
-      return [me, ' made the room ' + ({ public: 'open to anyone', invite: 'invite only', knock: 'open to requests' }[str(c.join_rule)] || str(c.join_rule) || 'closed')];
+      return [me, ' made the room ' + (JOIN_RULES[str(c.join_rule)] || str(c.join_rule) || 'closed')];
     case 'm.room.history_visibility': return [me, ' set who can read the history: ' + str(c.history_visibility)];
     case 'm.room.guest_access': return [me, ' set guest access: ' + str(c.guest_access)];
     case 'm.room.power_levels': return [me, ' changed what members may do'];

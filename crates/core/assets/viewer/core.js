@@ -20,7 +20,13 @@
 // - The page's CSP allows this script by its hash; it loads the data files
 //   itself (CSP 'strict-dynamic'), only those the manifest names.
 
-var INLINE_IMAGES = { 'image/png': 1, 'image/jpeg': 1, 'image/gif': 1, 'image/webp': 1 };
+// Lookup tables have no prototype: a content type, a tag or a msgtype named
+// "constructor" is not in any of them.
+function table(entries) {
+  return Object.freeze(Object.assign(Object.create(null), entries));
+}
+
+var INLINE_IMAGES = table({ 'image/png': 1, 'image/jpeg': 1, 'image/gif': 1, 'image/webp': 1 });
 // Types a browser could run as a page if opened: links only, with a warning.
 var ACTIVE_TYPES = /(^text\/html|xhtml|svg|xml|javascript|ecmascript|^application\/pdf)/i;
 var OVERSCAN = 800;

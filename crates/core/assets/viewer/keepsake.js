@@ -223,7 +223,7 @@ function postSearch(rec) {
 
 // The Keepsake Export API's categories, by style (= category name), in the
 // order of their tabs.
-var KEEPSAKE_STYLES = {
+var KEEPSAKE_STYLES = table({
   posts: { label: 'Timeline', one: 'post', many: 'posts', estimate: 120, render: renderPost, text: postSearch },
   comments: {
     label: 'Comments', one: 'comment', many: 'comments', estimate: 100, render: renderComment,
@@ -244,7 +244,7 @@ var KEEPSAKE_STYLES = {
     label: 'Media', one: 'file', many: 'files', estimate: 260, render: renderMedia,
     text: function (r) { return str(r.filename) + ' ' + str(r.alt_text) + ' ' + str(r.content_type); }
   }
-};
+});
 var KEEPSAKE_ORDER = ['posts', 'comments', 'likes', 'connections', 'media'];
 
 function keepsakeView(style, cat, order) {

@@ -25,7 +25,7 @@
 var htmlParser = new DOMParser();
 
 // Elements kept, and what they become (headings sit under the page's own).
-var KEEP = {
+var KEEP = table({
   p: 'p', br: 'br', hr: 'hr', div: 'div', section: 'div', article: 'div', aside: 'div', header: 'div', footer: 'div',
   h1: 'h4', h2: 'h4', h3: 'h5', h4: 'h6', h5: 'h6', h6: 'h6',
   blockquote: 'blockquote', pre: 'pre', code: 'code', kbd: 'kbd', samp: 'samp',
@@ -34,17 +34,17 @@ var KEEP = {
   sub: 'sub', sup: 'sup', mark: 'mark', small: 'small', q: 'q', cite: 'cite', abbr: 'abbr',
   table: 'table', caption: 'caption', thead: 'thead', tbody: 'tbody', tfoot: 'tfoot', tr: 'tr', th: 'th', td: 'td',
   figure: 'div', figcaption: 'p'
-};
+});
 // Dropped with everything in them.
-var DROP = {
+var DROP = table({
   script: 1, style: 1, template: 1, head: 1, title: 1, meta: 1, link: 1, base: 1, noembed: 1, noframes: 1,
   textarea: 1, select: 1, option: 1, optgroup: 1, datalist: 1, input: 1, button: 1, svg: 1, math: 1,
   canvas: 1, map: 1, area: 1, param: 1, source: 1, track: 1, 'mx-reply': 1, 'x-style': 1, 'x-base': 1
-};
+});
 // Replaced by a note saying that something was embedded here.
-var EMBEDDED = { iframe: 1, frame: 1, frameset: 1, object: 1, embed: 1, applet: 1, video: 1, audio: 1, portal: 1 };
+var EMBEDDED = table({ iframe: 1, frame: 1, frameset: 1, object: 1, embed: 1, applet: 1, video: 1, audio: 1, portal: 1 });
 // Where the direction of the text should follow the text.
-var AUTO_DIR = { p: 1, li: 1, h4: 1, h5: 1, h6: 1, blockquote: 1, td: 1, th: 1, dd: 1, dt: 1, div: 1, caption: 1 };
+var AUTO_DIR = table({ p: 1, li: 1, h4: 1, h5: 1, h6: 1, blockquote: 1, td: 1, th: 1, dd: 1, dt: 1, div: 1, caption: 1 });
 var BLOCKS = /^(p|div|section|article|aside|header|footer|h[1-6]|blockquote|pre|ul|ol|li|dl|dt|dd|table|tr|caption|figure|figcaption|hr)$/;
 
 var MAX_DEPTH = 48;
@@ -124,7 +124,7 @@ function copyElement(n, out, run, depth) {
     out.appendChild(image(n, run.ctx));
     return;
   }
-  var as = hasOwn.call(KEEP, tag) ? KEEP[tag] : null;
+  var as = KEEP[tag] || null;
   if (!as) {
     // Anything else (span, font, details, …) keeps its content only.
     copyChildren(n, out, run, depth);
@@ -160,7 +160,7 @@ function countHandlers(n, run) {
 }
 
 function embeddedNote(n) {
-  var what = { video: 'A video', audio: 'A sound' }[n.localName] || 'Embedded content';
+  var what = n.localName === 'video' ? 'A video' : n.localName === 'audio' ? 'A sound' : 'Embedded content';
   var note = el('span', 'removed', what + ' from outside the archive is not shown here');
   var url = webUrl(n.getAttribute('src') || n.getAttribute('data') || '');
   if (url) {

@@ -236,6 +236,30 @@ mod tests {
     }
 
     #[test]
+    fn no_two_files_declare_the_same_name() {
+        // They share one scope: a second declaration would silently
+        // replace the first.
+        let mut seen = std::collections::HashMap::new();
+        for (name, part) in SCRIPTS {
+            for line in part.lines() {
+                let Some(rest) = line
+                    .strip_prefix("function ")
+                    .or_else(|| line.strip_prefix("var "))
+                else {
+                    continue;
+                };
+                let ident: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$')
+                    .collect();
+                if let Some(first) = seen.insert(ident.clone(), name) {
+                    panic!("{ident} is declared in {first} and in {name}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn platform_html_is_parsed_only_by_the_sanitiser() {
         for (name, part) in SCRIPTS {
             let parses = part.contains("DOMParser") || part.contains("parseFromString");
