@@ -84,7 +84,11 @@ function contentOf(room, c, e, replying) {
     var key = mxcKey(c.url) || mxcKey(pointer(c, '/file/url'));
     var file = key ? fileByKey.get(key) : null;
     var name = safeName(str(c.filename) || str(c.body)) || 'unnamed file';
-    var f = file ? archivedFile(file, name, str(c.body)) : unknownFile(name, pointer(c, '/info/mimetype'));
+    // The body names the file, or is a caption (shown below): as an image's
+    // alternative text only, never beside a file's name, where its bidi
+    // controls would undo what safeName() shows.
+    var alt = type === 'm.image' || e.type === 'm.sticker' ? safeName(c.body) : '';
+    var f = file ? archivedFile(file, name, alt) : unknownFile(name, pointer(c, '/info/mimetype'));
     var files = el('div', 'attachments');
     files.appendChild(fileView(f));
     box.appendChild(files);
