@@ -429,4 +429,14 @@ test('screenshots of the viewer', { skip: (!SHOTS && 'set KEEPSAKE_SCREENSHOTS=1
   await shot('hostile', 'hostile', '#/posts', oldestFirst);
   await shot('media', 'hostile', '#/media', oldestFirst, 'dark');
   await shot('about', 'prolific', '#/about');
+  await shot('wordpress', 'wordpress', '#/posts', (page) => page.waitForSelector('html[data-keepsake-view="posts"]'));
+  await shot('wordpress-comments', 'wordpress', '#/comments', (page) => page.waitForSelector('html[data-keepsake-view="comments"]'), 'dark');
+  await shot('matrix-rooms', 'matrix', '#/rooms');
+  if (fixtures.has('matrix')) {
+    const room = records(fixtures.get('matrix'), 'manifest').containers[0].name;
+    await shot('matrix-room', 'matrix', `#/rooms/${room}`, async (page) => {
+      await page.waitForSelector(`html[data-keepsake-view="rooms/${room}"]`);
+      await page.evaluate(() => window.scrollBy(0, 1800));
+    });
+  }
 });
