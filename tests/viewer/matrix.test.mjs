@@ -367,7 +367,7 @@ withFixture('matrix', 'matrix: About lists the connector, the rooms, what was co
   const m = dataJson(fixture, 'manifest');
   const { page, seen } = await open(browser.context, fixture, '#/about');
   const about = await page.textContent('#about');
-  assert.match(about, /Read through\s*Matrix \(client-server v3\)/);
+  assert.match(about, /Read through\s*Matrix \(client-server v3\), connector \u201cmatrix\u201d/);
   assert.ok(about.includes('This platform keeps no record of exports'));
   const rooms = await page.$$eval('#about table', (ts) => ts[0].querySelectorAll('tbody tr').length);
   assert.equal(rooms, m.containers.length);

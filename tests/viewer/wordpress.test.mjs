@@ -273,7 +273,7 @@ withFixture('wordpress', 'wordpress: About names the connector, says there is no
   const manifest = dataJson(fixture, 'manifest');
   const { page, seen } = await open(browser.context, fixture, '#/about');
   const about = await page.textContent('#about');
-  assert.match(about, /Read through\s*WordPress \(wp\/v2\)/);
+  assert.match(about, /Read through\s*WordPress \(wp\/v2\), connector \u201cwordpress\u201d/);
   assert.ok(about.includes('This platform keeps no record of exports'), 'the platform_record sentence');
   assert.ok(about.includes('WordPress has no snapshots'), 'the snapshot sentence');
   const files = await page.$$eval('#about dl', (dls) => dls.at(-1).textContent);

@@ -29,7 +29,8 @@ var FEATURES = table({
 
 function connectorText(c) {
   var name = str(c.name) || str(c.kind);
-  var text = name + (str(c.version) ? ' (' + str(c.version) + ')' : '');
+  var text = name + (str(c.version) ? ' (' + str(c.version) + ')' : '') +
+    (str(c.kind) && str(c.kind) !== name ? ', connector \u201c' + str(c.kind) + '\u201d' : '');
   var f = isObject(c.features) ? c.features : {};
   var yes = [];
   var no = [];
