@@ -261,6 +261,12 @@ async fn a_matrix_account_becomes_a_viewer_fixture() {
                 .count();
             assert!(encrypted > 0);
             assert_eq!(m["marked"][format!("{name}_events")]["records"], encrypted);
+            let said = format!("{encrypted} records encrypted, kept as the homeserver holds them");
+            assert!(
+                report.warnings.iter().any(|w| w.contains(&said)),
+                "the report says how many cannot be read: {:?}",
+                report.warnings
+            );
             assert_eq!(listed["facts"]["encrypted"], true);
         }
         if key == "left" {

@@ -178,7 +178,8 @@ pub struct Marker {
     pub pointer: Text,
     /// The value that marks it.
     pub equals: Text,
-    /// What marked records are, for people ("are encrypted: …").
+    /// What marked records are, for people, after a count of them ("3
+    /// records encrypted, kept …"): it reads for one record as for many.
     pub says: Text,
 }
 

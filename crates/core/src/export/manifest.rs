@@ -111,7 +111,8 @@ pub(super) fn reckon(
             .and_then(|d| d.marker.as_ref())
             .filter(|_| t.marked > 0)
         {
-            warnings.push(format!("{}: {} records {}", label(cat), t.marked, m.says));
+            let records = if t.marked == 1 { "record" } else { "records" };
+            warnings.push(format!("{}: {} {records} {}", label(cat), t.marked, m.says));
             marked.insert(cat.clone(), json!({"records": t.marked, "says": m.says}));
         }
         if t.odd_text > 0 {

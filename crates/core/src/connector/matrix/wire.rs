@@ -168,8 +168,8 @@ pub(super) fn room_categories(room: &Container) -> [Category; 2] {
             pointer: Cow::Borrowed("/type"),
             equals: Cow::Borrowed("m.room.encrypted"),
             says: Cow::Borrowed(
-                "are encrypted: they are kept as the homeserver holds them, and cannot be \
-                 read without the room's keys (which a Matrix client keeps, not the homeserver)",
+                "encrypted, kept as the homeserver holds them: they cannot be read without \
+                 the room's keys (which a Matrix client keeps, not the homeserver)",
             ),
         }),
         container: Some(room.name.clone()),
