@@ -107,6 +107,9 @@ fn hint_text(hint: keepsake_core::Hint) -> &'static str {
         Hint::NoKeyring => {
             "on a machine with no keyring at all: --insecure-token-file PATH keeps the token in a plain file you choose"
         }
+        Hint::NameKind => {
+            "if it is one of them behind another address, name its kind: --kind keepsake-export-api|wordpress|matrix"
+        }
     }
 }
 

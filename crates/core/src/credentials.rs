@@ -275,7 +275,7 @@ impl CredentialStore for KeyringStore {
         };
         let meta: Meta = serde_json::from_str(&meta).map_err(|e| Error::Keyring {
             detail: format!(
-                "the stored sign-in for {platform} is damaged ({e}); run `keepsake logout` and sign in again"
+                "the stored sign-in for {platform} is damaged ({e}); sign out of it and sign in again"
             ),
         })?;
         let Some(access) = self.get(platform, ACCESS)? else {

@@ -181,6 +181,17 @@ pub enum Error {
         available_mb: u64,
     },
 
+    /// The address answers like no platform Keepsake knows.
+    #[error(
+        "{url} does not answer like any platform Keepsake knows (tried: {tried}); check the address"
+    )]
+    UnknownPlatform {
+        /// The address, as shown.
+        url: String,
+        /// The kinds of platform asked, by name.
+        tried: String,
+    },
+
     /// The user's request cannot be carried out as given.
     #[error("{0}")]
     Invalid(String),
@@ -247,6 +258,7 @@ impl Error {
             } => Some(Hint::Resume),
             Error::DiskFull { .. } => Some(Hint::OtherFolder),
             Error::Keyring { .. } => Some(Hint::NoKeyring),
+            Error::UnknownPlatform { .. } => Some(Hint::NameKind),
             _ if self.class() == Class::NeedsSignIn => Some(Hint::SignIn),
             // The client gave up on a failing platform: what was fetched is
             // kept for a later run.
@@ -311,6 +323,7 @@ impl Error {
             Error::Archive { .. } => Code::Archive,
             Error::Audit { .. } => Code::Audit,
             Error::DiskFull { .. } => Code::DiskFull,
+            Error::UnknownPlatform { .. } => Code::PlatformUrl,
             Error::Invalid(_) => Code::Invalid,
             Error::WriterStopped => Code::Archive,
             Error::Withheld { .. } => Code::Withheld,
@@ -332,6 +345,9 @@ pub enum Hint {
     /// The keyring does not answer; on a machine without one, the command
     /// line can keep the token in a plain file the user chooses.
     NoKeyring,
+    /// The platform was not recognised; where a front end can say which
+    /// kind it is, that skips the question.
+    NameKind,
 }
 
 /// The closed set of error codes: recorded in the audit log, sent to the

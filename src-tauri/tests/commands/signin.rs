@@ -75,6 +75,18 @@ async fn the_platform_is_found_remembered_and_checked() {
         .await
         .expect_err("unreachable");
     assert_eq!(gone.code, ErrorCode::Network, "{gone:?}");
+    // An address that answers, but like no platform: said in the window's
+    // terms, with no command-line flag in it.
+    let none = commands::set_platform(t.state(), format!("{}/no-platform-here/", p.url))
+        .await
+        .expect_err("not a platform");
+    assert_eq!(none.code, ErrorCode::Invalid, "{none:?}");
+    assert!(
+        none.message
+            .contains("does not answer like any platform Keepsake knows"),
+        "{none:?}"
+    );
+    assert!(!none.message.contains("--"), "no CLI flag: {none:?}");
     assert_eq!(t.state().chosen_url(), None);
 
     // The address is asked what it is: the window shows it, and how to

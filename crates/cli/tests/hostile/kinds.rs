@@ -79,6 +79,11 @@ async fn a_platform_answering_like_no_known_api_is_refused_before_sign_in() {
         text(&o)
     );
     assert!(text(&o).contains("Keepsake Export API v1"), "{}", text(&o));
+    assert!(
+        text(&o).contains("name its kind: --kind"),
+        "the CLI's own hint: {}",
+        text(&o)
+    );
     assert!(!home.path("tokens.json").exists(), "nothing was stored");
     assert!(
         h.seen().iter().all(|s| !s.authorized),

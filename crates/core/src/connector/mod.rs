@@ -274,12 +274,10 @@ pub async fn detect(client: &ApiClient) -> Result<Arc<dyn Connector>> {
         }
         tried.push(c.name());
     }
-    Err(Error::Invalid(format!(
-        "{} does not answer like any platform Keepsake knows (tried: {}); check the address, \
-         or name the platform's kind with --kind",
-        crate::error::display_url(client.base()),
-        tried.join(", ")
-    )))
+    Err(Error::UnknownPlatform {
+        url: crate::error::display_url(client.base()),
+        tried: tried.join(", "),
+    })
 }
 
 /// Reads at most `max` bytes of `path` on the client's platform, without
