@@ -79,14 +79,15 @@ pub async fn tokens(
 }
 
 /// The platform's connector: `--kind`; else, with `KEEPSAKE_TOKEN`, the
-/// Keepsake Export API; else the kind the stored sign-in found (sign-ins of
-/// older versions: the Keepsake Export API).
-pub fn connector(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Connector>> {
+/// one the platform answers to (asked without the token); else the kind the
+/// stored sign-in found (sign-ins of older versions: the Keepsake Export
+/// API).
+pub async fn connector(global: &Global, platform: &PlatformUrl) -> Result<Arc<dyn Connector>> {
     if let Some(kind) = &global.kind {
         return connector::of_kind(kind);
     }
     if std::env::var("KEEPSAKE_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
-        return Ok(connector::keepsake());
+        return keepsake_core::signin::detect(platform, None).await;
     }
     match store(global)?.load(&normalise_platform(platform))? {
         Some(c) => keepsake_core::signin::connector_of(&c),

@@ -259,7 +259,7 @@ pub async fn logout(g: &Global) -> Result<ExitCode> {
 }
 
 pub async fn whoami(g: &Global) -> Result<ExitCode> {
-    let connector = auth::connector(g, &auth::platform(g)?)?;
+    let connector = auth::connector(g, &auth::platform(g)?).await?;
     let me = connector.whoami(&client(g).await?).await?;
     let shown = json!({
         "id": me.id,

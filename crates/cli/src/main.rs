@@ -154,7 +154,7 @@ pub(crate) async fn client(g: &Global) -> Result<ApiClient> {
 }
 
 async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
-    let connector = auth::connector(g, &auth::platform(g)?)?;
+    let connector = auth::connector(g, &auth::platform(g)?).await?;
     let base: Arc<dyn export::Reporter> = Arc::from(render::reporter(g.json));
     let reporter: Arc<dyn export::Reporter> = Arc::new(Throttled::new(
         ArcReporter(base),
