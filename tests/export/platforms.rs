@@ -138,6 +138,18 @@ async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
         );
         assert_eq!(f["check"], "size", "{f}");
     }
+    // The terms its posts use, not the site's unused ones.
+    let tags = support::records(&report.archive, "tags");
+    let categories = support::records(&report.archive, "categories");
+    assert!(!tags.is_empty() && !categories.is_empty());
+    assert!(
+        tags.iter().all(|t| t["name"] != "Nobody uses this tag"),
+        "{tags:?}"
+    );
+    assert!(
+        categories.iter().all(|c| c["name"] != "Empty category"),
+        "{categories:?}"
+    );
     // The seed's `<script>` stays in the JSON, as data.
     let posts = support::records(&report.archive, "posts");
     assert!(
@@ -156,6 +168,61 @@ async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
             measure: false,
         },
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_gone_from_the_site_is_a_shortfall_with_its_address_and_the_rest_is_kept() {
+    let Some(wp) = wordpress().await else {
+        return;
+    };
+    // The author's PDF, deleted from the uploads folder behind WordPress's
+    // back: the site still lists it, and answers 404 for the file.
+    let author = wp.user("author")["id"].to_string();
+    let rows = wp.sql(&format!(
+        "SELECT m.meta_value FROM wp_postmeta m JOIN wp_posts p ON p.ID = m.post_id \
+         WHERE p.post_type = 'attachment' AND p.post_author = {author} \
+         AND p.post_mime_type = 'application/pdf' AND m.meta_key = '_wp_attached_file'"
+    ));
+    let relative = rows
+        .first()
+        .and_then(|r| r.first())
+        .expect("the author's PDF")
+        .clone();
+    std::fs::remove_file(wp.dir().join("wp-content/uploads").join(&relative)).expect("delete");
+
+    let c = client(&wp.url, Some("author"), &wp.app_password("author"));
+    let dest = Dest::new();
+    let report = export(&c, &options(connector::wordpress(), &dest.out()), &dest)
+        .await
+        .expect("an archive, not a failed export");
+    assert_eq!(report.outcome, Outcome::Incomplete);
+    let said: Vec<&String> = report
+        .shortfalls
+        .iter()
+        .filter(|s| s.contains(&relative))
+        .collect();
+    assert_eq!(
+        said.len(),
+        1,
+        "one shortfall names its address: {:?}",
+        report.shortfalls
+    );
+    assert!(said[0].contains("404"), "and why: {said:?}");
+    let files: Value = serde_json::from_str(
+        &read_entry_to_string(&report.archive, "data/files.json").expect("files.json"),
+    )
+    .expect("JSON");
+    let files = files.as_array().expect("files");
+    let gone: Vec<&Value> = files.iter().filter(|f| f["missing"].is_string()).collect();
+    assert_eq!(gone.len(), 1, "{gone:?}");
+    assert!(gone[0]["archive_path"].is_null());
+    assert!(
+        files
+            .iter()
+            .filter(|f| f["missing"].is_null())
+            .all(|f| f["archive_path"].is_string())
+    );
+    assert_eq!(manifest(&report.archive)["files"]["missing"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,10 +411,18 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
         .to_owned();
     let room_path = format!("/rooms/{}/messages", connector::encode(&room));
     let sent: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let redacted: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     // Before the room's second page: bob (in the room) sends a message, and
-    // one of the room's messages alice has not fetched yet is redacted.
+    // alice (who made the room, and may redact in it) redacts one of its
+    // messages her export has not fetched yet.
     let hook: keepsake_tests::proxy::Hook = {
-        let (url, bob, sent) = (mx.url.clone(), mx.token("bob"), sent.clone());
+        let (url, bob, alice, sent, redacted) = (
+            mx.url.clone(),
+            mx.token("bob"),
+            mx.token("alice"),
+            sent.clone(),
+            redacted.clone(),
+        );
         let pages = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let room = room.clone();
         let room_path = room_path.clone();
@@ -355,7 +430,14 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
             let second = method == "GET"
                 && path.contains(&room_path)
                 && pages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1;
-            let (url, bob, sent, room) = (url.clone(), bob.clone(), sent.clone(), room.clone());
+            let (url, bob, alice, sent, redacted, room) = (
+                url.clone(),
+                bob.clone(),
+                alice.clone(),
+                sent.clone(),
+                redacted.clone(),
+                room.clone(),
+            );
             Box::pin(async move {
                 if !second {
                     return;
@@ -377,9 +459,13 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
                 sent.lock()
                     .expect("sent")
                     .push(r["event_id"].as_str().expect("id").to_owned());
-                // The oldest message of the room, far ahead of the walk.
+                // The oldest message of the room, far ahead of the walk
+                // (which goes backwards from the newest).
+                let only_messages = connector::encode(r#"{"types":["m.room.message"]}"#);
                 let oldest: Value = http
-                    .get(format!("{base}/messages?dir=f&limit=5"))
+                    .get(format!(
+                        "{base}/messages?dir=f&limit=5&filter={only_messages}"
+                    ))
                     .bearer_auth(&bob)
                     .send()
                     .await
@@ -394,12 +480,13 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
                     let id = e["event_id"].as_str().expect("id");
                     let r = http
                         .put(format!("{base}/redact/{}/live-r1", connector::encode(id)))
-                        .bearer_auth(&bob)
+                        .bearer_auth(&alice)
                         .json(&serde_json::json!({"reason": "during the export"}))
                         .send()
                         .await
                         .expect("redact");
                     assert!(r.status().is_success(), "redact: {}", r.status());
+                    redacted.lock().expect("redacted").push(id.to_owned());
                 }
             })
         })
@@ -444,6 +531,20 @@ async fn messages_sent_during_the_export_are_not_in_it_and_a_redaction_breaks_no
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n, "no event twice");
+    // The message redacted ahead of the walk is there once, as the
+    // homeserver holds it now: without its content.
+    let redacted = redacted.lock().expect("redacted").clone();
+    assert_eq!(redacted.len(), 1, "the hook redacted a message");
+    let gone: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_id"] == redacted[0].as_str())
+        .collect();
+    assert_eq!(gone.len(), 1, "the redacted message is kept once");
+    assert!(
+        gone[0]["content"].as_object().is_some_and(|c| c.is_empty()),
+        "its content is gone: {}",
+        gone[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

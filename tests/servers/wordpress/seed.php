@@ -134,6 +134,9 @@ for ( $i = 0; $i < 14; $i++ ) {
 foreach ( $tags as $t ) {
 	wp_insert_term( $t, 'post_tag' );
 }
+// Terms no post uses: an export takes only the terms its posts use.
+wp_insert_term( 'Nobody uses this tag', 'post_tag' );
+wp_insert_term( 'Empty category', 'category' );
 
 /* Local time (Europe/Berlin) -> [local, gmt]. Drafts and pending posts keep
  * a "floating" date (gmt all zeros), as WordPress's editor leaves them. */

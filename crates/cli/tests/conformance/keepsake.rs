@@ -208,6 +208,7 @@ async fn target_with(posts: Option<u64>) -> (Platform, Target) {
             snapshot: true,
             writes: Some("data/posts.json"),
             exact_counts: true,
+            unsized_files: false,
         },
         server: Arc::new(server),
     };

@@ -5,8 +5,9 @@
 //! account's token, the path of one of its paged collections, and a
 //! [`Server`] that reads and changes what the server holds the platform's
 //! own way); each connector's module starts its server and calls every
-//! check. Today the Keepsake Export API against the reference platform;
-//! WordPress and Matrix add a module each.
+//! check: the Keepsake Export API against the reference platform
+//! (`keepsake.rs`), WordPress against a real WordPress on MariaDB
+//! (`wordpress.rs`), Matrix against a real Synapse (`matrix.rs`).
 //!
 //! A new connector's module (see `keepsake.rs`): start the server with an
 //! account that spans several pages of one collection (the kill, the
@@ -103,6 +104,10 @@ pub struct Features {
     pub writes: Option<&'static str>,
     /// The platform's counts are exact (not estimates that writes move).
     pub exact_counts: bool,
+    /// Some files come with no declared size: the engine downloads such a
+    /// file twice and keeps it only when both copies match (a cut body
+    /// framed as whole is caught), so one run fetches it twice.
+    pub unsized_files: bool,
 }
 
 /// A future a [`Server`] returns.

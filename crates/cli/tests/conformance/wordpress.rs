@@ -4,7 +4,8 @@
 //! What the site holds is read from its database (what an author may read
 //! through the REST API: their posts of every status but trash, their
 //! published pages, their comments of every state, their uploads, the
-//! revisions of their posts, the site's terms) and from its uploads folder;
+//! revisions of their posts, the terms their posts use) and from its
+//! uploads folder;
 //! application passwords are made and deleted, and posts written and
 //! trashed, through the REST API as the site's administrator.
 
@@ -150,8 +151,12 @@ impl Server for Site {
                     format!("data/{entry}.json"),
                     self.records(
                         &format!(
-                            "SELECT t.term_id, t.slug FROM wp_terms t JOIN wp_term_taxonomy x \
-                             ON x.term_id=t.term_id WHERE x.taxonomy='{taxonomy}'"
+                            "SELECT DISTINCT t.term_id, t.slug FROM wp_terms t \
+                             JOIN wp_term_taxonomy x ON x.term_id=t.term_id \
+                             JOIN wp_term_relationships r ON r.term_taxonomy_id=x.term_taxonomy_id \
+                             JOIN wp_posts p ON p.ID=r.object_id \
+                             WHERE x.taxonomy='{taxonomy}' AND p.post_author={id} \
+                             AND p.post_type='post' AND p.post_status IN {ANY}"
                         ),
                         &["id", "slug"],
                     ),
@@ -310,6 +315,7 @@ async fn target() -> Option<Target> {
             snapshot: false,
             writes: Some("data/posts.json"),
             exact_counts: false,
+            unsized_files: true,
         },
         server: Arc::new(site),
     })

@@ -1,7 +1,8 @@
 //! WordPress's REST API (`wp/v2`, WordPress 5.6 and later): an author's,
 //! or for a site's administrator any user's, posts and pages in every
 //! status they may read, with their revisions, their comments, the media
-//! they uploaded (the original files) and the site's tags and categories.
+//! they uploaded (the original files) and the tags and categories their
+//! posts use.
 //!
 //! What WordPress lacks, and what Keepsake does instead:
 //! - no export sessions: the connector makes one up (an id, the time it
@@ -20,6 +21,7 @@
 //! credential is checked with `users/me` before it is kept.
 
 mod signin;
+mod terms;
 mod walk;
 mod wire;
 
@@ -224,8 +226,17 @@ impl Connector for WordPress {
                 containers: Vec::new(),
                 notes,
             };
-            // The counts, asked at once.
             let wanted = wanted(request)?;
+            // The terms the posts use, found now so that a resumed export
+            // takes the same ones (see `terms`).
+            if wanted.iter().any(|w| terms::KINDS.contains(w)) {
+                let posts = dated(&session, "posts").ok_or_else(|| unknown("posts"))?;
+                let [tags, categories] = terms::used(client, posts)
+                    .await
+                    .map_err(|e| refused(e, "read this account's posts"))?;
+                session.notes["term_ids"] = json!({"tags": tags, "categories": categories});
+            }
+            // The counts, asked at once.
             let counts = futures_util::future::try_join_all(
                 wanted.iter().map(|name| estimate(client, &session, name)),
             )
@@ -265,9 +276,7 @@ impl Connector for WordPress {
             // (Every failure of the walk goes through `explain` below.)
             let page = async {
                 match name {
-                    "tags" | "categories" => {
-                        walk::terms(client, &format!("/wp/v2/{name}"), cursor).await
-                    }
+                    "tags" | "categories" => terms::page(client, session, name, cursor).await,
                     "revisions" => {
                         // Revisions are read by whoever may edit their post:
                         // an author's own posts, but pages only for editors.
@@ -392,7 +401,10 @@ async fn estimate(client: &ApiClient, session: &Session, name: &str) -> Result<O
     let (route, mut query) = match name {
         "profile" => return Ok(Some(1)),
         "revisions" => return Ok(None),
-        "tags" | "categories" => (format!("/wp/v2/{name}"), Vec::new()),
+        "tags" | "categories" => match terms::kept(session, name) {
+            Some(ids) => return Ok(Some(ids.len() as u64)),
+            None => (format!("/wp/v2/{name}"), Vec::new()),
+        },
         _ => {
             let w = dated(session, name).ok_or_else(|| unknown(name))?;
             let mut q = w.query;
