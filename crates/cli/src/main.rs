@@ -68,6 +68,7 @@ mod login;
 mod verify;
 
 fn main() -> ExitCode {
+    keepsake_arenas::one_per_core();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
