@@ -12,8 +12,6 @@ var state = { view: '', room: null, sub: null, arg: null, target: null, q: '', f
 var sections = [];
 var sectionById = new Map();
 var about = { kind: 'about', id: 'about', label: 'About this archive', present: true, loaded: true, rank: 1000 };
-// Where the viewer prefers WordPress's kinds of record, among the others.
-var PREFERRED = ['posts', 'pages', 'comments', 'media', 'revisions', 'tags', 'categories'];
 
 // A category named like one of the viewer's own sections gets another route.
 function addSection(v) {
@@ -55,8 +53,8 @@ function buildSections(m) {
       if (KEEPSAKE_STYLES[style] && d.kind !== 'single') {
         v = keepsakeView(style, d.name, d.order);
       } else {
-        var preferred = PREFERRED.indexOf(d.name);
-        v = descriptorView(d, 100 + (preferred >= 0 ? preferred : 20 + at) + (style === 'entries' || style === 'files' ? 0 : 100));
+        // In the connector's order, entries and files first.
+        v = descriptorView(d, 100 + at + (style === 'entries' || style === 'files' ? 0 : 100));
       }
       if (room) {
         v.inRoom = room;

@@ -32,13 +32,23 @@ impl Drop for TextCounted {
     }
 }
 
-/// The descriptor of every category of `session`, in the session's order.
-/// A category the connector does not describe (a platform that added one)
-/// is kept as plain records keyed by `id`.
+/// The descriptor of every category of `session`, in the connector's
+/// order (the categories it always has, then those it found as the session
+/// opened): the order the manifest lists them in, for a reader to show
+/// them in. A category the connector does not describe (a platform that
+/// added one) is kept as plain records keyed by `id`, after the others.
 pub(super) fn descriptors(shared: &Shared, session: &Session) -> Vec<Arc<Category>> {
-    session
-        .categories
-        .keys()
+    let order: Vec<String> = shared
+        .connector
+        .categories()
+        .iter()
+        .chain(&session.found)
+        .map(|c| c.name.to_string())
+        .collect();
+    let mut names: Vec<&String> = session.categories.keys().collect();
+    names.sort_by_key(|n| (order.iter().position(|o| o == *n).unwrap_or(usize::MAX), *n));
+    names
+        .into_iter()
         .map(|name| {
             Arc::new(
                 shared
