@@ -46,8 +46,9 @@ pub struct Global {
     /// later to continue. Default: 10m.
     #[arg(long, global = true, value_name = "TIME", value_parser = parse_duration)]
     pub give_up_after: Option<std::time::Duration>,
-    /// The window in which a body must make progress before it counts as
-    /// stalled (tests shorten it; the default is the engine's).
+    /// The window in which an answer must begin, and a body make progress,
+    /// before the request counts as stalled and is retried (tests shorten
+    /// it; the default is the engine's).
     #[arg(
         long,
         global = true,

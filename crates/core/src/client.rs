@@ -278,17 +278,17 @@ impl ApiClient {
         url: &Url,
         headers_deadline: Option<Duration>,
     ) -> Result<reqwest::Response> {
-        let sent = req.send();
-        let resp = match headers_deadline {
-            Some(d) => tokio::time::timeout(d, sent)
-                .await
-                .map_err(|_| Error::Network {
-                    url: display_url(url),
-                    detail: format!("no answer within {} s", d.as_secs()),
-                })?,
-            None => sent.await,
-        }
-        .map_err(|e| network(url, &e))?;
+        // A server that takes the request and says nothing is given up on
+        // like a body that stalls: after the stall window (or the
+        // request's own deadline, if shorter), then retried.
+        let wait = headers_deadline.map_or(self.pace.window, |d| d.min(self.pace.window));
+        let resp = tokio::time::timeout(wait, req.send())
+            .await
+            .map_err(|_| Error::Network {
+                url: display_url(url),
+                detail: format!("no answer within {:.0} s", wait.as_secs_f64()),
+            })?
+            .map_err(|e| network(url, &e))?;
         if resp.status().is_success() {
             return Ok(resp);
         }

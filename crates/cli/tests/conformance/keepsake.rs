@@ -272,11 +272,7 @@ async fn a_stalled_body_is_given_up_and_retried() {
     faults::a_stalled_body_is_given_up_and_retried(&t).await;
 }
 
-// Engine: the wait for a response's headers is bounded by the client's
-// 60 s read timeout, not by the stall window (`--http-stall-secs`), so a
-// request never answered holds the export a minute before it is retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the engine waits 60 s for headers whatever the stall window (reported)"]
 async fn a_request_never_answered_is_given_up_and_retried() {
     let (_p, t) = target().await;
     faults::a_request_never_answered_is_given_up_and_retried(&t).await;

@@ -289,6 +289,12 @@ check!(
     "group"
 );
 check!(
+    a_request_never_answered_is_given_up_and_retried,
+    faults,
+    Preset::Default,
+    "group"
+);
+check!(
     a_wrong_expired_or_revoked_token_says_sign_in_again,
     credentials,
     Preset::Default,

@@ -341,6 +341,7 @@ check!(
 check!(a_connection_reset_mid_body_is_retried, faults);
 check!(a_cut_body_is_detected_and_retried, faults);
 check!(a_stalled_body_is_given_up_and_retried, faults);
+check!(a_request_never_answered_is_given_up_and_retried, faults);
 check!(
     a_wrong_expired_or_revoked_token_says_sign_in_again,
     credentials

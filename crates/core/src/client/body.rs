@@ -15,6 +15,7 @@ use crate::{Error, Result};
 /// The window over which a body's pace is judged: a body that brings less
 /// than [`MIN_BYTES_PER_WINDOW`] in one such window (nothing at all
 /// included) is dropped as stalled, and retried like a broken connection.
+/// It is also the longest a request waits for its answer to begin.
 pub const STALL_WINDOW: Duration = Duration::from_secs(30);
 
 /// The least a body must bring in each [`STALL_WINDOW`] (about 140 bytes a
