@@ -81,11 +81,12 @@ impl AppState {
     /// Finds which platform `url` is, and remembers both.
     pub async fn set_platform(&self, url: &str) -> CmdResult<PlatformInfo> {
         self.forget_launch_read();
+        // An address that is none is refused in every mode.
+        let parsed = PlatformUrl::parse(url.trim()).map_err(Error::from)?;
         if self.env_platform.is_some() {
             // Demo mode: the platform is the one the app was started on.
             return self.platform_info().await;
         }
-        let parsed = PlatformUrl::parse(url.trim()).map_err(Error::from)?;
         let connector = signin::detect(&parsed, None).await?;
         let offers = signin::offers(&*connector, &parsed).await?;
         let settings = Settings {
