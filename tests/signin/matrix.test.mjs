@@ -230,3 +230,71 @@ test('Matrix: a homeserver that asks before it sends the token on — the person
     await cleanup.run();
   }
 });
+
+// The CLI's other ways in, against the same real homeserver: a password
+// typed (here piped) for --user, and a pasted access token.
+
+test('Matrix: a password for --user makes a device of Keepsake\'s own (a wrong one is refused, nothing stored), and logout removes it', needs('synapse'), async () => {
+  requireTools('synapse');
+  const cleanup = cleanups();
+  try {
+    const syn = await startSynapse(cleanup);
+    const alice = syn.seed.users.alice;
+    const world = cliHome(cleanup);
+
+    const wrong = keepsake(world, syn.url, ['login', '--user', 'alice', '--password-stdin'], cleanup, { stdin: 'pipe' });
+    wrong.child.stdin.end('not-her-password\n');
+    assert.equal(await exitOf(wrong), 3, `exit code; stderr:\n${wrong.stderr}`);
+    assert.match(wrong.stderr, /the homeserver did not accept the sign-in \(.+\); nothing was stored/);
+    assert.deepEqual(storedSignIns(world), {}, 'nothing stored');
+
+    const login = keepsake(world, syn.url, ['login', '--user', '@alice:localhost', '--password-stdin'], cleanup, { stdin: 'pipe' });
+    login.child.stdin.end(`${alice.password}\n`);
+    assert.equal(await exitOf(login), 0, `login failed:\n${login.stderr}`);
+    assert.match(login.stdout, /^signed in to http:\/\/127\.0\.0\.1:\d+\/ \(Matrix\) as alice$/m);
+    const entry = storedSignIns(world)[syn.url];
+    const mine = (await devices(syn)).find((d) => d.device_id === entry.handle);
+    assert.ok(mine, `alice has the device ${entry.handle}`);
+    assert.match(mine.display_name, DEVICE_NAME);
+
+    const logout = await keepsakeDone(world, syn.url, ['logout'], cleanup);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.deepEqual((await devices(syn)).map((d) => d.device_id), [alice.device_id], 'logout removed the device');
+    assertNoSecrets([wrong, login, logout], {
+      "alice's password": alice.password,
+      'the access token': entry.access_token,
+    });
+  } finally {
+    await cleanup.run();
+  }
+});
+
+test('Matrix: a pasted access token signs in, and logout only forgets it', needs('synapse'), async () => {
+  requireTools('synapse');
+  const cleanup = cleanups();
+  try {
+    const syn = await startSynapse(cleanup);
+    const alice = syn.seed.users.alice;
+    const world = cliHome(cleanup);
+    const login = keepsake(world, syn.url, ['login', '--token-stdin'], cleanup, { stdin: 'pipe' });
+    login.child.stdin.end(`${alice.access_token}\n`);
+    assert.equal(await exitOf(login), 0, `login failed:\n${login.stderr}`);
+    assert.match(login.stdout, /^signed in to http:\/\/127\.0\.0\.1:\d+\/ \(Matrix\) as alice$/m);
+    const entry = storedSignIns(world)[syn.url];
+    assert.equal(entry.access_token, alice.access_token);
+    assert.equal(entry.handle ?? null, null, 'not a device Keepsake made');
+
+    const whoami = await keepsakeDone(world, syn.url, ['whoami'], cleanup);
+    assert.equal(whoami.code, 0, whoami.stderr);
+    const logout = await keepsakeDone(world, syn.url, ['logout'], cleanup);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.deepEqual(storedSignIns(world), {});
+    const res = await fetch(`${syn.url}/_matrix/client/v3/account/whoami`, {
+      headers: { Authorization: `Bearer ${alice.access_token}` },
+    });
+    assert.equal(res.status, 200, 'the pasted token is the user\'s: still good');
+    assertNoSecrets([login, whoami, logout], { 'the access token': alice.access_token });
+  } finally {
+    await cleanup.run();
+  }
+});

@@ -92,6 +92,8 @@ pub struct Exchange {
     pub path: String,
     /// When the request arrived.
     pub asked: Instant,
+    /// Its `Range` header, if it asked for part of a file.
+    pub range: Option<String>,
     /// When the answer's last byte was handed to the connection (`None`
     /// while in flight, or when it never was: a cut, a stall, a kill).
     pub answered: Option<Instant>,
@@ -210,6 +212,11 @@ async fn forward(State(inner): State<Arc<Inner>>, request: Request) -> Response 
             method: parts.method.to_string(),
             path: path_q.clone(),
             asked: Instant::now(),
+            range: parts
+                .headers
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
             answered: None,
         });
         log.len() - 1

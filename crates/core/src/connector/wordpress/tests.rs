@@ -79,3 +79,34 @@ fn refusals_ask_to_sign_in_again_in_the_sites_words() {
     assert_eq!(e.class(), crate::Class::NeedsSignIn);
     assert!(e.to_string().contains("Sorry, you are not allowed."), "{e}");
 }
+
+#[test]
+fn a_page_number_past_the_last_ends_a_walk_and_nothing_else_does() {
+    let status = |code: &str| {
+        Error::Status {
+        status: 400,
+        url: "u".into(),
+        problem: Some(Box::new(
+            serde_json::from_value(json!({
+                "code": code,
+                "message": "The page number requested is larger than the number of pages available.",
+                "data": {"status": 400}
+            }))
+            .expect("problem"),
+        )),
+        retry_after: None,
+    }
+    };
+    for end in [
+        "rest_post_invalid_page_number",
+        "rest_term_invalid_page_number",
+        "rest_invalid_page_number",
+    ] {
+        assert!(walk::is_past_the_end(&status(end)), "{end}");
+    }
+    assert!(!walk::is_past_the_end(&status("rest_invalid_param")));
+    assert!(!walk::is_past_the_end(&Error::Network {
+        url: "u".into(),
+        detail: "reset".into(),
+    }));
+}
