@@ -54,8 +54,10 @@ Commands:
                      the real CLI against real WordPress and Synapse servers
                      (node --test tests/signin), the package test (build
                      the .deb and .rpm, install the .deb with apt-get, launch
-                     it, remove it; whole runs only), then the contract
-                     conformance run (schemathesis against a seeded platform)
+                     it, remove it; whole runs only), then `demo --check`
+                     on the reference platform, WordPress and Matrix, and
+                     the contract conformance run (schemathesis against a
+                     seeded platform)
   platform [ARGS...] Run the reference platform binary: keepsake-platform ARGS
                      (e.g. `platform seed --db x.db --preset demo`)
   bench [--quick|--desktop]

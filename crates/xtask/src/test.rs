@@ -127,11 +127,17 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         Ok(())
     };
     let conformance = if options.conformance {
-        // The README's first command, end to end: seed, export with the
-        // CLI, verify — then the contract conformance run.
+        // The README's first command, end to end (seed, export with the
+        // CLI, verify), on the reference platform and on the real WordPress
+        // and Synapse — then the contract conformance run.
+        let demo = |args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            crate::demo::run(&args).map(|_| ())
+        };
         Some(
-            crate::demo::run(&[OsString::from("--check")])
-                .map(|_| ())
+            demo(&["--check"])
+                .and_then(|()| demo(&["--platform", "wordpress", "--check"]))
+                .and_then(|()| demo(&["--platform", "matrix", "--check"]))
                 .and_then(|()| conformance()),
         )
     } else {
