@@ -178,13 +178,7 @@ fn prompt_line(prompt: &str) -> Result<String> {
             "no terminal to ask for the user name: pass --user NAME".into(),
         ));
     }
-    err!("{prompt}");
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(Error::io("read", "standard input"))?;
-    let line = line.trim().to_owned();
+    let line = stdin_line(prompt)?.trim().to_owned();
     if line.is_empty() {
         return Err(Error::Invalid(
             "no user name given; nothing was stored".into(),
@@ -193,18 +187,23 @@ fn prompt_line(prompt: &str) -> Result<String> {
     Ok(line)
 }
 
+/// One line of standard input, after `prompt` on standard error.
+fn stdin_line(prompt: &str) -> Result<String> {
+    err!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(Error::io("read", "standard input"))?;
+    Ok(line)
+}
+
 /// A secret: one line of standard input (`from_stdin`, or when standard
 /// input is not a terminal), else typed at the terminal without echo.
 /// Never an argument: those end up in shell history and process lists.
 fn read_secret(prompt: &str, from_stdin: bool) -> Result<Secret> {
     let text = if from_stdin || !std::io::stdin().is_terminal() {
-        err!("{prompt}");
-        let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .map_err(Error::io("read", "standard input"))?;
-        line
+        stdin_line(prompt)?
     } else {
         rpassword::prompt_password(prompt).map_err(Error::io("read", "the terminal"))?
     };
