@@ -76,6 +76,7 @@ pub fn holds_exactly(t: &Target, archive: &Path, held: &Holdings) {
             by_sha.entry(sha).or_default().push(path.trim());
         }
     }
+    files_indexed(archive, &by_sha);
     let file = std::fs::File::open(archive).expect("open archive");
     let mut zip = zip::ZipArchive::new(file).expect("a zip");
     for f in &held.files {
@@ -89,6 +90,32 @@ pub fn holds_exactly(t: &Target, archive: &Path, held: &Holdings) {
             sized,
             "file {} is in the archive at {paths:?} but not {} bytes",
             f.key, f.size
+        );
+    }
+}
+
+/// Every file `data/files.json` says is archived is indexed with the
+/// SHA-256 of its bytes (the bag's manifest has it, checked against the
+/// bytes by the validators), whether the platform declared one or not and
+/// whichever run of a resumed export fetched it.
+#[track_caller]
+fn files_indexed(archive: &Path, by_sha: &BTreeMap<&str, Vec<&str>>) {
+    let Some(index) = entry_bytes(archive, "data/files.json") else {
+        return;
+    };
+    let index: Value = serde_json::from_slice(&index).expect("files.json is JSON");
+    let sha_of: BTreeMap<&str, &str> = by_sha
+        .iter()
+        .flat_map(|(sha, paths)| paths.iter().map(move |p| (*p, *sha)))
+        .collect();
+    for f in index.as_array().expect("files.json is a list") {
+        let Some(path) = f["archive_path"].as_str() else {
+            continue;
+        };
+        assert_eq!(
+            f["sha256"].as_str(),
+            sha_of.get(path).copied(),
+            "files.json's SHA-256 of {path} is not that of its bytes: {f}"
         );
     }
 }

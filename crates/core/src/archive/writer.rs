@@ -315,11 +315,10 @@ impl ArchiveWriter {
 
     /// The payload entries (paths under `data/`) kept from an interrupted
     /// run.
-    pub fn recovered_payload(&self) -> HashSet<String> {
+    pub fn recovered_payload(&self) -> HashMap<String, [u8; 32]> {
         self.recovered
-            .keys()
-            .filter_map(|n| n.strip_prefix(DATA_PREFIX))
-            .map(str::to_owned)
+            .iter()
+            .filter_map(|(n, (sha, _))| Some((n.strip_prefix(DATA_PREFIX)?.to_owned(), *sha)))
             .collect()
     }
 

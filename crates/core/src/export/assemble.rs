@@ -4,7 +4,7 @@
 //! part's manifest lists every part): until then its entries are set aside
 //! (see [`PartedWriter`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, mpsc};
@@ -112,7 +112,7 @@ fn compressible(content_type: &str) -> bool {
 
 /// The payload paths (under `data/`) an interrupted run left in the
 /// archive, once the zip thread has checked them: `None` until then.
-pub(super) type Archived = tokio::sync::watch::Receiver<Option<Arc<HashSet<String>>>>;
+pub(super) type Archived = tokio::sync::watch::Receiver<Option<Arc<HashMap<String, [u8; 32]>>>>;
 
 /// The zip thread, and what it found to continue.
 pub(super) struct Started {

@@ -67,8 +67,9 @@ enum Got {
     Staged(Option<[u8; 32]>),
     /// Memory.
     InMemory(Vec<u8>, Verified, Lease),
-    /// Nowhere: the archive an interrupted run left holds it.
-    InArchive,
+    /// Nowhere: the archive an interrupted run left holds it, with this
+    /// SHA-256 (its journal's).
+    InArchive([u8; 32]),
 }
 
 /// Runs `workers` download workers until `rx` closes. A file named twice
@@ -148,11 +149,13 @@ pub(super) async fn download_all(
                     t.archived.insert(file.key.clone(), path.clone());
                 }
                 let body = match got {
-                    Got::InArchive => {
-                        index
-                            .lock()
-                            .map_err(poisoned)?
-                            .archived(&file, check, None, &path)?;
+                    Got::InArchive(sha256) => {
+                        index.lock().map_err(poisoned)?.archived(
+                            &file,
+                            check,
+                            Some(&sha256),
+                            &path,
+                        )?;
                         continue;
                     }
                     Got::InMemory(bytes, verified, lease) => {
@@ -232,12 +235,13 @@ fn archive_stopped() -> Error {
 /// Gets one file: staged by an interrupted run, in the archive it left,
 /// or downloaded now, into memory when it is small and memory allows.
 async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
-    if shared.media_done(&file.key).is_some() {
-        return Ok(Got::Staged(file.sha256.as_deref().and_then(parse_sha256)));
+    if let Some(staged) = shared.media_done(&file.key) {
+        let declared = file.sha256.as_deref().and_then(parse_sha256);
+        return Ok(Got::Staged(declared.or(staged.sha256)));
     }
     let path = media_archive_path(&file.key, &file.name);
-    if in_archive(shared, &path).await? {
-        return Ok(Got::InArchive);
+    if let Some(sha256) = in_archive(shared, &path).await? {
+        return Ok(Got::InArchive(sha256));
     }
     if let Some(lease) = lease(shared, file) {
         let capacity = file.size.and_then(|s| usize::try_from(s).ok()).unwrap_or(0);
@@ -270,6 +274,7 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
             bytes: len,
             crc32: Some(crc32),
             boot,
+            sha256: Some(hex::encode(sha256)),
         })
     })
     .await
@@ -277,15 +282,15 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
     Ok(Got::Staged(Some(sha256)))
 }
 
-/// Whether the archive an interrupted run left holds `path` (waiting for
-/// the zip thread to have checked it).
-async fn in_archive(shared: &Shared, path: &str) -> Result<bool> {
+/// The SHA-256 of `path` in the archive an interrupted run left, if it
+/// holds it (waiting for the zip thread to have checked it).
+async fn in_archive(shared: &Shared, path: &str) -> Result<Option<[u8; 32]>> {
     let mut archived = shared.archived.clone();
     let found = archived
         .wait_for(Option::is_some)
         .await
         .map_err(|_| archive_stopped())?;
-    Ok(found.as_ref().is_some_and(|set| set.contains(path)))
+    Ok(found.as_ref().and_then(|set| set.get(path).copied()))
 }
 
 /// A share of the memory budget for `file`, when it may be held in

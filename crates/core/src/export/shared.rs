@@ -73,22 +73,10 @@ impl Shared {
         Ok(())
     }
     pub(super) fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        if let Checkpoint::Media {
-            key,
-            bytes,
-            crc32,
-            boot,
-        } = c
+        if let Some((key, file)) = c.media_file()
             && let Ok(mut m) = self.media_done.lock()
         {
-            m.insert(
-                key.clone(),
-                staging::MediaFile {
-                    bytes: *bytes,
-                    crc32: *crc32,
-                    boot: boot.clone(),
-                },
-            );
+            m.insert(key.to_owned(), file);
         }
         self.staging
             .lock()

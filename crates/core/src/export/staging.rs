@@ -77,7 +77,42 @@ pub enum Checkpoint {
         /// its CRC before it is trusted. Absent: synced.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         boot: Option<String>,
+        /// Its SHA-256 as Keepsake computed it, lower-case hex (absent in
+        /// journals of older versions): a resumed run indexes the file
+        /// with it even when the platform declared none.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
     },
+}
+
+impl Checkpoint {
+    /// The file a `Media` checkpoint records, with its key.
+    pub fn media_file(&self) -> Option<(&str, MediaFile)> {
+        let Self::Media {
+            key,
+            bytes,
+            crc32,
+            boot,
+            sha256,
+        } = self
+        else {
+            return None;
+        };
+        let mut digest = [0u8; 32];
+        let sha256 = sha256
+            .as_deref()
+            .and_then(|h| hex::decode_to_slice(h, &mut digest).ok())
+            .map(|()| digest);
+        Some((
+            key,
+            MediaFile {
+                bytes: *bytes,
+                crc32: *crc32,
+                boot: boot.clone(),
+                sha256,
+            },
+        ))
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -144,6 +179,8 @@ pub struct MediaFile {
     pub crc32: Option<u32>,
     /// The boot it was written in, when it was not synced.
     pub boot: Option<String>,
+    /// Its SHA-256, when the journal has it.
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// This boot of the system, where the system says (Linux); `None`
@@ -323,13 +360,10 @@ impl Staging {
                         },
                     );
                 }
-                Ok(Checkpoint::Media {
-                    key,
-                    bytes,
-                    crc32,
-                    boot,
-                }) => {
-                    media.insert(key, MediaFile { bytes, crc32, boot });
+                Ok(c @ Checkpoint::Media { .. }) => {
+                    if let Some((key, file)) = c.media_file() {
+                        media.insert(key.to_owned(), file);
+                    }
                 }
                 Err(_) => break,
             }
@@ -384,208 +418,5 @@ pub fn find_staged(out_dir: &Path) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let dir = tmp.path().join(".keepsake-exp_1");
-        let mut s = Staging::open(&dir).expect("open");
-        s.record(&Checkpoint::Page {
-            cat: "posts".into(),
-            next: Some("c1".into()),
-            len: 10,
-            count: 2,
-            keys: vec!["5".into(), "4".into()],
-            odd_text: 0,
-            marked: 0,
-        })
-        .expect("rec");
-        s.record(&Checkpoint::Page {
-            cat: "posts".into(),
-            next: None,
-            len: 20,
-            count: 4,
-            keys: vec!["9".into(), "$b:x".into()],
-            odd_text: 1,
-            marked: 2,
-        })
-        .expect("rec");
-        s.record(&Checkpoint::Media {
-            key: "3".into(),
-            bytes: 77,
-            crc32: Some(9),
-            boot: Some("b1".into()),
-        })
-        .expect("rec");
-        let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
-        raw.write_all(b"{\"t\":\"page\",\"cat\":\"li")
-            .expect("torn");
-        let (cats, media) = s.replay().expect("replay");
-        s.record(&Checkpoint::Media {
-            key: "4".into(),
-            bytes: 1,
-            crc32: None,
-            boot: None,
-        })
-        .expect("after torn");
-        let (_, media2) = s.replay().expect("replay again");
-        assert_eq!(
-            media2.get("4").map(|m| m.bytes),
-            Some(1),
-            "a checkpoint after a torn line is not lost"
-        );
-        assert_eq!(
-            cats["posts"],
-            CategoryState {
-                next: None,
-                len: 20,
-                count: 4,
-                keys: vec!["9".into(), "$b:x".into()],
-                earlier_keys: vec!["5".into(), "4".into()],
-                odd_text: 1,
-                marked: 2,
-                done: true
-            }
-        );
-        assert_eq!(
-            media.get("3"),
-            Some(&MediaFile {
-                bytes: 77,
-                crc32: Some(9),
-                boot: Some("b1".into())
-            })
-        );
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
-            assert_eq!(mode, 0o700);
-        }
-    }
-
-    #[test]
-    fn a_journal_of_an_older_version_still_replays() {
-        let tmp = tempfile::tempdir().expect("tmp");
-        let dir = tmp.path().join(".keepsake-exp_1");
-        let s = Staging::open(&dir).expect("open");
-        std::fs::write(
-            dir.join("journal.jsonl"),
-            "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n\
-             {\"t\":\"page\",\"cat\":\"likes\",\"next\":\"c2\",\"len\":4,\"count\":1,\"keys\":[7,8]}\n\
-             {\"t\":\"media\",\"id\":12,\"bytes\":3}\n",
-        )
-        .expect("write");
-        let (cats, media) = s.replay().expect("replay");
-        assert_eq!(
-            cats["posts"],
-            CategoryState {
-                next: Some("c1".into()),
-                len: 10,
-                count: 2,
-                ..CategoryState::default()
-            }
-        );
-        // Integer keys and media ids (before keys were text) read as text.
-        assert_eq!(cats["likes"].keys, ["7", "8"]);
-        assert_eq!(media.get("12").map(|m| m.bytes), Some(3));
-    }
-
-    #[test]
-    fn after_a_reboot_unsynced_files_are_checked_before_they_are_trusted() {
-        let dir = tempfile::tempdir().expect("dir");
-        std::fs::create_dir_all(dir.path().join("media")).expect("media dir");
-        let file = |id: u8, bytes: &[u8]| {
-            std::fs::write(dir.path().join("media").join(format!("{id}.bin")), bytes)
-                .expect("write");
-        };
-        let good = b"intact content".to_vec();
-        let entry = |boot: Option<&str>| MediaFile {
-            bytes: good.len() as u64,
-            crc32: Some(crc32fast::hash(&good)),
-            boot: boot.map(str::to_owned),
-        };
-        file(1, &good);
-        file(2, b"intact contenT");
-        file(4, b"intact contenT");
-        let mut done: HashMap<String, MediaFile> = [
-            ("1".into(), entry(Some("an-earlier-boot"))),
-            ("2".into(), entry(Some("an-earlier-boot"))),
-            // Gone: archived and removed; the archive's journal vouches.
-            ("3".into(), entry(Some("an-earlier-boot"))),
-            // Synced when written: trusted as it is.
-            ("4".into(), entry(None)),
-        ]
-        .into();
-        recheck_after_reboot(dir.path(), &mut done);
-        let mut kept: Vec<String> = done.keys().cloned().collect();
-        kept.sort_unstable();
-        assert_eq!(
-            kept,
-            ["1", "3", "4"],
-            "the damaged file is downloaded again"
-        );
-        assert!(
-            !dir.path().join("media/2.bin").exists(),
-            "and its copy removed"
-        );
-    }
-
-    #[test]
-    fn a_file_key_names_a_file_only_when_it_is_plain() {
-        assert_eq!(file_slug("12"), "12");
-        assert_eq!(file_slug("abc_DEF-9"), "abc_DEF-9");
-        for odd in ["example.org/AbC", "../x", "", "a b", &"x".repeat(65)] {
-            let slug = file_slug(odd);
-            assert_eq!(slug.len(), 32, "{odd:?}");
-            assert!(slug.bytes().all(|b| b.is_ascii_hexdigit()), "{odd:?}");
-        }
-        assert_ne!(file_slug("a/b"), file_slug("a/c"));
-    }
-
-    #[test]
-    fn a_staging_folder_is_only_ever_a_direct_child_of_the_destination() {
-        let out = tempfile::tempdir().expect("tmp");
-        let dir = Staging::dir_for(out.path(), "exp_abcdef01").expect("plain id");
-        assert_eq!(dir, out.path().join(".keepsake-exp_abcdef01"));
-        // Issue 14: these ids made the staging folder one outside --out.
-        for id in ["exp_abcdef01/../../victim", "/tmp/victim", "..", ""] {
-            let e = Staging::dir_for(out.path(), id).expect_err("refused");
-            assert!(e.to_string().contains("nothing was written"), "{e}");
-        }
-    }
-
-    #[test]
-    fn only_a_staging_folder_is_ever_removed() {
-        let root = tempfile::tempdir().expect("tmp");
-        let out = root.path().join("out");
-        let victim = root.path().join("victim");
-        std::fs::create_dir_all(victim.join("deep")).expect("victim");
-        std::fs::write(victim.join("deep/keep.txt"), b"mine").expect("canary");
-        let staged = out.join(".keepsake-exp_1");
-        std::fs::create_dir_all(staged.join("media")).expect("staged");
-        for not_staging in [
-            victim.clone(),
-            out.join(".keepsake-exp_1/../../victim"),
-            out.join("victim"),
-            root.path().join(".keepsake-exp_1"),
-            out.join(".keepsake-exp_1/media"),
-        ] {
-            assert!(remove_dir(&out, &not_staging).is_err(), "{not_staging:?}");
-        }
-        #[cfg(unix)]
-        {
-            let link = out.join(".keepsake-exp_link");
-            std::os::unix::fs::symlink(&victim, &link).expect("symlink");
-            assert!(remove_dir(&out, &link).is_err(), "a link is not followed");
-        }
-        assert!(
-            victim.join("deep/keep.txt").is_file(),
-            "nothing else was removed"
-        );
-        remove_dir(&out, &staged).expect("the staging folder goes");
-        assert!(!staged.exists());
-        remove_dir(&out, &staged).expect("and a second time is no error");
-    }
-}
+#[path = "staging_tests.rs"]
+mod tests;

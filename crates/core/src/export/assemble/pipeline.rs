@@ -5,7 +5,7 @@
 //! nor holds up the media files behind it. (The order of entries in the zip
 //! is the order they became ready; the manifests are sorted.)
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -56,7 +56,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Job>,
     formats: Formats,
     sync_every: u64,
-    archived: &tokio::sync::watch::Sender<Option<Arc<HashSet<String>>>>,
+    archived: &tokio::sync::watch::Sender<Option<Arc<HashMap<String, [u8; 32]>>>>,
 ) -> Result<FinishedSet> {
     let Some(whole) = writer.whole_mut() else {
         return Err(Error::Invalid(
@@ -102,7 +102,7 @@ pub(super) fn run(
                     return;
                 }
                 for unit in units(job, formats) {
-                    if recovered.contains(&unit.path) {
+                    if recovered.contains_key(&unit.path) {
                         continue;
                     }
                     entries += 1;
