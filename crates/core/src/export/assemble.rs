@@ -111,8 +111,11 @@ fn compressible(content_type: &str) -> bool {
 }
 
 /// The payload paths (under `data/`) an interrupted run left in the
-/// archive, once the zip thread has checked them: `None` until then.
-pub(super) type Archived = tokio::sync::watch::Receiver<Option<Arc<HashMap<String, [u8; 32]>>>>;
+/// archive, with their SHA-256.
+pub(super) type Recovered = Arc<HashMap<String, [u8; 32]>>;
+
+/// [`Recovered`], once the zip thread has checked it: `None` until then.
+pub(super) type Archived = tokio::sync::watch::Receiver<Option<Recovered>>;
 
 /// The zip thread, and what it found to continue.
 pub(super) struct Started {

@@ -5,7 +5,6 @@
 //! nor holds up the media files behind it. (The order of entries in the zip
 //! is the order they became ready; the manifests are sorted.)
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -56,7 +55,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Job>,
     formats: Formats,
     sync_every: u64,
-    archived: &tokio::sync::watch::Sender<Option<Arc<HashMap<String, [u8; 32]>>>>,
+    archived: &tokio::sync::watch::Sender<Option<super::Recovered>>,
 ) -> Result<FinishedSet> {
     let Some(whole) = writer.whole_mut() else {
         return Err(Error::Invalid(
