@@ -91,3 +91,25 @@ withFixture('unicode', 'a style the viewer does not know shows each record\'s fi
     fs.rmSync(copy.dir, { recursive: true, force: true });
   }
 });
+
+withFixture('unicode', 'a date range is said to be UTC only when its bounds carry a zone', async (fixture) => {
+  const cases = [
+    // WordPress compares the site's own wall-clock time: no zone.
+    [{ since: '2020-03-01T00:00:00', until: '2021-06-30T12:00:00' }, /from .*2020.* until .*2021.* \(the platform\u2019s own time\)\./],
+    [{ since: '2020-03-01T00:00:00Z', until: null }, /since .*2020.* \(UTC\)/],
+  ];
+  for (const [filters, says] of cases) {
+    const copy = withManifest(fixture, (m) => {
+      m.filters = filters;
+    });
+    try {
+      const { page, seen } = await open(browser.context, copy, '#/about');
+      const note = await page.textContent('#range-note');
+      assert.match(note, says, JSON.stringify(filters));
+      await assertQuiet(assert, seen, page, 'range');
+      await page.close();
+    } finally {
+      fs.rmSync(copy.dir, { recursive: true, force: true });
+    }
+  }
+});

@@ -231,15 +231,19 @@ function renderAbout() {
   card.appendChild(p);
 }
 
+// A range's bounds are UTC when they carry a zone; without one (WordPress
+// compares the site's own wall-clock time) they are said to be the
+// platform's, not passed off as UTC.
 function rangeText() {
   var m = data.manifest || {};
   var f = isObject(m.filters) ? m.filters : {};
-  var since = parseDate(f.since);
-  var until = parseDate(f.until);
+  var since = when(str(f.since));
+  var until = when(str(f.until));
   var asOf = parseDate(m.as_of);
-  if (since && until) return 'Records created from ' + dayFormat.format(since) + ' until ' + dayFormat.format(until) + ' (UTC).';
-  if (since) return 'Records created since ' + dayFormat.format(since) + (asOf ? ', up to ' + dayFormat.format(asOf) : '') + ' (UTC).';
-  if (until) return 'Records created before ' + dayFormat.format(until) + ' (UTC).';
+  var zone = (since && !since.zoned) || (until && !until.zoned) ? ' (the platform\u2019s own time)' : ' (UTC)';
+  if (since && until) return 'Records created from ' + dayFormat.format(since.date) + ' until ' + dayFormat.format(until.date) + zone + '.';
+  if (since) return 'Records created since ' + dayFormat.format(since.date) + zone + (asOf ? ', up to ' + dayFormat.format(asOf) + ' (UTC)' : '') + '.';
+  if (until) return 'Records created before ' + dayFormat.format(until.date) + zone + '.';
   if (!snapshotted()) return asOf ? 'All records, as the platform had them on ' + dayFormat.format(asOf) + ' (UTC).' : 'All records.';
   return asOf ? 'All records up to ' + dayFormat.format(asOf) + ' (UTC).' : 'All records.';
 }
