@@ -403,3 +403,19 @@ withFixture('matrix', 'matrix: axe-core finds no serious or critical problem in 
   await assertQuiet(assert, seen, page, 'matrix axe');
   await page.close();
 });
+
+withFixture('matrix', 'matrix: the profile\'s avatar, a file with no type, is shown as the picture it is', async (fixture) => {
+  const profile = dataJson(fixture, 'profile');
+  const files = dataJson(fixture, 'files');
+  const key = /^mxc:\/\/(.+)$/.exec(profile.avatar_url)[1];
+  const file = files.find((f) => f.key === key);
+  assert.equal(file.content_type, '', 'Matrix gives an avatar no type');
+  const { page, seen } = await open(browser.context, fixture);
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#avatar img');
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  assert.equal(await page.$eval('#avatar img', (i) => i.getAttribute('src')), file.archive_path.split('/').map(encodeURIComponent).join('/'));
+  await assertQuiet(assert, seen, page, 'matrix avatar');
+  await page.close();
+});

@@ -290,9 +290,14 @@ function renderProfile() {
     href = pic.missing ? null : mediaHref(pic.archive_path);
     type = contentType(pic);
   }
-  if (pic && href && INLINE_IMAGES[type]) {
+  // A Matrix avatar comes with no type: it is tried as a picture (an <img>
+  // runs nothing, whatever the bytes), and the initial stays if it is none.
+  if (pic && href && (INLINE_IMAGES[type] || !type)) {
     var img = el('img');
     img.alt = '';
+    img.onerror = function () {
+      avatar.textContent = initial(name);
+    };
     img.src = href;
     avatar.appendChild(img);
   } else {
