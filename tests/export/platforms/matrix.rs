@@ -117,6 +117,54 @@ async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
     let uploads = support::records(&report.archive, "media");
     assert!(!uploads.is_empty(), "alice's uploads are listed");
     assert!(uploads.iter().all(|u| u["archive_path"].is_string()));
+    // An upload her messages show is one file, downloaded and archived once,
+    // where both the upload and the messages say it is.
+    let index = support::records(&report.archive, "files");
+    for u in &uploads {
+        let key = format!("localhost/{}", u["media_id"].as_str().unwrap_or(""));
+        let indexed: Vec<&Value> = index.iter().filter(|f| f["key"] == key.as_str()).collect();
+        assert_eq!(indexed.len(), 1, "{key} is in files.json once: {indexed:?}");
+        assert_eq!(
+            indexed[0]["archive_path"], u["archive_path"],
+            "the upload record says where the one copy is"
+        );
+    }
+    let zip =
+        zip::ZipArchive::new(std::fs::File::open(&report.archive).expect("open")).expect("a zip");
+    let archived: Vec<String> = zip
+        .file_names()
+        .filter_map(Result::ok)
+        .filter(|n| n.starts_with("data/media/"))
+        .map(|n| n.into_owned())
+        .collect();
+    assert_eq!(
+        archived.len(),
+        index
+            .iter()
+            .filter(|f| f["archive_path"].is_string())
+            .count(),
+        "no file is archived twice: {archived:?}"
+    );
+    let in_messages = m["descriptors"]
+        .as_array()
+        .expect("descriptors")
+        .iter()
+        .filter_map(|d| d["name"].as_str().map(str::to_owned))
+        .filter(|c| c.ends_with("_events"))
+        .flat_map(|c| support::records(&report.archive, &c))
+        .filter_map(|e| {
+            e.pointer("/content/url")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(
+        uploads.iter().any(|u| in_messages.contains(&format!(
+            "mxc://localhost/{}",
+            u["media_id"].as_str().unwrap_or("")
+        ))),
+        "some upload is shown in a message too, so the check above means something"
+    );
 
     // Someone who is not a server admin is refused, and told why.
     let bob = client(&mx.url, None, &mx.token("bob"));

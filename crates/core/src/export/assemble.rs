@@ -34,10 +34,9 @@ pub(super) enum Job {
         /// What it is (its name, CSV columns, key, fields never archived).
         descriptor: Arc<Category>,
         jsonl: PathBuf,
-        /// For a category of files: where each file retrieved is in the
-        /// archive (under `data/`), by key, so each record says where its
-        /// file is.
-        retrieved: Option<Arc<Retrieved>>,
+        /// For a category of files: where each file retrieved is, so each
+        /// record says where its file is.
+        retrieved: Option<Arc<FilesOf>>,
         /// Sent as the category starts: its file is read as its pages
         /// arrive. `None`: it is complete.
         growing: Option<growing::Watch>,
@@ -88,6 +87,16 @@ pub(super) type Lease = tokio::sync::OwnedSemaphorePermit;
 
 /// Where each file retrieved is in the archive (under `data/`), by key.
 pub(super) type Retrieved = std::collections::HashMap<String, String>;
+
+/// Where the records of a category of files say their file went.
+pub(in crate::export) struct FilesOf {
+    /// Each file retrieved, by key.
+    pub retrieved: Arc<Retrieved>,
+    /// The key of the file a record names, as the connector made it from
+    /// that record (not necessarily the record's own key: a Matrix upload
+    /// and the events that show it name one file).
+    pub key_of: Box<dyn Fn(&serde_json::Value) -> Option<String> + Send + Sync>,
+}
 
 /// Where a file goes in the archive (under `data/`): its key keeps names
 /// unique (also case-insensitively) without remembering every name.

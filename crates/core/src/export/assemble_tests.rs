@@ -11,6 +11,27 @@ fn media() -> Category {
         .expect("media")
 }
 
+fn session() -> crate::connector::Session {
+    serde_json::from_value(serde_json::json!({
+        "export_id": "exp_1", "status": "running", "as_of": "2024-01-01T00:00:00Z",
+        "subject": {"id": 1, "login": "a"}, "actor": {"id": 1, "login": "a"},
+        "reason": null, "since": null, "until": null, "categories": {},
+    }))
+    .expect("session")
+}
+
+/// The Export API's media files as its connector names them.
+fn files_of(retrieved: Retrieved) -> Arc<FilesOf> {
+    let (connector, session, media) = (crate::connector::keepsake(), session(), media());
+    Arc::new(FilesOf {
+        retrieved: Arc::new(retrieved),
+        key_of: Box::new(move |r| {
+            let named = connector.files(&session, &media, r);
+            named.into_iter().next().map(|f| f.key)
+        }),
+    })
+}
+
 fn array(input: &str, rewrite: Rewrite) -> Value {
     let mut r = JsonArray::new(std::io::Cursor::new(input.to_owned()), Arc::new(rewrite));
     let mut s = String::new();
@@ -32,7 +53,7 @@ fn json_lines_become_a_json_array() {
 fn media_records_lose_their_signed_url() {
     let v = array(
         "{\"id\":3,\"filename\":\"../x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n",
-        Rewrite::new(&media(), Some(Arc::default())),
+        Rewrite::new(&media(), Some(files_of(Retrieved::default()))),
     );
     assert!(v[0].get("download_url").is_none());
     assert!(v[0].get("url_expires_at").is_none());
@@ -41,9 +62,9 @@ fn media_records_lose_their_signed_url() {
 
 #[test]
 fn the_viewer_data_of_media_loses_the_signed_url_too() {
-    let line = "{\"id\":3,\"filename\":\"x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
+    let line = "{\"id\":3,\"filename\":\"x.png\",\"size\":1,\"sha256\":\"00\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
     let retrieved: Retrieved = [("3".to_owned(), media_archive_path("3", "x.png"))].into();
-    let rewrite = Rewrite::new(&media(), Some(Arc::new(retrieved)));
+    let rewrite = Rewrite::new(&media(), Some(files_of(retrieved)));
     let mut js = String::new();
     crate::viewer::JsData::new(
         std::io::Cursor::new(line),

@@ -277,10 +277,19 @@ pub(super) async fn fetch_everything(
             .iter()
             .filter(|c| c.kind == CategoryKind::Files && tallies.contains_key(&*c.name))
         {
+            let (connector, session) = (Arc::clone(&shared.connector), shared.session.clone());
+            let of = Arc::clone(category);
+            let files = assemble::FilesOf {
+                retrieved: Arc::clone(&retrieved),
+                key_of: Box::new(move |record| {
+                    let named = connector.files(&session, &of, record);
+                    named.into_iter().next().map(|f| f.key)
+                }),
+            };
             zip.send(assemble::Job::Category {
                 descriptor: category.clone(),
                 jsonl: shared.staging_file(&category.name),
-                retrieved: Some(Arc::clone(&retrieved)),
+                retrieved: Some(Arc::new(files)),
                 growing: None,
             })
             .map_err(|_| zip_err())?;

@@ -355,12 +355,8 @@ impl Connector for Matrix {
             record["media_length"].as_u64(),
             None,
         )
-        .map(|mut f| {
-            // The key the records are keyed by, so each says where its
-            // file went.
-            f.key = id.to_owned();
-            f
-        })
+        // Keyed `server/id` like the files events name, so an upload that
+        // a message shows is downloaded and archived once.
         .into_iter()
         .collect()
     }

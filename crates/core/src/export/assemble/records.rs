@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{CheckedRead, Retrieved};
+use super::{CheckedRead, FilesOf};
 use crate::connector::Category;
 use crate::{Error, Result};
 
@@ -79,20 +79,19 @@ impl<R: BufRead> JsonArray<R> {
 pub(in crate::export) struct Rewrite {
     /// The fields to drop (top-level members, by JSON Pointer).
     strip: Vec<String>,
-    /// For files: where each file retrieved is, and where a record's key
-    /// is.
-    files: Option<(Arc<Retrieved>, String)>,
+    /// For files: where each file retrieved is, and which a record names.
+    files: Option<Arc<FilesOf>>,
 }
 
 impl Rewrite {
-    pub(in crate::export) fn new(descriptor: &Category, retrieved: Option<Arc<Retrieved>>) -> Self {
+    pub(in crate::export) fn new(descriptor: &Category, files: Option<Arc<FilesOf>>) -> Self {
         Self {
             strip: descriptor
                 .strip
                 .iter()
                 .map(|p| p.trim_start_matches('/').to_owned())
                 .collect(),
-            files: retrieved.map(|r| (r, descriptor.key.to_string())),
+            files,
         }
     }
 
@@ -107,20 +106,18 @@ impl Rewrite {
         // sent.
         let mut v: Value =
             serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
+        // Before any field goes: the file may be named by one (a signed link).
+        let path = self.files.as_ref().map(|files| {
+            (files.key_of)(&v)
+                .and_then(|key| files.retrieved.get(&key))
+                .map_or(Value::Null, |path| Value::String(format!("data/{path}")))
+        });
         if let Value::Object(m) = &mut v {
             for field in &self.strip {
                 m.remove(field);
             }
-        }
-        if let Some((retrieved, key_at)) = &self.files {
-            let key = crate::connector::text_at(&v, key_at).unwrap_or_default();
-            if let Value::Object(m) = &mut v {
-                m.insert(
-                    "archive_path".into(),
-                    retrieved
-                        .get(&key)
-                        .map_or(Value::Null, |path| Value::String(format!("data/{path}"))),
-                );
+            if let Some(path) = path {
+                m.insert("archive_path".into(), path);
             }
         }
         serde_json::to_writer(out, &v).map_err(std::io::Error::other)
