@@ -88,6 +88,9 @@ pub(super) type Lease = tokio::sync::OwnedSemaphorePermit;
 /// Where each file retrieved is in the archive (under `data/`), by key.
 pub(super) type Retrieved = std::collections::HashMap<String, String>;
 
+/// The key of the file a record names, if it names one.
+pub(in crate::export) type KeyOf = Box<dyn Fn(&serde_json::Value) -> Option<String> + Send + Sync>;
+
 /// Where the records of a category of files say their file went.
 pub(in crate::export) struct FilesOf {
     /// Each file retrieved, by key.
@@ -95,7 +98,7 @@ pub(in crate::export) struct FilesOf {
     /// The key of the file a record names, as the connector made it from
     /// that record (not necessarily the record's own key: a Matrix upload
     /// and the events that show it name one file).
-    pub key_of: Box<dyn Fn(&serde_json::Value) -> Option<String> + Send + Sync>,
+    pub key_of: KeyOf,
 }
 
 /// Where a file goes in the archive (under `data/`): its key keeps names
