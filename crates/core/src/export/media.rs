@@ -235,7 +235,12 @@ fn archive_stopped() -> Error {
 /// Gets one file: staged by an interrupted run, in the archive it left,
 /// or downloaded now, into memory when it is small and memory allows.
 async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
-    if let Some(staged) = shared.media_done(&file.key) {
+    // A staged copy is gone once it was in the archive: then the archive
+    // holds it, or, where that archive could not be continued (damaged,
+    // its journal lost), it is downloaded again.
+    if let Some(staged) = shared.media_done(&file.key)
+        && shared.media_paths(&file.key).1.exists()
+    {
         let declared = file.sha256.as_deref().and_then(parse_sha256);
         return Ok(Got::Staged(declared.or(staged.sha256)));
     }
