@@ -17,6 +17,7 @@ pub mod connector;
 pub mod credentials;
 pub mod error;
 pub mod export;
+mod fsx;
 pub mod interrupted;
 mod json_text;
 mod loopback;

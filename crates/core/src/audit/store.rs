@@ -240,17 +240,7 @@ fn append_line(dir: &Path, path: &Path, line: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Makes a new or renamed directory entry durable.
-pub(super) fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    fs_err::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("sync the directory", dir))?;
-    // Windows cannot open a directory as a file; NTFS journals renames.
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
+pub(super) use crate::fsx::sync_dir;
 
 /// The end of the log.
 pub(super) enum Tail {

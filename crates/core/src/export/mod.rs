@@ -323,7 +323,7 @@ async fn fetch_and_assemble(
     cancel: CancelFlag,
 ) -> Result<ExportReport> {
     let session = &staged.session;
-    let stg = Staging::open(staging_dir)?;
+    let mut stg = Staging::open(staging_dir)?;
     let (cat_states, mut media_done) = stg.replay()?;
     staging::recheck_after_reboot(staging_dir, &mut media_done);
     let expected: HashMap<String, Option<u64>> = session

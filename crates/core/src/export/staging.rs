@@ -57,6 +57,11 @@ pub enum Checkpoint {
         /// Records stored so far that the category's marker marks.
         #[serde(default, skip_serializing_if = "is_zero")]
         marked: u64,
+        /// The boot it was written in, when neither the page nor this line
+        /// was synced to disk (see [`Staging::replay`]). Absent: both were,
+        /// with every page and line before them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        boot: Option<String>,
     },
     /// A file is verified and in `media/{slug}.bin`.
     Media {
@@ -86,6 +91,13 @@ pub enum Checkpoint {
 }
 
 impl Checkpoint {
+    /// The boot it was written in, when it was not synced.
+    fn boot(&self) -> Option<&str> {
+        match self {
+            Self::Page { boot, .. } | Self::Media { boot, .. } => boot.as_deref(),
+        }
+    }
+
     /// The file a `Media` checkpoint records, with its key.
     pub fn media_file(&self) -> Option<(&str, MediaFile)> {
         let Self::Media {
@@ -304,7 +316,8 @@ impl Staging {
         })
     }
 
-    /// Appends and fsyncs one checkpoint.
+    /// Appends one checkpoint, and fsyncs the journal unless the checkpoint
+    /// says it was not synced (what it records is not on disk yet either).
     pub fn record(&mut self, c: &Checkpoint) -> Result<()> {
         let path = self.dir.join("journal.jsonl");
         let mut line = serde_json::to_string(c).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -312,16 +325,39 @@ impl Staging {
         self.journal
             .write_all(line.as_bytes())
             .map_err(Error::io("write", &path))?;
+        if c.boot().is_some() {
+            return Ok(());
+        }
         self.journal.sync_data().map_err(Error::io("sync", &path))
     }
 
     /// Replays the journal: the state of each category and the finished
     /// media ids. A torn last line (a crash mid-write) is cut off, so the
     /// next checkpoint starts on a line of its own.
-    pub fn replay(&self) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
+    ///
+    /// Pages are synced to disk only now and then (a killed process loses
+    /// nothing the system holds). After a restart of the system, a
+    /// category whose last pages were not synced goes back to its last
+    /// synced page (or its start): a power cut may have taken what came
+    /// after.
+    pub fn replay(
+        &mut self,
+    ) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
+        self.replay_in(boot_id().as_deref())
+    }
+
+    /// [`Self::replay`] in boot `now`.
+    fn replay_in(
+        &mut self,
+        now: Option<&str>,
+    ) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
         let path = self.dir.join("journal.jsonl");
         let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
         let mut cats: HashMap<String, CategoryState> = HashMap::new();
+        // Each category's last synced state, and the boot of its last page
+        // when that was not synced.
+        let mut synced: HashMap<String, CategoryState> = HashMap::new();
+        let mut unsynced_in: HashMap<String, String> = HashMap::new();
         let mut media = HashMap::new();
         let mut valid: u64 = 0;
         let mut reader = BufReader::new(file);
@@ -343,22 +379,30 @@ impl Staging {
                     keys,
                     odd_text,
                     marked,
+                    boot,
                 }) => {
                     let done = next.is_none();
                     let earlier_keys = cats.remove(&cat).map(|s| s.keys).unwrap_or_default();
-                    cats.insert(
-                        cat,
-                        CategoryState {
-                            next,
-                            len,
-                            count,
-                            keys,
-                            earlier_keys,
-                            odd_text,
-                            marked,
-                            done,
-                        },
-                    );
+                    let state = CategoryState {
+                        next,
+                        len,
+                        count,
+                        keys,
+                        earlier_keys,
+                        odd_text,
+                        marked,
+                        done,
+                    };
+                    match boot {
+                        Some(b) => {
+                            unsynced_in.insert(cat.clone(), b);
+                        }
+                        None => {
+                            unsynced_in.remove(&cat);
+                            synced.insert(cat.clone(), state.clone());
+                        }
+                    }
+                    cats.insert(cat, state);
                 }
                 Ok(c @ Checkpoint::Media { .. }) => {
                     if let Some((key, file)) = c.media_file() {
@@ -372,7 +416,81 @@ impl Staging {
         self.journal
             .set_len(valid)
             .map_err(Error::io("truncate", &path))?;
+        let mut rolled_back = false;
+        for (cat, boot) in unsynced_in {
+            if Some(boot.as_str()) != now {
+                tracing::warn!(
+                    cat,
+                    "the system restarted since the last pages were staged; fetching them again"
+                );
+                match synced.remove(&cat) {
+                    Some(state) => cats.insert(cat, state),
+                    None => cats.remove(&cat),
+                };
+                rolled_back = true;
+            }
+        }
+        if rolled_back {
+            // The lines after a category's last synced page no longer say
+            // where it stands: the journal is rewritten to what does.
+            self.compact(&cats, &media)?;
+        }
         Ok((cats, media))
+    }
+
+    /// Replaces the journal with one that replays to `cats` and `media`,
+    /// synced: two lines per category (the page before its last, whose
+    /// keys the replay takes as the earlier ones, then its last), one per
+    /// file.
+    fn compact(
+        &mut self,
+        cats: &HashMap<String, CategoryState>,
+        media: &HashMap<String, MediaFile>,
+    ) -> Result<()> {
+        let path = self.dir.join("journal.jsonl");
+        let fresh = self.dir.join("journal.jsonl.new");
+        let _ = std::fs::remove_file(&fresh);
+        let mut lines = Vec::new();
+        for (cat, st) in cats {
+            // Its pages of this boot may not be on disk yet: they are now.
+            let staged = self.dir.join(format!("{cat}.jsonl"));
+            if let Ok(f) = std::fs::File::open(&staged) {
+                f.sync_data().map_err(Error::io("sync", &staged))?;
+            }
+            let page = |keys: &[String]| Checkpoint::Page {
+                cat: cat.clone(),
+                next: st.next.clone(),
+                len: st.len,
+                count: st.count,
+                keys: keys.to_vec(),
+                odd_text: st.odd_text,
+                marked: st.marked,
+                boot: None,
+            };
+            lines.push(page(&st.earlier_keys));
+            lines.push(page(&st.keys));
+        }
+        for (key, f) in media {
+            lines.push(Checkpoint::Media {
+                key: key.clone(),
+                bytes: f.bytes,
+                crc32: f.crc32,
+                boot: f.boot.clone(),
+                sha256: f.sha256.map(hex::encode),
+            });
+        }
+        let mut out = open_private(&fresh, true)?;
+        for c in &lines {
+            let mut line = serde_json::to_string(c).map_err(|e| Error::Invalid(e.to_string()))?;
+            line.push('\n');
+            out.write_all(line.as_bytes())
+                .map_err(Error::io("write", &fresh))?;
+        }
+        out.sync_data().map_err(Error::io("sync", &fresh))?;
+        std::fs::rename(&fresh, &path).map_err(Error::io("rename", &fresh))?;
+        crate::fsx::sync_dir(&self.dir)?;
+        self.journal = out;
+        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
         keys: vec!["5".into(), "4".into()],
         odd_text: 0,
         marked: 0,
+        boot: None,
     })
     .expect("rec");
     s.record(&Checkpoint::Page {
@@ -25,6 +26,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
         keys: vec!["9".into(), "$b:x".into()],
         odd_text: 1,
         marked: 2,
+        boot: None,
     })
     .expect("rec");
     s.record(&Checkpoint::Media {
@@ -92,7 +94,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
 fn a_journal_of_an_older_version_still_replays() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join(".keepsake-exp_1");
-    let s = Staging::open(&dir).expect("open");
+    let mut s = Staging::open(&dir).expect("open");
     std::fs::write(
         dir.join("journal.jsonl"),
         "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n\
@@ -210,4 +212,88 @@ fn only_a_staging_folder_is_ever_removed() {
     remove_dir(&out, &staged).expect("the staging folder goes");
     assert!(!staged.exists());
     remove_dir(&out, &staged).expect("and a second time is no error");
+}
+
+/// A page of `cat` whose keys are `keys`, written unsynced in `boot`.
+fn page(cat: &str, n: u64, keys: &[&str], boot: Option<&str>) -> Checkpoint {
+    Checkpoint::Page {
+        cat: cat.into(),
+        next: Some(format!("c{n}")),
+        len: n * 10,
+        count: n,
+        keys: keys.iter().map(|k| (*k).to_owned()).collect(),
+        odd_text: 0,
+        marked: 0,
+        boot: boot.map(str::to_owned),
+    }
+}
+
+#[test]
+fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join(".keepsake-exp_1");
+    let mut s = Staging::open(&dir).expect("open");
+    for c in [
+        page("posts", 1, &["a"], None),
+        page("posts", 2, &["b"], None),
+        page("likes", 1, &["x"], Some("old")),
+        page("posts", 3, &["c"], Some("old")),
+        page("comments", 1, &["y"], Some("now")),
+        page("posts", 4, &["d"], Some("old")),
+        Checkpoint::Media {
+            key: "m".into(),
+            bytes: 5,
+            crc32: Some(1),
+            boot: Some("old".into()),
+            sha256: Some("cd".repeat(32)),
+        },
+    ] {
+        s.record(&c).expect("record");
+    }
+    let journal = std::fs::read(dir.join("journal.jsonl")).expect("journal");
+    std::fs::write(tmp.path().join("copy.jsonl"), &journal).expect("copy");
+
+    // In the same boot nothing was lost: the last pages stand.
+    let (cats, _) = s.replay_in(Some("old")).expect("replay");
+    assert_eq!(
+        (cats["posts"].count, &cats["posts"].keys[..]),
+        (4, &["d".to_owned()][..])
+    );
+    assert_eq!(cats["likes"].count, 1);
+
+    // After a restart: posts go back to page 2 (keys b, before them a),
+    // likes start over, comments were written in this boot.
+    std::fs::write(dir.join("journal.jsonl"), &journal).expect("restore");
+    let mut s = Staging::open(&dir).expect("reopen");
+    let expected_posts = CategoryState {
+        next: Some("c2".into()),
+        len: 20,
+        count: 2,
+        keys: vec!["b".into()],
+        earlier_keys: vec!["a".into()],
+        ..CategoryState::default()
+    };
+    let (cats, media) = s.replay_in(Some("now")).expect("replay after restart");
+    assert_eq!(cats["posts"], expected_posts);
+    assert!(!cats.contains_key("likes"), "starts over");
+    assert_eq!(cats["comments"].count, 1);
+    assert_eq!(
+        media["m"].sha256,
+        Some([0xcd; 32]),
+        "files are kept (checked by CRC)"
+    );
+
+    // The journal now says just that, synced, and goes on from there.
+    let (again, media_again) = s.replay_in(Some("now")).expect("replay compacted");
+    assert_eq!(again["posts"], expected_posts);
+    assert_eq!(again.len(), 2);
+    assert_eq!(media_again, media);
+    s.record(&page("posts", 3, &["e"], None)).expect("go on");
+    let (on, _) = s.replay_in(Some("later")).expect("replay");
+    assert_eq!(on["posts"].earlier_keys, vec!["b".to_owned()]);
+    assert_eq!(on["posts"].keys, vec!["e".to_owned()]);
+    assert_eq!(
+        on["comments"].count, 1,
+        "the rewrite synced what this boot had staged, so it stands"
+    );
 }
