@@ -163,14 +163,12 @@ impl Journal {
     /// Starts the journal of a new archive, replacing any old one.
     pub fn create(partial: &Path, info: &BagInfo) -> Result<Self> {
         let path = journal_path(partial);
-        let mut options = fs_err::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use fs_err::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path).map_err(io_error("create", &path))?;
+        let mut file = crate::fsx::private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_error("create", &path))?;
         let mut line = serde_json::to_vec(&Header::of(info))
             .map_err(io::Error::other)
             .map_err(io_error("write", &path))?;

@@ -1009,14 +1009,7 @@ fn spool_into(path: &Path, reader: &mut dyn Read, name: &str) -> Result<u64> {
     Ok(len)
 }
 
-/// A folder readable by its owner only.
-fn create_private_dir(path: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path).map_err(Error::io("create folder", path))
-}
+use crate::fsx::create_private_dir;
 
 #[cfg(test)]
 mod tests {

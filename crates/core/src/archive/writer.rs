@@ -933,14 +933,12 @@ pub fn remove_partial(final_path: &Path) {
 
 /// A new file readable and writable by its owner only.
 pub(super) fn create_private(path: &Path) -> Result<fs_err::File> {
-    let mut options = fs_err::OpenOptions::new();
-    options.read(true).write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use fs_err::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path).map_err(io_error("create", path))
+    crate::fsx::private_file()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io_error("create", path))
 }
 
 /// Gives the finished archive its final name without ever replacing a file

@@ -225,13 +225,7 @@ impl AuditLog {
     /// is missing. Nothing else is created until the first append.
     pub fn open(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder
-                .create(dir)
-                .map_err(Error::io("create the directory", dir))?;
+            crate::fsx::create_private_dir(dir)?;
         }
         Ok(Self {
             dir: dir.to_path_buf(),

@@ -13,14 +13,13 @@
 //! under the log's lock, so the CLI and the desktop app never lose each
 //! other's reports.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::AuditLog;
-use super::store::{lock, sync_dir};
+use super::store::lock;
 use crate::{Error, Result};
 
 const PENDING_FILE: &str = "pending-reports.json";
@@ -109,17 +108,7 @@ impl AuditLog {
         let body = serde_json::to_vec_pretty(&file)
             .map_err(|e| Error::Invalid(format!("cannot encode the pending reports ({e})")))?;
         let tmp = self.dir().join(format!("{PENDING_FILE}.tmp"));
-        let mut options = fs_err::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut out = options.open(&tmp).map_err(Error::io("create", &tmp))?;
-        out.write_all(&body)
-            .and_then(|()| out.sync_all())
-            .map_err(Error::io("write", &tmp))?;
-        drop(out);
-        fs_err::rename(&tmp, &path).map_err(Error::io("replace", &path))?;
-        sync_dir(self.dir())
+        crate::fsx::replace_private(&path, &tmp, &body)
     }
 }
 

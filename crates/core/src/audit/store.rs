@@ -133,10 +133,8 @@ pub(super) struct LogLock {
 
 pub(super) fn lock(log: &AuditLog, exclusive: bool) -> Result<LogLock> {
     let path = log.dir.join(LOCK_FILE);
-    let mut options = fs_err::OpenOptions::new();
+    let mut options = crate::fsx::private_file();
     options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let file = match options.open(&path) {
         Ok(file) => file,
         // Reading a log on a read-only medium (an archived copy) needs no
@@ -203,27 +201,17 @@ fn write_head(log: &AuditLog, head: &Head) -> Result<()> {
         detail: format!("could not encode the head ({e})"),
     })?;
     body.push(b'\n');
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(Error::io("create", &tmp))?;
-    file.write_all(&body)
-        .and_then(|()| file.sync_all())
-        .map_err(Error::io("write", &tmp))?;
-    drop(file);
-    fs_err::rename(&tmp, &path).map_err(Error::io("replace", &path))?;
-    sync_dir(&log.dir)
+    crate::fsx::replace_private(&path, &tmp, &body)
 }
 
 /// Appends one whole line and makes it durable.
 fn append_line(dir: &Path, path: &Path, line: &[u8]) -> Result<()> {
     let existed = path.exists();
-    let mut options = fs_err::OpenOptions::new();
-    options.append(true).create(true);
-    #[cfg(unix)]
-    fs_err::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(Error::io("open", path))?;
+    let mut file = crate::fsx::private_file()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(Error::io("open", path))?;
     let len = file
         .metadata()
         .map_err(Error::io("read the size of", path))?

@@ -134,14 +134,11 @@ impl InsecureFileStore {
 /// Writes `bytes` to a new file readable by its owner only, and fsyncs it.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
-    let mut options = fs_err::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use fs_err::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(Error::io("create", path))?;
+    let mut f = crate::fsx::private_file()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(Error::io("create", path))?;
     f.write_all(bytes).map_err(Error::io("write", path))?;
     f.sync_all().map_err(Error::io("sync", path))
 }

@@ -267,27 +267,20 @@ pub struct Staging {
     journal: std::fs::File,
 }
 
-/// Creates a directory readable by the owner only.
-pub fn create_private_dir(path: &Path) -> Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path).map_err(Error::io("create folder", path))
-}
+pub(crate) use crate::fsx::create_private_dir;
 
 /// Opens (creating if needed) a file readable by the owner only.
 pub fn open_private(path: &Path, append: bool) -> Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
+    let mut o = crate::fsx::private_file();
     o.create(true).read(true);
     if append {
         o.append(true);
     } else {
         o.write(true);
     }
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path).map_err(Error::io("open", path))
+    o.open(path)
+        .map(fs_err::File::into_file)
+        .map_err(Error::io("open", path))
 }
 
 impl Staging {
