@@ -296,6 +296,14 @@ impl Error {
         }
     }
 
+    /// What the platform said of this error in its own words, if it said
+    /// anything.
+    pub fn platform_said(&self) -> Option<&str> {
+        self.problem()
+            .map(|p| p.message())
+            .filter(|m| !m.is_empty())
+    }
+
     /// A short stable code for the audit log and the UI.
     pub fn code(&self) -> Code {
         match self {

@@ -411,17 +411,12 @@ fn not_admin(e: Error) -> Error {
 /// failure of the whole export.
 fn withheld(e: Error, title: &str) -> Error {
     match &e {
-        Error::Status {
-            status: 403,
-            problem,
-            ..
-        } => Error::Withheld {
+        Error::Status { status: 403, .. } => Error::Withheld {
             what: format!("the room \u{201c}{title}\u{201d}"),
-            detail: problem
-                .as_ref()
-                .map(|p| p.message().to_owned())
-                .filter(|m| !m.is_empty())
-                .unwrap_or_else(|| "the homeserver refused to show it".into()),
+            detail: e
+                .platform_said()
+                .unwrap_or("the homeserver refused to show it")
+                .to_owned(),
         },
         _ => e,
     }

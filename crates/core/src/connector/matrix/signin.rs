@@ -61,18 +61,12 @@ async fn login(platform: &PlatformUrl, mut body: Value) -> Result<Credentials> {
         .await
         .map_err(|e| match &e {
             Error::Status {
-                status: 401 | 403,
-                problem,
-                ..
+                status: 401 | 403, ..
             } => Error::SignIn {
                 detail: format!(
                     "the homeserver did not accept the sign-in ({}); nothing was stored. Check \
                      the user name and password, or sign in again in the browser",
-                    problem
-                        .as_ref()
-                        .map(|p| p.message())
-                        .filter(|m| !m.is_empty())
-                        .unwrap_or("no reason given")
+                    e.platform_said().unwrap_or("no reason given")
                 ),
             },
             _ => e,

@@ -545,17 +545,11 @@ async fn explain(client: &ApiClient, e: Error, doing: &str) -> Error {
 fn refused(e: Error, doing: &str) -> Error {
     match &e {
         Error::Status {
-            status: 401 | 403,
-            problem,
-            ..
+            status: 401 | 403, ..
         } => Error::SignIn {
             detail: format!(
                 "the site refused to let this sign-in {doing} ({}); sign in again with an account that may",
-                problem
-                    .as_ref()
-                    .map(|p| p.message())
-                    .filter(|m| !m.is_empty())
-                    .unwrap_or("no reason given")
+                e.platform_said().unwrap_or("no reason given")
             ),
         },
         _ => e,
