@@ -23,7 +23,9 @@
 mod bagit;
 mod journal;
 pub mod names;
+mod out;
 mod parted;
+mod partial;
 mod prepare;
 mod set;
 mod unsafe_names;
@@ -35,17 +37,16 @@ mod zipfmt;
 mod tests;
 
 pub use bagit::BagInfo;
+pub use out::SyncPoint;
 pub use parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, SplitOptions,
     parse_part_file_name, part_file_name,
 };
+pub use partial::{SealedArchive, partial_path_for, remove_partial};
 pub use prepare::{Prepared, prepare_file, prepare_reader, prepare_verified_text};
 pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
-pub use writer::{
-    ArchiveWriter, EntryInfo, FinishedArchive, SealedArchive, SyncPoint, partial_path_for,
-    remove_partial,
-};
+pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive};
 
 use std::io;
 use std::path::Path;

@@ -11,6 +11,8 @@ use std::collections::{HashMap, HashSet};
 
 use unicode_normalization::UnicodeNormalization;
 
+use super::bagit::{BAG_INFO_TXT, BAGIT_TXT};
+
 /// The longest name [`NameAllocator::allocate`] returns, in UTF-8 bytes.
 /// File systems allow 255; the margin leaves room for a tool that adds its
 /// own suffix on extraction.
@@ -176,6 +178,106 @@ fn fit(stem: &str, suffix: &str, ext: &str) -> String {
         cut = cut.trim_end_matches(['.', ' ']);
     }
     format!("{cut}{suffix}{ext}")
+}
+
+/// Longest entry path accepted, in bytes: beyond this no file system can
+/// extract it.
+const MAX_PATH_BYTES: usize = 4096;
+
+/// The names in an archive, compared as extraction would see them: ignoring
+/// case and Unicode normalisation ([`fold_key`]), files and folders apart.
+#[derive(Debug, Default, Clone)]
+pub(super) struct NameSet {
+    /// [`fold_key`]s of every file name written or set aside.
+    files: HashSet<String>,
+    /// [`fold_key`]s of every folder implied by a file name.
+    dirs: HashSet<String>,
+}
+
+impl NameSet {
+    /// Why `name` cannot be added, if it cannot: malformed, or clashing with
+    /// a name already taken.
+    pub(super) fn check(&self, name: &str) -> std::result::Result<(), String> {
+        check_entry_path(name).map_err(|why| format!("the entry name {name:?} {why}"))?;
+        let key = fold_key(name);
+        if self.files.contains(&key) {
+            return Err(format!(
+                "the entry name {name:?} is already in the archive (names are compared ignoring case)"
+            ));
+        }
+        if self.dirs.contains(&key) {
+            return Err(format!(
+                "the entry name {name:?} is already a folder in the archive"
+            ));
+        }
+        // Folding keeps every '/', so the n-th '/' of the key is the n-th of the name.
+        for ((k, _), (n, _)) in key.match_indices('/').zip(name.match_indices('/')) {
+            if self.files.contains(&key[..k]) {
+                return Err(format!(
+                    "the entry name {name:?} would be inside {:?}, which is a file in the archive",
+                    &name[..n]
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `name` as taken, with its folders.
+    pub(super) fn claim(&mut self, name: &str) {
+        let key = fold_key(name);
+        for (i, _) in key.match_indices('/') {
+            self.dirs.insert(key[..i].to_owned());
+        }
+        self.files.insert(key);
+    }
+}
+
+/// Why `name` cannot be a tag file, if it cannot: tag files live outside
+/// `data/` and may not be, or look like, one of the bag's own.
+pub(super) fn check_tag_name(name: &str) -> std::result::Result<(), String> {
+    let key = fold_key(name);
+    let first = key.split('/').next().unwrap_or("");
+    let own = key == BAGIT_TXT
+        || key == BAG_INFO_TXT
+        || ((key.starts_with("manifest-") || key.starts_with("tagmanifest-"))
+            && key.ends_with(".txt"));
+    if first == "data" || own {
+        return Err(format!(
+            "{name:?} cannot be a tag file: the name belongs to the payload or to the bag's own tag files"
+        ));
+    }
+    Ok(())
+}
+
+/// Why `path` is not a valid entry path, if it is not.
+fn check_entry_path(path: &str) -> std::result::Result<(), &'static str> {
+    if path.is_empty() {
+        return Err("is empty");
+    }
+    if path.len() > MAX_PATH_BYTES {
+        return Err("is longer than 4096 bytes");
+    }
+    if path.starts_with('/') {
+        return Err("starts with '/'");
+    }
+    if path.contains('\\') {
+        return Err("contains a backslash");
+    }
+    if path.contains('\0') {
+        return Err("contains a NUL character");
+    }
+    for part in path.split('/') {
+        if part.is_empty() {
+            return Err("has an empty component");
+        }
+        if part == "." || part == ".." {
+            return Err("has a '.' or '..' component");
+        }
+        if part.starts_with(char::is_whitespace) || part.ends_with(char::is_whitespace) {
+            return Err("has a component that starts or ends with white space");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,377 @@
+//! Tests of `parted`.
+
+use super::*;
+use crate::archive::tests::info;
+use crate::archive::{SetProblem, read_entry_to_string, verify, verify_set};
+
+/// `n` bytes DEFLATE cannot shrink.
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// An index maker like the export's: the manifest, with the layout.
+fn manifest(req: Option<IndexRequest<'_>>) -> Result<Vec<(String, Vec<u8>)>> {
+    let v = match req {
+        None => serde_json::json!({"format": "test"}),
+        Some(r) => serde_json::json!({
+            "format": "test", "part": r.this_part, "parts": r.parts, "warnings": r.warnings
+        }),
+    };
+    Ok(vec![(
+        "manifest.json".to_owned(),
+        serde_json::to_vec_pretty(&v).expect("json"),
+    )])
+}
+
+fn split(dir: &Path, max: u64) -> Option<SplitOptions> {
+    Some(SplitOptions {
+        max_part_bytes: max,
+        spool_dir: dir.join("spool"),
+    })
+}
+
+/// What a set holds: entry name → content, over every part; panics on a
+/// payload file held twice.
+fn union(set: &FinishedSet) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut all = std::collections::BTreeMap::new();
+    for part in &set.parts {
+        let mut zip =
+            zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open")).expect("zip");
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i).expect("entry");
+            let name = e.name().expect("name").into_owned();
+            if !name.starts_with("data/") || name == "data/manifest.json" {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).expect("read");
+            assert!(all.insert(name.clone(), bytes).is_none(), "{name} twice");
+        }
+    }
+    all
+}
+
+#[test]
+fn parts_stay_within_the_size_and_hold_everything_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let limit = 64 * 1024;
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), limit)).expect("create");
+    let mut expected = std::collections::BTreeMap::new();
+    let text = "{\"id\":1,\"body\":\"some text that compresses\"}\n".repeat(2000);
+    w.add_payload_reader("posts.json", &mut text.as_bytes(), None, true)
+        .expect("posts");
+    expected.insert("data/posts.json".to_owned(), text.into_bytes());
+    w.add_payload_bytes("profile.json", b"{}", true)
+        .expect("profile");
+    expected.insert("data/profile.json".to_owned(), b"{}".to_vec());
+    for i in 0..40u64 {
+        // Sizes around the part size's fractions, some compressed.
+        let bytes = noise(1_000 + (i as usize * 997) % 30_000, i + 1);
+        let name = format!("media/{i}-file.bin");
+        let src = dir.path().join(format!("src{i}"));
+        fs_err::write(&src, &bytes).expect("write");
+        w.add_payload_file(&name, &src, i % 3 == 0).expect("media");
+        expected.insert(format!("data/{name}"), bytes);
+    }
+    w.add_tag_file("index.html", b"<!doctype html>")
+        .expect("tag");
+    let set = w.finish(&mut manifest).expect("finish");
+
+    assert!(set.parts.len() > 5, "{} parts", set.parts.len());
+    assert_eq!(set.warnings, Vec::<String>::new());
+    for (k, part) in set.parts.iter().enumerate() {
+        assert!(
+            part.bytes <= limit,
+            "part {} is {} bytes",
+            k + 1,
+            part.bytes
+        );
+        let report = verify(&part.path).expect("verify");
+        assert!(report.ok, "{:?}", report.problems);
+        let name = part
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name");
+        assert_eq!(
+            parse_part_file_name(name),
+            Some(("export", k + 1, set.parts.len()))
+        );
+        let info = read_entry_to_string(&part.path, "bag-info.txt").expect("bag-info");
+        assert!(
+            info.contains(&format!("Bag-Count: {} of {}\n", k + 1, set.parts.len())),
+            "{info}"
+        );
+        assert!(info.contains("Bag-Group-Identifier: exp_0123\n"), "{info}");
+        let m: serde_json::Value = serde_json::from_str(
+            &read_entry_to_string(&part.path, "data/manifest.json").expect("manifest"),
+        )
+        .expect("json");
+        assert_eq!(m["part"], k + 1);
+        assert_eq!(m["parts"].as_array().map(Vec::len), Some(set.parts.len()));
+    }
+    assert!(
+        read_entry_to_string(&set.parts[0].path, "index.html").is_ok(),
+        "tag files go into part 1"
+    );
+    assert_eq!(union(&set), expected);
+    assert!(
+        !dir.path().join("spool").exists(),
+        "the spool is cleaned up"
+    );
+    let names: Vec<_> = fs_err::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".part"))
+        .collect();
+    assert!(names.iter().all(|n| n.ends_with(".zip")), "{names:?}");
+
+    let report = verify_set(&set.parts[2].path).expect("verify set");
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.parts.len(), set.parts.len());
+}
+
+#[test]
+fn a_file_larger_than_a_part_gets_a_part_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let limit = 32 * 1024;
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), limit)).expect("create");
+    w.add_payload_bytes("media/1-small.bin", &noise(5_000, 1), false)
+        .expect("small");
+    w.add_payload_bytes("media/2-big.bin", &noise(100_000, 2), false)
+        .expect("big");
+    w.add_payload_bytes("media/3-small.bin", &noise(5_000, 3), false)
+        .expect("small");
+    let set = w.finish(&mut manifest).expect("finish");
+    assert_eq!(set.parts.len(), 3);
+    assert!(set.parts[1].bytes > limit);
+    assert!(set.parts[0].bytes <= limit && set.parts[2].bytes <= limit);
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].contains("data/media/2-big.bin"),
+        "{:?}",
+        set.warnings
+    );
+    let m: serde_json::Value = serde_json::from_str(
+        &read_entry_to_string(&set.parts[0].path, "data/manifest.json").expect("manifest"),
+    )
+    .expect("json");
+    assert_eq!(m["parts"][1]["oversized"], "data/media/2-big.bin");
+    assert_eq!(
+        m["parts"][1]["files"],
+        serde_json::json!(["data/media/2-big.bin"])
+    );
+    assert_eq!(m["warnings"][0], set.warnings[0].as_str());
+}
+
+#[test]
+fn a_split_archive_that_fits_is_one_archive_under_its_own_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 1 << 20)).expect("create");
+    w.add_payload_bytes("posts.json", b"[]", true)
+        .expect("posts");
+    let set = w.finish(&mut manifest).expect("finish");
+    assert_eq!(set.parts.len(), 1);
+    assert_eq!(set.parts[0].path, path);
+    let info = read_entry_to_string(&path, "bag-info.txt").expect("bag-info");
+    assert!(!info.contains("Bag-Count"), "{info}");
+    let m = read_entry_to_string(&path, "data/manifest.json").expect("manifest");
+    assert!(!m.contains("parts"), "{m}");
+}
+
+#[test]
+fn a_missing_or_foreign_part_spoils_the_set() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let make = |sub: &str, id: &str| {
+        let d = dir.path().join(sub);
+        fs_err::create_dir_all(&d).expect("dir");
+        let mut i = info();
+        i.external_identifier = id.into();
+        let mut w =
+            PartedWriter::create(&d.join("export.zip"), i, split(&d, 32 * 1024)).expect("create");
+        for k in 0..3 {
+            w.add_payload_bytes(&format!("media/{k}.bin"), &noise(20_000, k + 1), false)
+                .expect("add");
+        }
+        w.finish(&mut manifest).expect("finish")
+    };
+    let a = make("a", "exp_a");
+    let b = make("b", "exp_b");
+    assert_eq!(a.parts.len(), 3);
+    assert!(verify_set(&a.parts[0].path).expect("verify").ok);
+
+    // Part 2 of another export in its place.
+    fs_err::copy(&b.parts[1].path, &a.parts[1].path).expect("copy");
+    let report = verify_set(&a.parts[0].path).expect("verify");
+    assert!(!report.ok);
+    assert!(
+            report.problems.iter().any(|p| matches!(p, SetProblem::Mismatch { number: 2, detail } if detail.contains("another export"))),
+            "{:?}",
+            report.problems
+        );
+
+    fs_err::remove_file(&a.parts[2].path).expect("remove");
+    let report = verify_set(&a.parts[0].path).expect("verify");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, SetProblem::MissingPart { number: 3, .. })),
+        "{:?}",
+        report.problems
+    );
+    let err = verify_set(&dir.path().join("a/export.zip")).expect_err("not a part");
+    assert!(err.to_string().contains("not a part"), "{err}");
+}
+
+#[test]
+fn existing_parts_are_never_overwritten_and_stale_ones_are_replaced() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    fs_err::write(dir.path().join("export.part02-of-05.zip.partial"), b"crash").expect("stale");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 32 * 1024)).expect("create");
+    assert!(!dir.path().join("export.part02-of-05.zip.partial").exists());
+    w.add_payload_bytes("a.bin", &noise(20_000, 1), false)
+        .expect("a");
+    w.add_payload_bytes("b.bin", &noise(20_000, 2), false)
+        .expect("b");
+    let set = w.finish(&mut manifest).expect("finish");
+    assert_eq!(set.parts.len(), 2);
+    let err =
+        PartedWriter::create(&path, info(), split(dir.path(), 32 * 1024)).expect_err("refused");
+    assert!(err.to_string().contains("already exists"), "{err}");
+}
+
+#[test]
+fn bad_names_and_sizes_are_refused_when_added() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    assert!(PartedWriter::create(&path, info(), split(dir.path(), 1000)).is_err());
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 1 << 20)).expect("create");
+    w.add_payload_bytes("a.json", b"{}", true).expect("a");
+    assert!(w.add_payload_bytes("A.JSON", b"{}", true).is_err());
+    assert!(w.add_payload_bytes("../up", b"{}", true).is_err());
+    assert!(w.add_tag_file("data/x", b"").is_err());
+    assert!(w.add_tag_file("bagit.txt", b"").is_err());
+    let short = w.add_payload_reader("short.bin", &mut &[1u8; 10][..], Some(11), false);
+    assert!(short.is_err());
+    w.add_payload_reader("short.bin", &mut &[1u8; 10][..], Some(10), false)
+        .expect("the name is free again");
+    let set = w.finish(&mut manifest).expect("finish");
+    assert!(verify(&set.parts[0].path).expect("verify").ok);
+}
+
+/// Many layouts, from measured sizes and from bounds alone: no part is
+/// ever larger than the limit unless it holds one oversized file.
+#[test]
+fn no_layout_exceeds_the_limit() {
+    for seed in 1..=12u64 {
+        for measured in [true, false] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("e.zip");
+            let limit = 16 * 1024 + (seed * 7919) % (96 * 1024);
+            let mut w =
+                PartedWriter::create(&path, info(), split(dir.path(), limit)).expect("create");
+            for i in 0..30u64 {
+                let size = ((seed * 31 + i * 7907) % 40_000) as usize;
+                let bytes = if i % 2 == 0 {
+                    noise(size, seed * 100 + i)
+                } else {
+                    "compressible text ".repeat(size / 18).into_bytes()
+                };
+                w.add_payload_bytes(&format!("media/{i}-x.bin"), &bytes, i % 3 != 0)
+                    .expect("add");
+            }
+            w.add_tag_file("index.html", &noise(3000, seed))
+                .expect("tag");
+            let Inner::Split(mut p) = w.inner else {
+                panic!("split")
+            };
+            if measured {
+                for e in &mut p.entries {
+                    e.measure().expect("measure");
+                }
+            }
+            let set = p.finish_measured(&mut manifest).expect("finish");
+            let index: serde_json::Value = serde_json::from_str(
+                &read_entry_to_string(&set.parts[0].path, "data/manifest.json").expect("manifest"),
+            )
+            .expect("json");
+            for (k, part) in set.parts.iter().enumerate() {
+                let alone = set.parts.len() > 1 && !index["parts"][k]["oversized"].is_null();
+                assert!(
+                    part.bytes <= limit || alone,
+                    "seed {seed}, measured {measured}: part {} is {} > {limit}",
+                    k + 1,
+                    part.bytes
+                );
+                assert!(verify(&part.path).expect("verify").ok);
+            }
+            assert_eq!(union(&set).len(), 30);
+        }
+    }
+}
+
+/// If compressed data ever came out larger than measured, the parts are
+/// laid out again from bounds rather than left too large.
+#[test]
+fn a_wrong_measurement_is_caught_and_laid_out_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("e.zip");
+    let limit = 32 * 1024;
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), limit)).expect("create");
+    for i in 0..6u64 {
+        w.add_payload_bytes(&format!("{i}.bin"), &noise(12_000, i + 1), true)
+            .expect("add");
+    }
+    let Inner::Split(mut p) = w.inner else {
+        panic!("split")
+    };
+    for e in &mut p.entries {
+        e.measured = Some(100); // a lie: noise does not shrink
+    }
+    let set = p.finish_measured(&mut manifest).expect("finish");
+    assert!(set.parts.iter().all(|x| x.bytes <= limit));
+    assert_eq!(union(&set).len(), 6);
+    let leftovers: Vec<_> = fs_err::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new());
+}
+
+#[test]
+fn part_names_sort_and_parse_back() {
+    assert_eq!(part_file_name("k", 3, 12), "k.part03-of-12.zip");
+    assert_eq!(part_file_name("k", 7, 100), "k.part007-of-100.zip");
+    assert_eq!(
+        parse_part_file_name("k.x.part03-of-12.zip"),
+        Some(("k.x", 3, 12))
+    );
+    for bad in [
+        "k.zip",
+        "k.part3-of-12.zip",
+        "k.part13-of-12.zip",
+        "k.part00-of-12.zip",
+        "k.part01-of-02.zip.partial",
+    ] {
+        assert_eq!(parse_part_file_name(bad), None, "{bad}");
+    }
+    let mut names: Vec<String> = (1..=12).rev().map(|k| part_file_name("k", k, 12)).collect();
+    names.sort();
+    assert_eq!(names[0], "k.part01-of-12.zip");
+    assert_eq!(names[11], "k.part12-of-12.zip");
+}
