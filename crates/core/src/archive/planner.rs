@@ -1,0 +1,473 @@
+//! The split side of a [`PartedWriter`](super::PartedWriter): entries set
+//! aside (files by path, streams spooled to disk) until every one is known,
+//! then laid out into parts from what each costs at most
+//! ([`super::part_sizes`]) and written, each part a complete zip and bag.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use super::bagit::{
+    BAG_INFO_TXT, BAGIT_TXT, BAGIT_TXT_CONTENT, BagInfo, DATA_PREFIX, MANIFEST, TAG_MANIFEST,
+    bag_info_text,
+};
+use super::io_error;
+use super::names::NameSet;
+use super::part_sizes::{
+    INDEX_SLACK, Layout, Pending, Reserve, Source, Sums, data_bound, deflated_zip_len,
+    entry_overhead, manifest_line_len, measured_bound,
+};
+use super::parted::{
+    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, SplitOptions, dir_and_stem,
+    part_file_name, sibling_parts, spool_into,
+};
+use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
+use super::writer::ArchiveWriter;
+use crate::fsx::create_private_dir;
+use crate::{Error, Result};
+
+/// End of central directory, its ZIP64 form and the locator, with room.
+const END_RECORDS: u64 = 128;
+/// Re-planning rounds before giving up (each round only grows the reserve).
+const MAX_ROUNDS: usize = 32;
+
+/// The split side of [`PartedWriter`].
+#[derive(Debug)]
+pub(super) struct Planner {
+    final_path: PathBuf,
+    info: BagInfo,
+    limit: u64,
+    spool_dir: PathBuf,
+    pub(super) entries: Vec<Pending>,
+    names: NameSet,
+}
+
+impl Planner {
+    pub(super) fn create(final_path: &Path, info: BagInfo, split: SplitOptions) -> Result<Self> {
+        info.check()?;
+        if split.max_part_bytes < MIN_PART_BYTES {
+            return Err(Error::Invalid(format!(
+                "a split size of {} bytes is too small: every part carries its own tag files and index; choose at least {} KiB",
+                split.max_part_bytes,
+                MIN_PART_BYTES / 1024
+            )));
+        }
+        let (dir, stem) = dir_and_stem(final_path)?;
+        let taken = std::iter::once(final_path.to_owned()).chain(
+            sibling_parts(&dir, &stem)
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "zip")),
+        );
+        for path in taken {
+            if fs_err::symlink_metadata(&path).is_ok() {
+                return Err(Error::Invalid(format!(
+                    "{} already exists and Keepsake never overwrites an archive; move or rename it, or choose another output folder",
+                    path.display()
+                )));
+            }
+        }
+        // Parts of an earlier, interrupted run (their count may differ).
+        for stale in sibling_parts(&dir, &stem)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "partial"))
+        {
+            remove_stale_partial(&stale)?;
+        }
+        match fs_err::remove_dir_all(&split.spool_dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error("empty", &split.spool_dir)(e)),
+        }
+        create_private_dir(&split.spool_dir)?;
+        let mut names = NameSet::default();
+        for own in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
+            names.claim(own);
+        }
+        Ok(Self {
+            final_path: final_path.to_owned(),
+            info,
+            limit: split.max_part_bytes,
+            spool_dir: split.spool_dir,
+            entries: Vec::new(),
+            names,
+        })
+    }
+
+    pub(super) fn refuse(&self, detail: String) -> Error {
+        Error::Archive {
+            path: self.final_path.clone(),
+            detail,
+        }
+    }
+
+    pub(super) fn push(
+        &mut self,
+        name: String,
+        tag: bool,
+        source: Source,
+        len: u64,
+        compress: bool,
+    ) -> Result<()> {
+        self.names.check(&name).map_err(|why| self.refuse(why))?;
+        self.names.claim(&name);
+        self.entries.push(Pending {
+            name,
+            tag,
+            source,
+            len,
+            compress,
+            measured: None,
+        });
+        Ok(())
+    }
+
+    pub(super) fn add_reader(
+        &mut self,
+        path_in_data: &str,
+        reader: &mut dyn Read,
+        len_hint: Option<u64>,
+        compress: bool,
+    ) -> Result<()> {
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        self.names.check(&name).map_err(|why| self.refuse(why))?;
+        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        let result = spool_into(&spool, reader, &name);
+        let len = match result {
+            Ok(len) if len_hint.is_none_or(|hint| hint == len) => len,
+            Ok(len) => {
+                let _ = fs_err::remove_file(&spool);
+                return Err(self.refuse(format!(
+                    "{name} was left out: its source gave {len} bytes where {} were expected (did it change while being archived?)",
+                    len_hint.unwrap_or_default()
+                )));
+            }
+            Err(e) => {
+                let _ = fs_err::remove_file(&spool);
+                return Err(e);
+            }
+        };
+        self.push(name, false, Source::Spool(spool), len, compress)
+    }
+
+    /// The most a part with `sums` takes, with index files within `index`
+    /// and a `bag-info.txt` of at most `bag_info` bytes.
+    fn bound(sums: Sums, index: &Reserve, bag_info: u64) -> u64 {
+        let payload_lines = sums.payload_lines + index.lines;
+        let tag_lines = sums.tag_lines
+            + [BAGIT_TXT, BAG_INFO_TXT, MANIFEST]
+                .iter()
+                .map(|n| manifest_line_len(n))
+                .sum::<u64>();
+        entry_overhead(BAGIT_TXT)
+            + BAGIT_TXT_CONTENT.len() as u64
+            + sums.costs
+            + index.overhead
+            + index.bytes
+            + entry_overhead(BAG_INFO_TXT)
+            + data_bound(bag_info, true)
+            + entry_overhead(MANIFEST)
+            + data_bound(payload_lines, true)
+            + entry_overhead(TAG_MANIFEST)
+            + data_bound(tag_lines, true)
+            + END_RECORDS
+    }
+
+    /// `bag-info.txt` with the longest values a part's can have.
+    fn bag_info_bound(&self) -> u64 {
+        let mut info = self.info.clone();
+        info.extra.extend(part_labels(
+            &self.info,
+            u32::MAX as usize,
+            u32::MAX as usize,
+        ));
+        bag_info_text(&info, u64::MAX, u64::MAX).len() as u64
+    }
+
+    /// Lays the entries out in parts, each with room for an index of
+    /// `index` bytes. Returns the parts' entries and the oversized ones.
+    fn lay_out(&self, order: &[usize], index: &Reserve) -> Result<Vec<(Layout, bool)>> {
+        let bag_info = self.bag_info_bound();
+        let bound = |s: Sums| Self::bound(s, index, bag_info);
+        let empty = bound(Layout::default().sums());
+        if empty > self.limit {
+            return Err(Error::Invalid(format!(
+                "a split size of {} bytes cannot hold even a part's tag files and the index of this archive ({} bytes); choose at least {} bytes",
+                self.limit,
+                empty,
+                empty.saturating_mul(4)
+            )));
+        }
+        let mut parts = Vec::new();
+        let mut current = Layout::default();
+        for &i in order {
+            let e = &self.entries[i];
+            if !current.entries.is_empty() && bound(current.sums_with(e)) > self.limit {
+                parts.push(std::mem::take(&mut current));
+            }
+            current.add(i, e);
+        }
+        parts.push(current);
+        Ok(parts
+            .into_iter()
+            .map(|l| {
+                let over = bound(l.sums()) > self.limit;
+                (l, over)
+            })
+            .collect())
+    }
+
+    pub(super) fn finish(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
+        for e in &mut self.entries {
+            e.measure()?;
+        }
+        self.finish_measured(make_index)
+    }
+
+    pub(super) fn finish_measured(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
+        let (sealed, plans, warnings) = self.write_parts(make_index)?;
+        let too_large = sealed
+            .iter()
+            .zip(&plans)
+            .any(|(s, p)| s.archive().bytes > self.limit && p.oversized.is_none());
+        let (sealed, warnings) = if too_large {
+            // Compressed data came out larger than measured (it should not):
+            // lay out again from sizes DEFLATE cannot exceed.
+            tracing::warn!("a part came out larger than laid out; laying the parts out again");
+            for s in &sealed {
+                let _ = fs_err::remove_file(partial_path_for(&s.archive().path));
+            }
+            for e in &mut self.entries {
+                e.measured = None;
+            }
+            let (sealed, _, warnings) = self.write_parts(make_index)?;
+            (sealed, warnings)
+        } else {
+            (sealed, warnings)
+        };
+        let mut parts = Vec::with_capacity(sealed.len());
+        for s in sealed {
+            parts.push(s.publish()?);
+        }
+        Ok(FinishedSet { parts, warnings })
+    }
+
+    /// Lays the parts out and writes them, sealed but not published.
+    fn write_parts(
+        &self,
+        make_index: &mut MakeIndex<'_>,
+    ) -> Result<(Vec<SealedArchive>, Vec<PartPlan>, Vec<String>)> {
+        let mut order: Vec<usize> = (0..self.entries.len()).collect();
+        order.sort_by(|&a, &b| self.entries[a].sort_key().cmp(&self.entries[b].sort_key()));
+
+        // A first guess: the index as if everything were in one part.
+        let everything = PartPlan {
+            number: 1,
+            name: self.part_name(1, 1),
+            files: order
+                .iter()
+                .map(|&i| self.entries[i].name.clone())
+                .collect(),
+            bytes: self.entries.iter().map(|e| e.len).sum(),
+            oversized: None,
+        };
+        let guess = make_index(Some(IndexRequest {
+            parts: std::slice::from_ref(&everything),
+            this_part: 1,
+            warnings: &[],
+        }))?;
+        let mut reserve = self.reserve(&guess)?;
+        let mut round = 0;
+        // Each part's index files are made to be measured, dropped, and made
+        // again when the part is written: one at a time in memory.
+        let (layout, plans, warnings) = loop {
+            round += 1;
+            let layout = self.lay_out(&order, &reserve)?;
+            let (plans, warnings) = self.plans(&layout);
+            let mut needed = Reserve::default();
+            for plan in &plans {
+                let index = index_for(make_index, &plans, plan.number, &warnings)?;
+                needed = needed.max(self.reserve(&index)?);
+            }
+            if needed.fits_in(&reserve) {
+                break (layout, plans, warnings);
+            }
+            if round >= MAX_ROUNDS {
+                return Err(self.refuse(format!(
+                    "the parts could not be laid out: their index kept growing ({} bytes)",
+                    needed.bytes
+                )));
+            }
+            reserve = needed;
+        };
+
+        let single = plans.len() == 1;
+        let mut sealed: Vec<SealedArchive> = Vec::with_capacity(plans.len());
+        let mut current: Option<PathBuf> = None;
+        let written = (|| -> Result<()> {
+            for (plan, (part, _)) in plans.iter().zip(&layout) {
+                let path = if single {
+                    self.final_path.clone()
+                } else {
+                    self.final_path.with_file_name(&plan.name)
+                };
+                let mut info = self.info.clone();
+                if !single {
+                    info.extra
+                        .extend(part_labels(&self.info, plan.number as usize, plans.len()));
+                }
+                current = Some(partial_path_for(&path));
+                let mut w = ArchiveWriter::create(&path, info)?;
+                for &i in &part.entries {
+                    write_entry(&mut w, &self.entries[i])?;
+                }
+                let index = index_for(make_index, &plans, plan.number, &warnings)?;
+                if !self.reserve(&index)?.fits_in(&reserve) {
+                    return Err(
+                        self.refuse("the index files changed between measuring and writing".into())
+                    );
+                }
+                for (path, bytes) in &index {
+                    w.add_payload_bytes(path, bytes, true)?;
+                }
+                let mut s = w.seal()?;
+                s.close();
+                sealed.push(s);
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let partials = sealed
+                .iter()
+                .map(|s| partial_path_for(&s.archive().path))
+                .chain(current);
+            for p in partials {
+                let _ = fs_err::remove_file(p);
+            }
+            return Err(e);
+        }
+        Ok((sealed, plans, warnings))
+    }
+
+    /// Room for one part's index files, with some slack. Refuses index
+    /// files whose names are taken.
+    fn reserve(&self, files: &[(String, Vec<u8>)]) -> Result<Reserve> {
+        let mut names = self.names.clone();
+        let mut r = Reserve::default();
+        for (path, bytes) in files {
+            let name = format!("{DATA_PREFIX}{path}");
+            names.check(&name).map_err(|why| self.refuse(why))?;
+            names.claim(&name);
+            r.overhead += entry_overhead(&name);
+            r.lines += manifest_line_len(&name);
+            let measured = deflated_zip_len(&mut &bytes[..], &name)?;
+            r.bytes += measured_bound(measured, bytes.len() as u64);
+        }
+        r.bytes += INDEX_SLACK;
+        Ok(r)
+    }
+
+    /// The layout as the index shows it, and a warning per oversized part.
+    fn plans(&self, layout: &[(Layout, bool)]) -> (Vec<PartPlan>, Vec<String>) {
+        let n = layout.len();
+        let mut warnings = Vec::new();
+        let plans = layout
+            .iter()
+            .enumerate()
+            .map(|(k, (l, over))| {
+                let number = k as u32 + 1;
+                let files: Vec<String> = l
+                    .entries
+                    .iter()
+                    .map(|&i| self.entries[i].name.clone())
+                    .collect();
+                let bytes = l.entries.iter().map(|&i| self.entries[i].len).sum();
+                let name = self.part_name(number as usize, n);
+                let oversized = over.then(|| {
+                    let e = l
+                        .entries
+                        .iter()
+                        .map(|&i| &self.entries[i])
+                        .max_by_key(|e| e.len);
+                    let file = e.map(|e| e.name.clone()).unwrap_or_default();
+                    warnings.push(format!(
+                        "{file} ({} bytes) does not fit in a part of {} bytes: {name} holds it alone and may be larger than the split size",
+                        e.map(|e| e.len).unwrap_or_default(),
+                        self.limit
+                    ));
+                    file
+                });
+                PartPlan {
+                    number,
+                    name,
+                    files,
+                    bytes,
+                    oversized,
+                }
+            })
+            .collect();
+        (plans, warnings)
+    }
+
+    /// `NAME.part02-of-13.zip`: zero-padded so that the names sort.
+    fn part_name(&self, k: usize, n: usize) -> String {
+        let stem = dir_and_stem(&self.final_path)
+            .map(|(_, s)| s)
+            .unwrap_or_default();
+        part_file_name(&stem, k, n)
+    }
+}
+
+impl Drop for Planner {
+    fn drop(&mut self) {
+        let _ = fs_err::remove_dir_all(&self.spool_dir);
+    }
+}
+
+/// The index files of part `number` of `plans` (`None` asked for an archive
+/// in one piece).
+fn index_for(
+    make_index: &mut MakeIndex<'_>,
+    plans: &[PartPlan],
+    number: u32,
+    warnings: &[String],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    if plans.len() == 1 {
+        return make_index(None);
+    }
+    make_index(Some(IndexRequest {
+        parts: plans,
+        this_part: number,
+        warnings,
+    }))
+}
+
+/// The `bag-info.txt` lines that tie a part to its set (RFC 8493 §2.2.2).
+fn part_labels(info: &BagInfo, k: usize, n: usize) -> [(String, String); 2] {
+    [
+        (
+            "Bag-Group-Identifier".to_owned(),
+            info.external_identifier.clone(),
+        ),
+        ("Bag-Count".to_owned(), format!("{k} of {n}")),
+    ]
+}
+
+/// Writes a set-aside entry into a part.
+fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
+    if e.tag {
+        let Source::Bytes(bytes) = &e.source else {
+            return Err(Error::Invalid(format!("{} has no content", e.name)));
+        };
+        return w.add_tag_file(&e.name, bytes).map(drop);
+    }
+    let path_in_data = e.name.strip_prefix(DATA_PREFIX).unwrap_or(&e.name);
+    match &e.source {
+        Source::Bytes(bytes) => w.add_payload_bytes(path_in_data, bytes, e.compress),
+        Source::File(src) | Source::Spool(src) => {
+            // The length planned with: a file that changed since would break
+            // the layout, and the writer refuses it.
+            let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
+            w.add_payload_reader(path_in_data, &mut file, Some(e.len), e.compress)
+        }
+    }
+    .map(drop)
+}
