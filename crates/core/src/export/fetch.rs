@@ -28,11 +28,11 @@ use super::assemble::growing::{Committer, Growth};
 use super::progress::{ExportEvent, Reporter};
 use super::staging::{CategoryState, Checkpoint, open_private};
 use super::{Shared, Tally};
+use crate::{Error, Result};
 
 /// How long a category's pages may go unsynced, where the system names its
 /// boot: what a power cut can make a resumed export fetch again.
 const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-use crate::{Error, Result};
 
 const MAX_CURSOR_REPEATS: u32 = 8;
 /// Pages in a row bringing no record not already sent that end a walk: a

@@ -347,8 +347,8 @@ impl Staging {
         let path = self.dir.join("journal.jsonl");
         let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
         let mut cats: HashMap<String, CategoryState> = HashMap::new();
-        // Each category's last synced state, and the boot of its last page
-        // when that was not synced.
+        // For a category whose last pages were not synced: the boot they
+        // were written in, and its state before them (its last synced).
         let mut synced: HashMap<String, CategoryState> = HashMap::new();
         let mut unsynced_in: HashMap<String, String> = HashMap::new();
         let mut media = HashMap::new();
@@ -375,7 +375,16 @@ impl Staging {
                     boot,
                 }) => {
                     let done = next.is_none();
-                    let earlier_keys = cats.remove(&cat).map(|s| s.keys).unwrap_or_default();
+                    let previous = cats.remove(&cat);
+                    if boot.is_some() && !unsynced_in.contains_key(&cat) {
+                        // The first unsynced page after a synced one (or
+                        // the start): where a restart goes back to.
+                        match &previous {
+                            Some(s) => synced.insert(cat.clone(), s.clone()),
+                            None => synced.remove(&cat),
+                        };
+                    }
+                    let earlier_keys = previous.map(|s| s.keys).unwrap_or_default();
                     let state = CategoryState {
                         next,
                         len,
@@ -387,14 +396,9 @@ impl Staging {
                         done,
                     };
                     match boot {
-                        Some(b) => {
-                            unsynced_in.insert(cat.clone(), b);
-                        }
-                        None => {
-                            unsynced_in.remove(&cat);
-                            synced.insert(cat.clone(), state.clone());
-                        }
-                    }
+                        Some(b) => unsynced_in.insert(cat.clone(), b),
+                        None => unsynced_in.remove(&cat),
+                    };
                     cats.insert(cat, state);
                 }
                 Ok(c @ Checkpoint::Media { .. }) => {

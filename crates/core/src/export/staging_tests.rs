@@ -297,3 +297,23 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
         "the rewrite synced what this boot had staged, so it stands"
     );
 }
+
+#[test]
+fn a_restart_goes_back_to_the_latest_synced_page_not_an_earlier_one() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join(".keepsake-exp_1");
+    let mut s = Staging::open(&dir).expect("open");
+    for c in [
+        page("posts", 1, &["a"], None),
+        page("posts", 2, &["b"], Some("old")),
+        page("posts", 3, &["c"], None),
+        page("posts", 4, &["d"], Some("old")),
+        page("posts", 5, &["e"], Some("old")),
+    ] {
+        s.record(&c).expect("record");
+    }
+    let (cats, _) = s.replay_in(Some("now")).expect("replay");
+    assert_eq!(cats["posts"].count, 3);
+    assert_eq!(cats["posts"].keys, vec!["c".to_owned()]);
+    assert_eq!(cats["posts"].earlier_keys, vec!["b".to_owned()]);
+}
