@@ -471,3 +471,7 @@ fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
     }
     .map(drop)
 }
+
+#[cfg(test)]
+#[path = "planner_tests.rs"]
+mod tests;
