@@ -9,26 +9,18 @@
 // writes them (page.mjs), then opens it from file://. KEEPSAKE_BENCH_OUT
 // (a path, or 1 for docs/benchmarks.md) also writes the measurements there.
 
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { REPO, assertQuiet, dataJson, fixtureTests, launch, loadFixtures, open } from './harness.mjs';
+import { assertQuiet, browserPerTest, dataJson, fixtureTests, loadFixtures, open, REPO } from './harness.mjs';
 import { buildPage, recordsFile, valueFile } from './page.mjs';
 
 const fixtures = loadFixtures();
 const withFixture = fixtureTests(test, assert, fixtures);
-let browser;
-
-beforeEach(async () => {
-  if (fixtures.size) browser = await launch();
-});
-afterEach(async () => {
-  if (browser) await browser.close();
-  browser = null;
-});
+const browser = browserPerTest(fixtures);
 
 const EVENTS = 100_000;
 

@@ -4,26 +4,18 @@
 // records. Both are copies of the `unicode` fixture with a rewritten
 // data/js/manifest.js (written the way the engine writes it, page.mjs).
 
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { assertQuiet, dataJson, fixtureTests, launch, loadFixtures, open } from './harness.mjs';
+import { assertQuiet, browserPerTest, dataJson, fixtureTests, loadFixtures, open } from './harness.mjs';
 import { buildPage, valueFile } from './page.mjs';
 
 const fixtures = loadFixtures();
 const withFixture = fixtureTests(test, assert, fixtures);
-let browser;
-
-beforeEach(async () => {
-  if (fixtures.size) browser = await launch();
-});
-afterEach(async () => {
-  if (browser) await browser.close();
-  browser = null;
-});
+const browser = browserPerTest(fixtures);
 
 /** A copy of `fixture` whose manifest `edit` changed. */
 function withManifest(fixture, edit) {

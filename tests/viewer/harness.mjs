@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { afterEach, beforeEach } from 'node:test';
+
 import { chromium } from 'playwright-core';
 
 import { refreshPage } from './page.mjs';
@@ -81,6 +83,27 @@ export async function launch(options = {}) {
     async close() {
       await context.close();
       fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A browser of its own for every test of the file that calls this (a crash
+ * stays in the test it hit), when there are fixtures to open: the returned
+ * `.context` is the current test's.
+ */
+export function browserPerTest(fixtures) {
+  let browser = null;
+  beforeEach(async () => {
+    if (fixtures.size) browser = await launch();
+  });
+  afterEach(async () => {
+    if (browser) await browser.close();
+    browser = null;
+  });
+  return {
+    get context() {
+      return browser.context;
     },
   };
 }

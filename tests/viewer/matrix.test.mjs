@@ -5,19 +5,19 @@
 // headless Chromium. Every room's timeline is checked against its
 // data/room_*_events.json, row by row.
 
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   assertQuiet,
   axeProblems,
+  browserPerTest,
   collectRows,
   dataFiles,
   dataJson,
   domProblems,
   fixtureTests,
   go,
-  launch,
   loadFixtures,
   mediaDir,
   open,
@@ -25,15 +25,7 @@ import {
 
 const fixtures = loadFixtures();
 const withFixture = fixtureTests(test, assert, fixtures);
-let browser;
-
-beforeEach(async () => {
-  if (fixtures.size) browser = await launch();
-});
-afterEach(async () => {
-  if (browser) await browser.close();
-  browser = null;
-});
+const browser = browserPerTest(fixtures);
 
 const fmt = (n) => new Intl.NumberFormat('en-US').format(n);
 const shownName = (s) => s.replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\ufffd');

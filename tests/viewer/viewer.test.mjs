@@ -7,39 +7,30 @@
 // docs/screenshots/viewer-*.png; KEEPSAKE_BENCH_OUT=docs/benchmarks.md (or 1)
 // also writes the first-paint measurement there.
 
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import {
-  FIXTURES,
-  NO_FIXTURES,
-  REPO,
-  REQUIRED,
+  browserPerTest,
   dataFiles,
   domProblems,
-  launch,
+  FIXTURES,
   loadFixtures,
+  NO_FIXTURES,
   open,
   query,
   records,
+  REPO,
+  REQUIRED,
   scrollThrough,
   searchFor,
 } from './harness.mjs';
 
 const fixtures = loadFixtures();
-let browser;
-
-// A browser of its own for every test: a crash stays in the test it hit.
-beforeEach(async () => {
-  if (fixtures.size) browser = await launch();
-});
-afterEach(async () => {
-  if (browser) await browser.close();
-  browser = null;
-});
+const browser = browserPerTest(fixtures);
 
 /**
  * A test that needs fixture `name`; without it, skipped with the reason (or

@@ -5,19 +5,19 @@
 // descriptors; bodies are WordPress's rendered HTML through the viewer's
 // whitelist.
 
-import { test, beforeEach, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
   assertQuiet,
   axeProblems,
+  browserPerTest,
   collectRows,
   dataFiles,
   dataJson,
   domProblems,
   fixtureTests,
   go,
-  launch,
   loadFixtures,
   mediaDir,
   open,
@@ -26,15 +26,7 @@ import {
 
 const fixtures = loadFixtures();
 const withFixture = fixtureTests(test, assert, fixtures);
-let browser;
-
-beforeEach(async () => {
-  if (fixtures.size) browser = await launch();
-});
-afterEach(async () => {
-  if (browser) await browser.close();
-  browser = null;
-});
+const browser = browserPerTest(fixtures);
 
 const fmt = (n) => new Intl.NumberFormat('en-US').format(n);
 
