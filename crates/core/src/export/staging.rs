@@ -91,6 +91,13 @@ pub enum Checkpoint {
 }
 
 impl Checkpoint {
+    /// The checkpoint as a line of the journal.
+    fn line(&self) -> Result<Vec<u8>> {
+        let mut line = serde_json::to_vec(self).map_err(|e| Error::Invalid(e.to_string()))?;
+        line.push(b'\n');
+        Ok(line)
+    }
+
     /// The boot it was written in, when it was not synced.
     fn boot(&self) -> Option<&str> {
         match self {
@@ -267,7 +274,7 @@ pub struct Staging {
     journal: std::fs::File,
 }
 
-pub(crate) use crate::fsx::create_private_dir;
+use crate::fsx::create_private_dir;
 
 /// Opens (creating if needed) a file readable by the owner only.
 pub fn open_private(path: &Path, append: bool) -> Result<std::fs::File> {
@@ -313,10 +320,8 @@ impl Staging {
     /// says it was not synced (what it records is not on disk yet either).
     pub fn record(&mut self, c: &Checkpoint) -> Result<()> {
         let path = self.dir.join("journal.jsonl");
-        let mut line = serde_json::to_string(c).map_err(|e| Error::Invalid(e.to_string()))?;
-        line.push('\n');
         self.journal
-            .write_all(line.as_bytes())
+            .write_all(&c.line()?)
             .map_err(Error::io("write", &path))?;
         if c.boot().is_some() {
             return Ok(());
@@ -444,9 +449,6 @@ impl Staging {
         cats: &HashMap<String, CategoryState>,
         media: &HashMap<String, MediaFile>,
     ) -> Result<()> {
-        let path = self.dir.join("journal.jsonl");
-        let fresh = self.dir.join("journal.jsonl.new");
-        let _ = std::fs::remove_file(&fresh);
         let mut lines = Vec::new();
         for (cat, st) in cats {
             // Its pages of this boot may not be on disk yet: they are now.
@@ -476,17 +478,13 @@ impl Staging {
                 sha256: f.sha256.map(hex::encode),
             });
         }
-        let mut out = open_private(&fresh, true)?;
+        let mut text = Vec::new();
         for c in &lines {
-            let mut line = serde_json::to_string(c).map_err(|e| Error::Invalid(e.to_string()))?;
-            line.push('\n');
-            out.write_all(line.as_bytes())
-                .map_err(Error::io("write", &fresh))?;
+            text.extend(c.line()?);
         }
-        out.sync_data().map_err(Error::io("sync", &fresh))?;
-        std::fs::rename(&fresh, &path).map_err(Error::io("rename", &fresh))?;
-        crate::fsx::sync_dir(&self.dir)?;
-        self.journal = out;
+        let path = self.dir.join("journal.jsonl");
+        crate::fsx::replace_private(&path, &self.dir.join("journal.jsonl.new"), &text)?;
+        self.journal = open_private(&path, true)?;
         Ok(())
     }
 }
