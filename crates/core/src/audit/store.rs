@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::snapshot::{Head, HeadState, RawLines, Records, Snapshot};
 use super::{AuditEntry, AuditLog, AuditRecord, LOCK_FILE, chain};
+use crate::fsx::sync_dir;
 use crate::{Error, Result};
 
 /// How long a writer waits for another Keepsake process to finish before
@@ -227,8 +228,6 @@ fn append_line(dir: &Path, path: &Path, line: &[u8]) -> Result<()> {
     }
     Ok(())
 }
-
-pub(super) use crate::fsx::sync_dir;
 
 /// The end of the log.
 pub(super) enum Tail {

@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use crate::connector::record_bound;
 pub use assemble::media_archive_path;
 pub use formats::{Formats, parse_size};
 pub use outcome::send_kept_reports;

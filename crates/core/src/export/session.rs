@@ -151,7 +151,7 @@ pub(super) async fn open_or_resume(
             "exporting someone else's account needs a reason; it is recorded in the audit log and the archive's manifest; nothing was exported".into(),
         )));
     }
-    crate::export::staging::create_private_dir(&opts.out_dir).map_err(fail)?;
+    crate::fsx::create_private_dir(&opts.out_dir).map_err(fail)?;
 
     let mut resumed = false;
     let mut staged = None;
