@@ -36,11 +36,10 @@ pub(super) async fn used(client: &ApiClient, posts: Walk<'_>) -> Result<[Vec<i64
         categories: Vec<i64>,
     }
     let mut walk = posts;
-    walk.query.retain(|(k, _)| *k != "_fields");
     walk.query
         .push(("_fields", "id,date,tags,categories".into()));
     let (mut tags, mut categories) = (BTreeSet::new(), BTreeSet::new());
-    let mut cursor = DateCursor::decode(None)?;
+    let mut cursor = DateCursor::default();
     loop {
         let (items, next) = walk::by_date(client, &walk, &cursor).await?;
         for item in &items {
