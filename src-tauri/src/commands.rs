@@ -37,18 +37,23 @@ pub async fn sign_in_with_browser<R: Runtime>(
     state: State<'_, AppState>,
     support: bool,
 ) -> CmdResult<Account> {
-    let opener = app.clone();
+    state
+        .sign_in_with_browser(support, system_browser(app))
+        .await
+}
+
+/// Opens a page in the system browser, or in the one `$BROWSER` names.
+fn system_browser<R: Runtime>(
+    app: AppHandle<R>,
+) -> impl FnOnce(&url::Url) -> std::io::Result<()> + Send + 'static {
     let browser = std::env::var("BROWSER")
         .ok()
         .filter(|b| !b.trim().is_empty());
-    state
-        .sign_in_with_browser(support, move |url| {
-            opener
-                .opener()
-                .open_url(url.as_str(), browser)
-                .map_err(std::io::Error::other)
-        })
-        .await
+    move |url| {
+        app.opener()
+            .open_url(url.as_str(), browser)
+            .map_err(std::io::Error::other)
+    }
 }
 
 /// Opens the platform's page that makes the secret the password form asks
@@ -59,16 +64,7 @@ pub async fn open_sign_in_page<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> CmdResult<String> {
-    let browser = std::env::var("BROWSER")
-        .ok()
-        .filter(|b| !b.trim().is_empty());
-    state
-        .open_sign_in_page(|url| {
-            app.opener()
-                .open_url(url.as_str(), browser)
-                .map_err(std::io::Error::other)
-        })
-        .await
+    state.open_sign_in_page(system_browser(app)).await
 }
 
 /// Stops a browser sign-in that is still waiting for the browser.

@@ -130,16 +130,18 @@ async fn choose(
         return Ok((Flow::Token, None));
     }
     let offers = signin::offers(connector, platform).await?;
-    let offered = |f: Flow| offers.iter().any(|o| o.flow == f);
     if a.user.is_some() || a.password_stdin {
-        if !offered(Flow::Password) {
-            return Err(Error::Invalid(format!(
-                "{} does not offer signing in with a user name and password here; {}",
-                connector.name(),
-                alternatives(&offers)
-            )));
-        }
-        return Ok((Flow::Password, page_of(&offers, Flow::Password)));
+        let password = offers
+            .iter()
+            .find(|o| o.flow == Flow::Password)
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{} does not offer signing in with a user name and password here; {}",
+                    connector.name(),
+                    alternatives(&offers)
+                ))
+            })?;
+        return Ok((Flow::Password, password.page.clone()));
     }
     offers
         .iter()
@@ -151,11 +153,6 @@ async fn choose(
                 connector.name()
             ))
         })
-}
-
-/// The page of the offer of `flow`.
-fn page_of(offers: &[keepsake_core::connector::Offer], flow: Flow) -> Option<String> {
-    offers.iter().find(|o| o.flow == flow)?.page.clone()
 }
 
 /// The other ways, as flags.
