@@ -154,6 +154,8 @@ export class KeepsakeApp {
   }
 
   private async afterSignIn(): Promise<void> {
+    // What the sign-in screen said (the approval page opened) is done with.
+    this.notice = null;
     const pending = await this.attempt('Looking for an interrupted export…', () => this.api.pendingResume());
     if (pending) {
       this.learn(pending.categories);
@@ -168,6 +170,7 @@ export class KeepsakeApp {
 
   private usePlatform(info: PlatformInfo): void {
     const same = info.url === this.platform.url && info.kind === this.platform.kind;
+    if (!same) this.notice = null;
     this.platform = info;
     if (same && this.selected.length) return;
     this.selected = info.categories.map((c) => c.name);
@@ -232,7 +235,6 @@ export class KeepsakeApp {
       this.api.signInWithPassword(user.trim(), password),
     );
     if (account) {
-      this.notice = null;
       this.account = account;
       await this.afterSignIn();
     }

@@ -225,6 +225,16 @@ describe('Sign in, step 2: the platform’s ways in', () => {
     expect(app.notice).toBeNull();
   });
 
+  it('forgets the approval page it opened once signed in any other way', async () => {
+    const user = userEvent.setup();
+    const { app } = await signInScreen({ getPlatform: async () => wordpressPlatform });
+    await user.click(screen.getByRole('button', { name: 'Get one in your browser' }));
+    await waitFor(() => expect(app.notice).toContain('paste the password it shows'));
+    await app.signInWithToken('a token');
+    expect(app.account).not.toBeNull();
+    expect(app.notice).toBeNull();
+  });
+
   it('does not offer support rights on WordPress, where the site decides them', async () => {
     const user = userEvent.setup();
     const { api } = await signInScreen({ getPlatform: async () => wordpressLocal });
