@@ -149,7 +149,6 @@ function renderTabs() {
     li.appendChild(a);
     ul.appendChild(li);
   });
-  renderRoomsNav();
 }
 
 function renderStatus() {
@@ -199,6 +198,9 @@ function showView() {
   list.el.hidden = s.kind === 'about';
   $('q').placeholder = s.kind === 'rooms' ? 'Search the messages of a room\u2026' : searchHint;
   renderTabs();
+  // The rooms and their counts come with the manifest; only the current
+  // room changes, with the route (not with every search keystroke).
+  renderRoomsNav();
   if (s.kind === 'about') {
     renderAbout();
     renderStatus();
