@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use keepsake_core::archive::read_entry_to_string;
 use keepsake_core::connector;
 use keepsake_core::export::Outcome;
 use serde_json::Value;
@@ -31,11 +30,7 @@ async fn a_wordpress_authors_site_becomes_a_viewer_fixture() {
     assert_eq!(m["files"]["checked_against_platform_sha256"], 0);
     assert_eq!(m["files"]["missing"], 0);
     // Every upload's name made safe; the hostile ones too.
-    let files: Value = serde_json::from_str(
-        &read_entry_to_string(&report.archive, "data/files.json").expect("files.json"),
-    )
-    .expect("JSON");
-    for f in files.as_array().expect("files") {
+    for f in &support::records(&report.archive, "files") {
         let path = f["archive_path"].as_str().expect("archived");
         let name = path.rsplit('/').next().expect("a name");
         assert!(
@@ -209,13 +204,8 @@ async fn an_upload_cut_off_midway_is_resumed_with_range_and_kept_whole() {
         "the cut download went on from where it broke: {asked:?}"
     );
     // And what the archive holds is the upload, byte for byte.
-    let files: Value = serde_json::from_str(
-        &read_entry_to_string(&report.archive, "data/files.json").expect("files.json"),
-    )
-    .expect("JSON");
+    let files = support::records(&report.archive, "files");
     let entry = files
-        .as_array()
-        .expect("files")
         .iter()
         .find(|f| {
             f["name"]
@@ -287,11 +277,7 @@ async fn an_upload_gone_from_the_site_is_a_shortfall_with_its_address_and_the_re
         report.shortfalls
     );
     assert!(said[0].contains("404"), "and why: {said:?}");
-    let files: Value = serde_json::from_str(
-        &read_entry_to_string(&report.archive, "data/files.json").expect("files.json"),
-    )
-    .expect("JSON");
-    let files = files.as_array().expect("files");
+    let files = support::records(&report.archive, "files");
     let gone: Vec<&Value> = files.iter().filter(|f| f["missing"].is_string()).collect();
     assert_eq!(gone.len(), 1, "{gone:?}");
     assert!(gone[0]["archive_path"].is_null());

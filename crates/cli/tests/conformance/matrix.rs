@@ -182,7 +182,7 @@ impl Server for Homeserver {
 
     fn write(&self) -> Fut<'_, String> {
         // History is not written over: messages sent and redacted during
-        // the walk are tested in tests/export/platforms.rs.
+        // the walk are tested in tests/export/platforms/matrix.rs.
         Box::pin(async { unreachable!("no writes") })
     }
 
