@@ -14,11 +14,15 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import {
+  assertQuiet,
+  axeProblems,
   browserPerTest,
   dataFiles,
   domProblems,
   FIXTURES,
+  fixtureTests,
   loadFixtures,
+  mediaDir,
   NO_FIXTURES,
   open,
   query,
@@ -31,31 +35,7 @@ import {
 
 const fixtures = loadFixtures();
 const browser = browserPerTest(fixtures);
-
-/**
- * A test that needs fixture `name`; without it, skipped with the reason (or
- * failed, when the fixtures are required).
- */
-function withFixture(name, title, fn) {
-  const missing = !fixtures.size ? NO_FIXTURES : !fixtures.has(name) ? `the ${name} fixture is missing in ${FIXTURES}` : false;
-  if (missing && REQUIRED) {
-    test(title, () => assert.fail(missing));
-    return;
-  }
-  test(title, { skip: missing }, () => fn(fixtures.get(name)));
-}
-
-function mediaDir(fixture) {
-  return pathToFileURL(path.join(fixture.dir, 'data', 'media')).href + '/';
-}
-
-function assertQuiet(seen, page, what) {
-  assert.deepEqual(seen.errors, [], `${what}: page errors`);
-  assert.deepEqual(seen.dialogs, [], `${what}: dialogs opened`);
-  assert.deepEqual(seen.network, [], `${what}: requests that are not file:`);
-  assert.deepEqual(seen.console, [], `${what}: console errors`);
-  return page.evaluate(() => window.__violations).then((v) => assert.deepEqual(v, [], `${what}: CSP violations`));
-}
+const withFixture = fixtureTests(test, assert, fixtures);
 
 function sample(list, n) {
   if (list.length <= n) return list;
@@ -98,7 +78,7 @@ test('every fixture opens from file:// with no error, no CSP violation and no ne
     // A Matrix archive opens on its rooms; the others on their posts.
     assert.match(state.status, fixture.kind === 'matrix' ? /\d+ rooms?/ : /\d+ posts?/, `${fixture.name}: status line`);
     if (fixture.posts > 0) assert.ok(state.rows > 0, `${fixture.name}: no rows rendered`);
-    await assertQuiet(seen, page, fixture.name);
+    await assertQuiet(assert, seen, page, fixture.name);
     await page.close();
   }
 });
@@ -117,7 +97,7 @@ for (const name of ['hostile', 'unicode', 'prolific', 'large', 'empty']) {
     if (posts.length === 0) {
       assert.match(await page.textContent('#empty'), /no posts/);
     }
-    await assertQuiet(seen, page, `${name} search`);
+    await assertQuiet(assert, seen, page, `${name} search`);
     await page.close();
   });
 }
@@ -139,7 +119,7 @@ withFixture('prolific', 'prolific: the date filter keeps only records in range',
   for (const id of shown) assert.ok(inRange.has(id), `post ${id} is outside ${day}`);
   // The export's own range is shown.
   assert.match(await page.textContent('#range-note'), /records/i);
-  await assertQuiet(seen, page, 'date filter');
+  await assertQuiet(assert, seen, page, 'date filter');
   await page.close();
 });
 
@@ -170,7 +150,7 @@ withFixture('hostile', 'hostile: nothing from the data runs or becomes markup, i
   assert.equal(await page.textContent('#profile-bio'), "<b>bold</b><script>alert('bio')</script>");
   assert.equal(await page.$$eval('#profile-facts a', (a) => a.length), 0, 'javascript: website is not a link');
   assert.equal(await page.evaluate(() => window.__pwned), false, 'canary');
-  await assertQuiet(seen, page, 'hostile');
+  await assertQuiet(assert, seen, page, 'hostile');
   await page.close();
 });
 
@@ -199,7 +179,7 @@ withFixture('hostile', 'hostile: SVG and HTML media are links, never inline; PNG
     }
   }
   assert.ok(found.links.has('26-evil.svg') || [...found.links.keys()].some((k) => k.endsWith('evil.svg')), 'evil.svg listed');
-  await assertQuiet(seen, page, 'hostile media');
+  await assertQuiet(assert, seen, page, 'hostile media');
   await page.close();
 });
 
@@ -224,7 +204,7 @@ withFixture('split', 'split archive: part 1 reads the data and shows the media o
   });
   const rows = await page.$$eval('#about table', (tables) => tables[0].querySelectorAll('tbody tr').length);
   assert.equal(rows, fixture.parts.length, 'the parts are listed');
-  await assertQuiet(seen, page, 'split');
+  await assertQuiet(assert, seen, page, 'split');
   await page.close();
 });
 
@@ -259,7 +239,7 @@ withFixture('unicode', 'keyboard: Tab reaches the search box, focus is visible, 
   // '/' jumps to search from anywhere.
   await page.keyboard.press('/');
   assert.equal(await page.evaluate(() => document.activeElement.id), 'q');
-  await assertQuiet(seen, page, 'keyboard');
+  await assertQuiet(assert, seen, page, 'keyboard');
   await page.close();
 });
 
@@ -272,30 +252,17 @@ withFixture('unicode', 'unicode: names, bidi text and links survive', async (fix
   assert.equal(site.href, new URL(profile.website).href);
   assert.match(site.rel, /noopener/);
   assert.match(site.rel, /noreferrer/);
-  await assertQuiet(seen, page, 'unicode');
+  await assertQuiet(assert, seen, page, 'unicode');
   await page.close();
 });
 
-const AXE = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), 'node_modules/axe-core/axe.min.js'), 'utf8');
-
 withFixture('unicode', 'accessibility: axe-core finds no serious or critical problem, in both themes', async (fixture) => {
   const found = [];
-  for (const scheme of ['light', 'dark']) {
-    for (const view of ['#/posts', '#/connections', '#/media', '#/about']) {
-      const { page, seen } = await open(browser.context, fixture, view);
-      await page.emulateMedia({ colorScheme: scheme });
-      // Evaluated by the test driver (DevTools protocol), so the page's CSP,
-      // which would rightly refuse an injected script, does not apply.
-      await page.evaluate(AXE);
-      const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-      for (const v of result.violations) {
-        if (v.impact === 'serious' || v.impact === 'critical') {
-          found.push(`${scheme} ${view}: ${v.id} (${v.impact}) ${v.help}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`);
-        }
-      }
-      await assertQuiet(seen, page, `axe ${view}`);
-      await page.close();
-    }
+  for (const view of ['#/posts', '#/connections', '#/media', '#/about']) {
+    const { page, seen } = await open(browser.context, fixture, view);
+    found.push(...(await axeProblems(page, view)));
+    await assertQuiet(assert, seen, page, `axe ${view}`);
+    await page.close();
   }
   assert.deepEqual(found, []);
 });
@@ -343,7 +310,7 @@ withFixture('large', 'large: 100,000 posts paint quickly, scroll to the end, and
       assert.ok(frames.rows < 80, `${frames.rows} rows in the DOM`);
       runs.scroll = frames;
     }
-    await assertQuiet(seen, page, 'large');
+    await assertQuiet(assert, seen, page, 'large');
     await page.close();
   }
   const median = (k) => runs.map((r) => r[k]).sort((a, b) => a - b)[1];
