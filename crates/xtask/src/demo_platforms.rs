@@ -23,7 +23,8 @@ struct Running {
     which: Which,
     url: String,
     dir: PathBuf,
-    seed: String,
+    /// The seed's `seed.json`: who is who, and their secrets.
+    seed: PathBuf,
 }
 
 impl Drop for Running {
@@ -35,9 +36,8 @@ impl Drop for Running {
                 c
             }
             Which::Matrix => {
-                let mut c = Command::new(crate::synapse::venv_dir().join("bin/python"));
-                c.arg(util::repo_root().join("tests/servers/synapse/harness.py"))
-                    .arg("stop");
+                let mut c = crate::synapse::harness_cmd(crate::synapse::venv_python());
+                c.arg("stop");
                 c
             }
         };
@@ -46,7 +46,7 @@ impl Drop for Running {
 }
 
 /// A value of the seed's `seed.json` (`users.author.app_password`).
-fn fact(seed: &str, pointer: &str) -> String {
+fn fact(seed: &Path, pointer: &str) -> Result<String> {
     // std only: the values wanted are plain JSON strings; ask Python, which
     // every machine that runs the servers has.
     let out = Command::new("python3")
@@ -54,14 +54,19 @@ fn fact(seed: &str, pointer: &str) -> String {
             "-c",
             "import json,sys; v=json.load(open(sys.argv[1])); \
              [v:=v[k] for k in sys.argv[2].strip('/').split('/')]; print(v)",
-            seed,
-            pointer,
         ])
+        .arg(seed)
+        .arg(pointer)
         .output();
     out.ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            Failure::new(format!("{} has no {pointer}", util::show(seed))).hint(
+                "seed the server again: `cargo xtask wordpress seed` or `cargo xtask synapse seed`",
+            )
+        })
 }
 
 fn start(which: Which, dir: &Path) -> Result<Running> {
@@ -81,30 +86,27 @@ fn start(which: Which, dir: &Path) -> Result<Running> {
             Ok(Running {
                 which,
                 url,
-                seed: util::show(&dir.join("seed.json")),
+                seed: dir.join("seed.json"),
                 dir: dir.to_owned(),
             })
         }
         Which::Matrix => {
             let snapshot = crate::synapse::seed("default", false)?;
-            let mut cmd = Command::new(crate::synapse::venv_dir().join("bin/python"));
-            cmd.arg(util::repo_root().join("tests/servers/synapse/harness.py"))
-                .arg("start")
+            let mut cmd = crate::synapse::harness_cmd(crate::synapse::venv_python());
+            cmd.arg("start")
                 .arg(snapshot)
                 .arg(dir)
                 .args(["0", "--cas-port", "0"]);
             let json = util::capture(&mut cmd)?;
             let field = |name: &str| {
-                json.split(&format!("\"{name}\": \""))
-                    .nth(1)
-                    .and_then(|r| r.split('"').next())
-                    .unwrap_or_default()
-                    .to_owned()
+                crate::synapse::json_string(&json, name).ok_or_else(|| {
+                    Failure::new(format!("Synapse's harness did not say its {name}: {json}"))
+                })
             };
             Ok(Running {
                 which,
-                url: field("base_url"),
-                seed: field("seed_json"),
+                url: field("base_url")?,
+                seed: PathBuf::from(field("seed_json")?),
                 dir: dir.to_owned(),
             })
         }
@@ -124,12 +126,12 @@ pub fn run(which: Which, check: bool) -> Result<ExitCode> {
     let (login, secret, kind) = match which {
         Which::WordPress => (
             "author",
-            fact(&server.seed, "/users/author/app_password"),
+            fact(&server.seed, "/users/author/app_password")?,
             "wordpress",
         ),
         Which::Matrix => (
             "alice",
-            fact(&server.seed, "/users/alice/password"),
+            fact(&server.seed, "/users/alice/password")?,
             "matrix",
         ),
     };
@@ -155,7 +157,7 @@ pub fn run(which: Which, check: bool) -> Result<ExitCode> {
     // access token) travels in the environment, never in argv.
     let token = match which {
         Which::WordPress => secret.clone(),
-        Which::Matrix => fact(&server.seed, "/users/alice/access_token"),
+        Which::Matrix => fact(&server.seed, "/users/alice/access_token")?,
     };
     let out = data.join("out");
     let run = |args: &[&std::ffi::OsStr]| {
@@ -223,6 +225,6 @@ fn welcome(server: &Running, login: &str, secret: &str) {
             println!("  support      admin (password in the seed) is a server admin");
         }
     }
-    println!("  users        {}", server.seed);
+    println!("  users        {}", util::show(&server.seed));
     println!();
 }

@@ -50,7 +50,7 @@ fn instance_dir() -> PathBuf {
 
 /// `python harness.py ARGS`: the system's python3 before the venv exists
 /// (only `install` runs then), the venv's afterwards.
-fn harness_cmd(python: impl Into<OsString>) -> Command {
+pub(crate) fn harness_cmd(python: impl Into<OsString>) -> Command {
     let mut cmd = Command::new(python.into());
     cmd.arg(harness())
         .env(VENV_VAR, venv_dir())
@@ -58,7 +58,7 @@ fn harness_cmd(python: impl Into<OsString>) -> Command {
     cmd
 }
 
-fn venv_python() -> PathBuf {
+pub(crate) fn venv_python() -> PathBuf {
     venv_dir().join("bin").join("python")
 }
 
@@ -189,7 +189,7 @@ fn start(flags: &Flags) -> Result<()> {
 
 /// The string value of `"key": "..."` in the harness's flat instance.json
 /// (xtask is std-only: no JSON parser for one file we write ourselves).
-fn json_string(text: &str, key: &str) -> Option<String> {
+pub(crate) fn json_string(text: &str, key: &str) -> Option<String> {
     let rest = &text[text.find(&format!("\"{key}\": \""))? + key.len() + 5..];
     Some(rest[..rest.find('"')?].to_owned())
 }
