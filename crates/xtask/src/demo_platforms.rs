@@ -72,17 +72,29 @@ fn fact(seed: &Path, pointer: &str) -> Result<String> {
 fn start(which: Which, dir: &Path) -> Result<Running> {
     match which {
         Which::WordPress => {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .map_err(|e| Failure::new(format!("no free port: {e}")))?;
-            let mut cmd = Command::new("bash");
-            cmd.arg(crate::wordpress::script())
-                .arg("start")
-                .arg(crate::wordpress::snapshot_dir())
-                .arg(dir)
-                .arg(port.to_string());
-            let url = util::capture(&mut cmd)?.trim().to_owned();
+            // wp.sh exits 3 when another process took the port meanwhile.
+            let mut tries = 0;
+            let url = loop {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .map(|a| a.port())
+                    .map_err(|e| Failure::new(format!("no free port: {e}")))?;
+                let mut cmd = Command::new("bash");
+                cmd.arg(crate::wordpress::script())
+                    .arg("start")
+                    .arg(crate::wordpress::snapshot_dir())
+                    .arg(dir)
+                    .arg(port.to_string())
+                    // Stopped by its watchdog once this process is gone,
+                    // Ctrl-C included (no Drop runs then).
+                    .env("KEEPSAKE_WP_OWNER_PID", std::process::id().to_string());
+                let (status, out) = util::output(&mut cmd)?;
+                match status.code() {
+                    Some(0) => break out.trim().to_owned(),
+                    Some(3) if tries < 4 => tries += 1,
+                    _ => return Err(util::status_failure(&cmd, status)),
+                }
+            };
             Ok(Running {
                 which,
                 url,
@@ -96,7 +108,10 @@ fn start(which: Which, dir: &Path) -> Result<Running> {
             cmd.arg("start")
                 .arg(snapshot)
                 .arg(dir)
-                .args(["0", "--cas-port", "0"]);
+                .args(["0", "--cas-port", "0"])
+                // Stopped by the harness once this process is gone, Ctrl-C
+                // included (no Drop runs then).
+                .args(["--watch-pid", &std::process::id().to_string()]);
             let json = util::capture(&mut cmd)?;
             let field = |name: &str| {
                 crate::synapse::json_string(&json, name).ok_or_else(|| {

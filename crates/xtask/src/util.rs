@@ -161,7 +161,8 @@ fn spawn_failure(cmd: &Command, err: &std::io::Error) -> Failure {
     }
 }
 
-fn status_failure(cmd: &Command, status: ExitStatus) -> Failure {
+/// `cmd` exited with `status`, not zero.
+pub fn status_failure(cmd: &Command, status: ExitStatus) -> Failure {
     Failure::new(format!("`{}` failed ({status})", display(cmd)))
 }
 
@@ -182,20 +183,27 @@ pub fn status(cmd: &mut Command) -> Result<ExitStatus> {
 
 /// Runs `cmd` and returns its stdout; stderr goes to the terminal.
 pub fn capture(cmd: &mut Command) -> Result<String> {
+    let (status, out) = output(cmd)?;
+    if !status.success() {
+        return Err(status_failure(cmd, status));
+    }
+    Ok(out)
+}
+
+/// Like [`capture`] but hands back the exit status instead of failing on it.
+pub fn output(cmd: &mut Command) -> Result<(ExitStatus, String)> {
     let output = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| spawn_failure(cmd, &e))?;
-    if !output.status.success() {
-        return Err(status_failure(cmd, output.status));
-    }
-    String::from_utf8(output.stdout).map_err(|_| {
+    let out = String::from_utf8(output.stdout).map_err(|_| {
         Failure::new(format!(
             "`{}` printed something that is not UTF-8",
             display(cmd)
         ))
-    })
+    })?;
+    Ok((output.status, out))
 }
 
 /// True when `cmd` starts and exits zero; all its output is discarded.
