@@ -236,7 +236,7 @@ async fn walk(
     // holds, and after a restart the journal goes back to the last synced
     // page (`Staging::replay`). On a slow disk, a sync per page would cost
     // more than the walk.
-    let boot = super::staging::boot_id();
+    let boot = shared.boot.clone();
     let mut synced_at = std::time::Instant::now();
     loop {
         shared.check_cancelled()?;

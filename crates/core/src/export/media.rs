@@ -266,7 +266,7 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
         // archived and deleted before they would ever reach the disk; after
         // a reboot the journaled CRC is checked first
         // (`recheck_after_reboot`).
-        let boot = super::staging::boot_id();
+        let boot = sh.boot.clone();
         if let Some(mut f) = staged {
             f.flush().map_err(Error::io("write", &from))?;
             if boot.is_none() {

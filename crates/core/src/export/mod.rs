@@ -323,8 +323,11 @@ async fn fetch_and_assemble(
 ) -> Result<ExportReport> {
     let session = &staged.session;
     let mut stg = Staging::open(staging_dir)?;
-    let (cat_states, mut media_done) = stg.replay()?;
-    staging::recheck_after_reboot(staging_dir, &mut media_done);
+    // Read once: what a checkpoint written unsynced is marked with, and what
+    // a replay compares such marks to.
+    let boot = staging::boot_id();
+    let (cat_states, mut media_done) = stg.replay(boot.as_deref())?;
+    staging::recheck_after_reboot(staging_dir, &mut media_done, boot.as_deref());
     let expected: HashMap<String, Option<u64>> = session
         .categories
         .iter()
@@ -415,6 +418,7 @@ async fn fetch_and_assemble(
         bytes: AtomicU64::new(0),
         total_bytes,
         started: Instant::now(),
+        boot,
     });
 
     let outcome = fetch_all::fetch_everything(

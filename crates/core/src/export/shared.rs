@@ -38,6 +38,9 @@ pub(crate) struct Shared {
     pub(super) failed: std::sync::atomic::AtomicBool,
     pub(super) bytes: AtomicU64,
     pub(super) total_bytes: u64,
+    /// This boot of the system ([`staging::boot_id`]), where the system
+    /// names it: what is written unsynced is marked with it.
+    pub(super) boot: Option<String>,
     pub(super) started: Instant,
 }
 

@@ -223,10 +223,13 @@ impl MediaFile {
 /// staged copy no longer matches its CRC (a power cut took part of it), so
 /// they are downloaded again. A file that is gone was removed once it was
 /// in the archive, which the archive's own journal checks.
-pub fn recheck_after_reboot(staging_dir: &Path, done: &mut HashMap<String, MediaFile>) {
-    let now = boot_id();
+pub fn recheck_after_reboot(
+    staging_dir: &Path,
+    done: &mut HashMap<String, MediaFile>,
+    now: Option<&str>,
+) {
     done.retain(|key, f| {
-        if !f.written_in_another_boot(now.as_deref()) {
+        if !f.written_in_another_boot(now) {
             return true;
         }
         let path = staging_dir
@@ -338,14 +341,9 @@ impl Staging {
     /// category whose last pages were not synced goes back to its last
     /// synced page (or its start): a power cut may have taken what came
     /// after.
+    ///
+    /// `now` is this boot ([`boot_id`]).
     pub fn replay(
-        &mut self,
-    ) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
-        self.replay_in(boot_id().as_deref())
-    }
-
-    /// [`Self::replay`] in boot `now`.
-    fn replay_in(
         &mut self,
         now: Option<&str>,
     ) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {

@@ -40,7 +40,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
     let mut raw = open_private(&dir.join("journal.jsonl"), true).expect("raw");
     raw.write_all(b"{\"t\":\"page\",\"cat\":\"li")
         .expect("torn");
-    let (cats, media) = s.replay().expect("replay");
+    let (cats, media) = s.replay(None).expect("replay");
     s.record(&Checkpoint::Media {
         key: "4".into(),
         bytes: 1,
@@ -49,7 +49,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
         sha256: Some("ab".repeat(32)),
     })
     .expect("after torn");
-    let (_, media2) = s.replay().expect("replay again");
+    let (_, media2) = s.replay(None).expect("replay again");
     assert_eq!(
         media2.get("4").map(|m| m.bytes),
         Some(1),
@@ -102,7 +102,7 @@ fn a_journal_of_an_older_version_still_replays() {
          {\"t\":\"media\",\"id\":12,\"bytes\":3}\n",
     )
     .expect("write");
-    let (cats, media) = s.replay().expect("replay");
+    let (cats, media) = s.replay(None).expect("replay");
     assert_eq!(
         cats["posts"],
         CategoryState {
@@ -143,7 +143,7 @@ fn after_a_reboot_unsynced_files_are_checked_before_they_are_trusted() {
         ("4".into(), entry(None)),
     ]
     .into();
-    recheck_after_reboot(dir.path(), &mut done);
+    recheck_after_reboot(dir.path(), &mut done, Some("this-boot"));
     let mut kept: Vec<String> = done.keys().cloned().collect();
     kept.sort_unstable();
     assert_eq!(
@@ -254,7 +254,7 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
     std::fs::write(tmp.path().join("copy.jsonl"), &journal).expect("copy");
 
     // In the same boot nothing was lost: the last pages stand.
-    let (cats, _) = s.replay_in(Some("old")).expect("replay");
+    let (cats, _) = s.replay(Some("old")).expect("replay");
     assert_eq!(
         (cats["posts"].count, &cats["posts"].keys[..]),
         (4, &["d".to_owned()][..])
@@ -273,7 +273,7 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
         earlier_keys: vec!["a".into()],
         ..CategoryState::default()
     };
-    let (cats, media) = s.replay_in(Some("now")).expect("replay after restart");
+    let (cats, media) = s.replay(Some("now")).expect("replay after restart");
     assert_eq!(cats["posts"], expected_posts);
     assert!(!cats.contains_key("likes"), "starts over");
     assert_eq!(cats["comments"].count, 1);
@@ -284,12 +284,12 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
     );
 
     // The journal now says just that, synced, and goes on from there.
-    let (again, media_again) = s.replay_in(Some("now")).expect("replay compacted");
+    let (again, media_again) = s.replay(Some("now")).expect("replay compacted");
     assert_eq!(again["posts"], expected_posts);
     assert_eq!(again.len(), 2);
     assert_eq!(media_again, media);
     s.record(&page("posts", 3, &["e"], None)).expect("go on");
-    let (on, _) = s.replay_in(Some("later")).expect("replay");
+    let (on, _) = s.replay(Some("later")).expect("replay");
     assert_eq!(on["posts"].earlier_keys, vec!["b".to_owned()]);
     assert_eq!(on["posts"].keys, vec!["e".to_owned()]);
     assert_eq!(
@@ -312,7 +312,7 @@ fn a_restart_goes_back_to_the_latest_synced_page_not_an_earlier_one() {
     ] {
         s.record(&c).expect("record");
     }
-    let (cats, _) = s.replay_in(Some("now")).expect("replay");
+    let (cats, _) = s.replay(Some("now")).expect("replay");
     assert_eq!(cats["posts"].count, 3);
     assert_eq!(cats["posts"].keys, vec!["c".to_owned()]);
     assert_eq!(cats["posts"].earlier_keys, vec!["b".to_owned()]);
