@@ -63,8 +63,12 @@ pub(super) fn memory_budget(bytes: u64) -> Option<Arc<tokio::sync::Semaphore>> {
 /// Where a download went.
 enum Got {
     /// The staging folder (now or in an interrupted run), with its SHA-256
-    /// when it is known without reading it again.
-    Staged(Option<[u8; 32]>),
+    /// when it is known without reading it again, and all the archive needs
+    /// not to read it twice when its CRC is known too.
+    Staged {
+        sha256: Option<[u8; 32]>,
+        verified: Option<Verified>,
+    },
     /// Memory.
     InMemory(Vec<u8>, Verified, Lease),
     /// Nowhere: the archive an interrupted run left holds it, with this
@@ -171,15 +175,7 @@ pub(super) async fn download_all(
                             lease,
                         }
                     }
-                    Got::Staged(sha256) => {
-                        let staged = shared.media_done(&file.key);
-                        let verified = staged.as_ref().and_then(|f| {
-                            Some(Verified {
-                                sha256: sha256?,
-                                crc32: f.crc32?,
-                                len: f.bytes,
-                            })
-                        });
+                    Got::Staged { sha256, verified } => {
                         index.lock().map_err(poisoned)?.archived(
                             &file,
                             check,
@@ -241,8 +237,17 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
     if let Some(staged) = shared.media_done(&file.key)
         && shared.media_paths(&file.key).1.exists()
     {
-        let declared = file.sha256.as_deref().and_then(parse_sha256);
-        return Ok(Got::Staged(declared.or(staged.sha256)));
+        let sha256 = file
+            .sha256
+            .as_deref()
+            .and_then(parse_sha256)
+            .or(staged.sha256);
+        let verified = sha256.zip(staged.crc32).map(|(sha256, crc32)| Verified {
+            sha256,
+            crc32,
+            len: staged.bytes,
+        });
+        return Ok(Got::Staged { sha256, verified });
     }
     let path = media_archive_path(&file.key, &file.name);
     if let Some(sha256) = in_archive(shared, &path).await? {
@@ -284,7 +289,10 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
     })
     .await
     .map_err(|e| Error::Invalid(format!("recording a download failed: {e}")))??;
-    Ok(Got::Staged(Some(sha256)))
+    Ok(Got::Staged {
+        sha256: Some(sha256),
+        verified: Some(Verified { sha256, crc32, len }),
+    })
 }
 
 /// The SHA-256 of `path` in the archive an interrupted run left, if it
