@@ -78,14 +78,7 @@ pub(super) async fn page(
     let Some(ids) = kept(session, kind) else {
         return walk::terms(client, &route, cursor).await;
     };
-    let from: usize = match cursor {
-        None => 0,
-        Some(c) => c.parse().map_err(|_| {
-            Error::Invalid(format!(
-                "the saved position of a WordPress walk ({c:?}) is damaged; start the export afresh"
-            ))
-        })?,
-    };
+    let from: usize = walk::position(cursor, 0)?;
     let chunk = ids.get(from..).unwrap_or_default();
     let chunk = &chunk[..chunk.len().min(PER_PAGE as usize)];
     if chunk.is_empty() {
@@ -95,13 +88,7 @@ pub(super) async fn page(
         });
     }
     let include: Vec<String> = chunk.iter().map(i64::to_string).collect();
-    let query = [
-        ("include", include.join(",")),
-        ("per_page", PER_PAGE.to_string()),
-        ("orderby", "id".into()),
-        ("order", "asc".into()),
-        ("context", "view".into()),
-    ];
+    let query = walk::term_query(("include", include.join(",")));
     let (items, _): (Vec<Box<RawValue>>, _) = client
         .request(Method::GET, &rest(&route, &query), None, Auth::Token)
         .await?;

@@ -152,24 +152,36 @@ fn damaged_date(route: &str, date: &str) -> Error {
     }
 }
 
-/// One page of terms, by page number (`cursor`: the page; `None`: the
-/// first).
-pub(super) async fn terms(client: &ApiClient, route: &str, cursor: Option<&str>) -> Result<Page> {
-    let page: u32 = match cursor {
-        None => 1,
+/// Where a walk by number stands: `first` where it starts (`cursor` is
+/// `None`); a journaled cursor Keepsake did not write is refused.
+pub(super) fn position<T: std::str::FromStr>(cursor: Option<&str>, first: T) -> Result<T> {
+    match cursor {
+        None => Ok(first),
         Some(c) => c.parse().map_err(|_| {
             Error::Invalid(format!(
                 "the saved position of a WordPress walk ({c:?}) is damaged; start the export afresh"
             ))
-        })?,
-    };
-    let query = [
+        }),
+    }
+}
+
+/// The query of a page of terms, `which` picking them (`page` or
+/// `include`), in id order.
+pub(super) fn term_query(which: (&'static str, String)) -> [(&'static str, String); 5] {
+    [
+        which,
         ("per_page", PER_PAGE.to_string()),
-        ("page", page.to_string()),
         ("orderby", "id".into()),
         ("order", "asc".into()),
         ("context", "view".into()),
-    ];
+    ]
+}
+
+/// One page of terms, by page number (`cursor`: the page; `None`: the
+/// first).
+pub(super) async fn terms(client: &ApiClient, route: &str, cursor: Option<&str>) -> Result<Page> {
+    let page: u32 = position(cursor, 1)?;
+    let query = term_query(("page", page.to_string()));
     let answer = client
         .request::<Vec<Box<RawValue>>>(Method::GET, &rest(route, &query), None, Auth::Token)
         .await;
