@@ -39,8 +39,8 @@ const PLACEHOLDER: &str = "<!doctype html><html lang=\"en\"><head><meta charset=
 fn main() {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/dist");
     if !dist.join("index.html").is_file() {
-        std::fs::create_dir_all(&dist).expect("create ui/dist");
-        std::fs::write(dist.join("index.html"), PLACEHOLDER).expect("write ui/dist/index.html");
+        fs_err::create_dir_all(&dist).expect("create ui/dist");
+        fs_err::write(dist.join("index.html"), PLACEHOLDER).expect("write ui/dist/index.html");
     }
     println!("cargo:rerun-if-changed=../ui/dist");
     tauri_build::try_build(

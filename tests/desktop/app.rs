@@ -241,8 +241,8 @@ impl App {
         }
         let png = self.client.screenshot().await.expect("screenshot");
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
-        std::fs::create_dir_all(&dir).expect("screenshots dir");
-        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+        fs_err::create_dir_all(&dir).expect("screenshots dir");
+        fs_err::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
     /// Signs in with an access token from the Sign in screen.
@@ -285,10 +285,10 @@ impl App {
 
     /// The app's own process (WebKitWebDriver's child, running the binary).
     pub fn app_pid(&self) -> Option<u32> {
-        let bin = std::fs::canonicalize(app_binary()).ok()?;
+        let bin = fs_err::canonicalize(app_binary()).ok()?;
         descendants(self.driver.id())
             .into_iter()
-            .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == bin))
+            .find(|pid| fs_err::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == bin))
     }
 
     /// Ends the session, which ends the app.
@@ -317,13 +317,13 @@ impl Drop for App {
 
 /// Every process below `root`, parents before children (from /proc).
 pub fn descendants(root: u32) -> Vec<u32> {
-    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+    let parents: Vec<(u32, u32)> = fs_err::read_dir("/proc")
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
         .filter_map(|e| {
             let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let stat = fs_err::read_to_string(e.path().join("stat")).ok()?;
             // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
             let ppid = stat
                 .rsplit_once(')')?

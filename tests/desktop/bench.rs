@@ -34,7 +34,7 @@ struct Rss {
 
 impl Rss {
     fn of(pid: u32) -> Self {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let text = fs_err::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
         let field = |name: &str| -> u64 {
             text.lines()
                 .find(|l| l.starts_with(name))
@@ -82,13 +82,13 @@ impl Peak {
 
 /// When `pid` started, in milliseconds since the Unix epoch.
 fn started_ms(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let stat = fs_err::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
     let ticks: f64 = stat
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().nth(19))
         .and_then(|v| v.parse().ok())
         .expect("starttime");
-    let btime: f64 = std::fs::read_to_string("/proc/stat")
+    let btime: f64 = fs_err::read_to_string("/proc/stat")
         .expect("/proc/stat")
         .lines()
         .find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse().ok()))
@@ -153,7 +153,7 @@ fn settle() {
 }
 
 fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
+    fs_err::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
@@ -161,8 +161,8 @@ fn load_average() -> String {
 
 /// Removes every file in `dir` (the archives of the previous round).
 fn empty(dir: &Path) {
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let _ = std::fs::remove_file(entry.path());
+    for entry in fs_err::read_dir(dir).into_iter().flatten().flatten() {
+        let _ = fs_err::remove_file(entry.path());
     }
 }
 
@@ -203,7 +203,7 @@ fn cpu(pid: u32) -> (f64, f64) {
             .unwrap_or(100.0)
     });
     let one = |p: u32| -> f64 {
-        std::fs::read_to_string(format!("/proc/{p}/stat"))
+        fs_err::read_to_string(format!("/proc/{p}/stat"))
             .ok()
             .and_then(|s| {
                 let rest = s.rsplit_once(')')?.1.to_owned();
@@ -252,7 +252,7 @@ async fn export_in_window(app: &App, pid: u32, home: &Home, peak: &mut Peak) -> 
         .as_f64()
         .unwrap_or_else(|| panic!("the export through the window did not finish: {outcome}"));
     let archive = app.text("//*[@data-testid='archive-name']").await;
-    let bytes = std::fs::metadata(home.downloads().join(&archive))
+    let bytes = fs_err::metadata(home.downloads().join(&archive))
         .map(|m| m.len())
         .unwrap_or(0);
     WindowRun {
@@ -279,7 +279,7 @@ async fn measure_the_app() {
     }
     let _one = SERIAL.lock().await;
     let bin = app_binary();
-    let size = std::fs::metadata(&bin).expect("binary").len();
+    let size = fs_err::metadata(&bin).expect("binary").len();
     let platform_bin = release_bin("KEEPSAKE_PLATFORM_BIN", "keepsake-platform");
     let cli_bin = release_bin("KEEPSAKE_CLI_BIN", "keepsake");
     let load_at_start = load_average();
@@ -295,7 +295,7 @@ async fn measure_the_app() {
         .expect("the platform serves");
     let cli_home = dir.path().join("cli-home");
     for d in ["data", "config"] {
-        std::fs::create_dir_all(cli_home.join(d)).expect("the CLI's home");
+        fs_err::create_dir_all(cli_home.join(d)).expect("the CLI's home");
     }
     let cli = Cli {
         bin: cli_bin,
@@ -465,7 +465,7 @@ fn today() -> String {
 /// appends the section); the prose after the end marker is kept.
 fn write_section(table: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = fs_err::read_to_string(&path).unwrap_or_default();
     let (start, end) = ("<!-- desktop:start -->", "<!-- desktop:end -->");
     let section = format!("{start}\n{table}{end}");
     let new = match (text.find(start), text.find(end)) {
@@ -474,5 +474,5 @@ fn write_section(table: &str) {
         }
         _ => format!("{}\n## The desktop app\n\n{section}\n", text.trim_end()),
     };
-    std::fs::write(&path, new).expect("write docs/benchmarks.md");
+    fs_err::write(&path, new).expect("write docs/benchmarks.md");
 }

@@ -35,7 +35,7 @@ async fn cancel_keeping_what_was_fetched_then_resume_on_the_next_launch() {
     app.quit().await;
 
     // Something was kept for resuming.
-    let staged = std::fs::read_dir(home.downloads())
+    let staged = fs_err::read_dir(home.downloads())
         .expect("downloads")
         .filter_map(Result::ok)
         .any(|e| e.file_name().to_string_lossy().starts_with(".keepsake-"));

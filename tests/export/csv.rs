@@ -130,7 +130,7 @@ fn check_round_trip(archive: &Path, scratch: &Path) -> Vec<(String, Vec<Vec<Stri
             "{cat}.csv header"
         );
         let file = scratch.join(format!("{cat}.csv"));
-        std::fs::write(&file, &raw).expect("write the CSV");
+        fs_err::write(&file, &raw).expect("write the CSV");
         let rows = python_rows(&file);
         let json = records(archive, cat);
         assert_eq!(

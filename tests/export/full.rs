@@ -219,7 +219,7 @@ async fn hostile_names_and_unicode_survive_intact_and_stay_inside_the_archive() 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&report.archive)
+            let mode = fs_err::metadata(&report.archive)
                 .expect("meta")
                 .permissions()
                 .mode()

@@ -10,7 +10,7 @@ use keepsake_tests::Platform;
 use crate::support::{self, Dest};
 
 fn leftovers(dest: &Dest) -> Vec<String> {
-    std::fs::read_dir(dest.out())
+    fs_err::read_dir(dest.out())
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())

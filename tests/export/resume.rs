@@ -38,7 +38,7 @@ fn page_requests(all: &HashMap<String, u64>) -> HashMap<String, u64> {
 /// Size of the `.zip.partial` files in `out` (0 when there are none), and
 /// checks each has its journal.
 fn unfinished_archive_bytes(out: &std::path::Path) -> u64 {
-    let names: Vec<String> = std::fs::read_dir(out)
+    let names: Vec<String> = fs_err::read_dir(out)
         .expect("out")
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -49,7 +49,7 @@ fn unfinished_archive_bytes(out: &std::path::Path) -> u64 {
             names.contains(&format!("{n}.journal")),
             "{n} has a journal: {names:?}"
         );
-        bytes += std::fs::metadata(out.join(n)).expect("stat").len();
+        bytes += fs_err::metadata(out.join(n)).expect("stat").len();
     }
     if bytes == 0 {
         assert!(
@@ -247,7 +247,7 @@ async fn a_prepared_export_is_the_one_that_runs_or_is_discarded() {
 /// Whether a media file the archive journal lists is gone from staging: the
 /// export removed it once it was safely in the archive.
 fn staged_media_removed(out: &std::path::Path) -> bool {
-    let Ok(rd) = std::fs::read_dir(out) else {
+    let Ok(rd) = fs_err::read_dir(out) else {
         return false;
     };
     let names: Vec<std::path::PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
@@ -263,7 +263,7 @@ fn staged_media_removed(out: &std::path::Path) -> bool {
     else {
         return false;
     };
-    let text = std::fs::read_to_string(journal).unwrap_or_default();
+    let text = fs_err::read_to_string(journal).unwrap_or_default();
     text.lines().filter(|l| l.ends_with('}')).any(|line| {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             return false;
@@ -366,7 +366,7 @@ async fn resume_after_media_were_archived(media_memory: u64) {
     let media = records(&report.archive, "media");
     assert_eq!(ids(&media), expected_media);
     let mut zip =
-        zip::ZipArchive::new(std::fs::File::open(&report.archive).expect("open")).expect("zip");
+        zip::ZipArchive::new(fs_err::File::open(&report.archive).expect("open")).expect("zip");
     for m in &media {
         let at = m["archive_path"]
             .as_str()
@@ -392,12 +392,12 @@ async fn resume_after_media_were_archived(media_memory: u64) {
 /// Removes the journal of the archive an interrupted run left (say, a
 /// disk tool removed it): what that archive held cannot be kept.
 fn lose_the_archive_journal(dest: &Dest) {
-    for e in std::fs::read_dir(dest.out())
+    for e in fs_err::read_dir(dest.out())
         .expect("out")
         .filter_map(|e| e.ok())
     {
         if e.file_name().to_string_lossy().ends_with(".journal") {
-            std::fs::remove_file(e.path()).expect("remove journal");
+            fs_err::remove_file(e.path()).expect("remove journal");
         }
     }
 }

@@ -39,7 +39,7 @@ async fn platform() -> Platform {
 
 /// Every entry of a zip with its content.
 fn entries(zip: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).expect("open")).expect("zip");
+    let mut z = zip::ZipArchive::new(fs_err::File::open(zip).expect("open")).expect("zip");
     let mut all = BTreeMap::new();
     for i in 0..z.len() {
         let mut e = z.by_index(i).expect("entry");
@@ -112,7 +112,7 @@ fn check_set(report: &ExportReport, limit: u64) -> Union {
         );
 
         // The size: within the limit, or alone with a warning.
-        let on_disk = std::fs::metadata(&part.path).expect("part").len();
+        let on_disk = fs_err::metadata(&part.path).expect("part").len();
         assert_eq!(on_disk, part.bytes);
         let listed = &index[k];
         assert_eq!(listed["number"], number);
@@ -231,7 +231,7 @@ async fn alice_in_300_kb_parts_holds_every_record_and_file_exactly_once() {
     let union = check_set(&report, LIMIT);
 
     // Only the parts are left, and they sort in order.
-    let mut left: Vec<PathBuf> = std::fs::read_dir(dest.out())
+    let mut left: Vec<PathBuf> = fs_err::read_dir(dest.out())
         .expect("out")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -244,7 +244,7 @@ async fn alice_in_300_kb_parts_holds_every_record_and_file_exactly_once() {
     let listing: String = parts
         .iter()
         .map(|p| {
-            let sha = hex::encode(Sha256::digest(std::fs::read(p).expect("part")));
+            let sha = hex::encode(Sha256::digest(fs_err::read(p).expect("part")));
             format!("{sha}  {}\n", file_name(p))
         })
         .collect();

@@ -63,7 +63,7 @@ impl Dest {
     }
     /// Archives (finished `.zip` files) in the destination.
     pub fn archives(&self) -> Vec<PathBuf> {
-        let Ok(rd) = std::fs::read_dir(self.out()) else {
+        let Ok(rd) = fs_err::read_dir(self.out()) else {
             return Vec::new();
         };
         rd.filter_map(|e| e.ok())

@@ -49,14 +49,14 @@ pub struct Fixture<'a> {
 /// it in `fixtures.json`.
 pub fn publish(archive: &Path, fixture: &Fixture<'_>) {
     let root = fixtures_dir();
-    std::fs::create_dir_all(&root).expect("create the fixtures folder");
+    fs_err::create_dir_all(&root).expect("create the fixtures folder");
     let root = root.canonicalize().expect("fixtures folder");
     let dir = root.join(fixture.name);
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).expect("remove the old fixture");
+        fs_err::remove_dir_all(&dir).expect("remove the old fixture");
     }
-    std::fs::create_dir_all(&dir).expect("create the fixture folder");
-    let file = std::fs::File::open(archive).expect("open the archive");
+    fs_err::create_dir_all(&dir).expect("create the fixture folder");
+    let file = fs_err::File::open(archive).expect("open the archive");
     zip::ZipArchive::new(file)
         .expect("a zip")
         .extract(&dir)
@@ -80,7 +80,7 @@ pub fn publish(archive: &Path, fixture: &Fixture<'_>) {
         "hostile": fixture.hostile,
         "measure_first_paint": fixture.measure,
     });
-    std::fs::write(
+    fs_err::write(
         dir.join("fixture.json"),
         serde_json::to_vec_pretty(&entry).expect("json"),
     )
@@ -94,20 +94,20 @@ pub fn publish(archive: &Path, fixture: &Fixture<'_>) {
 /// left out until its test finishes).
 fn write_index(root: &Path) {
     let _guard = INDEX.lock().unwrap_or_else(|e| e.into_inner());
-    let mut all: Vec<Value> = std::fs::read_dir(root)
+    let mut all: Vec<Value> = fs_err::read_dir(root)
         .expect("fixtures folder")
         .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read(e.path().join("fixture.json")).ok())
+        .filter_map(|e| fs_err::read(e.path().join("fixture.json")).ok())
         .filter_map(|raw| serde_json::from_slice(&raw).ok())
         .collect();
     all.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
     let tmp = root.join("fixtures.json.tmp");
-    std::fs::write(
+    fs_err::write(
         &tmp,
         serde_json::to_vec_pretty(&json!({"fixtures": all})).expect("json"),
     )
     .expect("write the index");
-    std::fs::rename(&tmp, root.join("fixtures.json")).expect("publish the index");
+    fs_err::rename(&tmp, root.join("fixtures.json")).expect("publish the index");
 }
 
 /// What every archive with the viewer holds: the page as a tag file, a data
@@ -240,11 +240,11 @@ async fn a_split_archive_becomes_a_fixture_extracted_side_by_side() {
         .expect("export");
     assert!(report.parts.len() > 1, "{} parts", report.parts.len());
     let root = fixtures_dir();
-    std::fs::create_dir_all(&root).expect("fixtures folder");
+    fs_err::create_dir_all(&root).expect("fixtures folder");
     let root = root.canonicalize().expect("fixtures folder");
     let dir = root.join("split");
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).expect("remove the old fixture");
+        fs_err::remove_dir_all(&dir).expect("remove the old fixture");
     }
     // Each part into its own folder, named after the part, side by side: the
     // default of unzip tools, and what the viewer expects.
@@ -258,8 +258,8 @@ async fn a_split_archive_becomes_a_fixture_extracted_side_by_side() {
             .expect("a part name")
             .to_owned();
         let to = dir.join(&stem);
-        std::fs::create_dir_all(&to).expect("part folder");
-        zip::ZipArchive::new(std::fs::File::open(&part.path).expect("open part"))
+        fs_err::create_dir_all(&to).expect("part folder");
+        zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open part"))
             .expect("a zip")
             .extract(&to)
             .expect("extract");
@@ -281,7 +281,7 @@ async fn a_split_archive_becomes_a_fixture_extracted_side_by_side() {
         "hostile": false,
         "measure_first_paint": false,
     });
-    std::fs::write(
+    fs_err::write(
         dir.join("fixture.json"),
         serde_json::to_vec_pretty(&entry).expect("json"),
     )

@@ -98,7 +98,7 @@ pub fn settle() {
 
 /// The 1-minute load average: other work competing for the cores.
 pub fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
+    fs_err::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
@@ -107,7 +107,7 @@ pub fn load_average() -> String {
 /// Replaces the section of `path` between the markers `start` and `end`
 /// (appending it when there is none), creating the file if needed.
 pub fn write_section(path: &Path, section: &str, start: &str, end: &str) -> Result<()> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match fs_err::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::from(
             "# Benchmarks\n\nMeasured by `cargo xtask bench`; each section is rewritten by its own benchmark.\n",
@@ -122,12 +122,12 @@ pub fn write_section(path: &Path, section: &str, start: &str, end: &str) -> Resu
         ),
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        fs_err::create_dir_all(parent)?;
     }
     // Write beside and rename, so an interrupted run leaves the old file whole.
     let tmp = path.with_extension("md.bench.tmp");
-    std::fs::write(&tmp, updated)?;
-    std::fs::rename(&tmp, path)?;
+    fs_err::write(&tmp, updated)?;
+    fs_err::rename(&tmp, path)?;
     Ok(())
 }
 
@@ -153,19 +153,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("docs").join("benchmarks.md");
         write_section(&path, &format!("{START}\none\n{END}"), START, END).expect("create");
-        let created = std::fs::read_to_string(&path).expect("read");
+        let created = fs_err::read_to_string(&path).expect("read");
         assert!(created.starts_with("# Benchmarks\n"), "{created}");
-        std::fs::write(
+        fs_err::write(
             &path,
             format!("# Mine\n\nkept\n\n{START}\nold\n{END}\n\nalso kept\n"),
         )
         .expect("write");
         write_section(&path, &format!("{START}\nnew\n{END}"), START, END).expect("update");
         assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
+            fs_err::read_to_string(&path).expect("read"),
             format!("# Mine\n\nkept\n\n{START}\nnew\n{END}\n\nalso kept\n")
         );
-        std::fs::write(&path, format!("{START}\nno end\n")).expect("write");
+        fs_err::write(&path, format!("{START}\nno end\n")).expect("write");
         assert!(
             write_section(&path, "x", START, END).is_err(),
             "a broken section is not overwritten"

@@ -78,7 +78,7 @@ pub struct Server {
 
 impl Server {
     pub fn start(bin: &Path, db: &Path, log: &Path) -> Result<Self> {
-        let stderr = std::fs::File::create(log).context("creating the server log")?;
+        let stderr = fs_err::File::create(log).context("creating the server log")?;
         let mut child = Command::new(bin)
             .arg("serve")
             .arg("--db")
@@ -86,7 +86,7 @@ impl Server {
             .args(["--addr", "127.0.0.1:0", "--quota", "0", "--rate-limit", "0"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
+            .stderr(stderr.into_file())
             .spawn()
             .context("starting keepsake-platform serve")?;
         let stdout = child.stdout.take();
@@ -184,7 +184,11 @@ impl Cli {
             .env("XDG_CONFIG_HOME", self.home.join("config"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_log).context("creating the CLI log")?);
+            .stderr(
+                fs_err::File::create(&stderr_log)
+                    .context("creating the CLI log")?
+                    .into_file(),
+            );
         let started = Instant::now();
         let mut child = Guard(cmd.spawn().context("starting keepsake export")?);
         let pid = child.0.id();
@@ -310,7 +314,7 @@ impl CliRun {
 
 /// The hidden staging directory of an export in `out`.
 pub fn staging_dir(out: &Path) -> Result<PathBuf> {
-    std::fs::read_dir(out)?
+    fs_err::read_dir(out)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .find(|p| {
@@ -322,7 +326,7 @@ pub fn staging_dir(out: &Path) -> Result<PathBuf> {
 }
 
 pub fn dir_bytes(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
+    fs_err::read_dir(dir)
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok())
@@ -350,7 +354,7 @@ fn clock_ticks() -> f64 {
 
 /// The state and utime + stime (in clock ticks) of a /proc/…/stat file.
 fn proc_stat(path: &str) -> Option<(char, u64)> {
-    parse_stat(&std::fs::read_to_string(path).ok()?)
+    parse_stat(&fs_err::read_to_string(path).ok()?)
 }
 
 fn parse_stat(text: &str) -> Option<(char, u64)> {
@@ -373,14 +377,14 @@ pub fn self_cpu() -> Result<f64> {
 
 /// `VmHWM` (peak resident set) of a /proc/…/status file, in KiB.
 fn vm_hwm_kib(path: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = fs_err::read_to_string(path).ok()?;
     let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// The last lines of a log, for error messages.
 fn tail(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = fs_err::read_to_string(path).unwrap_or_default();
     let start = text.len().saturating_sub(2000);
     let start = (start..text.len())
         .find(|i| text.is_char_boundary(*i))

@@ -113,7 +113,7 @@ impl Synapse {
         );
         let started: Value = serde_json::from_slice(&out.stdout).expect("the harness's JSON");
         let seed =
-            std::fs::read(started["seed_json"].as_str().expect("seed.json")).expect("seed.json");
+            fs_err::read(started["seed_json"].as_str().expect("seed.json")).expect("seed.json");
         Some(Self {
             url: started["base_url"].as_str().expect("base_url").to_owned(),
             server_name: started["server_name"]

@@ -68,7 +68,7 @@ impl WordPress {
             match out.status.code() {
                 Some(0) => {
                     let url = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-                    let seed = std::fs::read(dir.path().join("seed.json")).expect("seed.json");
+                    let seed = fs_err::read(dir.path().join("seed.json")).expect("seed.json");
                     return Some(Self {
                         url,
                         seed: serde_json::from_slice(&seed).expect("seed.json is JSON"),

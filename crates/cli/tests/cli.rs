@@ -97,11 +97,11 @@ async fn export_then_verify_detects_a_flipped_byte_and_a_removed_entry() {
     assert!(text(&o).contains("intact"));
 
     // A flipped byte inside a stored (uncompressed) media entry.
-    let mut bytes = std::fs::read(&archive).expect("read");
+    let mut bytes = fs_err::read(&archive).expect("read");
     let pos = find(&bytes, b"IDAT").expect("a PNG is stored uncompressed") + 64;
     bytes[pos] ^= 0x01;
     let flipped = h.path("flipped.zip");
-    std::fs::write(&flipped, &bytes).expect("write");
+    fs_err::write(&flipped, &bytes).expect("write");
     let o = h.run(None, &["verify", flipped.to_str().expect("path")]);
     assert_eq!(code(&o), 5, "{}", text(&o));
     assert!(text(&o).contains("DAMAGED"));
@@ -148,7 +148,7 @@ async fn the_audit_log_detects_edits_deletions_and_truncation() {
     }
     let o = h.run(None, &["audit", "verify"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let pristine = std::fs::read_to_string(h.audit_file()).expect("log");
+    let pristine = fs_err::read_to_string(h.audit_file()).expect("log");
     assert_eq!(pristine.lines().count(), 3);
     assert!(!pristine.contains(&token), "never a token in the audit log");
 
@@ -162,10 +162,10 @@ async fn the_audit_log_detects_edits_deletions_and_truncation() {
 
     let lines: Vec<&str> = pristine.lines().collect();
     let tamper = |content: String, what: &str| {
-        std::fs::write(h.audit_file(), content).expect("write");
+        fs_err::write(h.audit_file(), content).expect("write");
         let o = h.run(None, &["audit", "verify"]);
         assert_eq!(code(&o), 5, "{what}: {}", text(&o));
-        std::fs::write(h.audit_file(), &pristine).expect("restore");
+        fs_err::write(h.audit_file(), &pristine).expect("restore");
     };
     tamper(
         pristine.replacen("\"completed\"", "\"failed\"", 1),
@@ -184,13 +184,13 @@ fn wait_for_journal(out: &Path, lines: usize, child: &mut std::process::Child) -
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        let n = std::fs::read_dir(out)
+        let n = fs_err::read_dir(out)
             .ok()
             .and_then(|rd| {
                 rd.filter_map(|e| e.ok())
                     .find(|e| e.file_name().to_string_lossy().starts_with(".keepsake-"))
             })
-            .and_then(|e| std::fs::read_to_string(e.path().join("journal.jsonl")).ok())
+            .and_then(|e| fs_err::read_to_string(e.path().join("journal.jsonl")).ok())
             .map(|j| j.lines().count())
             .unwrap_or(0);
         if n >= lines {
@@ -255,7 +255,7 @@ async fn kill_9_at_several_points_then_resume_refetches_nothing() {
             *seen.entry(k).or_insert(0) += n;
         }
         p.state.reset_requests();
-        let leftovers: Vec<String> = std::fs::read_dir(&out)
+        let leftovers: Vec<String> = fs_err::read_dir(&out)
             .expect("out")
             .filter_map(|e| e.ok())
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -375,7 +375,7 @@ async fn login_with_a_token_on_stdin_and_the_token_never_reaches_disk() {
     if keyring {
         // Nothing under the home, data, config or output folders holds it.
         for file in walk(h.dir.path()) {
-            let content = std::fs::read(&file).unwrap_or_default();
+            let content = fs_err::read(&file).unwrap_or_default();
             assert!(
                 find(&content, token.as_bytes()).is_none(),
                 "the token is in {}",
@@ -403,7 +403,7 @@ async fn login_with_a_token_on_stdin_and_the_token_never_reaches_disk() {
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
+    if let Ok(rd) = fs_err::read_dir(dir) {
         for e in rd.filter_map(|e| e.ok()) {
             let p = e.path();
             if p.is_dir() {

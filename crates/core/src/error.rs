@@ -232,8 +232,27 @@ pub enum Error {
     Cancelled,
 }
 
+/// The OS error underneath an `fs-err` error (its code kept, so a full
+/// disk is still recognised); any other error unchanged.
+pub(crate) fn os_error(e: std::io::Error) -> std::io::Error {
+    let inner = e
+        .get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .and_then(|source| source.downcast_ref::<std::io::Error>());
+    match inner {
+        Some(os) => match os.raw_os_error() {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(os.kind(), os.to_string()),
+        },
+        None => e,
+    }
+}
+
 impl Error {
-    /// Wraps an I/O error with the file it concerns.
+    /// Wraps an I/O error with the file it concerns. An `fs-err` error is
+    /// unwrapped to the OS error underneath: `fs-err` already names the
+    /// file, which `Error::Io` shows again, and its own message (with the
+    /// workspace's `expose_original_error`) leaves out the OS's reason.
     pub fn io(
         action: &'static str,
         path: impl Into<PathBuf>,
@@ -242,7 +261,7 @@ impl Error {
         move |source| Error::Io {
             action,
             path,
-            source,
+            source: os_error(source),
         }
     }
 
@@ -482,6 +501,27 @@ mod tests {
             })),
             retry_after: None,
         }
+    }
+
+    #[test]
+    fn a_file_error_names_the_file_once_and_keeps_the_os_reason() {
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("gone.json");
+        let e = Error::io("read", &missing)(fs_err::read(&missing).expect_err("missing"));
+        let text = e.to_string();
+        assert_eq!(text.matches("gone.json").count(), 1, "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        let Error::Io { source, .. } = e else {
+            panic!("{e:?}")
+        };
+        // The OS's code survives, for a full disk to be recognised as one.
+        assert_eq!(source.raw_os_error(), Some(2));
+        // An error that is not from fs-err is kept as it is.
+        let plain = std::io::Error::other("odd");
+        assert_eq!(
+            Error::io("read", &missing)(plain).to_string(),
+            format!("read {}: odd", missing.display())
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ struct Session {
 /// whose `session.json` is missing or unreadable is left out (the engine
 /// could not resume it either).
 pub fn list(out_dir: &Path) -> Vec<Interrupted> {
-    let Ok(entries) = std::fs::read_dir(out_dir) else {
+    let Ok(entries) = fs_err::read_dir(out_dir) else {
         return Vec::new();
     };
     let mut dirs: Vec<PathBuf> = entries
@@ -75,7 +75,7 @@ pub fn list(out_dir: &Path) -> Vec<Interrupted> {
     dirs.sort();
     dirs.into_iter()
         .filter_map(|dir| {
-            let raw = std::fs::read(dir.join("session.json")).ok()?;
+            let raw = fs_err::read(dir.join("session.json")).ok()?;
             let s: Staged = serde_json::from_slice(&raw).ok()?;
             // The engine resumes only sessions whose id is a plain name
             // (see `export::find_resumable`); offering others would fail.
@@ -101,8 +101,8 @@ mod tests {
 
     fn stage(out: &Path, id: &str, session: &str) {
         let dir = out.join(format!("{STAGING_PREFIX}{id}"));
-        std::fs::create_dir_all(&dir).expect("staging dir");
-        std::fs::write(dir.join("session.json"), session).expect("session.json");
+        fs_err::create_dir_all(&dir).expect("staging dir");
+        fs_err::write(dir.join("session.json"), session).expect("session.json");
     }
 
     fn session(id: &str, subject: (i64, &str), actor: (i64, &str), reason: &str) -> String {
@@ -161,8 +161,8 @@ mod tests {
     fn leaves_out_what_is_not_an_interrupted_export() {
         let out = tempfile::tempdir().expect("tmp");
         // Not a staging folder, a torn session, a staging folder without one.
-        std::fs::create_dir_all(out.path().join("keepsake-exp_x")).expect("dir");
-        std::fs::write(
+        fs_err::create_dir_all(out.path().join("keepsake-exp_x")).expect("dir");
+        fs_err::write(
             out.path().join("keepsake-exp_x/session.json"),
             session("exp_x", (1, "a"), (1, "a"), ""),
         )
@@ -172,7 +172,7 @@ mod tests {
             "exp_torn",
             "{\"platform\": \"http://x/\", \"sess",
         );
-        std::fs::create_dir_all(out.path().join(".keepsake-exp_empty")).expect("dir");
+        fs_err::create_dir_all(out.path().join(".keepsake-exp_empty")).expect("dir");
         // An id the engine would refuse to resume (issue 14: it names a path).
         stage(
             out.path(),

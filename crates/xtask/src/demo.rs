@@ -76,7 +76,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 
     let dir = util::target_dir().join("demo");
     util::remove_if_exists(&dir)?;
-    std::fs::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
+    fs_err::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
     let db = dir.join("platform.db");
     platform::seed(&bin, &db, "demo")?;
 
@@ -233,7 +233,7 @@ fn export_alice(
         Failure::new(format!("the demo export failed: {e}"))
             .hint(format!("the platform's log is {}", util::show(&server.log)))
     })?;
-    let archive = std::fs::read_dir(&out)
+    let archive = fs_err::read_dir(&out)
         .map_err(util::io_failure("read", &out))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())

@@ -136,7 +136,7 @@ pub fn run(which: Which, check: bool) -> Result<ExitCode> {
     });
     util::remove_if_exists(&dir)?;
     let data = dir.join("keepsake");
-    std::fs::create_dir_all(&data).map_err(util::io_failure("create", &data))?;
+    fs_err::create_dir_all(&data).map_err(util::io_failure("create", &data))?;
     let server = start(which, &dir.join("server"))?;
     let (login, secret, kind) = match which {
         Which::WordPress => (
@@ -194,7 +194,7 @@ pub fn run(which: Which, check: bool) -> Result<ExitCode> {
         "--out".as_ref(),
         out.as_os_str(),
     ]))?;
-    let archive = std::fs::read_dir(&out)
+    let archive = fs_err::read_dir(&out)
         .map_err(util::io_failure("read", &out))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())

@@ -171,7 +171,7 @@ fn install_local(system_major: u32) -> Result<Node> {
          from the npm registry into {}",
         util::show(&prefix)
     );
-    std::fs::create_dir_all(&prefix).map_err(util::io_failure("create", &prefix))?;
+    fs_err::create_dir_all(&prefix).map_err(util::io_failure("create", &prefix))?;
     // The system npm runs the install (on its own, old node: that is fine
     // for fetching a package).
     util::run(
@@ -220,8 +220,8 @@ pub fn install_locked(dir: &Path, what: &str) -> Result<()> {
     let node = find()?;
     let lock = dir.join("package-lock.json");
     let stamp = dir.join("node_modules").join(STAMP_FILE);
-    let wanted = std::fs::read(&lock).map_err(util::io_failure("read", &lock))?;
-    if std::fs::read(&stamp).is_ok_and(|have| have == wanted) {
+    let wanted = fs_err::read(&lock).map_err(util::io_failure("read", &lock))?;
+    if fs_err::read(&stamp).is_ok_and(|have| have == wanted) {
         return Ok(());
     }
     println!(
@@ -238,7 +238,7 @@ pub fn install_locked(dir: &Path, what: &str) -> Result<()> {
             "check that node and npm are installed and the npm registry is reachable, then rerun `cargo xtask setup`",
         )
     })?;
-    std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
+    fs_err::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
 }
 
 /// Debian packages to add when there is no `node` or `npm` at all. A node

@@ -155,7 +155,7 @@ pub fn build() -> Result<Bundles> {
 
 /// The one file with extension `ext` in `dir`.
 fn only(dir: &Path, ext: &str) -> Result<PathBuf> {
-    let found: Vec<PathBuf> = std::fs::read_dir(dir)
+    let found: Vec<PathBuf> = fs_err::read_dir(dir)
         .map_err(util::io_failure("list", dir))?
         .flatten()
         .map(|e| e.path())
@@ -172,7 +172,7 @@ fn only(dir: &Path, ext: &str) -> Result<PathBuf> {
 }
 
 fn size(p: &Path) -> u64 {
-    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+    fs_err::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
 
 fn human(bytes: u64) -> String {
@@ -215,7 +215,7 @@ pub fn write_sizes(bundles: &Bundles, doc: &Path) -> Result<()> {
             "| AppImage | not built: its tools are not in the bundler's cache | — | — |\n",
         ),
     }
-    let text = std::fs::read_to_string(doc).map_err(util::io_failure("read", doc))?;
+    let text = fs_err::read_to_string(doc).map_err(util::io_failure("read", doc))?;
     let (start, end) = ("<!-- packages:start -->", "<!-- packages:end -->");
     let section = format!("{start}\n{table}{end}");
     let new = match (text.find(start), text.find(end)) {
@@ -225,7 +225,7 @@ pub fn write_sizes(bundles: &Bundles, doc: &Path) -> Result<()> {
             text.trim_end()
         ),
     };
-    std::fs::write(doc, new).map_err(util::io_failure("write", doc))
+    fs_err::write(doc, new).map_err(util::io_failure("write", doc))
 }
 
 fn name(p: &Path) -> String {
@@ -237,7 +237,7 @@ fn name(p: &Path) -> String {
 /// The pinned `@tauri-apps/cli` version (ui/package.json).
 fn tauri_cli_version() -> String {
     let manifest = crate::ui::dir().join("package.json");
-    std::fs::read_to_string(&manifest)
+    fs_err::read_to_string(&manifest)
         .ok()
         .and_then(|t| {
             let at = t.find("\"@tauri-apps/cli\"")?;
@@ -307,8 +307,7 @@ pub fn installed_package_test(session: &crate::test::KeyringSession) -> Result<(
     )?;
 
     // Install it as a user would.
-    let deb =
-        std::fs::canonicalize(&bundles.deb).map_err(util::io_failure("find", &bundles.deb))?;
+    let deb = fs_err::canonicalize(&bundles.deb).map_err(util::io_failure("find", &bundles.deb))?;
     util::run(apt(&["install", "-y", "--no-install-recommends"]).arg(&deb))?;
     let result = check_installed(session, &check);
     // Remove it whatever happened, then check nothing it installed is left.

@@ -2,8 +2,8 @@
 //! `cargo xtask platform` pass-through, and building, seeding and serving it
 //! for the demo and the conformance run.
 
+use fs_err::File;
 use std::ffi::{OsStr, OsString};
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -113,7 +113,11 @@ impl Server {
     pub fn start(bin: &Path, args: &[&OsStr], log: &Path, quiet: bool) -> Result<Self> {
         let out = File::create(log).map_err(util::io_failure("create", log))?;
         let err = if quiet {
-            Stdio::from(out.try_clone().map_err(util::io_failure("open", log))?)
+            Stdio::from(
+                out.try_clone()
+                    .map_err(util::io_failure("open", log))?
+                    .into_file(),
+            )
         } else {
             Stdio::inherit()
         };
@@ -121,7 +125,7 @@ impl Server {
         cmd.arg("serve")
             .args(args)
             .stdin(Stdio::null())
-            .stdout(out)
+            .stdout(out.into_file())
             .stderr(err);
         let shown = util::display(&cmd);
         let child = cmd
@@ -141,7 +145,7 @@ impl Server {
     fn wait_until_listening(&mut self, shown: &str) -> Result<()> {
         let started = Instant::now();
         loop {
-            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let text = fs_err::read_to_string(&self.log).unwrap_or_default();
             let mut offset = 0;
             for line in text.split_inclusive('\n') {
                 offset += line.len();
@@ -213,7 +217,7 @@ impl Drop for Server {
 
 /// The last `n` lines of a log file, indented, for error messages.
 pub fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let text = fs_err::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..]
         .iter()

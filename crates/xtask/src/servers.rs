@@ -4,7 +4,7 @@
 //! and made once; the tests that need one wait for it on its lock if it is
 //! still being made, so starting them early only saves time.
 
-use std::fs::File;
+use fs_err::File;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -17,7 +17,7 @@ pub struct Seeding(Vec<(&'static str, Child, PathBuf)>);
 /// their progress goes to `target/xtask/seed-*.log`.
 pub fn seed_in_background() -> Result<Seeding> {
     let logs = util::xtask_dir();
-    std::fs::create_dir_all(&logs).map_err(util::io_failure("create", &logs))?;
+    fs_err::create_dir_all(&logs).map_err(util::io_failure("create", &logs))?;
     let mut started = Vec::new();
     let mut spawn = |what: &'static str, mut cmd: Command| {
         let log = logs.join(format!("seed-{what}.log"));
@@ -25,9 +25,10 @@ pub fn seed_in_background() -> Result<Seeding> {
             return;
         };
         let err = out.try_clone().ok();
-        cmd.stdin(Stdio::null()).stdout(Stdio::from(out));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(out.into_file()));
         if let Some(e) = err {
-            cmd.stderr(Stdio::from(e));
+            cmd.stderr(Stdio::from(e.into_file()));
         }
         if let Ok(child) = cmd.spawn() {
             started.push((what, child, log));

@@ -167,7 +167,7 @@ fn os() -> Os {
     if !cfg!(target_os = "linux") {
         return Os::Other;
     }
-    match std::fs::read_to_string("/etc/os-release") {
+    match fs_err::read_to_string("/etc/os-release") {
         Ok(text) => linux_os(&text),
         Err(_) => Os::OtherLinux,
     }
@@ -276,9 +276,9 @@ fn hold_services() -> Result<bool> {
         return Ok(false);
     }
     let dir = util::xtask_dir();
-    std::fs::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
+    fs_err::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
     let script = dir.join("policy-rc.d");
-    std::fs::write(&script, policy_rc_d()).map_err(util::io_failure("write", &script))?;
+    fs_err::write(&script, policy_rc_d()).map_err(util::io_failure("write", &script))?;
     util::run(
         as_root("install")
             .args(["-m", "0755"])
@@ -486,7 +486,7 @@ fn python_tools() -> Result<Venv> {
     let wanted = PYTHON_REQUIREMENTS.join("\n");
 
     if venv.bin("python").is_file()
-        && std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == wanted)
+        && fs_err::read_to_string(&stamp).is_ok_and(|s| s.trim() == wanted)
     {
         return Ok(venv);
     }
@@ -496,7 +496,7 @@ fn python_tools() -> Result<Venv> {
         // cheaper to rebuild than to diagnose.
         util::remove_if_exists(&venv.dir)?;
         if let Some(parent) = venv.dir.parent() {
-            std::fs::create_dir_all(parent).map_err(util::io_failure("create", parent))?;
+            fs_err::create_dir_all(parent).map_err(util::io_failure("create", parent))?;
         }
         println!("setup: creating the Python venv {}", util::show(&venv.dir));
         util::run(Command::new(python()).args(["-m", "venv"]).arg(&venv.dir)).map_err(|e| {
@@ -533,7 +533,7 @@ fn python_tools() -> Result<Venv> {
 }
 
 fn write_stamp(stamp: &Path, wanted: &str) -> Result<()> {
-    std::fs::write(stamp, format!("{wanted}\n")).map_err(util::io_failure("write", stamp))
+    fs_err::write(stamp, format!("{wanted}\n")).map_err(util::io_failure("write", stamp))
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ fn start(flags: &Flags) -> Result<()> {
         ))
     })?;
     let info = instance.join("instance.json");
-    let text = std::fs::read_to_string(&info).map_err(util::io_failure("read", &info))?;
+    let text = fs_err::read_to_string(&info).map_err(util::io_failure("read", &info))?;
     let field = |key: &str| json_string(&text, key).unwrap_or_else(|| "?".into());
     let cas = json_string(&text, "cas_url").map_or_else(String::new, |url| {
         format!("\n  SSO through the fake CAS at {url} (?user=NAME picks the user)")

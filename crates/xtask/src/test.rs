@@ -282,9 +282,9 @@ impl KeyringSession {
         let dir = util::xtask_dir().join(format!("keyring-{}", std::process::id()));
         util::remove_if_exists(&dir)?;
         let data = dir.join("data");
-        std::fs::create_dir_all(&data).map_err(util::io_failure("create", &data))?;
+        fs_err::create_dir_all(&data).map_err(util::io_failure("create", &data))?;
         let script = dir.join("keyring-session.sh");
-        std::fs::write(&script, KEYRING_SESSION_SCRIPT)
+        fs_err::write(&script, KEYRING_SESSION_SCRIPT)
             .map_err(util::io_failure("write", &script))?;
         let display = crate::ui::desktop_e2e_available();
         if !display {
@@ -356,7 +356,7 @@ fn conformance() -> Result<()> {
 
     let dir = util::xtask_dir().join(format!("conformance-{}", std::process::id()));
     util::remove_if_exists(&dir)?;
-    std::fs::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
+    fs_err::create_dir_all(&dir).map_err(util::io_failure("create", &dir))?;
 
     let result = conformance_in(&venv, &bin, &dir);
     match &result {
@@ -398,7 +398,7 @@ fn conformance_in(venv: &Venv, bin: &Path, dir: &Path) -> Result<()> {
         "# Written by `cargo xtask test` for one conformance run.\n\
          headers = {{ Authorization = \"Bearer ${{{TOKEN_VAR}}}\" }}\n"
     );
-    std::fs::write(&config, config_text).map_err(util::io_failure("write", &config))?;
+    fs_err::write(&config, config_text).map_err(util::io_failure("write", &config))?;
 
     let url = &server.url;
     let mut cmd = Command::new(venv.bin("schemathesis"));

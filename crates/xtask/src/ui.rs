@@ -26,8 +26,8 @@ pub fn install() -> Result<()> {
     let ui = dir();
     let lock = ui.join("package-lock.json");
     let stamp = ui.join("node_modules").join(STAMP_FILE);
-    let wanted = std::fs::read(&lock).map_err(util::io_failure("read", &lock))?;
-    if std::fs::read(&stamp).is_ok_and(|have| have == wanted) {
+    let wanted = fs_err::read(&lock).map_err(util::io_failure("read", &lock))?;
+    if fs_err::read(&stamp).is_ok_and(|have| have == wanted) {
         return Ok(());
     }
     println!("setup: installing the UI's npm packages (npm ci in ui/)");
@@ -41,7 +41,7 @@ pub fn install() -> Result<()> {
             "check the network access to the npm registry and the messages above, then rerun `cargo xtask setup`",
         )
     })?;
-    std::fs::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
+    fs_err::write(&stamp, &wanted).map_err(util::io_failure("write", &stamp))
 }
 
 /// `vite build` into `ui/dist`.
@@ -129,7 +129,7 @@ pub fn install_tauri_driver() -> Result<()> {
         .and_then(|bin| bin.parent())
         .map(|home| home.join(".crates.toml"));
     let installed = record
-        .and_then(|r| std::fs::read_to_string(r).ok())
+        .and_then(|r| fs_err::read_to_string(r).ok())
         .is_some_and(|t| t.contains(&format!("\"tauri-driver {TAURI_DRIVER_VERSION} ")));
     if installed && tauri_driver().is_file() {
         return Ok(());

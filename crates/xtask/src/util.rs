@@ -218,15 +218,24 @@ pub fn succeeds(cmd: &mut Command) -> bool {
 /// Maps an I/O error on `path` to a failure that names the file.
 pub fn io_failure(action: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Failure {
     let what = format!("could not {action} {}", path.display());
-    move |e| Failure::new(format!("{what}: {e}"))
+    move |e| Failure::new(format!("{what}: {}", os_reason(&e)))
+}
+
+/// The OS's reason for an I/O error: under an `fs-err` error (whose own
+/// message, with the workspace's `expose_original_error`, is only the
+/// file's name), its source.
+fn os_reason(e: &std::io::Error) -> String {
+    e.get_ref()
+        .and_then(|inner| std::error::Error::source(inner))
+        .map_or_else(|| e.to_string(), ToString::to_string)
 }
 
 /// Removes `path` (file or directory) if it exists.
 pub fn remove_if_exists(path: &Path) -> Result<()> {
     let result = if path.is_dir() {
-        std::fs::remove_dir_all(path)
+        fs_err::remove_dir_all(path)
     } else {
-        std::fs::remove_file(path)
+        fs_err::remove_file(path)
     };
     match result {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_failure("remove", path)(e)),

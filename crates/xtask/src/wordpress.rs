@@ -87,7 +87,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
 fn start(port: u16) -> Result<ExitCode> {
     let instance = instance_dir();
     if util::succeeds(&mut command(&["status"], &[&instance])) {
-        let url = std::fs::read_to_string(instance.join("url")).unwrap_or_default();
+        let url = fs_err::read_to_string(instance.join("url")).unwrap_or_default();
         println!(
             "wordpress: already running at {} (`cargo xtask wordpress stop` stops it)",
             url.trim()

@@ -130,7 +130,7 @@ async fn a_homeserver_administrator_exports_an_account_through_the_admin_api() {
         );
     }
     let zip =
-        zip::ZipArchive::new(std::fs::File::open(&report.archive).expect("open")).expect("a zip");
+        zip::ZipArchive::new(fs_err::File::open(&report.archive).expect("open")).expect("a zip");
     let archived: Vec<String> = zip
         .file_names()
         .filter_map(Result::ok)

@@ -94,7 +94,7 @@ pub(super) fn manifest(archive: &Path) -> Value {
 
 /// Every entry of the archive, as text where it is text.
 pub(super) fn every_text(archive: &Path) -> Vec<(String, String)> {
-    let file = std::fs::File::open(archive).expect("open");
+    let file = fs_err::File::open(archive).expect("open");
     let mut zip = zip::ZipArchive::new(file).expect("zip");
     let mut out = Vec::new();
     for i in 0..zip.len() {

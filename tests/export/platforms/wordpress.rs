@@ -225,9 +225,9 @@ async fn an_upload_cut_off_midway_is_resumed_with_range_and_kept_whole() {
         .expect("on the site");
     // The record names the scaled copy; the original sits beside it.
     let original = std::path::Path::new(&relative).with_file_name("huge-panorama.jpg");
-    let on_disk = std::fs::read(wp.dir().join("wp-content/uploads").join(original)).expect("read");
+    let on_disk = fs_err::read(wp.dir().join("wp-content/uploads").join(original)).expect("read");
     let mut zip =
-        zip::ZipArchive::new(std::fs::File::open(&report.archive).expect("open")).expect("a zip");
+        zip::ZipArchive::new(fs_err::File::open(&report.archive).expect("open")).expect("a zip");
     let mut archived = Vec::new();
     std::io::Read::read_to_end(
         &mut zip.by_name(archive_path).expect("entry"),
@@ -257,7 +257,7 @@ async fn an_upload_gone_from_the_site_is_a_shortfall_with_its_address_and_the_re
         .and_then(|r| r.first())
         .expect("the author's PDF")
         .clone();
-    std::fs::remove_file(wp.dir().join("wp-content/uploads").join(&relative)).expect("delete");
+    fs_err::remove_file(wp.dir().join("wp-content/uploads").join(&relative)).expect("delete");
 
     let c = client(&wp.url, Some("author"), &wp.app_password("author"));
     let dest = Dest::new();

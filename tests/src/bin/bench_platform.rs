@@ -188,7 +188,7 @@ fn bench_seed(dir: &Path, sizes: &Sizes) -> Result<Vec<Row>> {
         report.posts,
         sizes.seed_posts
     );
-    let db_bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let db_bytes = fs_err::metadata(&db).map(|m| m.len()).unwrap_or(0);
     let rate = report.posts as f64 / took.as_secs_f64();
     Ok(vec![Row::new(
         format!(

@@ -53,7 +53,7 @@ async fn split_parts_verify_alone_and_as_a_set_and_a_missing_part_is_reported() 
             name.ends_with(&format!(".part{:02}-of-{n:02}.zip", k + 1)),
             "{name}"
         );
-        assert!(std::fs::metadata(part).expect("part").len() <= 300_000);
+        assert!(fs_err::metadata(part).expect("part").len() <= 300_000);
     }
     let path = |p: &PathBuf| p.to_str().expect("path").to_owned();
 
@@ -78,7 +78,7 @@ async fn split_parts_verify_alone_and_as_a_set_and_a_missing_part_is_reported() 
     assert_eq!(set["parts"].as_array().map(Vec::len), Some(n));
 
     // A part gone: the others are fine, the set is not.
-    std::fs::rename(&parts[1], h.path("elsewhere.zip")).expect("move part 2");
+    fs_err::rename(&parts[1], h.path("elsewhere.zip")).expect("move part 2");
     let o = h.run(None, &["verify", "--set", &path(&parts[0])]);
     assert_eq!(code(&o), 5, "{}", text(&o));
     assert!(text(&o).contains("part 2 is missing"), "{}", text(&o));

@@ -44,10 +44,10 @@ pub async fn every_archive_passes_every_validator(t: &Target) {
 
     // One byte flipped inside the largest stored (uncompressed) entry.
     let damaged = home.path("damaged.zip");
-    let mut bytes = std::fs::read(&whole).expect("read");
+    let mut bytes = fs_err::read(&whole).expect("read");
     let at = largest_stored_entry(&whole);
     bytes[at] ^= 0x20;
-    std::fs::write(&damaged, &bytes).expect("write");
+    fs_err::write(&damaged, &bytes).expect("write");
     let bad = expect::rejections(&home, &damaged);
     assert!(
         !bad.iter().any(|b| b.contains("could not be extracted")),
@@ -85,7 +85,7 @@ fn payload(archive: &Path) -> usize {
 
 /// The offset of a byte in the middle of the largest stored entry's data.
 fn largest_stored_entry(archive: &Path) -> usize {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(archive).expect("open")).expect("zip");
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(archive).expect("open")).expect("zip");
     let mut best: Option<(u64, u64)> = None;
     for i in 0..zip.len() {
         let e = zip.by_index(i).expect("entry");

@@ -37,7 +37,7 @@ pub fn completed(t: &Target, run: &Run) -> PathBuf {
 
 /// The bytes of one entry of an archive.
 pub fn entry_bytes(archive: &Path, name: &str) -> Option<Vec<u8>> {
-    let file = std::fs::File::open(archive).expect("open archive");
+    let file = fs_err::File::open(archive).expect("open archive");
     let mut zip = zip::ZipArchive::new(file).expect("a zip");
     let mut e = zip.by_name(name).ok()?;
     let mut v = Vec::new();
@@ -77,7 +77,7 @@ pub fn holds_exactly(t: &Target, archive: &Path, held: &Holdings) {
         }
     }
     files_indexed(archive, &by_sha);
-    let file = std::fs::File::open(archive).expect("open archive");
+    let file = fs_err::File::open(archive).expect("open archive");
     let mut zip = zip::ZipArchive::new(file).expect("a zip");
     for f in &held.files {
         let paths = by_sha
@@ -250,17 +250,17 @@ pub fn no_token_in_files(roots: &[&Path], token: &str) {
     let mut files = 0;
     let mut stack: Vec<PathBuf> = roots.iter().map(|r| r.to_path_buf()).collect();
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(entries) = fs_err::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten() {
             let p = e.path();
-            let meta = std::fs::symlink_metadata(&p).expect("metadata");
+            let meta = fs_err::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 stack.push(p);
             } else if meta.is_file() {
                 files += 1;
-                let bytes = std::fs::read(&p).unwrap_or_default();
+                let bytes = fs_err::read(&p).unwrap_or_default();
                 let at = bytes
                     .windows(token.len())
                     .position(|w| w == token.as_bytes());
@@ -281,7 +281,7 @@ pub fn no_token_in_files(roots: &[&Path], token: &str) {
 /// Compressed entries hide their bytes from a plain search: look inside.
 #[track_caller]
 fn in_zip_entries(path: &Path, token: &str) {
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(file) = fs_err::File::open(path) else {
         return;
     };
     let Ok(mut zip) = zip::ZipArchive::new(file) else {

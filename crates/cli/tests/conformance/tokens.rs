@@ -34,7 +34,7 @@ pub async fn no_file_holds_the_token(t: &Target) {
     // Killed once it has staged something and asked a few more pages (a
     // platform without sessions asks a few questions before it stages).
     let staged = || {
-        std::fs::read_dir(&out2)
+        fs_err::read_dir(&out2)
             .map(|d| d.flatten().next().is_some())
             .unwrap_or(false)
     };
@@ -51,7 +51,7 @@ pub async fn no_file_holds_the_token(t: &Target) {
     }
     child.kill().expect("kill -9");
     watch(child, Duration::from_secs(10));
-    let left: Vec<_> = std::fs::read_dir(&out2).expect("out2").flatten().collect();
+    let left: Vec<_> = fs_err::read_dir(&out2).expect("out2").flatten().collect();
     assert!(
         !left.is_empty(),
         "the killed export left its staging behind"
@@ -72,11 +72,11 @@ pub async fn no_file_holds_the_token(t: &Target) {
 
     // The search finds a token in a plain file and in a deflated entry.
     let probe = tempfile::tempdir().expect("tmp");
-    std::fs::write(probe.path().join("plain.txt"), format!("x{}y", t.token)).expect("write");
+    fs_err::write(probe.path().join("plain.txt"), format!("x{}y", t.token)).expect("write");
     assert!(finds(probe.path(), &t.token), "a token in a plain file");
-    std::fs::remove_file(probe.path().join("plain.txt")).expect("rm");
+    fs_err::remove_file(probe.path().join("plain.txt")).expect("rm");
     let mut zip =
-        zip::ZipWriter::new(std::fs::File::create(probe.path().join("a.zip")).expect("zip"));
+        zip::ZipWriter::new(fs_err::File::create(probe.path().join("a.zip")).expect("zip"));
     zip.start_file("data/x.json", zip::write::SimpleFileOptions::default())
         .expect("entry");
     zip.write_all(format!("{{\"t\":\"{}\"}}", t.token).repeat(50).as_bytes())

@@ -176,7 +176,7 @@ impl Server for Site {
                     }
                     None => uploads.join(file),
                 };
-                let bytes = std::fs::read(&path).expect("the upload");
+                let bytes = fs_err::read(&path).expect("the upload");
                 held.files.push(HeldFile {
                     key: m["id"].to_string(),
                     size: bytes.len() as u64,

@@ -122,7 +122,7 @@ impl Home {
     /// The audit log's entries.
     pub fn audit(&self) -> Vec<Value> {
         let path = self.path("data/keepsake/audit.jsonl");
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(text) = fs_err::read_to_string(&path) else {
             return Vec::new();
         };
         text.lines()
@@ -137,10 +137,10 @@ impl Home {
         let mut roots = vec![self.dir.path().to_path_buf()];
         roots.extend(extra.iter().map(|p| p.to_path_buf()));
         for root in &roots {
-            std::fs::create_dir_all(root.join("victim/deep")).expect("canary dir");
-            std::fs::write(root.join("canary.txt"), b"keep me").expect("canary");
-            std::fs::write(root.join("victim/keep.txt"), b"mine").expect("canary");
-            std::fs::write(root.join("victim/deep/keep.txt"), b"mine too").expect("canary");
+            fs_err::create_dir_all(root.join("victim/deep")).expect("canary dir");
+            fs_err::write(root.join("canary.txt"), b"keep me").expect("canary");
+            fs_err::write(root.join("victim/keep.txt"), b"mine").expect("canary");
+            fs_err::write(root.join("victim/deep/keep.txt"), b"mine too").expect("canary");
         }
         let skip = ["data", "config", "out", ".cache", ".local", ".config"]
             .map(|s| self.dir.path().join(s));
@@ -179,7 +179,7 @@ fn tree(root: &Path, skip: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+        let Ok(entries) = fs_err::read_dir(&dir) else {
             continue;
         };
         for e in entries.flatten() {
@@ -187,12 +187,12 @@ fn tree(root: &Path, skip: &[PathBuf]) -> BTreeMap<PathBuf, Vec<u8>> {
             if skip.contains(&p) {
                 continue;
             }
-            let meta = std::fs::symlink_metadata(&p).expect("metadata");
+            let meta = fs_err::symlink_metadata(&p).expect("metadata");
             if meta.is_dir() {
                 out.insert(p.clone(), Vec::new());
                 stack.push(p);
             } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap_or_default());
+                out.insert(p.clone(), fs_err::read(&p).unwrap_or_default());
             }
         }
     }
@@ -281,7 +281,7 @@ pub fn watch(mut child: Child, limit: Duration) -> Run {
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let status = fs_err::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
@@ -303,7 +303,7 @@ pub fn text(o: &Output) -> String {
 /// Panics if `dir` holds a file that looks like a finished archive
 /// (`*.zip`); `*.zip.partial` and staging folders are allowed.
 pub fn assert_no_finished_archive(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
+    let Ok(entries) = fs_err::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
@@ -317,7 +317,7 @@ pub fn assert_no_finished_archive(dir: &Path) {
 
 /// The finished archives in `dir`.
 pub fn archives(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+    let mut v: Vec<PathBuf> = fs_err::read_dir(dir)
         .map(|it| {
             it.flatten()
                 .map(|e| e.path())
@@ -331,7 +331,7 @@ pub fn archives(dir: &Path) -> Vec<PathBuf> {
 
 /// One entry of a finished archive, as text.
 pub fn entry(archive: &Path, name: &str) -> String {
-    let file = std::fs::File::open(archive).expect("open archive");
+    let file = fs_err::File::open(archive).expect("open archive");
     let mut zip = zip::ZipArchive::new(file).expect("zip");
     let mut e = zip.by_name(name).expect("entry in archive");
     let mut s = String::new();

@@ -290,7 +290,7 @@ async fn a_token_echoed_by_the_platform_is_never_printed() {
     let run = export_quickly(&home, "1m", Duration::from_secs(60));
     assert_failed(&home, &run, FAILED);
     assert!(run.text().contains("[redacted]"), "{}", run.text());
-    let audit = std::fs::read_to_string(home.path("data/keepsake/audit.jsonl")).expect("audit");
+    let audit = fs_err::read_to_string(home.path("data/keepsake/audit.jsonl")).expect("audit");
     assert_no_token(&audit);
 }
 

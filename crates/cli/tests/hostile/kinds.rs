@@ -52,7 +52,7 @@ async fn a_platform_speaking_the_export_api_is_found_and_the_kind_is_kept() {
         .find(|s| s.path == "/openapi.yaml")
         .expect("the contract's self-description was read");
     assert!(!detection.authorized, "{asked:?}");
-    let stored = std::fs::read_to_string(home.path("tokens.json")).expect("stored");
+    let stored = fs_err::read_to_string(home.path("tokens.json")).expect("stored");
     assert!(
         stored.contains("\"connector\": \"keepsake-export-api\""),
         "{stored}"

@@ -99,13 +99,13 @@ async fn a_report_the_platform_never_takes_costs_seconds_and_is_sent_by_the_next
     assert_eq!(audit[1]["export_id"], "exp_0123456789abcdef");
     assert_eq!(audit[1]["archive_sha256"], audit[0]["archive_sha256"]);
     let kept = home.path("data/keepsake/pending-reports.json");
-    let kept_text = std::fs::read_to_string(&kept).expect("the report is kept");
+    let kept_text = fs_err::read_to_string(&kept).expect("the report is kept");
     assert_no_token(&kept_text);
     assert!(kept_text.contains(FIRST), "{kept_text}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&kept).expect("kept").permissions().mode();
+        let mode = fs_err::metadata(&kept).expect("kept").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     assert!(run.text().contains("the report is kept"), "{}", run.text());
@@ -339,7 +339,7 @@ async fn ctrl_c_while_reporting_a_failure_ends_the_run_at_once_with_its_record()
     assert_eq!(audit[1]["report"], "pending", "{}", audit[1]);
     // Stopped by Ctrl-C, not given up on its own.
     assert_eq!(audit[1]["error_code"], "cancelled", "{}", audit[1]);
-    let kept = std::fs::read_to_string(home.path("data/keepsake/pending-reports.json"))
+    let kept = fs_err::read_to_string(home.path("data/keepsake/pending-reports.json"))
         .expect("the report is kept");
     assert!(kept.contains("\"failed\""), "{kept}");
 }

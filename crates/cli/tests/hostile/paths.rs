@@ -34,7 +34,7 @@ async fn refused(script: Script, field: &str, elsewhere: &[&Path]) -> String {
     assert_no_finished_archive(&home.out());
     assert_no_finished_archive(&home.path(""));
     // Nothing at all was staged for a session that was refused.
-    let staged: Vec<_> = std::fs::read_dir(home.out())
+    let staged: Vec<_> = fs_err::read_dir(home.out())
         .map(|d| d.flatten().map(|e| e.file_name()).collect())
         .unwrap_or_default();
     assert_eq!(staged, Vec::<std::ffi::OsString>::new(), "{text}");
@@ -139,7 +139,7 @@ fn stage(home: &Home, platform: &str, export_id: &str, archive_name: &str) -> st
     let dir = home
         .out()
         .join(format!(".keepsake-{}", export_id.replace('/', "_")));
-    std::fs::create_dir_all(dir.join("media")).expect("staging dir");
+    fs_err::create_dir_all(dir.join("media")).expect("staging dir");
     let session = serde_json::json!({
         "platform": platform,
         "archive_name": archive_name,
@@ -155,8 +155,8 @@ fn stage(home: &Home, platform: &str, export_id: &str, archive_name: &str) -> st
             "categories": {"posts": {"count": 3, "bytes": 600}},
         },
     });
-    std::fs::write(dir.join("session.json"), session.to_string()).expect("session.json");
-    std::fs::write(dir.join("journal.jsonl"), b"").expect("journal");
+    fs_err::write(dir.join("session.json"), session.to_string()).expect("session.json");
+    fs_err::write(dir.join("journal.jsonl"), b"").expect("journal");
     dir
 }
 
@@ -257,7 +257,7 @@ fn sha256_hex(home: &Home, bytes: &[u8]) -> String {
 /// bag is edited after it is written): consistent in all but the name.
 fn renamed(home: &Home, src: &Path, dst: &Path, to: &str) {
     use std::io::{Read, Write};
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(src).expect("open")).expect("zip");
+    let mut zip = zip::ZipArchive::new(fs_err::File::open(src).expect("open")).expect("zip");
     let mut entries = Vec::new();
     for i in 0..zip.len() {
         let mut e = zip.by_index(i).expect("entry");
@@ -279,7 +279,7 @@ fn renamed(home: &Home, src: &Path, dst: &Path, to: &str) {
             _ => format!("{l}\n"),
         })
         .collect();
-    let mut out = zip::ZipWriter::new(std::fs::File::create(dst).expect("create"));
+    let mut out = zip::ZipWriter::new(fs_err::File::create(dst).expect("create"));
     for (name, bytes) in &entries {
         let (name, bytes) = match name.as_str() {
             "data/fine.txt" => (to, &bytes[..]),
@@ -331,7 +331,7 @@ async fn verify_calls_an_archive_with_an_escaping_directory_entry_damaged() {
     // Directory entries are in no manifest: adding one keeps the bag
     // consistent in everything but its names (issue 14: reported intact).
     {
-        let file = std::fs::OpenOptions::new()
+        let file = fs_err::OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)

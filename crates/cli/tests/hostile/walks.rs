@@ -288,7 +288,7 @@ fn walkdir(dir: &std::path::Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+        for e in fs_err::read_dir(&d).into_iter().flatten().flatten() {
             let meta = e.metadata().expect("metadata");
             if meta.is_dir() {
                 stack.push(e.path());

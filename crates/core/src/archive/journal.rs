@@ -18,8 +18,8 @@ use time::{OffsetDateTime, UtcOffset};
 use super::bagit::BagInfo;
 use super::prepare::DEFLATE_LEVEL;
 use super::zipfmt::{DosTime, Entry, Method, local_header};
-use super::{CHUNK, busy, io_error};
-use crate::Result;
+use super::{CHUNK, busy};
+use crate::{Error, Result};
 
 /// Bumped when the archive writer's output changes, so a `.partial` file
 /// from another version is written again rather than continued.
@@ -168,12 +168,12 @@ impl Journal {
             .create(true)
             .truncate(true)
             .open(&path)
-            .map_err(io_error("create", &path))?;
+            .map_err(Error::io("create", &path))?;
         let mut line = serde_json::to_vec(&Header::of(info))
             .map_err(io::Error::other)
-            .map_err(io_error("write", &path))?;
+            .map_err(Error::io("write", &path))?;
         line.push(b'\n');
-        file.write_all(&line).map_err(io_error("write", &path))?;
+        file.write_all(&line).map_err(Error::io("write", &path))?;
         Ok(Self { file })
     }
 
@@ -207,13 +207,13 @@ impl Journal {
         let journal = match fs_err::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("open", &path)(e)),
+            Err(e) => return Err(Error::io("open", &path)(e)),
         };
         let mut lines = BufReader::new(journal);
         let mut first = String::new();
         lines
             .read_line(&mut first)
-            .map_err(io_error("read", &path))?;
+            .map_err(Error::io("read", &path))?;
         let Ok(header) = serde_json::from_str::<Header>(&first) else {
             return Ok(None);
         };
@@ -230,7 +230,7 @@ impl Journal {
         {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("open", partial)(e)),
+            Err(e) => return Err(Error::io("open", partial)(e)),
         };
         match file.file().try_lock() {
             Ok(()) => {}
@@ -274,21 +274,21 @@ impl Journal {
         if kept.is_empty() {
             return Ok(None);
         }
-        file.set_len(end).map_err(io_error("cut back", partial))?;
+        file.set_len(end).map_err(Error::io("cut back", partial))?;
         file.seek(SeekFrom::Start(end))
-            .map_err(io_error("cut back", partial))?;
+            .map_err(Error::io("cut back", partial))?;
         let journal = fs_err::OpenOptions::new()
             .write(true)
             .open(&path)
-            .map_err(io_error("open", &path))?;
+            .map_err(Error::io("open", &path))?;
         journal
             .set_len(kept_journal_bytes)
-            .map_err(io_error("cut back", &path))?;
+            .map_err(Error::io("cut back", &path))?;
         let mut journal = Journal { file: journal };
         journal
             .file
             .seek(SeekFrom::End(0))
-            .map_err(io_error("open", &path))?;
+            .map_err(Error::io("open", &path))?;
         Ok(Some(Recovered {
             file,
             journal,

@@ -50,7 +50,6 @@ pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive};
 
-use std::io;
 use std::path::Path;
 
 use crate::Error;
@@ -65,26 +64,4 @@ fn busy(partial: &Path) -> Error {
         "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
         partial.display()
     ))
-}
-
-/// `Error::io`, without the path twice: `fs-err` already writes the file name
-/// into its errors, and `Error::Io` shows it again.
-fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Error {
-    let wrap = Error::io(action, path);
-    move |e| wrap(os_error(e))
-}
-
-/// The OS error underneath an `fs-err` error; any other error unchanged.
-fn os_error(e: io::Error) -> io::Error {
-    let inner = e
-        .get_ref()
-        .and_then(|inner| std::error::Error::source(inner))
-        .and_then(|source| source.downcast_ref::<io::Error>());
-    match inner {
-        Some(os) => match os.raw_os_error() {
-            Some(code) => io::Error::from_raw_os_error(code),
-            None => io::Error::new(os.kind(), os.to_string()),
-        },
-        None => e,
-    }
 }

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
+use super::CHUNK;
 use super::prepare::Spool;
 use super::zipfmt::{self, Entry};
-use super::{CHUNK, io_error};
 use crate::Error;
+use crate::fsx::{Stop, pump};
 
 /// The archive file, appended to and hashed as it is written.
 pub(super) struct Out {
@@ -95,26 +96,26 @@ pub(super) fn copy_data(
         Spool::Source(path) => (
             Box::new(
                 fs_err::File::open(&path)
-                    .map_err(|e| WriteFailure::Source(io_error("open", &path)(e)))?,
+                    .map_err(|e| WriteFailure::Source(Error::io("open", &path)(e)))?,
             ),
             path,
         ),
     };
     let mut buf = vec![0; CHUNK];
     let mut copied = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(WriteFailure::Source(io_error("read", &src)(e))),
-        };
-        copied += n as u64;
+    // `None`: the source grew past the entry's length (told below).
+    let pumped = pump(&mut reader, &mut buf, |piece| {
+        copied += piece.len() as u64;
         if copied > entry.compressed_len {
-            break;
+            return Err(None);
         }
-        raw_crc.update(&buf[..n]);
-        out.write(&buf[..n]).map_err(WriteFailure::Archive)?;
+        raw_crc.update(piece);
+        out.write(piece).map_err(|e| Some(WriteFailure::Archive(e)))
+    });
+    match pumped {
+        Ok(_) | Err(Stop::Sink(None)) => {}
+        Err(Stop::Sink(Some(failure))) => return Err(failure),
+        Err(Stop::Read(e)) => return Err(WriteFailure::Source(Error::io("read", &src)(e))),
     }
     // A stored source is read twice; the second reading must be the first.
     let same = copied == entry.compressed_len

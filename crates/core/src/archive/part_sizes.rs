@@ -7,9 +7,10 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::CHUNK;
 use super::bagit::manifest_line;
 use super::zipfmt::{CENTRAL_HEADER_LEN, LOCAL_HEADER_LEN};
-use super::{CHUNK, io_error};
+use crate::fsx::{Stop, pump};
 use crate::{Error, Result};
 
 /// The longest extra field an entry gets: ZIP64 sizes and offset (28 bytes
@@ -65,7 +66,7 @@ impl Pending {
         let mut reader: Box<dyn Read> = match &self.source {
             Source::Bytes(b) => Box::new(&b[..]),
             Source::File(p) | Source::Spool(p) => {
-                Box::new(fs_err::File::open(p).map_err(io_error("open", p))?)
+                Box::new(fs_err::File::open(p).map_err(Error::io("open", p))?)
             }
         };
         self.measured = Some(deflated_zip_len(&mut reader, &self.name)?);
@@ -99,16 +100,10 @@ pub(super) fn deflated_zip_len(reader: &mut dyn Read, name: &str) -> Result<u64>
     zip.start_file("m", options)
         .map_err(|e| failed(e.to_string()))?;
     let mut buf = vec![0; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_error("read", Path::new(name))(e)),
-        };
-        zip.write_all(&buf[..n])
-            .map_err(|e| failed(e.to_string()))?;
-    }
+    pump(reader, &mut buf, |piece| zip.write_all(piece)).map_err(|stop| match stop {
+        Stop::Read(e) => Error::io("read", Path::new(name))(e),
+        Stop::Sink(e) => failed(e.to_string()),
+    })?;
     Ok(zip.finish().map_err(|e| failed(e.to_string()))?.len)
 }
 

@@ -18,18 +18,18 @@
 //! one is ever larger, every part is laid out and written again from sizes
 //! DEFLATE cannot exceed, so the limit holds whatever the measurement said.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::CHUNK;
 use super::bagit::{BagInfo, DATA_PREFIX};
 use super::names::check_tag_name;
 use super::part_sizes::Source;
 use super::partial::create_private;
 use super::planner::Planner;
 use super::writer::{ArchiveWriter, FinishedArchive};
-use super::{CHUNK, io_error};
 use crate::{Error, Result};
 
 /// Below this, a part cannot hold its own tag files and index.
@@ -181,7 +181,7 @@ impl PartedWriter {
         match &mut self.inner {
             Inner::Whole(w) => w.add_payload_file(path_in_data, src, compress).map(drop),
             Inner::Split(p) => {
-                let len = fs_err::metadata(src).map_err(io_error("open", src))?.len();
+                let len = fs_err::metadata(src).map_err(Error::io("open", src))?.len();
                 p.push(
                     format!("{DATA_PREFIX}{path_in_data}"),
                     false,
@@ -312,19 +312,8 @@ pub(super) fn sibling_parts(dir: &Path, stem: &str) -> Vec<PathBuf> {
 /// Copies `reader` into a new private file; returns its length.
 pub(super) fn spool_into(path: &Path, reader: &mut dyn Read, name: &str) -> Result<u64> {
     let mut file = create_private(path)?;
-    let mut buf = vec![0; CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_error("read", Path::new(name))(e)),
-        };
-        file.write_all(&buf[..n]).map_err(io_error("write", path))?;
-        len += n as u64;
-    }
-    file.flush().map_err(io_error("write", path))?;
+    let len = crate::fsx::copy(reader, &mut file, CHUNK, Path::new(name), path)?;
+    file.flush().map_err(Error::io("write", path))?;
     Ok(len)
 }
 

@@ -6,8 +6,8 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::busy;
 use super::writer::FinishedArchive;
-use super::{busy, io_error};
 use crate::{Error, Result};
 
 /// Where the archive for `final_path` is written until it is complete:
@@ -81,7 +81,7 @@ pub(super) fn remove_stale_partial(partial: &Path) -> Result<()> {
     match fs_err::remove_file(partial) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error("remove the unfinished archive", partial)(e)),
+        Err(e) => Err(Error::io("remove the unfinished archive", partial)(e)),
     }
 }
 
@@ -100,7 +100,7 @@ pub(super) fn create_private(path: &Path) -> Result<fs_err::File> {
         .write(true)
         .create_new(true)
         .open(path)
-        .map_err(io_error("create", path))
+        .map_err(Error::io("create", path))
 }
 
 /// Gives the finished archive its final name without ever replacing a file
@@ -129,9 +129,9 @@ fn publish(partial: &Path, final_path: &Path) -> Result<()> {
             match fs_err::symlink_metadata(final_path) {
                 Ok(_) => return Err(taken()),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_error("check", final_path)(e)),
+                Err(e) => return Err(Error::io("check", final_path)(e)),
             }
-            fs_err::rename(partial, final_path).map_err(io_error("rename", partial))
+            fs_err::rename(partial, final_path).map_err(Error::io("rename", partial))
         }
     }
 }

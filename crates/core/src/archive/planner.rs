@@ -10,7 +10,6 @@ use super::bagit::{
     BAG_INFO_TXT, BAGIT_TXT, BAGIT_TXT_CONTENT, BagInfo, DATA_PREFIX, MANIFEST, TAG_MANIFEST,
     bag_info_text,
 };
-use super::io_error;
 use super::names::NameSet;
 use super::part_sizes::{
     INDEX_SLACK, Layout, Pending, Reserve, Source, Sums, data_bound, deflated_zip_len,
@@ -75,7 +74,7 @@ impl Planner {
         match fs_err::remove_dir_all(&split.spool_dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("empty", &split.spool_dir)(e)),
+            Err(e) => return Err(Error::io("empty", &split.spool_dir)(e)),
         }
         create_private_dir(&split.spool_dir)?;
         let mut names = NameSet::default();
@@ -465,7 +464,7 @@ fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
         Source::File(src) | Source::Spool(src) => {
             // The length planned with: a file that changed since would break
             // the layout, and the writer refuses it.
-            let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
+            let mut file = fs_err::File::open(src).map_err(Error::io("open", src))?;
             w.add_payload_reader(path_in_data, &mut file, Some(e.len), e.compress)
         }
     }

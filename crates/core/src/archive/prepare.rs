@@ -8,13 +8,12 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::CHUNK;
+use super::zipfmt::Method;
+use crate::fsx::{Digests, Stop, pump};
+use crate::{Error, Result};
 use flate2::Compression;
 use flate2::write::DeflateEncoder;
-use sha2::{Digest, Sha256};
-
-use super::zipfmt::Method;
-use super::{CHUNK, io_error};
-use crate::{Error, Result};
 
 /// Deflate level for text. Level 3 keeps most of level 6's ratio on JSON
 /// and text at well under half its CPU time, and compression is the
@@ -154,8 +153,8 @@ pub fn prepare_verified_text(
 /// Prepares the file `src`: deflated when `compress`; stored ones are not
 /// copied but read again from `src` when written.
 pub fn prepare_file(src: &Path, compress: bool, spool_dir: &Path) -> Result<Prepared> {
-    let mut file = fs_err::File::open(src).map_err(io_error("open", src))?;
-    let len = file.metadata().map_err(io_error("read", src))?.len();
+    let mut file = fs_err::File::open(src).map_err(Error::io("open", src))?;
+    let len = file.metadata().map_err(Error::io("read", src))?.len();
     let label = src.display().to_string();
     if compress {
         return prepare_reader(&mut file, Some(len), true, spool_dir, &label);
@@ -171,9 +170,7 @@ fn spool_error(dir: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 
 /// Hashes, counts and checks the length of what passes through.
 struct Summer<'a> {
-    sha: Sha256,
-    crc: crc32fast::Hasher,
-    len: u64,
+    digests: Digests,
     expected: Option<u64>,
     label: &'a str,
 }
@@ -181,9 +178,7 @@ struct Summer<'a> {
 impl<'a> Summer<'a> {
     fn new(expected: Option<u64>, label: &'a str) -> Self {
         Self {
-            sha: Sha256::new(),
-            crc: crc32fast::Hasher::new(),
-            len: 0,
+            digests: Digests::default(),
             expected,
             label,
         }
@@ -191,26 +186,25 @@ impl<'a> Summer<'a> {
 
     fn pump(&mut self, reader: &mut dyn Read, out: &mut dyn Write) -> Result<()> {
         let mut buf = vec![0; CHUNK];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error("read", Path::new(self.label))(e)),
-            };
-            if self.expected.is_some_and(|len| self.len + n as u64 > len) {
-                return Err(self.wrong_length(format!("more than {}", self.len + n as u64)));
+        let (digests, expected, label) = (&mut self.digests, self.expected, self.label);
+        pump(reader, &mut buf, |piece| {
+            let len = digests.len() + piece.len() as u64;
+            if expected.is_some_and(|expected| len > expected) {
+                return Err(Err(len));
             }
-            self.sha.update(&buf[..n]);
-            self.crc.update(&buf[..n]);
-            self.len += n as u64;
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::io("write a temporary file for", Path::new(self.label))(e))?;
-        }
+            digests.update(piece);
+            out.write_all(piece).map_err(Ok)
+        })
+        .map_err(|stop| match stop {
+            Stop::Read(e) => Error::io("read", Path::new(label))(e),
+            Stop::Sink(Ok(e)) => Error::io("write a temporary file for", Path::new(label))(e),
+            // The source gave more than expected: `len` so far.
+            Stop::Sink(Err(len)) => self.wrong_length(format!("more than {len}")),
+        })?;
         if let Some(len) = self.expected
-            && len != self.len
+            && len != self.digests.len()
         {
-            return Err(self.wrong_length(self.len.to_string()));
+            return Err(self.wrong_length(self.digests.len().to_string()));
         }
         Ok(())
     }
@@ -227,11 +221,12 @@ impl<'a> Summer<'a> {
     }
 
     fn done(self, method: Method, data: Spool, compressed_len: u64) -> Prepared {
+        let (sha256, crc32, len) = self.digests.finish();
         Prepared {
             method,
-            sha256: self.sha.finalize().into(),
-            crc32: self.crc.finalize(),
-            len: self.len,
+            sha256,
+            crc32,
+            len,
             compressed_len,
             data,
         }
@@ -296,6 +291,7 @@ impl Write for SpoolWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn large_output_moves_to_a_temporary_file() {
@@ -313,7 +309,7 @@ mod tests {
         assert_eq!(p.compressed_len, text.len() as u64);
         assert_eq!(p.crc32, crc32fast::hash(&text));
         assert_eq!(
-            std::fs::read_dir(dir.path()).expect("list").count(),
+            fs_err::read_dir(dir.path()).expect("list").count(),
             0,
             "unnamed"
         );

@@ -9,12 +9,13 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 
+use super::CHUNK;
 use super::bagit::{
     BAG_INFO_TXT, BAGIT_TXT, DATA_PREFIX, MANIFEST, TAG_MANIFEST, parse_manifest_line,
     parse_tag_lines,
 };
 use super::unsafe_names::{SYMLINK, unsafe_reason};
-use super::{CHUNK, io_error};
+use crate::fsx::read_each;
 use crate::{Error, Result};
 
 /// `bagit.txt` and `bag-info.txt` are read whole; they are a few hundred
@@ -336,7 +337,7 @@ pub fn read_entry_to_string(path: &Path, name: &str) -> Result<String> {
 }
 
 fn open(path: &Path) -> Result<ZipArchive<BufReader<fs_err::File>>> {
-    let file = fs_err::File::open(path).map_err(io_error("open", path))?;
+    let file = fs_err::File::open(path).map_err(Error::io("open", path))?;
     ZipArchive::new(BufReader::with_capacity(CHUNK, file)).map_err(|e| Error::Archive {
         path: path.to_owned(),
         detail: format!(
@@ -357,21 +358,11 @@ fn hash_entry(
 ) -> (std::result::Result<[u8; 32], String>, u64, bool) {
     let mut sha = Sha256::new();
     let mut bytes = 0u64;
-    let mut failure = None;
-    loop {
-        match entry.read(buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                sha.update(&buf[..n]);
-                bytes += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        }
-    }
+    let failure = read_each(entry, buf, |piece| {
+        sha.update(piece);
+        bytes += piece.len() as u64;
+    })
+    .err();
     let sha256: [u8; 32] = sha.finalize().into();
     match failure {
         None => (Ok(sha256), bytes, false),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::CHUNK;
 use super::bagit::{
     BAG_INFO_TXT, BAGIT_TXT, BAGIT_TXT_CONTENT, BagInfo, DATA_PREFIX, MANIFEST, TAG_MANIFEST,
     bag_info_text, manifest_line,
@@ -17,7 +18,6 @@ use super::out::{HashingWriter, LinesReader, Out, SyncPoint, WriteFailure, copy_
 use super::partial::{SealedArchive, create_private, lock, partial_path_for, remove_stale_partial};
 use super::prepare::{Prepared, prepare_file, prepare_reader};
 use super::zipfmt::{self, DosTime, Entry};
-use super::{CHUNK, io_error};
 use crate::{Error, Result};
 
 pub(crate) use super::prepare::DEFLATE_LEVEL;
@@ -196,7 +196,7 @@ impl ArchiveWriter {
                 final_path.display()
             ))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error("check", final_path)(e)),
+            Err(e) => Err(Error::io("check", final_path)(e)),
         }
     }
 
@@ -432,12 +432,12 @@ impl ArchiveWriter {
         let start = out.pos;
         let mut directory = HashingWriter(&mut out);
         zipfmt::central_directory(&mut directory, &self.entries, start, self.when)
-            .map_err(io_error("write", &partial))?;
+            .map_err(Error::io("write", &partial))?;
         let file = out
             .file
             .into_inner()
-            .map_err(|e| io_error("write", &partial)(e.into_error()))?;
-        file.sync_all().map_err(io_error("sync", &partial))?;
+            .map_err(|e| Error::io("write", &partial)(e.into_error()))?;
+        file.sync_all().map_err(Error::io("sync", &partial))?;
         Journal::remove(&partial);
         Ok(SealedArchive {
             file: Some(file),
@@ -535,7 +535,7 @@ impl ArchiveWriter {
             }
             Err(WriteFailure::Archive(e)) => {
                 self.broken = true;
-                return Err(io_error("write", &self.partial_path)(e));
+                return Err(Error::io("write", &self.partial_path)(e));
             }
         }
         if let Some(journal) = self.journal.as_mut() {
@@ -543,7 +543,7 @@ impl ArchiveWriter {
             // killed process leaves every journaled entry in the file.
             if let Err(e) = out.file.flush() {
                 self.broken = true;
-                return Err(io_error("write", &self.partial_path)(e));
+                return Err(Error::io("write", &self.partial_path)(e));
             }
             let line = JournalEntry {
                 entry: entry.clone(),

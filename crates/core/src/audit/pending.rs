@@ -192,7 +192,7 @@ mod tests {
         let log = AuditLog::open(dir.path()).unwrap();
         log.keep_report(report("https://a.example/", "exp_1", 0))
             .unwrap();
-        let text = std::fs::read_to_string(log.pending_reports_path()).unwrap();
+        let text = fs_err::read_to_string(log.pending_reports_path()).unwrap();
         let value: Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<&String> = value["reports"][0].as_object().unwrap().keys().collect();
         assert_eq!(keys.len(), 4, "{keys:?}");
@@ -202,7 +202,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(log.pending_reports_path())
+            let mode = fs_err::metadata(log.pending_reports_path())
                 .unwrap()
                 .permissions()
                 .mode();
@@ -214,7 +214,7 @@ mod tests {
     fn a_damaged_file_is_set_aside_and_the_oldest_go_first() {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::open(dir.path()).unwrap();
-        std::fs::write(log.pending_reports_path(), b"{not json").unwrap();
+        fs_err::write(log.pending_reports_path(), b"{not json").unwrap();
         assert!(
             log.pending_reports("https://a.example/")
                 .unwrap()

@@ -339,7 +339,7 @@ pub fn client_label() -> String {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname")
+    fs_err::read_to_string("/etc/hostname")
         .ok()
         .or_else(|| std::env::var("COMPUTERNAME").ok())
         .or_else(|| std::env::var("HOSTNAME").ok())

@@ -303,7 +303,7 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
                         watch.follow(jsonl.clone()),
                     )),
                     None => {
-                        let f = std::fs::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
+                        let f = fs_err::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
                         Box::new(BufReader::with_capacity(LINES_BUFFER, f))
                     }
                 })

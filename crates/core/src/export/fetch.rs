@@ -404,7 +404,7 @@ pub(super) async fn single(
     let staged = shared
         .staging_dir
         .join(format!("{}.raw.json", category.name));
-    let raw = match std::fs::read_to_string(&staged) {
+    let raw = match fs_err::read_to_string(&staged) {
         Ok(text) => text,
         Err(_) => {
             let raw = shared
@@ -413,7 +413,7 @@ pub(super) async fn single(
                 .await?;
             let part = staged.with_extension("part");
             super::write_private(&part, raw.get().as_bytes())?;
-            std::fs::rename(&part, &staged).map_err(Error::io("rename", &part))?;
+            fs_err::rename(&part, &staged).map_err(Error::io("rename", &part))?;
             raw.get().to_owned()
         }
     };
@@ -501,7 +501,7 @@ async fn send_staged(
     tx: &mpsc::Sender<FileRef>,
 ) -> Result<()> {
     use std::io::BufRead;
-    let Ok(f) = std::fs::File::open(path) else {
+    let Ok(f) = fs_err::File::open(path) else {
         return Ok(());
     };
     for line in std::io::BufReader::new(f).lines() {

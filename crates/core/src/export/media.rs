@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 
-use sha2::Digest;
 use tokio::sync::{Mutex, mpsc};
 
 use super::Shared;
@@ -278,7 +277,7 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
                 f.get_ref().sync_data().map_err(Error::io("sync", &from))?;
             }
         }
-        std::fs::rename(&from, &done).map_err(Error::io("rename", &from))?;
+        fs_err::rename(&from, &done).map_err(Error::io("rename", &from))?;
         sh.checkpoint(&Checkpoint::Media {
             key,
             bytes: len,
@@ -434,44 +433,43 @@ async fn transfer(
     file: &FileRef,
     body: &mut impl Body,
 ) -> Result<(u64, [u8; 32], u32, Option<u64>), Failed> {
-    let (mut hasher, mut crc, mut len) = body.resume_from(file.size).map_err(Failed::Request)?;
+    let mut digests = body.resume_from(file.size).map_err(Failed::Request)?;
     // The connector says whether the sign-in goes along (the Export API's
     // signed URLs never get it, Matrix's authenticated media always). The
     // client has retried the request itself already: a failure here is not
     // retried again.
     let mut dl = shared
         .client
-        .download(&file.url, len, file.auth)
+        .download(&file.url, digests.len(), file.auth)
         .await
         .map_err(Failed::Request)?;
-    if len > 0 && dl.status == 200 {
+    if digests.len() > 0 && dl.status == 200 {
         // The server sent the whole file again: start over.
         body.discard().map_err(Failed::Request)?;
-        (hasher, crc, len) = body.resume_from(file.size).map_err(Failed::Request)?;
+        digests = body.resume_from(file.size).map_err(Failed::Request)?;
     }
-    let announced = dl.content_length.map(|n| n + len);
+    let announced = dl.content_length.map(|n| n + digests.len());
     let limit = file.size.or(announced);
     loop {
         shared.check_cancelled().map_err(Failed::Request)?;
         match dl.chunk().await {
             Ok(Some(chunk)) => {
                 body.put(&chunk).map_err(Failed::Request)?;
-                hasher.update(&chunk);
-                crc.update(&chunk);
-                len += chunk.len() as u64;
+                digests.update(&chunk);
                 shared.add_bytes(chunk.len() as u64);
-                if limit.is_some_and(|limit| len > limit) {
+                if limit.is_some_and(|limit| digests.len() > limit) {
                     break; // damaged: the caller starts over
                 }
             }
             Ok(None) => break,
             Err(e) => {
                 body.keep().map_err(Failed::Request)?;
-                return Err(Failed::Body(e, len));
+                return Err(Failed::Body(e, digests.len()));
             }
         }
     }
-    Ok((len, hasher.finalize().into(), crc.finalize(), announced))
+    let (sha256, crc32, len) = digests.finish();
+    Ok((len, sha256, crc32, announced))
 }
 
 /// How a transfer failed: the request (already retried by the client, or

@@ -70,7 +70,7 @@ fn find_resumable(
     subject_id: &AccountId,
 ) -> Option<(PathBuf, StagedSession)> {
     staging::find_staged(out_dir).into_iter().find_map(|dir| {
-        let raw = std::fs::read(dir.join("session.json")).ok()?;
+        let raw = fs_err::read(dir.join("session.json")).ok()?;
         let s: StagedSession = serde_json::from_slice(&raw).ok()?;
         // The staged session names the folders removed when it ends; a
         // session of another API is not this one's to continue.

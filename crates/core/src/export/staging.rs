@@ -205,7 +205,7 @@ pub struct MediaFile {
 /// This boot of the system, where the system says (Linux); `None`
 /// elsewhere, where downloads are synced one by one instead.
 pub fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+    fs_err::read_to_string("/proc/sys/kernel/random/boot_id")
         .ok()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
@@ -235,7 +235,7 @@ pub fn recheck_after_reboot(
         let path = staging_dir
             .join("media")
             .join(format!("{}.bin", file_slug(key)));
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Ok(bytes) = fs_err::read(&path) else {
             return true;
         };
         let intact = bytes.len() as u64 == f.bytes && Some(crc32fast::hash(&bytes)) == f.crc32;
@@ -244,7 +244,7 @@ pub fn recheck_after_reboot(
                 key,
                 "a staged file was damaged by a restart; downloading it again"
             );
-            let _ = std::fs::remove_file(&path);
+            let _ = fs_err::remove_file(&path);
         }
         intact
     });
@@ -348,7 +348,7 @@ impl Staging {
         now: Option<&str>,
     ) -> Result<(HashMap<String, CategoryState>, HashMap<String, MediaFile>)> {
         let path = self.dir.join("journal.jsonl");
-        let file = std::fs::File::open(&path).map_err(Error::io("read", &path))?;
+        let file = fs_err::File::open(&path).map_err(Error::io("read", &path))?;
         let mut cats: HashMap<String, CategoryState> = HashMap::new();
         // For a category whose last pages were not synced: the boot they
         // were written in, and its state before them (its last synced).
@@ -451,7 +451,7 @@ impl Staging {
         for (cat, st) in cats {
             // Its pages of this boot may not be on disk yet: they are now.
             let staged = self.dir.join(format!("{cat}.jsonl"));
-            if let Ok(f) = std::fs::File::open(&staged) {
+            if let Ok(f) = fs_err::File::open(&staged) {
                 f.sync_data().map_err(Error::io("sync", &staged))?;
             }
             let page = |keys: &[String]| Checkpoint::Page {
@@ -506,16 +506,16 @@ pub fn remove_dir(out_dir: &Path, dir: &Path) -> Result<()> {
     if !named_so {
         return refuse();
     }
-    match std::fs::symlink_metadata(dir) {
+    match fs_err::symlink_metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(dir).map_err(Error::io("remove", dir)),
+        Ok(m) if m.is_dir() => fs_err::remove_dir_all(dir).map_err(Error::io("remove", dir)),
         _ => refuse(),
     }
 }
 
 /// Staging directories in `out_dir` (for automatic resume).
 pub fn find_staged(out_dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(out_dir) else {
+    let Ok(rd) = fs_err::read_dir(out_dir) else {
         return Vec::new();
     };
     let mut v: Vec<PathBuf> = rd

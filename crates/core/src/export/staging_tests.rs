@@ -85,7 +85,7 @@ fn the_journal_replays_the_last_state_and_ignores_a_torn_line() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&dir).expect("meta").permissions().mode() & 0o777;
+        let mode = fs_err::metadata(&dir).expect("meta").permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
     }
 }
@@ -95,7 +95,7 @@ fn a_journal_of_an_older_version_still_replays() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path().join(".keepsake-exp_1");
     let mut s = Staging::open(&dir).expect("open");
-    std::fs::write(
+    fs_err::write(
         dir.join("journal.jsonl"),
         "{\"t\":\"page\",\"cat\":\"posts\",\"next\":\"c1\",\"len\":10,\"count\":2,\"last_id\":5}\n\
          {\"t\":\"page\",\"cat\":\"likes\",\"next\":\"c2\",\"len\":4,\"count\":1,\"keys\":[7,8]}\n\
@@ -120,9 +120,9 @@ fn a_journal_of_an_older_version_still_replays() {
 #[test]
 fn after_a_reboot_unsynced_files_are_checked_before_they_are_trusted() {
     let dir = tempfile::tempdir().expect("dir");
-    std::fs::create_dir_all(dir.path().join("media")).expect("media dir");
+    fs_err::create_dir_all(dir.path().join("media")).expect("media dir");
     let file = |id: u8, bytes: &[u8]| {
-        std::fs::write(dir.path().join("media").join(format!("{id}.bin")), bytes).expect("write");
+        fs_err::write(dir.path().join("media").join(format!("{id}.bin")), bytes).expect("write");
     };
     let good = b"intact content".to_vec();
     let entry = |boot: Option<&str>| MediaFile {
@@ -186,10 +186,10 @@ fn only_a_staging_folder_is_ever_removed() {
     let root = tempfile::tempdir().expect("tmp");
     let out = root.path().join("out");
     let victim = root.path().join("victim");
-    std::fs::create_dir_all(victim.join("deep")).expect("victim");
-    std::fs::write(victim.join("deep/keep.txt"), b"mine").expect("canary");
+    fs_err::create_dir_all(victim.join("deep")).expect("victim");
+    fs_err::write(victim.join("deep/keep.txt"), b"mine").expect("canary");
     let staged = out.join(".keepsake-exp_1");
-    std::fs::create_dir_all(staged.join("media")).expect("staged");
+    fs_err::create_dir_all(staged.join("media")).expect("staged");
     for not_staging in [
         victim.clone(),
         out.join(".keepsake-exp_1/../../victim"),
@@ -202,7 +202,7 @@ fn only_a_staging_folder_is_ever_removed() {
     #[cfg(unix)]
     {
         let link = out.join(".keepsake-exp_link");
-        std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+        fs_err::os::unix::fs::symlink(&victim, &link).expect("symlink");
         assert!(remove_dir(&out, &link).is_err(), "a link is not followed");
     }
     assert!(
@@ -250,8 +250,8 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
     ] {
         s.record(&c).expect("record");
     }
-    let journal = std::fs::read(dir.join("journal.jsonl")).expect("journal");
-    std::fs::write(tmp.path().join("copy.jsonl"), &journal).expect("copy");
+    let journal = fs_err::read(dir.join("journal.jsonl")).expect("journal");
+    fs_err::write(tmp.path().join("copy.jsonl"), &journal).expect("copy");
 
     // In the same boot nothing was lost: the last pages stand.
     let (cats, _) = s.replay(Some("old")).expect("replay");
@@ -263,7 +263,7 @@ fn after_a_restart_a_category_goes_back_to_its_last_synced_page() {
 
     // After a restart: posts go back to page 2 (keys b, before them a),
     // likes start over, comments were written in this boot.
-    std::fs::write(dir.join("journal.jsonl"), &journal).expect("restore");
+    fs_err::write(dir.join("journal.jsonl"), &journal).expect("restore");
     let mut s = Staging::open(&dir).expect("reopen");
     let expected_posts = CategoryState {
         next: Some("c2".into()),

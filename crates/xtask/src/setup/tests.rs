@@ -20,9 +20,9 @@ fn os_release_families() {
 #[test]
 fn policy_rc_d_holds_only_the_servers() {
     let dir = std::env::temp_dir().join(format!("xtask-policy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    fs_err::create_dir_all(&dir).expect("temp dir");
     let script = dir.join("policy-rc.d");
-    std::fs::write(&script, policy_rc_d()).expect("write the script");
+    fs_err::write(&script, policy_rc_d()).expect("write the script");
     let code = |service: &str| {
         Command::new("sh")
             .arg(&script)
@@ -36,7 +36,7 @@ fn policy_rc_d_holds_only_the_servers() {
     }
     assert_eq!(code("dbus"), Some(0));
     assert_eq!(code("apache2-doc"), Some(0));
-    std::fs::remove_dir_all(&dir).expect("remove temp dir");
+    fs_err::remove_dir_all(&dir).expect("remove temp dir");
 }
 
 #[test]

@@ -94,7 +94,7 @@ async fn run(out: Option<&Path>, quick: bool) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let home = dir.path().join("home");
     for d in ["data", "config"] {
-        std::fs::create_dir_all(home.join(d))?;
+        fs_err::create_dir_all(home.join(d))?;
     }
     let cli = |url: &str, token: String, env: Vec<(String, String)>| Cli {
         bin: cli_bin.clone(),
@@ -306,7 +306,7 @@ async fn measure(
     run.completed("the recorded export")?;
     let requests: Requests = replay::chains(&proxy.exchanges(), part);
     drop(proxy);
-    std::fs::remove_dir_all(&out).ok();
+    fs_err::remove_dir_all(&out).ok();
     let mut m = Measured {
         what: what.to_owned(),
         exports: Vec::new(),
@@ -334,7 +334,7 @@ async fn measure(
                     .sum()
             })
             .unwrap_or(0);
-        std::fs::remove_dir_all(&out).ok();
+        fs_err::remove_dir_all(&out).ok();
         settle();
         m.bounds
             .push(replay::replay(&cli.url, auth, &requests, walks).await?);

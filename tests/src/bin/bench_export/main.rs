@@ -144,7 +144,7 @@ fn run(args: &Args) -> Result<()> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let home = dir.path().join("home");
     for d in ["data", "config"] {
-        std::fs::create_dir_all(home.join(d)).context("creating the CLI's home")?;
+        fs_err::create_dir_all(home.join(d)).context("creating the CLI's home")?;
     }
 
     // Setup: seed, mint a token, serve.
@@ -190,7 +190,7 @@ fn run(args: &Args) -> Result<()> {
         if entries.is_none() {
             entries = Some(zip_bound::unpack(&archive, &unpacked)?);
         }
-        std::fs::remove_dir_all(&out1).context("removing the archive")?;
+        fs_err::remove_dir_all(&out1).context("removing the archive")?;
         exports.push((full, server_cpu, archive_bytes));
 
         say("(2) fetching only (bodies discarded)…");
@@ -214,7 +214,7 @@ fn run(args: &Args) -> Result<()> {
         say("(3) zipping only (the archive's content, from disk)…");
         let entries = entries.as_deref().context("the unpacked archive")?;
         let zip_out = dir.path().join("zip-only").join("bench.zip");
-        std::fs::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
+        fs_err::create_dir_all(zip_out.parent().context("zip-only folder")?)?;
         settle();
         let cpu0 = self_cpu()?;
         let started = Instant::now();
@@ -225,10 +225,10 @@ fn run(args: &Args) -> Result<()> {
             "    {wall:.2} s, CPU {cpu:.2} s, {} entries",
             entries.len()
         ));
-        std::fs::remove_dir_all(zip_out.parent().context("zip-only folder")?)?;
+        fs_err::remove_dir_all(zip_out.parent().context("zip-only folder")?)?;
         zips.push((wall, cpu, zipped));
     }
-    std::fs::remove_dir_all(&unpacked).context("removing the unpacked payload")?;
+    fs_err::remove_dir_all(&unpacked).context("removing the unpacked payload")?;
 
     // (6) Resume: kill -9 half way, then time the resumed run.
     let mut resumes = Vec::new();
@@ -255,7 +255,7 @@ fn run(args: &Args) -> Result<()> {
                 total,
             ));
         }
-        std::fs::remove_dir_all(&out6).context("removing the resumed archive")?;
+        fs_err::remove_dir_all(&out6).context("removing the resumed archive")?;
     }
     drop(server);
 
@@ -286,9 +286,9 @@ fn run(args: &Args) -> Result<()> {
         ));
         rss.push((r.peak_rss_kib, r.wall));
         drop(server);
-        std::fs::remove_dir_all(&out).context("removing a scaling archive")?;
+        fs_err::remove_dir_all(&out).context("removing a scaling archive")?;
         for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+            let _ = fs_err::remove_file(format!("{}{suffix}", db.display()));
         }
     }
 
@@ -490,17 +490,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("docs").join("benchmarks.md");
         write_section(&path, &format!("{START}\none\n{END}")).expect("create");
-        let created = std::fs::read_to_string(&path).expect("read");
+        let created = fs_err::read_to_string(&path).expect("read");
         assert!(created.starts_with("# Benchmarks\n"), "{created}");
         let other = "<!-- bench-platform:start -->\np\n<!-- bench-platform:end -->";
-        std::fs::write(&path, format!("# B\n\n{other}\n")).expect("write");
+        fs_err::write(&path, format!("# B\n\n{other}\n")).expect("write");
         write_section(&path, &format!("{START}\nnew\n{END}")).expect("append");
         write_section(&path, &format!("{START}\nnewer\n{END}")).expect("update");
         assert_eq!(
-            std::fs::read_to_string(&path).expect("read"),
+            fs_err::read_to_string(&path).expect("read"),
             format!("# B\n\n{other}\n\n{START}\nnewer\n{END}\n")
         );
-        std::fs::write(&path, format!("{END}\n{START}\n")).expect("write");
+        fs_err::write(&path, format!("{END}\n{START}\n")).expect("write");
         assert!(
             write_section(&path, "x").is_err(),
             "broken markers are left alone"

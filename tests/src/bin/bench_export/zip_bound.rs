@@ -41,7 +41,7 @@ fn bag_own(name: &str) -> bool {
 
 /// Unpacks every entry of `archive` but the bag's own tag files into `dest`.
 pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<Entry>> {
-    let file = std::fs::File::open(archive).context("opening the archive")?;
+    let file = fs_err::File::open(archive).context("opening the archive")?;
     let mut zip = zip::ZipArchive::new(file).context("reading the archive")?;
     let mut entries = Vec::new();
     for i in 0..zip.len() {
@@ -52,8 +52,8 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<Entry>> {
         }
         let rel = entry.enclosed_name().context("an unsafe entry name")?;
         let path = dest.join(rel);
-        std::fs::create_dir_all(path.parent().context("entry folder")?)?;
-        let mut out = std::fs::File::create(&path).context("unpacking an entry")?;
+        fs_err::create_dir_all(path.parent().context("entry folder")?)?;
+        let mut out = fs_err::File::create(&path).context("unpacking an entry")?;
         std::io::copy(&mut entry, &mut out).context("unpacking an entry")?;
         let (name, tag) = match name.strip_prefix("data/") {
             Some(inner) => (inner.to_owned(), false),
@@ -67,7 +67,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Vec<Entry>> {
         });
     }
     // Media files are compressed or stored by their content type.
-    let types: HashMap<String, String> = match std::fs::read(dest.join("data/media.json")) {
+    let types: HashMap<String, String> = match fs_err::read(dest.join("data/media.json")) {
         Ok(raw) => serde_json::from_slice::<Vec<Value>>(&raw)
             .context("data/media.json")?
             .into_iter()
@@ -135,7 +135,7 @@ pub fn zip_only(entries: &[Entry], out: &Path) -> Result<u64> {
         Ok(())
     })?;
     for e in entries.iter().filter(|e| e.tag) {
-        let bytes = std::fs::read(&e.path).context("reading a tag file")?;
+        let bytes = fs_err::read(&e.path).context("reading a tag file")?;
         writer
             .add_tag_file(&e.name, &bytes)
             .with_context(|| format!("adding {}", e.name))?;

@@ -144,7 +144,7 @@ impl Watch {
 pub(in crate::export) struct Follow {
     watch: Watch,
     path: PathBuf,
-    file: Option<std::fs::File>,
+    file: Option<fs_err::File>,
     pos: u64,
 }
 
@@ -160,7 +160,7 @@ impl Read for Follow {
         }
         let file = match &mut self.file {
             Some(f) => f,
-            None => self.file.insert(std::fs::File::open(&self.path)?),
+            None => self.file.insert(fs_err::File::open(&self.path)?),
         };
         let room = usize::try_from(committed - self.pos).unwrap_or(usize::MAX);
         let want = buf.len().min(room);
@@ -189,7 +189,7 @@ mod tests {
     fn a_reader_gets_what_was_committed_and_waits_for_the_rest() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("posts.jsonl");
-        let mut file = std::fs::File::create(&path).expect("create");
+        let mut file = fs_err::File::create(&path).expect("create");
         let (growth, watch) = Growth::new();
         let mut reader = watch.follow(path.clone());
         let read = std::thread::spawn(move || {
@@ -215,7 +215,7 @@ mod tests {
     fn a_fetch_that_stops_fails_its_readers() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("likes.jsonl");
-        std::fs::write(&path, b"{\"id\":1}\n").expect("write");
+        fs_err::write(&path, b"{\"id\":1}\n").expect("write");
         let (growth, watch) = Growth::new();
         growth.commit(9);
         let mut reader = watch.follow(path);
@@ -233,7 +233,7 @@ mod tests {
     fn a_file_shorter_than_committed_is_an_error() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("comments.jsonl");
-        std::fs::write(&path, b"{\"id\":1}\n").expect("write");
+        fs_err::write(&path, b"{\"id\":1}\n").expect("write");
         let (growth, watch) = Growth::new();
         growth.commit(100);
         growth.complete();

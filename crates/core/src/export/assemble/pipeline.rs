@@ -286,10 +286,10 @@ impl Cleaner {
                         return;
                     }
                     for file in batch {
-                        match std::fs::remove_file(&file) {
+                        match fs_err::remove_file(&file) {
                             Ok(()) => {}
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => tracing::warn!(path = %file.display(), error = %e, "could not remove a staged file"),
+                            Err(e) => tracing::warn!(path = %file.display(), error = %crate::error::os_error(e), "could not remove a staged file"),
                         }
                     }
                 }

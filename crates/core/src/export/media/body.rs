@@ -2,10 +2,10 @@
 //! file, or a `.part` file in the staging folder that a later attempt (or
 //! run) resumes from, its prefix hashed once.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use sha2::{Digest, Sha256};
+use crate::fsx::{Digests, read_each};
 
 use super::super::staging::open_private;
 use crate::{Error, Result};
@@ -15,7 +15,7 @@ pub(super) trait Body: Send {
     /// What an earlier attempt kept, hashed, to resume from; a body as long
     /// as the whole file or longer (when its size is known) is started
     /// over.
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)>;
+    fn resume_from(&mut self, size: Option<u64>) -> Result<Digests>;
     fn put(&mut self, chunk: &[u8]) -> Result<()>;
     /// Makes what arrived so far last until the next attempt.
     fn keep(&mut self) -> Result<()>;
@@ -26,14 +26,13 @@ pub(super) trait Body: Send {
 /// A download held in memory, copied out of the connection's buffers so
 /// it holds no more than its own size.
 impl Body for Vec<u8> {
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+    fn resume_from(&mut self, size: Option<u64>) -> Result<Digests> {
         if size.is_some_and(|size| self.len() as u64 >= size) {
             self.clear();
         }
-        let (mut sha, mut crc) = (Sha256::new(), crc32fast::Hasher::new());
-        sha.update(&self[..]);
-        crc.update(self);
-        Ok((sha, crc, self.len() as u64))
+        let mut digests = Digests::default();
+        digests.update(self);
+        Ok(digests)
     }
     fn put(&mut self, chunk: &[u8]) -> Result<()> {
         self.extend_from_slice(chunk);
@@ -55,11 +54,11 @@ pub(super) struct StagedBody {
 }
 
 impl Body for StagedBody {
-    fn resume_from(&mut self, size: Option<u64>) -> Result<(Sha256, crc32fast::Hasher, u64)> {
+    fn resume_from(&mut self, size: Option<u64>) -> Result<Digests> {
         self.file = None;
-        let have = std::fs::metadata(&self.part).map(|m| m.len()).unwrap_or(0);
+        let have = fs_err::metadata(&self.part).map(|m| m.len()).unwrap_or(0);
         if have > 0 && size.is_some_and(|size| have >= size) {
-            std::fs::remove_file(&self.part).map_err(Error::io("remove", &self.part))?;
+            fs_err::remove_file(&self.part).map_err(Error::io("remove", &self.part))?;
         }
         // Hash the prefix already there, so a verified file is read once,
         // not twice. Bodies arrive in pieces of a few kilobytes: buffered,
@@ -90,7 +89,7 @@ impl Body for StagedBody {
     }
     fn discard(&mut self) -> Result<()> {
         self.file = None;
-        match std::fs::remove_file(&self.part) {
+        match fs_err::remove_file(&self.part) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(Error::io("remove", &self.part)(e))
             }
@@ -99,24 +98,14 @@ impl Body for StagedBody {
     }
 }
 
-fn hash_prefix(path: &std::path::Path) -> Result<(Sha256, crc32fast::Hasher, u64)> {
-    let mut h = Sha256::new();
-    let mut crc = crc32fast::Hasher::new();
-    let mut f = match std::fs::File::open(path) {
+fn hash_prefix(path: &std::path::Path) -> Result<Digests> {
+    let mut digests = Digests::default();
+    let mut f = match fs_err::File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((h, crc, 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(digests),
         Err(e) => return Err(Error::io("read", path)(e)),
     };
     let mut buf = vec![0u8; 256 * 1024];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf).map_err(Error::io("read", path))?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-        crc.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((h, crc, n))
+    read_each(&mut f, &mut buf, |piece| digests.update(piece)).map_err(Error::io("read", path))?;
+    Ok(digests)
 }

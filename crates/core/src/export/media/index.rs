@@ -102,7 +102,7 @@ impl Index {
     /// order, and the same export should make the same archive.
     pub(super) fn finish(&mut self) -> Result<()> {
         self.out.flush().map_err(Error::io("write", &self.path))?;
-        let text = std::fs::read_to_string(&self.path).map_err(Error::io("read", &self.path))?;
+        let text = fs_err::read_to_string(&self.path).map_err(Error::io("read", &self.path))?;
         let mut lines: Vec<(String, &str)> = text
             .lines()
             .map(|l| {
