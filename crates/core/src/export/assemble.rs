@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::{Arc, mpsc};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
 
 use serde_json::Value;
 
@@ -131,7 +133,7 @@ pub(super) type Archived = tokio::sync::watch::Receiver<Option<Recovered>>;
 
 /// The zip thread, and what it found to continue.
 pub(super) struct Started {
-    pub jobs: mpsc::Sender<Job>,
+    pub jobs: Sender<Job>,
     pub thread: std::thread::JoinHandle<Result<FinishedSet>>,
     pub archived: Archived,
 }
@@ -146,7 +148,7 @@ pub(super) fn start(
     split: Option<SplitOptions>,
     sync_every: u64,
 ) -> Result<Started> {
-    let (tx, rx) = mpsc::channel::<Job>();
+    let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
     let spawned = if split.is_some() {
         // A split archive starts afresh.
@@ -180,7 +182,7 @@ pub(super) fn start(
 /// archive, whose writer sets entries aside until it lays out the parts.
 fn write_in_turn(
     mut writer: PartedWriter,
-    rx: mpsc::Receiver<Job>,
+    rx: Receiver<Job>,
     formats: Formats,
 ) -> Result<FinishedSet> {
     for job in rx {

@@ -112,7 +112,7 @@ pub(super) async fn fetch_everything(
     shared: Arc<Shared>,
     session: &Session,
     states: HashMap<String, staging::CategoryState>,
-    zip: std::sync::mpsc::Sender<assemble::Job>,
+    zip: crossbeam_channel::Sender<assemble::Job>,
     media_workers: usize,
     stream_text: bool,
 ) -> Result<(BTreeMap<String, Tally>, Option<media::MediaTally>)> {

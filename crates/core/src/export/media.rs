@@ -81,7 +81,7 @@ pub(super) async fn download_all(
     shared: Arc<Shared>,
     rx: mpsc::Receiver<FileRef>,
     workers: usize,
-    zip: std::sync::mpsc::Sender<Job>,
+    zip: crossbeam_channel::Sender<Job>,
     text_done: tokio::sync::watch::Receiver<bool>,
 ) -> Result<MediaTally> {
     let rx = Arc::new(Mutex::new(rx));

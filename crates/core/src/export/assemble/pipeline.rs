@@ -4,15 +4,19 @@
 //! text, the most expensive part of an export, neither waits for one thread
 //! nor holds up the media files behind it. (The order of entries in the zip
 //! is the order they became ready; the manifests are sorted.)
+//!
+//! One thread takes both the export's jobs and the prepared entries
+//! (`select!`), so nothing polls: a job's entries go to the pool, or, when
+//! there is nothing to prepare, straight into the archive; and when the
+//! writer stops, the export's next job finds the channel closed.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::sync::Arc;
 
+use crossbeam_channel::{Receiver, Sender, select};
 use serde_json::Value;
 
-use super::{Formats, Job, Lease, UnitSource, finish, stopped_early, units};
+use super::{Formats, Job, Lease, Unit, UnitSource, finish, stopped_early, units};
 use crate::archive::{
     FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
     prepare_verified_text,
@@ -27,32 +31,20 @@ const AHEAD: usize = 16;
 /// [`SyncPoint::write_back`]).
 const WRITEBACK_EVERY: u64 = 8 << 20;
 
-type Work = Box<dyn FnOnce() -> Result<Prepared> + Send>;
-
-struct Task {
+/// An entry prepared by the pool (or a thread of its own), for the writer.
+struct Ready {
     path: String,
-    work: Work,
+    prepared: Result<Prepared>,
     staged: Option<PathBuf>,
+    /// Held until the entry is written (memory it holds).
     lease: Option<Lease>,
-}
-
-enum Ready {
-    Entry {
-        path: String,
-        prepared: Result<Prepared>,
-        staged: Option<PathBuf>,
-        /// Held until the entry is written (memory it holds).
-        lease: Option<Lease>,
-    },
-    /// Every job is in; `entries` entries were sent for preparing in all.
-    Finish { manifest: Value, entries: u64 },
 }
 
 /// Writes every job's entries into `writer` (which must be whole) and
 /// finishes it when the [`Job::Finish`] job comes.
 pub(super) fn run(
     mut writer: PartedWriter,
-    jobs: mpsc::Receiver<Job>,
+    jobs: Receiver<Job>,
     formats: Formats,
     sync_every: u64,
     archived: &tokio::sync::watch::Sender<Option<super::Recovered>>,
@@ -68,178 +60,181 @@ pub(super) fn run(
     archived.send_replace(Some(Arc::clone(&recovered)));
     let cleaner = whole.sync_point().and_then(Cleaner::start);
 
-    let (ready_tx, ready_rx) = mpsc::sync_channel::<Ready>(AHEAD);
-    let (task_tx, task_rx) = mpsc::channel::<Task>();
-    let task_rx = Arc::new(Mutex::new(task_rx));
+    let (ready_tx, ready) = crossbeam_channel::bounded::<Ready>(AHEAD);
+    let (task_tx, tasks) = crossbeam_channel::unbounded::<Unit>();
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     for i in 0..workers {
-        let (tasks, ready) = (Arc::clone(&task_rx), ready_tx.clone());
+        let (tasks, ready, spool_dir) = (tasks.clone(), ready_tx.clone(), spool_dir.clone());
         std::thread::Builder::new()
             .name(format!("keepsake-deflate-{i}"))
-            .spawn(move || work(&tasks, &ready))
+            .spawn(move || work(&tasks, &ready, &spool_dir))
             .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
     }
+    drop(tasks);
 
-    // Set when the writer stops, so the job thread stops taking jobs and
-    // the export learns at its next job rather than at the end.
-    let stopped = Arc::new(AtomicBool::new(false));
-    let _stop_jobs = SetOnDrop(Arc::clone(&stopped));
-    std::thread::Builder::new()
-        .name("keepsake-zip-jobs".into())
-        .spawn(move || {
-            let mut entries = 0u64;
-            loop {
-                let job = match jobs.recv_timeout(Duration::from_millis(50)) {
-                    Ok(job) => job,
-                    Err(mpsc::RecvTimeoutError::Timeout) if !stopped.load(Ordering::Acquire) => {
-                        continue;
-                    }
-                    Err(_) => return,
-                };
-                if let Job::Finish { manifest } = job {
-                    let _ = ready_tx.send(Ready::Finish { manifest, entries });
-                    return;
-                }
-                for unit in units(job, formats) {
-                    if recovered.contains_key(&unit.path) {
-                        continue;
-                    }
-                    entries += 1;
-                    let sent = match unit.source {
-                        // Nothing to prepare: straight to the writer.
-                        UnitSource::Verified { path, v } => ready_tx
-                            .send(Ready::Entry {
-                                prepared: if path.exists() {
-                                    Ok(Prepared::verified_file(path, v.len, v.sha256, v.crc32))
-                                } else {
-                                    Err(gone(&unit.path))
-                                },
-                                path: unit.path,
-                                staged: unit.staged,
-                                lease: unit.lease,
-                            })
-                            .is_ok(),
-                        UnitSource::Memory {
-                            bytes,
-                            v,
-                            compress: false,
-                        } => ready_tx
-                            .send(Ready::Entry {
-                                prepared: Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32)),
-                                path: unit.path,
-                                staged: unit.staged,
-                                lease: unit.lease,
-                            })
-                            .is_ok(),
-                        // Waits for pages: a thread of its own, so the
-                        // pool goes on with entries that are ready.
-                        UnitSource::Stream(make, watch) => {
-                            let ready = ready_tx.clone();
-                            let work = prepare(
-                                UnitSource::Reader(make),
-                                spool_dir.clone(),
-                                unit.path.clone(),
-                            );
-                            let (path, staged, lease) = (unit.path, unit.staged, unit.lease);
-                            let spawned = std::thread::Builder::new()
-                                .name("keepsake-stream".into())
-                                .spawn(move || {
-                                    let prepared = work();
-                                    // The fetch stopped (and says why): the
-                                    // entry is simply never finished, and the
-                                    // archive stays open for a resume.
-                                    if prepared.is_err() && watch.abandoned() {
-                                        return;
-                                    }
-                                    let _ = ready.send(Ready::Entry {
-                                        prepared,
-                                        path,
-                                        staged,
-                                        lease,
-                                    });
-                                });
-                            match spawned {
-                                Ok(_) => true,
-                                Err(e) => ready_tx
-                                    .send(Ready::Entry {
-                                        prepared: Err(Error::Invalid(format!(
-                                            "could not start the archive writer: {e}"
-                                        ))),
-                                        path: String::new(),
-                                        staged: None,
-                                        lease: None,
-                                    })
-                                    .is_ok(),
-                            }
-                        }
-                        source => task_tx
-                            .send(Task {
-                                work: prepare(source, spool_dir.clone(), unit.path.clone()),
-                                path: unit.path,
-                                staged: unit.staged,
-                                lease: unit.lease,
-                            })
-                            .is_ok(),
-                    };
-                    if !sent {
-                        return; // the writer stopped
-                    }
-                }
-            }
-        })
-        .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))?;
-
-    // Entries can still be on their way when the last job is in: the
-    // archive is finished once as many were written as were sent.
-    let mut written = 0u64;
-    let mut last: Option<(Value, u64)> = None;
-    // Staged files whose entries are written but not yet synced, and their
-    // size.
-    let mut unsynced: (Vec<PathBuf>, u64) = (Vec::new(), 0);
-    let mut not_written_back = 0u64;
+    let mut zip = Zip {
+        writer,
+        cleaner,
+        written: 0,
+        unsynced: (Vec::new(), 0),
+        not_written_back: 0,
+        sync_every,
+    };
+    // Until the last job: where entries to prepare go. Dropped then, so
+    // the pool ends once it is done and the wait for entries ends when
+    // none can come any more.
+    let mut senders = Some((task_tx, ready_tx));
+    // Entries to wait for, counted as they are sent; the archive is
+    // finished once as many were written, after the last job.
+    let (mut sent, mut last): (u64, Option<Value>) = (0, None);
+    let no_jobs = crossbeam_channel::never::<Job>();
     loop {
-        if let Some((manifest, entries)) = &last
-            && written == *entries
+        if let Some(manifest) = &last
+            && zip.written == sent
         {
             // Files not handed over stay until the staging folder goes;
             // the cleanup thread is done before the export removes it.
+            let Zip {
+                writer, cleaner, ..
+            } = zip;
             let finished = finish(writer, manifest, formats);
             drop(cleaner);
             return finished;
         }
-        let Ok(ready) = ready_rx.recv() else {
-            return Err(stopped_early());
-        };
-        match ready {
-            Ready::Entry {
-                path,
-                prepared,
-                staged,
-                lease,
-            } => {
-                let Some(whole) = writer.whole_mut() else {
-                    return Err(stopped_early());
+        let jobs = if senders.is_some() { &jobs } else { &no_jobs };
+        select! {
+            recv(jobs) -> job => {
+                let Ok(job) = job else {
+                    // The export stopped without finishing: what is being
+                    // prepared still goes in (a resume keeps it), then the
+                    // archive stays open.
+                    senders = None;
+                    continue;
                 };
-                let entry = whole.add_prepared(&path, prepared?)?;
-                drop(lease);
-                written += 1;
-                let Some(cleaner) = &cleaner else { continue };
-                not_written_back += entry.bytes;
-                if not_written_back >= WRITEBACK_EVERY {
-                    cleaner.send(Cleanup::Writeback);
-                    not_written_back = 0;
+                if let Job::Finish { manifest } = job {
+                    last = Some(manifest);
+                    senders = None;
+                    continue;
                 }
-                if let Some(file) = staged {
-                    unsynced.0.push(file);
-                    unsynced.1 += entry.bytes;
-                    if unsynced.1 >= sync_every {
-                        cleaner.send(Cleanup::Remove(std::mem::take(&mut unsynced.0)));
-                        unsynced.1 = 0;
+                let Some((task_tx, ready_tx)) = &senders else { continue };
+                for unit in units(job, formats) {
+                    if recovered.contains_key(&unit.path) {
+                        continue;
                     }
+                    sent += 1;
+                    dispatch(unit, &mut zip, task_tx, ready_tx, &spool_dir)?;
                 }
             }
-            Ready::Finish { manifest, entries } => last = Some((manifest, entries)),
+            recv(ready) -> entry => {
+                // Every entry that could come came: the export stopped, or
+                // one was lost (a preparing thread died).
+                let Ok(entry) = entry else { return Err(stopped_early()) };
+                zip.add(&entry.path, entry.prepared, entry.staged, entry.lease)?;
+            }
         }
+    }
+}
+
+/// Sends one entry on its way: into the archive at once when there is
+/// nothing to prepare, to a thread of its own when it waits for pages, to
+/// the pool otherwise.
+fn dispatch(
+    unit: Unit,
+    zip: &mut Zip,
+    tasks: &Sender<Unit>,
+    ready: &Sender<Ready>,
+    spool_dir: &std::path::Path,
+) -> Result<()> {
+    match unit.source {
+        UnitSource::Verified { path, v } => {
+            let prepared = if path.exists() {
+                Ok(Prepared::verified_file(path, v.len, v.sha256, v.crc32))
+            } else {
+                Err(gone(&unit.path))
+            };
+            zip.add(&unit.path, prepared, unit.staged, unit.lease)
+        }
+        UnitSource::Memory {
+            bytes,
+            v,
+            compress: false,
+        } => {
+            let prepared = Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32));
+            zip.add(&unit.path, prepared, unit.staged, unit.lease)
+        }
+        UnitSource::Stream(make, watch) => {
+            let (ready, spool_dir) = (ready.clone(), spool_dir.to_owned());
+            let unit = Unit {
+                source: UnitSource::Reader(make),
+                ..unit
+            };
+            std::thread::Builder::new()
+                .name("keepsake-stream".into())
+                .spawn(move || {
+                    let entry = prepared(unit, &spool_dir);
+                    // The fetch stopped (and says why): the entry is simply
+                    // never finished, and the archive stays open for a
+                    // resume.
+                    if entry.prepared.is_err() && watch.abandoned() {
+                        return;
+                    }
+                    let _ = ready.send(entry);
+                })
+                .map(drop)
+                .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))
+        }
+        source => tasks
+            .send(Unit { source, ..unit })
+            .map_err(|_| stopped_early()),
+    }
+}
+
+/// The archive being written, and what its entries leave to clean up.
+struct Zip {
+    writer: PartedWriter,
+    cleaner: Option<Cleaner>,
+    written: u64,
+    /// Staged files whose entries are written but not yet synced, and
+    /// their size.
+    unsynced: (Vec<PathBuf>, u64),
+    not_written_back: u64,
+    /// Staged files go once this many bytes of their entries are written
+    /// (and synced).
+    sync_every: u64,
+}
+
+impl Zip {
+    /// Appends one prepared entry; its staged file goes with the next batch.
+    fn add(
+        &mut self,
+        path: &str,
+        prepared: Result<Prepared>,
+        staged: Option<PathBuf>,
+        lease: Option<Lease>,
+    ) -> Result<()> {
+        let Some(whole) = self.writer.whole_mut() else {
+            return Err(stopped_early());
+        };
+        let entry = whole.add_prepared(path, prepared?)?;
+        drop(lease);
+        self.written += 1;
+        let Some(cleaner) = &self.cleaner else {
+            return Ok(());
+        };
+        self.not_written_back += entry.bytes;
+        if self.not_written_back >= WRITEBACK_EVERY {
+            cleaner.send(Cleanup::Writeback);
+            self.not_written_back = 0;
+        }
+        if let Some(file) = staged {
+            self.unsynced.0.push(file);
+            self.unsynced.1 += entry.bytes;
+            if self.unsynced.1 >= self.sync_every {
+                cleaner.send(Cleanup::Remove(std::mem::take(&mut self.unsynced.0)));
+                self.unsynced.1 = 0;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -252,7 +247,7 @@ pub(super) fn run(
 /// end of the export. It also writes the archive back as it grows, so no
 /// sync on the export's way waits for much.
 struct Cleaner {
-    batches: Option<mpsc::Sender<Cleanup>>,
+    batches: Option<Sender<Cleanup>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -266,7 +261,7 @@ enum Cleanup {
 
 impl Cleaner {
     fn start(sync: SyncPoint) -> Option<Self> {
-        let (batches, rx) = mpsc::channel::<Cleanup>();
+        let (batches, rx) = crossbeam_channel::unbounded::<Cleanup>();
         let thread = std::thread::Builder::new()
             .name("keepsake-cleanup".into())
             .spawn(move || {
@@ -327,57 +322,50 @@ fn gone(path: &str) -> Error {
     ))
 }
 
-/// Sets its flag when dropped: however the writer returns.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
-    }
-}
-
 /// A pool thread: prepares entries until there are no more.
-fn work(tasks: &Mutex<mpsc::Receiver<Task>>, ready: &mpsc::SyncSender<Ready>) {
-    loop {
-        let task = match tasks.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(task) = task else { return };
-        let prepared = (task.work)();
-        if ready
-            .send(Ready::Entry {
-                path: task.path,
-                prepared,
-                staged: task.staged,
-                lease: task.lease,
-            })
-            .is_err()
-        {
+fn work(tasks: &Receiver<Unit>, ready: &Sender<Ready>, spool_dir: &std::path::Path) {
+    for unit in tasks {
+        if ready.send(prepared(unit, spool_dir)).is_err() {
             return;
         }
     }
 }
 
-/// The preparation of one entry, to run on the pool.
-fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
-    Box::new(move || match source {
+/// Prepares one entry's content.
+fn prepared(unit: Unit, spool_dir: &std::path::Path) -> Ready {
+    let Unit {
+        path,
+        source,
+        staged,
+        lease,
+    } = unit;
+    let prepared = prepare(source, spool_dir, &path);
+    Ready {
+        path,
+        prepared,
+        staged,
+        lease,
+    }
+}
+
+fn prepare(source: UnitSource, spool_dir: &std::path::Path, path: &str) -> Result<Prepared> {
+    match source {
         UnitSource::Reader(make) | UnitSource::Stream(make, _) => {
             let mut reader = make()?;
-            let prepared = prepare_reader(&mut reader, None, true, &spool_dir, &path)?;
+            let prepared = prepare_reader(&mut reader, None, true, spool_dir, path)?;
             reader.check()?;
             Ok(prepared)
         }
         UnitSource::File {
             path: src,
             compress,
-        } => prepare_file(&src, compress, &spool_dir),
+        } => prepare_file(&src, compress, spool_dir),
         UnitSource::Verified { path: src, v } => {
             Ok(Prepared::verified_file(src, v.len, v.sha256, v.crc32))
         }
         UnitSource::Memory { bytes, v, compress } => {
             if compress {
-                prepare_verified_text(&bytes, v.sha256, v.crc32, &spool_dir)
+                prepare_verified_text(&bytes, v.sha256, v.crc32, spool_dir)
             } else {
                 Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32))
             }
@@ -386,8 +374,8 @@ fn prepare(source: UnitSource, spool_dir: PathBuf, path: String) -> Work {
             &mut &bytes[..],
             Some(bytes.len() as u64),
             true,
-            &spool_dir,
-            &path,
+            spool_dir,
+            path,
         ),
-    })
+    }
 }
