@@ -34,22 +34,32 @@ pub(crate) fn create_private_dir(path: &Path) -> Result<()> {
 
 /// Replaces `path` with `bytes` so that a crash leaves the old file or the
 /// new one: written to `tmp` beside it (private) and synced, renamed over
-/// it, the folder synced.
+/// it, the folder synced. A `tmp` left by a failure is removed.
 pub(crate) fn replace_private(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<()> {
-    let mut out = private_file()
+    let written = private_file()
         .write(true)
         .create(true)
         .truncate(true)
         .open(tmp)
-        .map_err(Error::io("create", tmp))?;
-    out.write_all(bytes)
-        .and_then(|()| out.sync_all())
-        .map_err(Error::io("write", tmp))?;
-    drop(out);
-    fs_err::rename(tmp, path).map_err(Error::io("replace", path))?;
+        .map_err(Error::io("create", tmp))
+        .and_then(|mut out| {
+            out.write_all(bytes)
+                .and_then(|()| out.sync_all())
+                .map_err(Error::io("write", tmp))
+        })
+        .and_then(|()| fs_err::rename(tmp, path).map_err(Error::io("replace", path)));
+    if written.is_err() {
+        let _ = fs_err::remove_file(tmp);
+    }
+    written?;
+    sync_dir(parent_of(path))
+}
+
+/// The folder `path` is in (`.` for a bare name).
+pub(crate) fn parent_of(path: &Path) -> &Path {
     match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => sync_dir(dir),
-        _ => sync_dir(Path::new(".")),
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     }
 }
 

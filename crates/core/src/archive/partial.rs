@@ -139,16 +139,7 @@ fn publish(partial: &Path, final_path: &Path) -> Result<()> {
 /// Makes the rename durable. A failure is only logged: the archive is
 /// complete and synced; only its name might not survive a power cut.
 fn sync_parent(path: &Path) {
-    #[cfg(unix)]
-    {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        if let Err(e) = fs_err::File::open(dir).and_then(|d| d.sync_all()) {
-            tracing::warn!(path = %dir.display(), error = %e, "could not sync the archive's folder");
-        }
+    if let Err(e) = crate::fsx::sync_dir(crate::fsx::parent_of(path)) {
+        tracing::warn!(error = %e, "could not sync the archive's folder");
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }

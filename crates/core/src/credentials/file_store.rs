@@ -103,44 +103,17 @@ impl InsecureFileStore {
         }
         let text = serde_json::to_vec_pretty(file)
             .map_err(|e| Error::Invalid(format!("cannot encode the token file: {e}")))?;
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs_err::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+        let dir = crate::fsx::parent_of(&self.path);
+        fs_err::create_dir_all(dir).map_err(Error::io("create", dir))?;
         let name = self
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "tokens".into());
+        // Named for this process: two at once never write one temporary file.
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let written = write_private(&tmp, &text).and_then(|()| {
-            fs_err::rename(&tmp, &self.path).map_err(Error::io("rename", &self.path))
-        });
-        if written.is_err() {
-            let _ = fs_err::remove_file(&tmp);
-        }
-        written?;
-        // Make the rename itself durable (best effort: not all systems allow
-        // opening a directory).
-        #[cfg(unix)]
-        if let Ok(d) = fs_err::File::open(&dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        crate::fsx::replace_private(&self.path, &tmp, &text)
     }
-}
-
-/// Writes `bytes` to a new file readable by its owner only, and fsyncs it.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let mut f = crate::fsx::private_file()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(Error::io("create", path))?;
-    f.write_all(bytes).map_err(Error::io("write", path))?;
-    f.sync_all().map_err(Error::io("sync", path))
 }
 
 impl CredentialStore for InsecureFileStore {
