@@ -22,9 +22,27 @@ pub async fn detect(platform: &PlatformUrl, kind: Option<&str>) -> Result<Arc<dy
     }
 }
 
-/// What a platform found by [`detect`] is, and how one signs in to it.
+/// What a platform found by [`detect`] is, and how one signs in to it. A
+/// page an offer names (where the user types their password to make a
+/// secret) is kept only when it is an address on the platform itself:
+/// whatever a connector read from the platform, no front end sends the user
+/// to another host to sign in.
 pub async fn offers(connector: &dyn Connector, platform: &PlatformUrl) -> Result<Vec<Offer>> {
-    connector.offers(&ApiClient::anonymous(platform)?).await
+    let mut offers = connector.offers(&ApiClient::anonymous(platform)?).await?;
+    for offer in &mut offers {
+        offer.page = offer.page.take().and_then(|page| own_page(platform, &page));
+    }
+    Ok(offers)
+}
+
+/// `page`, parsed, when it is on `platform`'s origin.
+fn own_page(platform: &PlatformUrl, page: &str) -> Option<String> {
+    let url = url::Url::parse(page).ok()?;
+    if url.origin() != platform.as_url().origin() {
+        tracing::warn!("a sign-in page on another host was left out");
+        return None;
+    }
+    Some(url.into())
 }
 
 /// The connector of a stored sign-in: the kind found when signing in;
@@ -124,4 +142,25 @@ pub async fn sign_out(
             detail: format!("the keyring call did not finish: {e}"),
         })??;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_page_is_offered_only_on_the_platform_itself() {
+        let site = PlatformUrl::parse("https://blog.example.org/").expect("url");
+        let own = "https://blog.example.org/wp-admin/authorize-application.php?app_name=K";
+        assert_eq!(own_page(&site, own).as_deref(), Some(own));
+        for other in [
+            "https://evil.example.net/wp-admin/authorize-application.php",
+            "http://blog.example.org/wp-admin/authorize-application.php",
+            "https://blog.example.org:8443/wp-admin/",
+            "javascript:alert(1)",
+            "not an address",
+        ] {
+            assert_eq!(own_page(&site, other), None, "{other}");
+        }
+    }
 }

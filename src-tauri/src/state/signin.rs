@@ -171,8 +171,9 @@ impl AppState {
     /// Opens the page where the platform makes the secret its password
     /// form asks for (WordPress's approval page, which then shows a new
     /// application password once); `open` launches the browser. The
-    /// address comes from the platform's own offers, never from the window,
-    /// and must be the platform's. Returns it, to show.
+    /// address comes from the platform's own offers (on the platform's own
+    /// host: `signin::offers` sees to it), never from the window. Returns
+    /// it, to show.
     pub async fn open_sign_in_page(
         &self,
         open: impl FnOnce(&url::Url) -> std::io::Result<()>,
@@ -184,7 +185,6 @@ impl AppState {
             .into_iter()
             .find_map(|o| o.page)
             .and_then(|p| url::Url::parse(&p).ok())
-            .filter(|p| p.origin() == platform.as_url().origin())
             .ok_or_else(|| {
                 IpcError::new(
                     ErrorCode::Invalid,
