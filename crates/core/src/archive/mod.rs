@@ -45,7 +45,7 @@ pub use parted::{
     parse_part_file_name, part_file_name,
 };
 pub use partial::{SealedArchive, partial_path_for, remove_partial};
-pub use prepare::{Prepared, prepare_file, prepare_reader, prepare_verified_text};
+pub use prepare::{Deflating, Prepared, prepare_file, prepare_reader, prepare_verified_text};
 pub use set::{PartReport, SetProblem, SetReport, verify_set};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive};

@@ -125,6 +125,55 @@ pub fn prepare_reader(
     Ok(summer.done(method, data, compressed_len))
 }
 
+/// An entry prepared as its content is written to it, deflated: for
+/// content made a piece at a time, such as the forms of a category, all
+/// made from one reading of its records.
+pub struct Deflating {
+    digests: Digests,
+    enc: DeflateEncoder<SpoolWriter>,
+}
+
+impl Deflating {
+    /// Large data is spooled to an unnamed file in `spool_dir`.
+    pub fn new(spool_dir: &Path) -> Self {
+        Self {
+            digests: Digests::default(),
+            enc: DeflateEncoder::new(SpoolWriter::new(spool_dir), Compression::new(DEFLATE_LEVEL)),
+        }
+    }
+
+    /// The entry, once all its content was written.
+    pub fn finish(self) -> Result<Prepared> {
+        let dir = self.enc.get_ref().dir.clone();
+        let (data, compressed_len) = self
+            .enc
+            .finish()
+            .and_then(SpoolWriter::finish)
+            .map_err(spool_error(&dir))?;
+        let (sha256, crc32, len) = self.digests.finish();
+        Ok(Prepared {
+            method: Method::Deflated,
+            sha256,
+            crc32,
+            len,
+            compressed_len,
+            data,
+        })
+    }
+}
+
+impl Write for Deflating {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.enc.write_all(buf)?;
+        self.digests.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Prepares bytes in memory whose SHA-256 and CRC-32 are already known (a
 /// text file verified as it downloaded), deflated: they are not hashed
 /// again.
@@ -235,17 +284,17 @@ impl<'a> Summer<'a> {
 
 /// Collects compressed data in memory, moving to a temporary file past
 /// [`MEMORY_SPOOL`].
-struct SpoolWriter<'a> {
-    dir: &'a Path,
+struct SpoolWriter {
+    dir: PathBuf,
     mem: Vec<u8>,
     file: Option<io::BufWriter<File>>,
     len: u64,
 }
 
-impl<'a> SpoolWriter<'a> {
-    fn new(dir: &'a Path) -> Self {
+impl SpoolWriter {
+    fn new(dir: &Path) -> Self {
         Self {
-            dir,
+            dir: dir.to_owned(),
             mem: Vec::new(),
             file: None,
             len: 0,
@@ -264,10 +313,10 @@ impl<'a> SpoolWriter<'a> {
     }
 }
 
-impl Write for SpoolWriter<'_> {
+impl Write for SpoolWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.file.is_none() && self.mem.len() + buf.len() > MEMORY_SPOOL {
-            let mut file = io::BufWriter::with_capacity(CHUNK, tempfile::tempfile_in(self.dir)?);
+            let mut file = io::BufWriter::with_capacity(CHUNK, tempfile::tempfile_in(&self.dir)?);
             file.write_all(&self.mem)?;
             self.mem = Vec::new();
             self.file = Some(file);
@@ -313,6 +362,39 @@ mod tests {
             0,
             "unnamed"
         );
+    }
+
+    #[test]
+    fn content_written_piece_by_piece_is_prepared_as_if_read_whole() {
+        let dir = tempfile::tempdir().expect("dir");
+        let text: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| format!("{{\"id\":{i}}}\n").into_bytes())
+            .collect();
+        let whole = prepare_reader(&mut &text[..], None, true, dir.path(), "t").expect("read");
+        let mut deflating = Deflating::new(dir.path());
+        for piece in text.chunks(333) {
+            deflating.write_all(piece).expect("write");
+        }
+        let pieces = deflating.finish().expect("finish");
+        assert_eq!(
+            (pieces.sha256, pieces.crc32, pieces.len, pieces.method),
+            (whole.sha256, whole.crc32, whole.len, whole.method)
+        );
+        assert!(
+            matches!(pieces.data, Spool::Temp(_)),
+            "large: spooled to a file"
+        );
+        let mut inflated = Vec::new();
+        let mut data = Vec::new();
+        let Spool::Temp(mut f) = pieces.data else {
+            unreachable!()
+        };
+        f.read_to_end(&mut data).expect("spool");
+        assert_eq!(data.len() as u64, pieces.compressed_len);
+        flate2::read::DeflateDecoder::new(&data[..])
+            .read_to_end(&mut inflated)
+            .expect("inflate");
+        assert!(inflated == text, "the same content back");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! (see [`PartedWriter`]).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,19 +13,18 @@ use crossbeam_channel::{Receiver, Sender};
 
 use serde_json::Value;
 
+mod forms;
 pub(super) mod growing;
 mod pipeline;
 mod records;
 
 use super::Formats;
-use super::csv::CsvRows;
 use crate::archive::{
     ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
     names::NameAllocator,
 };
 use crate::connector::Category;
 use crate::{Error, Result, viewer};
-use records::JsonArray;
 pub(super) use records::Rewrite;
 
 /// Work for the zip thread.
@@ -150,13 +149,13 @@ pub(super) fn start(
 ) -> Result<Started> {
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
-    let spawned = if split.is_some() {
+    let spawned = if let Some(spool_dir) = split.as_ref().map(|s| s.spool_dir.clone()) {
         // A split archive starts afresh.
         archived_tx.send_replace(Some(Arc::default()));
         let writer = PartedWriter::create(&final_path, info, split)?;
         std::thread::Builder::new()
             .name("keepsake-zip".into())
-            .spawn(move || write_in_turn(writer, rx, formats))
+            .spawn(move || write_in_turn(writer, rx, formats, &spool_dir))
     } else {
         // Checking what an interrupted run left reads it all (CRCs, and the
         // SHA-256 to go on with): done on the zip thread while fetching
@@ -180,21 +179,38 @@ pub(super) fn start(
 
 /// Every job's entries, one after another on this thread: for a split
 /// archive, whose writer sets entries aside until it lays out the parts.
+/// A category's forms are set aside as files in `spool_dir` (the writer's
+/// own, removed with it).
 fn write_in_turn(
     mut writer: PartedWriter,
     rx: Receiver<Job>,
     formats: Formats,
+    spool_dir: &std::path::Path,
 ) -> Result<FinishedSet> {
+    let mut spooled = 0u64;
     for job in rx {
         if let Job::Finish { manifest } = job {
             return finish(writer, &manifest, formats);
         }
         for unit in units(job, formats) {
             match unit.source {
-                UnitSource::Reader(make) | UnitSource::Stream(make, _) => {
-                    let mut reader = make()?;
-                    writer.add_payload_reader(&unit.path, &mut reader, None, true)?;
-                    reader.check()?;
+                UnitSource::Forms(forms) => {
+                    let mut files = Vec::new();
+                    for _ in 0..forms.len() {
+                        spooled += 1;
+                        let path = spool_dir.join(format!("forms-{spooled:08}"));
+                        let file = crate::fsx::private_file()
+                            .write(true)
+                            .create_new(true)
+                            .open(&path)
+                            .map_err(Error::io("create", &path))?;
+                        files.push((path, file));
+                    }
+                    let (paths, sinks): (Vec<_>, Vec<_>) = files.into_iter().unzip();
+                    forms.write(sinks)?;
+                    for (entry, file) in forms.forms.paths().zip(&paths) {
+                        writer.add_payload_file(entry, file, true)?;
+                    }
                 }
                 UnitSource::File { path, compress } => {
                     writer.add_payload_file(&unit.path, &path, compress)?;
@@ -256,15 +272,48 @@ impl Unit {
     }
 }
 
-/// Opens the reader of an entry's content.
-pub(super) type Make = Box<dyn FnOnce() -> Result<Box<dyn CheckedRead>> + Send>;
+/// A category's forms and where its records are.
+pub(super) struct CategoryForms {
+    forms: forms::Forms,
+    /// Its staged JSON Lines.
+    jsonl: PathBuf,
+    /// Sent as the category starts: its file is read as its pages arrive
+    /// (on a thread of its own, which waits for pages). `None`: complete.
+    growing: Option<growing::Watch>,
+}
+
+impl CategoryForms {
+    /// Keeps only the forms `keep` says still have to be made.
+    fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        self.forms.forms.retain(|(path, _)| keep(path));
+    }
+
+    /// How many entries it makes.
+    fn len(&self) -> usize {
+        self.forms.forms.len()
+    }
+
+    /// Reads the records once, writing each form into its sink.
+    fn write<W: std::io::Write>(&self, sinks: Vec<W>) -> Result<Vec<W>> {
+        let failed = Error::io("read", &self.jsonl);
+        let mut lines: Box<dyn BufRead> = match &self.growing {
+            Some(watch) => Box::new(BufReader::with_capacity(
+                LINES_BUFFER,
+                watch.follow(self.jsonl.clone()),
+            )),
+            None => {
+                let f = fs_err::File::open(&self.jsonl).map_err(Error::io("read", &self.jsonl))?;
+                Box::new(BufReader::with_capacity(LINES_BUFFER, f))
+            }
+        };
+        self.forms.write(&mut lines, sinks).map_err(failed)
+    }
+}
 
 pub(super) enum UnitSource {
-    /// Text made from staged records, deflated.
-    Reader(Make),
-    /// Text made from a category's records as they arrive, deflated: read
-    /// on a thread of its own, which waits for pages.
-    Stream(Make, growing::Watch),
+    /// The forms of a category (several entries), made from one reading
+    /// of its staged records, deflated.
+    Forms(CategoryForms),
     /// A staged file.
     File { path: PathBuf, compress: bool },
     /// A downloaded media file, stored, whose hashes are known.
@@ -280,12 +329,6 @@ pub(super) enum UnitSource {
     },
 }
 
-/// A reader that may find, once read, that its source was bad.
-pub(super) trait CheckedRead: Read + Send {
-    /// The error met while reading, if any.
-    fn check(&mut self) -> Result<()>;
-}
-
 /// What a job adds to the archive, in order.
 pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
     match job {
@@ -295,64 +338,17 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             retrieved,
             growing,
         } => {
-            let name = descriptor.name.to_string();
-            let streamed = growing.clone();
-            // Each form reads the staged records on its own.
-            let lines = move || -> Result<Box<dyn BufRead + Send>> {
-                Ok(match &growing {
-                    Some(watch) => Box::new(BufReader::with_capacity(
-                        LINES_BUFFER,
-                        watch.follow(jsonl.clone()),
-                    )),
-                    None => {
-                        let f = fs_err::File::open(&jsonl).map_err(Error::io("read", &jsonl))?;
-                        Box::new(BufReader::with_capacity(LINES_BUFFER, f))
-                    }
-                })
-            };
-            let lines = Arc::new(lines);
-            let unit = |path: String, make: Make| Unit {
-                path,
-                source: match &streamed {
-                    Some(watch) => UnitSource::Stream(make, watch.clone()),
-                    None => UnitSource::Reader(make),
-                },
-                staged: None,
-                lease: None,
-            };
-            let mut v = Vec::new();
             let rewrite = Arc::new(Rewrite::new(&descriptor, retrieved));
-            let (open, how) = (Arc::clone(&lines), Arc::clone(&rewrite));
-            v.push(unit(
-                format!("{name}.json"),
-                Box::new(
-                    move || Ok(Box::new(JsonArray::new(open()?, how)) as Box<dyn CheckedRead>),
-                ),
-            ));
-            if formats.csv && !descriptor.csv.is_empty() {
-                let (open, cols) = (Arc::clone(&lines), descriptor.csv.clone());
-                v.push(unit(
-                    format!("{name}.csv"),
-                    Box::new(move || {
-                        Ok(Box::new(Unchecked(CsvRows::new(open()?, cols)))
-                            as Box<dyn CheckedRead>)
-                    }),
-                ));
-            }
-            if formats.viewer {
-                let (open, viewer_name) = (lines, name.clone());
-                v.push(unit(
-                    viewer::data_file(&name),
-                    Box::new(move || {
-                        Ok(Box::new(Unchecked(viewer::JsData::new(
-                            open()?,
-                            &viewer_name,
-                            move |line: &str, out: &mut Vec<u8>| rewrite.record(line, out),
-                        ))) as Box<dyn CheckedRead>)
-                    }),
-                ));
-            }
-            v
+            let forms = forms::forms_of(&descriptor.name, descriptor.csv.clone(), rewrite, formats);
+            let path = forms.paths().next().unwrap_or_default().to_owned();
+            vec![Unit::new(
+                path,
+                UnitSource::Forms(CategoryForms {
+                    forms,
+                    jsonl,
+                    growing,
+                }),
+            )]
         }
         Job::Media {
             key,
@@ -415,21 +411,6 @@ pub(super) fn units(job: Job, formats: Formats) -> Vec<Unit> {
             v
         }
         Job::Finish { .. } => Vec::new(),
-    }
-}
-
-/// A reader whose errors all surface while reading.
-struct Unchecked<R>(R);
-
-impl<R: Read> Read for Unchecked<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl<R: Read + Send> CheckedRead for Unchecked<R> {
-    fn check(&mut self) -> Result<()> {
-        Ok(())
     }
 }
 

@@ -32,19 +32,44 @@ fn files_of(retrieved: Retrieved) -> Arc<FilesOf> {
     })
 }
 
-fn array(input: &str, rewrite: Rewrite) -> Value {
-    let mut r = JsonArray::new(std::io::Cursor::new(input.to_owned()), Arc::new(rewrite));
-    let mut s = String::new();
-    r.read_to_string(&mut s).expect("read");
-    serde_json::from_str(&s).expect("valid JSON array")
+/// The Export API's posts category, archived as staged.
+fn posts() -> Category {
+    crate::connector::keepsake()
+        .categories()
+        .into_iter()
+        .find(|c| c.name == "posts")
+        .expect("posts")
+}
+
+/// Every form of `category` made from `input` in one reading: the JSON,
+/// the CSV (where the category has columns) and the viewer's data file.
+fn forms(input: &str, category: &Category, files: Option<Arc<FilesOf>>) -> Vec<String> {
+    let rewrite = Arc::new(Rewrite::new(category, files));
+    let made = forms::forms_of(
+        &category.name,
+        category.csv.clone(),
+        rewrite,
+        Formats::default(),
+    );
+    let sinks = vec![Vec::new(); made.forms.len()];
+    let outs = made
+        .write(&mut std::io::Cursor::new(input.to_owned()), sinks)
+        .expect("write");
+    outs.into_iter()
+        .map(|b| String::from_utf8(b).expect("utf-8"))
+        .collect()
+}
+
+fn array(input: &str, category: &Category, files: Option<Arc<FilesOf>>) -> Value {
+    serde_json::from_str(&forms(input, category, files)[0]).expect("valid JSON array")
 }
 
 #[test]
 fn json_lines_become_a_json_array() {
-    let posts = || Rewrite::new(&super::super::fetch_all::files_index(), None);
-    assert_eq!(array("", posts()), serde_json::json!([]));
+    let index = super::super::fetch_all::files_index();
+    assert_eq!(array("", &index, None), serde_json::json!([]));
     assert_eq!(
-        array("{\"id\":1}\n{\"id\":2}\n", posts()),
+        array("{\"id\":1}\n{\"id\":2}\n", &index, None),
         serde_json::json!([{"id":1},{"id":2}])
     );
 }
@@ -53,7 +78,8 @@ fn json_lines_become_a_json_array() {
 fn media_records_lose_their_signed_url() {
     let v = array(
         "{\"id\":3,\"filename\":\"../x.png\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n",
-        Rewrite::new(&media(), Some(files_of(Retrieved::default()))),
+        &media(),
+        Some(files_of(Retrieved::default())),
     );
     assert!(v[0].get("download_url").is_none());
     assert!(v[0].get("url_expires_at").is_none());
@@ -64,15 +90,9 @@ fn media_records_lose_their_signed_url() {
 fn the_viewer_data_of_media_loses_the_signed_url_too() {
     let line = "{\"id\":3,\"filename\":\"x.png\",\"size\":1,\"sha256\":\"00\",\"download_url\":\"https://h/m?sig=s\",\"url_expires_at\":\"t\"}\n";
     let retrieved: Retrieved = [("3".to_owned(), media_archive_path("3", "x.png"))].into();
-    let rewrite = Rewrite::new(&media(), Some(files_of(retrieved)));
-    let mut js = String::new();
-    crate::viewer::JsData::new(
-        std::io::Cursor::new(line),
-        "media",
-        |l: &str, out: &mut Vec<u8>| rewrite.record(l, out),
-    )
-    .read_to_string(&mut js)
-    .expect("read");
+    let made = forms(line, &media(), Some(files_of(retrieved)));
+    let js = made.last().expect("the viewer's file");
+    assert!(js.starts_with("window.__keepsake.push"), "{js}");
     for gone in ["download_url", "url_expires_at", "sig="] {
         assert!(!js.contains(gone), "{gone} in {js}");
     }
@@ -80,4 +100,37 @@ fn the_viewer_data_of_media_loses_the_signed_url_too() {
         js.contains("\"archive_path\":\"data/media/3-x.png\""),
         "{js}"
     );
+}
+
+#[test]
+fn one_reading_makes_every_form_of_every_record() {
+    // The second record holds a lone surrogate: kept as sent in the JSON
+    // of a category archived as staged, U+FFFD in the CSV and the viewer.
+    let input = "{\"id\":1,\"created_at\":\"t\",\"body\":\"=1+1\",\"visibility\":\"public\",\"reply_to\":null,\"media_ids\":[]}\n\n{\"id\":2,\"created_at\":\"t\",\"body\":\"a\\ud800b\",\"visibility\":\"public\",\"reply_to\":1,\"media_ids\":[7]}\n";
+    let [json, csv, js] =
+        <[String; 3]>::try_from(forms(input, &posts(), None)).expect("three forms");
+    assert!(json.contains("\"body\":\"a\\ud800b\""), "as staged: {json}");
+    let rows: Vec<&str> = csv.split("\r\n").collect();
+    assert!(rows[0].starts_with("\u{FEFF}id,"), "{csv}");
+    assert_eq!(rows[1], "1,t,'=1+1,public,,");
+    assert_eq!(rows[2], "2,t,a\u{FFFD}b,public,1,7");
+    assert_eq!(
+        rows.len(),
+        4,
+        "two rows, no row for the blank line: {csv:?}"
+    );
+    // In the viewer's JSON text, escaped once more for the script.
+    assert!(js.contains("\"body\":\"a\\\\ufffdb\""), "{js}");
+    assert_eq!(js.matches("window.__keepsake.push").count(), 1, "{js}");
+}
+
+#[test]
+fn an_empty_category_still_has_every_form() {
+    let [json, csv, js] = <[String; 3]>::try_from(forms("", &posts(), None)).expect("three forms");
+    assert_eq!(json, "[]\n");
+    assert!(
+        csv.starts_with("\u{FEFF}id,") && csv.ends_with("\r\n") && csv.lines().count() == 1,
+        "{csv:?}"
+    );
+    assert!(js.contains("JSON.parse('[]')"), "{js}");
 }

@@ -18,8 +18,6 @@
 //! "CSV injection"): spreadsheets show the text and do not evaluate it.
 //! Numbers from the JSON are written as they are and never prefixed.
 
-use std::io::{BufRead, Read};
-
 use serde_json::Value;
 
 pub(crate) use crate::connector::Column;
@@ -79,8 +77,9 @@ fn neutralise(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// One record as a CSV row, CRLF included.
-fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
+/// One record as a CSV row, CRLF included. A lone surrogate (kept as sent
+/// in the JSON) is U+FFFD here: the record was parsed from its lossy text.
+pub(crate) fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
     for (i, c) in columns.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -90,77 +89,10 @@ fn push_row(out: &mut String, record: &Value, columns: &[Column]) {
     out.push_str("\r\n");
 }
 
-/// Turns a JSON Lines file into a CSV file, streaming: a BOM and the header
-/// row, then one row per record.
-pub(crate) struct CsvRows<R> {
-    lines: R,
-    columns: std::borrow::Cow<'static, [Column]>,
-    out: String,
-    pos: usize,
-    started: bool,
-    ended: bool,
-    line: String,
-}
-
-impl<R: BufRead> CsvRows<R> {
-    /// Rows of `columns` from the records in `lines`.
-    pub(crate) fn new(lines: R, columns: std::borrow::Cow<'static, [Column]>) -> Self {
-        Self {
-            lines,
-            columns,
-            out: String::new(),
-            pos: 0,
-            started: false,
-            ended: false,
-            line: String::new(),
-        }
-    }
-
-    fn refill(&mut self) -> std::io::Result<()> {
-        self.out.clear();
-        self.pos = 0;
-        if !self.started {
-            self.started = true;
-            self.out.push_str(BOM);
-            let headers: Vec<&str> = self.columns.iter().map(|c| &*c.header).collect();
-            self.out.push_str(&headers.join(","));
-            self.out.push_str("\r\n");
-            return Ok(());
-        }
-        self.line.clear();
-        if self.lines.read_line(&mut self.line)? == 0 {
-            self.ended = true;
-            return Ok(());
-        }
-        let line = self.line.trim_end();
-        if line.is_empty() {
-            return Ok(());
-        }
-        // A lone surrogate (kept as sent in the JSON) is U+FFFD here: the
-        // fetch checked everything else, and counted these for a warning.
-        let record: Value =
-            serde_json::from_str(&crate::json_text::lossy(line)).map_err(std::io::Error::other)?;
-        push_row(&mut self.out, &record, &self.columns);
-        Ok(())
-    }
-}
-
-impl<R: BufRead> Read for CsvRows<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        crate::pieces::read(self, buf)
-    }
-}
-
-impl<R: BufRead> crate::pieces::Pieces for CsvRows<R> {
-    fn piece(&mut self) -> (&[u8], &mut usize) {
-        (self.out.as_bytes(), &mut self.pos)
-    }
-    fn ended(&self) -> bool {
-        self.ended
-    }
-    fn next_piece(&mut self) -> std::io::Result<()> {
-        self.refill()
-    }
+/// What a CSV file starts with: the BOM and the header row.
+pub(crate) fn header(columns: &[Column]) -> String {
+    let headers: Vec<&str> = columns.iter().map(|c| &*c.header).collect();
+    format!("{BOM}{}\r\n", headers.join(","))
 }
 
 #[cfg(test)]
@@ -175,19 +107,13 @@ mod tests {
             .map(|d| d.csv)
             .filter(|c| !c.is_empty())
             .expect("a CSV category");
-        let mut r = CsvRows::new(std::io::Cursor::new(jsonl.to_owned()), cols);
-        let mut s = String::new();
-        // Small reads: rows must survive being cut anywhere.
-        let mut buf = [0u8; 7];
-        let mut bytes = Vec::new();
-        loop {
-            let n = r.read(&mut buf).expect("read");
-            if n == 0 {
-                break;
-            }
-            bytes.extend_from_slice(&buf[..n]);
+        let mut s = header(&cols);
+        for line in jsonl.lines() {
+            // As the forms are made: parsed from the lossy text.
+            let record: Value =
+                serde_json::from_str(&crate::json_text::lossy(line)).expect("a record");
+            push_row(&mut s, &record, &cols);
         }
-        s.push_str(std::str::from_utf8(&bytes).expect("utf-8"));
         s
     }
 

@@ -106,6 +106,66 @@ fn open_statement(name: &str, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\",JSON.parse('");
 }
 
+/// A category's data file made one record at a time: the records go into
+/// statements of about [`CHUNK_BYTES`] of JSON each, so that no string
+/// literal grows without bound.
+#[derive(Debug)]
+pub struct JsStatements {
+    name: String,
+    /// JSON bytes in the open statement; `None` when none is open.
+    chunk: Option<usize>,
+    statements: u64,
+}
+
+impl JsStatements {
+    /// The statements of category `name`.
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            chunk: None,
+            statements: 0,
+        }
+    }
+
+    /// Appends one record, as archived (JSON), to `out`.
+    pub fn record(&mut self, record: &[u8], out: &mut Vec<u8>) {
+        let written = match self.chunk {
+            None => {
+                open_statement(&self.name, out);
+                out.push(b'[');
+                0
+            }
+            Some(n) => {
+                out.push(b',');
+                n
+            }
+        } + record.len();
+        escape_into(record, out);
+        self.chunk = Some(written);
+        if written >= CHUNK_BYTES {
+            self.close_statement(out);
+        }
+    }
+
+    /// Appends what ends the file: an empty category still says so, in
+    /// the same shape.
+    pub fn end(&mut self, out: &mut Vec<u8>) {
+        if self.chunk.is_some() {
+            self.close_statement(out);
+        } else if self.statements == 0 {
+            open_statement(&self.name, out);
+            out.extend_from_slice(b"[");
+            self.close_statement(out);
+        }
+    }
+
+    fn close_statement(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"]')]);\n");
+        self.chunk = None;
+        self.statements += 1;
+    }
+}
+
 /// Turns a JSON Lines file into a data file, streaming: one line is read at
 /// a time and memory holds at most one record plus the bytes not yet taken.
 ///
@@ -113,15 +173,12 @@ fn open_statement(name: &str, out: &mut Vec<u8>) {
 /// that writes `data/{category}.json`, so both files hold the same records).
 pub struct JsData<R, F> {
     lines: R,
-    name: String,
+    statements: JsStatements,
     archived: F,
     line: String,
     record: Vec<u8>,
     out: Vec<u8>,
     pos: usize,
-    /// JSON bytes in the open statement; `None` when none is open.
-    chunk: Option<usize>,
-    statements: u64,
     ended: bool,
 }
 
@@ -134,22 +191,14 @@ where
     pub fn new(lines: R, name: &str, archived: F) -> Self {
         Self {
             lines,
-            name: name.to_owned(),
+            statements: JsStatements::new(name),
             archived,
             line: String::new(),
             record: Vec::new(),
             out: Vec::new(),
             pos: 0,
-            chunk: None,
-            statements: 0,
             ended: false,
         }
-    }
-
-    fn close_statement(&mut self) {
-        self.out.extend_from_slice(b"]')]);\n");
-        self.chunk = None;
-        self.statements += 1;
     }
 
     /// Puts the next piece of output in `out`: a record, or the end.
@@ -158,14 +207,7 @@ where
         self.pos = 0;
         self.line.clear();
         if self.lines.read_line(&mut self.line)? == 0 {
-            if self.chunk.is_some() {
-                self.close_statement();
-            } else if self.statements == 0 {
-                // An empty category still says so, in the same shape.
-                open_statement(&self.name, &mut self.out);
-                self.out.extend_from_slice(b"[");
-                self.close_statement();
-            }
+            self.statements.end(&mut self.out);
             self.ended = true;
             return Ok(());
         }
@@ -177,22 +219,7 @@ where
         // A lone surrogate, which `JSON.parse` would keep, is U+FFFD here as
         // in the CSV: the viewer shows text, and such text is not.
         (self.archived)(&crate::json_text::lossy(line), &mut self.record)?;
-        let written = match self.chunk {
-            None => {
-                open_statement(&self.name, &mut self.out);
-                self.out.push(b'[');
-                0
-            }
-            Some(n) => {
-                self.out.push(b',');
-                n
-            }
-        } + self.record.len();
-        escape_into(&self.record, &mut self.out);
-        self.chunk = Some(written);
-        if written >= CHUNK_BYTES {
-            self.close_statement();
-        }
+        self.statements.record(&self.record, &mut self.out);
         Ok(())
     }
 }

@@ -57,7 +57,7 @@ use std::sync::OnceLock;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-pub use js_data::{JsData, escape_into, value_file};
+pub use js_data::{JsData, JsStatements, escape_into, value_file};
 
 /// The page: markup with three slots (`{{csp}}`, `{{style}}`, `{{script}}`).
 const TEMPLATE: &str = include_str!("../../assets/viewer/index.html");

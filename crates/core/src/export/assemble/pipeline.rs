@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::{Formats, Job, Lease, Unit, UnitSource, finish, stopped_early, units};
 use crate::archive::{
-    FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
+    Deflating, FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
     prepare_verified_text,
 };
 use crate::{Error, Result};
@@ -117,11 +117,19 @@ pub(super) fn run(
                     continue;
                 }
                 let Some((task_tx, ready_tx)) = &senders else { continue };
-                for unit in units(job, formats) {
-                    if recovered.contains_key(&unit.path) {
+                for mut unit in units(job, formats) {
+                    // What an interrupted run archived is kept, not made again.
+                    let entries = match &mut unit.source {
+                        UnitSource::Forms(forms) => {
+                            forms.retain(|path| !recovered.contains_key(path));
+                            forms.len()
+                        }
+                        _ => usize::from(!recovered.contains_key(&unit.path)),
+                    };
+                    if entries == 0 {
                         continue;
                     }
-                    sent += 1;
+                    sent += entries as u64;
                     dispatch(unit, &mut zip, task_tx, ready_tx, &spool_dir)?;
                 }
             }
@@ -135,9 +143,9 @@ pub(super) fn run(
     }
 }
 
-/// Sends one entry on its way: into the archive at once when there is
-/// nothing to prepare, to a thread of its own when it waits for pages, to
-/// the pool otherwise.
+/// Sends one unit on its way: into the archive at once when there is
+/// nothing to prepare, to a thread of its own for a category's forms (which
+/// may wait for pages), to the pool otherwise.
 fn dispatch(
     unit: Unit,
     zip: &mut Zip,
@@ -162,23 +170,42 @@ fn dispatch(
             let prepared = Ok(Prepared::verified_bytes(bytes, v.sha256, v.crc32));
             zip.add(&unit.path, prepared, unit.staged, unit.lease)
         }
-        UnitSource::Stream(make, watch) => {
+        UnitSource::Forms(forms) => {
             let (ready, spool_dir) = (ready.clone(), spool_dir.to_owned());
-            let unit = Unit {
-                source: UnitSource::Reader(make),
-                ..unit
-            };
             std::thread::Builder::new()
-                .name("keepsake-stream".into())
+                .name("keepsake-forms".into())
                 .spawn(move || {
-                    let entry = prepared(unit, &spool_dir);
-                    // The fetch stopped (and says why): the entry is simply
-                    // never finished, and the archive stays open for a
-                    // resume.
-                    if entry.prepared.is_err() && watch.abandoned() {
-                        return;
+                    let sinks = forms
+                        .forms
+                        .paths()
+                        .map(|_| Deflating::new(&spool_dir))
+                        .collect();
+                    let prepared: Vec<Result<Prepared>> = match forms.write(sinks) {
+                        Ok(done) => done.into_iter().map(Deflating::finish).collect(),
+                        // The fetch stopped (and says why): the entries are
+                        // simply never finished, and the archive stays open
+                        // for a resume.
+                        Err(_) if forms.growing.as_ref().is_some_and(|w| w.abandoned()) => return,
+                        Err(e) => {
+                            let shown = e.to_string();
+                            let mut errors = vec![Err(e)];
+                            errors.extend(
+                                (1..forms.len()).map(|_| Err(Error::Invalid(shown.clone()))),
+                            );
+                            errors
+                        }
+                    };
+                    for (path, prepared) in forms.forms.paths().zip(prepared) {
+                        let entry = Ready {
+                            path: path.to_owned(),
+                            prepared,
+                            staged: None,
+                            lease: None,
+                        };
+                        if ready.send(entry).is_err() {
+                            return;
+                        }
                     }
-                    let _ = ready.send(entry);
                 })
                 .map(drop)
                 .map_err(|e| Error::Invalid(format!("could not start the archive writer: {e}")))
@@ -350,12 +377,10 @@ fn prepared(unit: Unit, spool_dir: &std::path::Path) -> Ready {
 
 fn prepare(source: UnitSource, spool_dir: &std::path::Path, path: &str) -> Result<Prepared> {
     match source {
-        UnitSource::Reader(make) | UnitSource::Stream(make, _) => {
-            let mut reader = make()?;
-            let prepared = prepare_reader(&mut reader, None, true, spool_dir, path)?;
-            reader.check()?;
-            Ok(prepared)
-        }
+        // Made on a thread of their own (see `dispatch`).
+        UnitSource::Forms(_) => Err(Error::Invalid(
+            "internal error: a category's forms went to the pool".into(),
+        )),
         UnitSource::File {
             path: src,
             compress,
