@@ -233,7 +233,7 @@ async fn get(shared: &Arc<Shared>, file: &FileRef) -> Result<Got> {
     // A staged copy is gone once it was in the archive: then the archive
     // holds it, or, where that archive could not be continued (damaged,
     // its journal lost), it is downloaded again.
-    if let Some(staged) = shared.media_done(&file.key)
+    if let Some(staged) = shared.staged_file(&file.key)
         && shared.media_paths(&file.key).1.exists()
     {
         let sha256 = file

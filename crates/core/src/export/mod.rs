@@ -20,6 +20,7 @@ mod media;
 mod outcome;
 pub mod progress;
 mod report;
+mod resume;
 mod session;
 mod shared;
 mod staging;
@@ -168,9 +169,8 @@ pub(crate) struct Tally {
 
 use crate::connector::{Connector, Ending, Session};
 use attempt::{Attempt, audit_entry};
-use session::{
-    Choices, StagedSession, needed_space, open_or_resume, settle_choices, write_private,
-};
+use resume::ResumePlan;
+use session::{Choices, StagedSession, needed_space, open_or_resume, write_private};
 pub(crate) use shared::Shared;
 
 /// Runs one export to the end and records it in `audit` whatever happens.
@@ -326,8 +326,14 @@ async fn fetch_and_assemble(
     // Read once: what a checkpoint written unsynced is marked with, and what
     // a replay compares such marks to.
     let boot = staging::boot_id();
-    let (cat_states, mut media_done) = stg.replay(boot.as_deref())?;
-    staging::recheck_after_reboot(staging_dir, &mut media_done, boot.as_deref());
+    let ResumePlan {
+        categories: cat_states,
+        files: staged_files,
+        choices: Choices {
+            formats,
+            split_size,
+        },
+    } = ResumePlan::build(&mut stg, staging_dir, staged, opts, boot.as_deref())?;
     let expected: HashMap<String, Option<u64>> = session
         .categories
         .iter()
@@ -343,15 +349,6 @@ async fn fetch_and_assemble(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Preflight,
     });
-    let Choices {
-        formats,
-        split_size,
-    } = settle_choices(
-        staging_dir,
-        staged,
-        opts,
-        cat_states.is_empty() && media_done.is_empty(),
-    )?;
     let needed = needed_space(
         &session.categories,
         session::files_of(&*opts.connector, session),
@@ -410,7 +407,7 @@ async fn fetch_and_assemble(
         staging: Mutex::new(stg),
         staging_dir: staging_dir.to_path_buf(),
         expected,
-        media_done: Mutex::new(media_done),
+        staged_files,
         archived,
         in_memory,
         cancel,

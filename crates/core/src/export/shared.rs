@@ -27,7 +27,9 @@ pub(crate) struct Shared {
     /// Records per category, where the platform announced them.
     pub(super) expected: HashMap<String, Option<u64>>,
     /// Files verified and staged, by key.
-    pub(super) media_done: Mutex<HashMap<String, staging::MediaFile>>,
+    /// The files an interrupted run downloaded, by key (see
+    /// [`super::resume::ResumePlan`]).
+    pub(super) staged_files: HashMap<String, staging::MediaFile>,
     /// What the archive already holds, once the zip thread has checked it.
     pub(super) archived: assemble::Archived,
     /// The memory downloads may hold on their way into the archive; `None`
@@ -62,12 +64,10 @@ impl Shared {
     pub(super) fn expected(&self, cat: &str) -> Option<u64> {
         self.expected.get(cat).copied().flatten()
     }
-    /// The verified file of `key`, if it is staged.
-    pub(super) fn media_done(&self, key: &str) -> Option<staging::MediaFile> {
-        self.media_done
-            .lock()
-            .ok()
-            .and_then(|m| m.get(key).cloned())
+    /// The file of `key` an interrupted run downloaded and verified, if
+    /// it did.
+    pub(super) fn staged_file(&self, key: &str) -> Option<&staging::MediaFile> {
+        self.staged_files.get(key)
     }
     pub(super) fn check_cancelled(&self) -> Result<()> {
         if self.cancel.state() != RUNNING || self.failed.load(Ordering::SeqCst) {
@@ -76,11 +76,6 @@ impl Shared {
         Ok(())
     }
     pub(super) fn checkpoint(&self, c: &Checkpoint) -> Result<()> {
-        if let Some((key, file)) = c.media_file()
-            && let Ok(mut m) = self.media_done.lock()
-        {
-            m.insert(key.to_owned(), file);
-        }
         self.staging
             .lock()
             .map_err(|_| Error::Invalid("staging lock poisoned".into()))?
