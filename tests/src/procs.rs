@@ -142,6 +142,10 @@ pub struct CliRun {
     pub status: ExitStatus,
     /// `(staged, estimated total)` bytes when it was killed.
     pub killed_at: Option<(u64, u64)>,
+    /// The most disk space the run took on the file system of `--out`
+    /// (its free space at the start, less the least seen, polled with RSS):
+    /// staging, temporary files and the archive, unnamed files included.
+    pub peak_disk: u64,
     /// The final `{"result": …}` object.
     pub result: Option<Value>,
     /// `(category, count, bytes)` of the preflight event.
@@ -200,6 +204,10 @@ impl Cli {
         };
         let (stat, status) = (format!("/proc/{pid}/stat"), format!("/proc/{pid}/status"));
         let (mut ticks, mut peak, mut killed_at) = (0u64, 0u64, None);
+        // The folder's file system (`out` itself may not exist yet).
+        let fs_of = out.parent().unwrap_or(out).to_owned();
+        let free_at_start = fs4::available_space(&fs_of).unwrap_or(0);
+        let mut least_free = free_at_start;
         let status = loop {
             // A zombie (exited, not yet reaped) still shows its final CPU times.
             if let Some((_, t)) = proc_stat(&stat) {
@@ -207,6 +215,9 @@ impl Cli {
             }
             if let Some(hwm) = vm_hwm_kib(&status) {
                 peak = peak.max(hwm);
+            }
+            if let Ok(free) = fs4::available_space(&fs_of) {
+                least_free = least_free.min(free);
             }
             if kill_at_half && killed_at.is_none() {
                 // Half of the session's estimate, by the progress events
@@ -244,6 +255,7 @@ impl Cli {
             cpu: ticks as f64 / clock_ticks(),
             status,
             killed_at,
+            peak_disk: free_at_start.saturating_sub(least_free),
             result: p.result.take(),
             preflight: std::mem::take(&mut p.preflight),
             stderr_log,

@@ -15,6 +15,7 @@
 //! shrinks every size to smoke-test the benchmark itself.
 
 mod fetch;
+mod split;
 mod zip_bound;
 
 use std::path::{Path, PathBuf};
@@ -257,6 +258,25 @@ fn run(args: &Args) -> Result<()> {
         }
         fs_err::remove_dir_all(&out6).context("removing the resumed archive")?;
     }
+
+    // (7) Split archives: exported, and killed and resumed, into parts.
+    let mut splits = Vec::new();
+    for round in 1..=rounds {
+        say(format!(
+            "(7) exporting into {} parts, then interrupting and resuming that (round {round} of {rounds})…",
+            split::PART_SIZE
+        ));
+        let r = split::round(&cli, dir.path(), round)?;
+        say(format!(
+            "    {:.2} s, peak disk {:.0} MB for {:.0} MB{}",
+            r.wall,
+            r.peak_disk as f64 / 1e6,
+            r.bytes as f64 / 1e6,
+            r.resumed
+                .map_or(String::new(), |(w, _)| format!("; resumed in {w:.2} s"))
+        ));
+        splits.push(r);
+    }
     drop(server);
 
     // (5) RSS scaling: the same preset with few and many posts, no media.
@@ -348,7 +368,7 @@ fn run(args: &Args) -> Result<()> {
         bail!("the scaling measurement needs two exports");
     };
     let rss_ratio = rss_big as f64 / rss_small.max(1) as f64;
-    let rows = vec![
+    let mut rows = vec![
         row(
             "Export wall time (`keepsake export`)",
             format!(
@@ -411,6 +431,11 @@ fn run(args: &Args) -> Result<()> {
         ),
         resume_row,
     ];
+    rows.extend(split::rows(
+        &splits,
+        full.wall,
+        (full.peak_disk, archive_bytes),
+    ));
     let table = render_table(&rows);
     println!("{table}");
     if let Some(out) = &args.out {
@@ -456,7 +481,8 @@ fn machine_note(
          estimates it). The export and each bound ran in {rounds} interleaved rounds; times are \
          medians. Before each timed run the page cache is written back (`sync`), so no run \
          pays for the writes of the one before. Peak RSS is `VmHWM` polled every 20 ms; CPU is \
-         utime + stime from `/proc`. \
+         utime + stime from `/proc`; peak disk is the free space of the output's file system at \
+         the start less the least seen, polled with RSS (unnamed temporary files count). \
          1-minute load average {} at the start, {} at the end.",
         std::env::consts::OS,
         std::env::consts::ARCH,
