@@ -89,24 +89,30 @@ fn staging(out: &Path, checkpoints: &[Checkpoint], files: &[(&str, &[u8])]) -> (
     (s, dir)
 }
 
+/// The plan for a staging folder made by [`staging`], for a session
+/// staged with `first` choices, asked for by a run without CSV.
+fn plan(
+    out: &Path,
+    (checkpoints, files): (&[Checkpoint], &[(&str, &[u8])]),
+    first: Option<Choices>,
+    boot: Option<&str>,
+) -> (ResumePlan, PathBuf) {
+    let (mut s, dir) = staging(out, checkpoints, files);
+    let plan =
+        ResumePlan::build(&mut s, &dir, &staged(first), &options(out, NO_CSV), boot).expect("plan");
+    (plan, dir)
+}
+
 #[test]
 fn with_nothing_left_the_plan_starts_afresh_with_this_runs_choices() {
     let out = tempfile::tempdir().expect("out");
-    let (mut s, dir) = staging(out.path(), &[], &[]);
     // A session prepared with other choices and never started takes this
     // run's, and records them for the runs after it.
     let first = Choices {
         formats: Formats::default(),
         split_size: Some(1 << 30),
     };
-    let plan = ResumePlan::build(
-        &mut s,
-        &dir,
-        &staged(Some(first)),
-        &options(out.path(), NO_CSV),
-        None,
-    )
-    .expect("plan");
+    let (plan, dir) = plan(out.path(), (&[], &[]), Some(first), None);
     assert!(plan.categories.is_empty() && plan.files.is_empty());
     assert_eq!(
         plan.choices,
@@ -124,8 +130,11 @@ fn with_nothing_left_the_plan_starts_afresh_with_this_runs_choices() {
 #[test]
 fn a_walk_and_downloads_under_way_are_continued_with_the_first_choices() {
     let out = tempfile::tempdir().expect("out");
-    let (mut s, dir) = staging(
-        out.path(),
+    let first = Choices {
+        formats: Formats::default(),
+        split_size: None,
+    };
+    let leftovers: (&[Checkpoint], &[(&str, &[u8])]) = (
         &[
             page("posts", Some("c2"), None),
             page("likes", None, None),
@@ -133,18 +142,7 @@ fn a_walk_and_downloads_under_way_are_continued_with_the_first_choices() {
         ],
         &[("7", b"seven")],
     );
-    let first = Choices {
-        formats: Formats::default(),
-        split_size: None,
-    };
-    let plan = ResumePlan::build(
-        &mut s,
-        &dir,
-        &staged(Some(first)),
-        &options(out.path(), NO_CSV),
-        None,
-    )
-    .expect("plan");
+    let (plan, _) = plan(out.path(), leftovers, Some(first), None);
     assert_eq!(plan.categories["posts"].next.as_deref(), Some("c2"));
     assert_eq!(plan.categories["likes"].next, None);
     assert_eq!(plan.files["7"].bytes, 5);
@@ -160,23 +158,15 @@ fn a_file_whose_staged_copy_went_into_the_archive_stays_in_the_plan() {
     // takes it from the archive, or downloads it again where the archive
     // could not be continued.
     let out = tempfile::tempdir().expect("out");
-    let (mut s, dir) = staging(out.path(), &[file("7", b"seven", Some("old-boot"))], &[]);
-    let plan = ResumePlan::build(
-        &mut s,
-        &dir,
-        &staged(None),
-        &options(out.path(), NO_CSV),
-        Some("now"),
-    )
-    .expect("plan");
+    let gone: &[Checkpoint] = &[file("7", b"seven", Some("old-boot"))];
+    let (plan, _) = plan(out.path(), (gone, &[]), None, Some("now"));
     assert!(plan.files.contains_key("7"));
 }
 
 #[test]
 fn after_a_restart_unsynced_pages_and_damaged_files_are_done_again() {
     let out = tempfile::tempdir().expect("out");
-    let (mut s, dir) = staging(
-        out.path(),
+    let leftovers: (&[Checkpoint], &[(&str, &[u8])]) = (
         &[
             page("posts", Some("c1"), None),
             page("posts", Some("c2"), Some("old-boot")),
@@ -186,14 +176,7 @@ fn after_a_restart_unsynced_pages_and_damaged_files_are_done_again() {
         // A power cut took part of file 7.
         &[("7", b"sev"), ("8", b"eight")],
     );
-    let plan = ResumePlan::build(
-        &mut s,
-        &dir,
-        &staged(None),
-        &options(out.path(), NO_CSV),
-        Some("now"),
-    )
-    .expect("plan");
+    let (plan, dir) = plan(out.path(), leftovers, None, Some("now"));
     assert_eq!(
         plan.categories["posts"].next.as_deref(),
         Some("c1"),
