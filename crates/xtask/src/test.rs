@@ -95,7 +95,15 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         // The export suite extracts fresh archives for the viewer's tests.
         crate::viewer::clear_fixtures()?;
         // The shell embeds ui/dist: build it before the crates compile.
-        let cargo = crate::ui::build().and_then(|()| workspace_tests(&options.cargo_args));
+        let cargo = crate::ui::build().and_then(|()| {
+            // Lints first, on a whole run; the tests run whatever they say.
+            let lint = if options.cargo_args.is_empty() {
+                clippy()
+            } else {
+                Ok(())
+            };
+            lint.and(workspace_tests(&options.cargo_args))
+        });
         seeding.finish();
         // The UI's own tests run whatever the crates did, so both are seen.
         let ui = crate::ui::component_tests();
@@ -170,6 +178,26 @@ pub fn run(args: &[OsString]) -> Result<ExitCode> {
         }
         (Err(e), _) | (Ok(()), Some(Err(e))) => Err(e),
     }
+}
+
+/// Clippy over every crate and target, warnings as errors: the workspace's
+/// lints, and `clippy.toml`'s rule that every file-system call goes through
+/// `fs-err`. Skipped, with a notice, where clippy is not installed.
+fn clippy() -> Result<()> {
+    let installed = util::output(util::cargo().args(["clippy", "--version"]))
+        .is_ok_and(|(status, _)| status.success());
+    if !installed {
+        eprintln!(
+            "xtask: clippy is not installed (`rustup component add clippy`); the lint step is skipped"
+        );
+        return Ok(());
+    }
+    let mut cmd = util::cargo();
+    cmd.args(["clippy", "--workspace", "--all-targets"]);
+    if util::repo_root().join("Cargo.lock").is_file() {
+        cmd.arg("--locked");
+    }
+    util::run(cmd.args(["--", "-D", "warnings"]))
 }
 
 fn workspace_tests(extra: &[OsString]) -> Result<()> {
