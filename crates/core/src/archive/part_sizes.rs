@@ -31,6 +31,9 @@ pub(super) enum Source {
     Spool(PathBuf),
     /// Held here (tag files, small payload).
     Bytes(Vec<u8>),
+    /// Prepared already (hashed, and deflated where it compresses), its data
+    /// in a file: its size in the zip is known exactly.
+    Prepared(super::prepare::Kept),
 }
 
 /// An entry set aside until the parts are laid out.
@@ -51,9 +54,10 @@ impl Pending {
     /// What the entry adds to a zip (local header, data, descriptor and
     /// central directory record), at most.
     pub(super) fn cost(&self) -> u64 {
-        let data = match self.measured {
-            Some(m) => measured_bound(m, self.len),
-            None => data_bound(self.len, self.compress),
+        let data = match (&self.source, self.measured) {
+            (Source::Prepared(k), _) => k.compressed_len,
+            (_, Some(m)) => measured_bound(m, self.len),
+            (_, None) => data_bound(self.len, self.compress),
         };
         entry_overhead(&self.name) + data
     }
@@ -68,6 +72,8 @@ impl Pending {
             Source::File(p) | Source::Spool(p) => {
                 Box::new(fs_err::File::open(p).map_err(Error::io("open", p))?)
             }
+            // Its size is known.
+            Source::Prepared(_) => return Ok(()),
         };
         self.measured = Some(deflated_zip_len(&mut reader, &self.name)?);
         Ok(())

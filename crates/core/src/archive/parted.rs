@@ -29,6 +29,7 @@ use super::names::check_tag_name;
 use super::part_sizes::Source;
 use super::partial::create_private;
 use super::planner::Planner;
+use super::prepare::Prepared;
 use super::writer::{ArchiveWriter, FinishedArchive};
 use crate::{Error, Result};
 
@@ -151,6 +152,25 @@ impl PartedWriter {
     /// Whether the archive may come out in several parts.
     pub fn is_split(&self) -> bool {
         matches!(self.inner, Inner::Split(_))
+    }
+
+    /// [`ArchiveWriter::add_prepared`]; when split, the entry waits for the
+    /// parts to be laid out, its data in the spool folder (a stored entry's
+    /// own source file must stay as it is until [`finish`](Self::finish)).
+    pub fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<()> {
+        match &mut self.inner {
+            Inner::Whole(w) => w.add_prepared(path_in_data, prepared).map(drop),
+            Inner::Split(p) => p.add_prepared(path_in_data, prepared),
+        }
+    }
+
+    /// Where entries being prepared may spool their data: the archive's
+    /// folder for one in one piece, the spool folder for a split one.
+    pub fn spool_dir(&self) -> &Path {
+        match &self.inner {
+            Inner::Whole(w) => w.spool_dir(),
+            Inner::Split(p) => p.spool_dir(),
+        }
     }
 
     /// [`ArchiveWriter::add_payload_reader`]; when split, the stream is read

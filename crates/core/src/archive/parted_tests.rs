@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::archive::tests::info;
-use crate::archive::{SetProblem, read_entry_to_string, verify, verify_set};
+use crate::archive::{Prepared, SetProblem, read_entry_to_string, verify, verify_set};
+use sha2::Digest as _;
 
 /// `n` bytes DEFLATE cannot shrink.
 fn noise(n: usize, mut seed: u64) -> Vec<u8> {
@@ -138,6 +139,64 @@ fn parts_stay_within_the_size_and_hold_everything_once() {
     let report = verify_set(&set.parts[2].path).expect("verify set");
     assert!(report.ok, "{:?}", report.problems);
     assert_eq!(report.parts.len(), set.parts.len());
+}
+
+#[test]
+fn prepared_entries_are_laid_out_from_their_exact_sizes() {
+    // As an export sets them aside: text deflated once, files stored as
+    // verified while downloading (read again only to be copied).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let limit = 64 * 1024;
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), limit)).expect("create");
+    let spool = w.spool_dir().to_owned();
+    let mut expected = std::collections::BTreeMap::new();
+    let text = "{\"id\":1,\"body\":\"some text that compresses\"}\n".repeat(20_000);
+    let mut deflating = super::super::Deflating::new(&spool);
+    std::io::Write::write_all(&mut deflating, text.as_bytes()).expect("deflate");
+    let prepared = deflating.finish().expect("prepared");
+    assert!(prepared.compressed_len < limit, "compresses into a part");
+    w.add_prepared("posts.json", prepared).expect("posts");
+    expected.insert("data/posts.json".to_owned(), text.into_bytes());
+    for i in 0..30u64 {
+        let bytes = noise(2_000 + (i as usize * 997) % 20_000, i + 1);
+        let name = format!("media/{i}-file.bin");
+        let src = dir.path().join(format!("src{i}"));
+        fs_err::write(&src, &bytes).expect("write");
+        let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        let v = Prepared::verified_file(src, bytes.len() as u64, sha, crc32fast::hash(&bytes));
+        w.add_prepared(&name, v).expect("media");
+        expected.insert(format!("data/{name}"), bytes);
+    }
+    let set = w.finish(&mut manifest).expect("finish");
+
+    assert!(set.parts.len() > 5, "{} parts", set.parts.len());
+    for part in &set.parts {
+        assert!(part.bytes <= limit, "a part of {} bytes", part.bytes);
+    }
+    assert_eq!(union(&set), expected);
+    let report = verify_set(&set.parts[0].path).expect("verify set");
+    assert!(report.ok, "{:?}", report.problems);
+    assert!(!spool.exists(), "the spool is cleaned up");
+}
+
+#[test]
+fn a_prepared_file_that_changed_before_its_part_is_written_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 64 * 1024)).expect("create");
+    let src = dir.path().join("src");
+    fs_err::write(&src, b"as downloaded").expect("write");
+    let bytes = b"as downloaded";
+    let sha: [u8; 32] = sha2::Sha256::digest(bytes).into();
+    let v = Prepared::verified_file(src.clone(), bytes.len() as u64, sha, crc32fast::hash(bytes));
+    w.add_prepared("media/1-a.bin", v).expect("set aside");
+    fs_err::write(&src, b"AS DOWNLOADED").expect("changed, same length");
+    let err = w.finish(&mut manifest).expect_err("changed");
+    assert!(
+        err.to_string().contains("changed while being archived"),
+        "{err}"
+    );
 }
 
 #[test]

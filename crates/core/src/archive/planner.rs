@@ -20,7 +20,9 @@ use super::parted::{
     part_file_name, sibling_parts, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
+use super::prepare::Prepared;
 use super::writer::ArchiveWriter;
+use super::zipfmt::Method;
 use crate::fsx::create_private_dir;
 use crate::{Error, Result};
 
@@ -91,6 +93,10 @@ impl Planner {
         })
     }
 
+    pub(super) fn spool_dir(&self) -> &Path {
+        &self.spool_dir
+    }
+
     pub(super) fn refuse(&self, detail: String) -> Error {
         Error::Archive {
             path: self.final_path.clone(),
@@ -117,6 +123,18 @@ impl Planner {
             measured: None,
         });
         Ok(())
+    }
+
+    /// Sets aside an entry prepared already: its data goes to the spool
+    /// folder, unless it is a stored entry's own source file (which must
+    /// then stay as it is until [`Self::finish`]).
+    pub(super) fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<()> {
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        self.names.check(&name).map_err(|why| self.refuse(why))?;
+        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        let kept = prepared.kept_in(&spool)?;
+        let (len, compress) = (kept.len, kept.method == Method::Deflated);
+        self.push(name, false, Source::Prepared(kept), len, compress)
     }
 
     pub(super) fn add_reader(
@@ -467,6 +485,9 @@ fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
             let mut file = fs_err::File::open(src).map_err(Error::io("open", src))?;
             w.add_payload_reader(path_in_data, &mut file, Some(e.len), e.compress)
         }
+        // Copied as prepared, checked against its length (and a stored
+        // one's CRC).
+        Source::Prepared(kept) => w.add_prepared(path_in_data, kept.prepared()),
     }
     .map(drop)
 }

@@ -85,6 +85,61 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The entry with its data in a file, to be written later and as often
+    /// as needed (a split archive's entries wait for the parts to be laid
+    /// out): a stored entry's own source file as it is, other data written
+    /// to `path` (a new private file).
+    pub(super) fn kept_in(self, path: &Path) -> Result<Kept> {
+        let file = match self.data {
+            Spool::Source(src) => src,
+            Spool::Memory(bytes) => {
+                let mut out = super::partial::create_private(path)?;
+                out.write_all(&bytes).map_err(Error::io("write", path))?;
+                path.to_owned()
+            }
+            Spool::Temp(mut temp) => {
+                let mut out = super::partial::create_private(path)?;
+                crate::fsx::copy(&mut temp, &mut out, CHUNK, path, path)?;
+                path.to_owned()
+            }
+        };
+        Ok(Kept {
+            method: self.method,
+            sha256: self.sha256,
+            crc32: self.crc32,
+            len: self.len,
+            compressed_len: self.compressed_len,
+            file,
+        })
+    }
+}
+
+/// A prepared entry whose data is in a file (see [`Prepared::kept_in`]):
+/// its size in the zip is known exactly.
+#[derive(Debug, Clone)]
+pub(super) struct Kept {
+    pub(super) method: Method,
+    pub(super) sha256: [u8; 32],
+    pub(super) crc32: u32,
+    pub(super) len: u64,
+    pub(super) compressed_len: u64,
+    pub(super) file: PathBuf,
+}
+
+impl Kept {
+    /// The entry, ready to be written: its data read from the file again
+    /// and checked against its length (and a stored one's CRC).
+    pub(super) fn prepared(&self) -> Prepared {
+        Prepared {
+            method: self.method,
+            sha256: self.sha256,
+            crc32: self.crc32,
+            len: self.len,
+            compressed_len: self.compressed_len,
+            data: Spool::Source(self.file.clone()),
+        }
+    }
 }
 
 /// Where the data of a prepared entry is until it is written.

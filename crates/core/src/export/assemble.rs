@@ -1,15 +1,17 @@
 //! The zip side of an export: a thread that adds finished entries to the
 //! archive while fetching goes on, so fetching and compressing overlap.
-//! A split archive is laid out only when everything is fetched (every
-//! part's manifest lists every part): until then its entries are set aside
-//! (see [`PartedWriter`]).
+//! Whole and split archives go through the same pipeline: every entry is
+//! prepared once (hashed, and deflated where it compresses) on other
+//! threads. A split archive is laid out only when everything is fetched
+//! (every part's manifest lists every part): until then its prepared
+//! entries are set aside, their sizes known exactly (see [`PartedWriter`]).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 
 use serde_json::Value;
 
@@ -149,13 +151,12 @@ pub(super) fn start(
 ) -> Result<Started> {
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
-    let spawned = if let Some(spool_dir) = split.as_ref().map(|s| s.spool_dir.clone()) {
+    let spawned = if split.is_some() {
         // A split archive starts afresh.
-        archived_tx.send_replace(Some(Arc::default()));
         let writer = PartedWriter::create(&final_path, info, split)?;
         std::thread::Builder::new()
             .name("keepsake-zip".into())
-            .spawn(move || write_in_turn(writer, rx, formats, &spool_dir))
+            .spawn(move || pipeline::run(writer, rx, formats, sync_every, &archived_tx))
     } else {
         // Checking what an interrupted run left reads it all (CRCs, and the
         // SHA-256 to go on with): done on the zip thread while fetching
@@ -175,60 +176,6 @@ pub(super) fn start(
         thread,
         archived,
     })
-}
-
-/// Every job's entries, one after another on this thread: for a split
-/// archive, whose writer sets entries aside until it lays out the parts.
-/// A category's forms are set aside as files in `spool_dir` (the writer's
-/// own, removed with it).
-fn write_in_turn(
-    mut writer: PartedWriter,
-    rx: Receiver<Job>,
-    formats: Formats,
-    spool_dir: &std::path::Path,
-) -> Result<FinishedSet> {
-    let mut spooled = 0u64;
-    for job in rx {
-        if let Job::Finish { manifest } = job {
-            return finish(writer, &manifest, formats);
-        }
-        for unit in units(job, formats) {
-            match unit.source {
-                UnitSource::Forms(forms) => {
-                    let mut files = Vec::new();
-                    for _ in 0..forms.len() {
-                        spooled += 1;
-                        let path = spool_dir.join(format!("forms-{spooled:08}"));
-                        let file = crate::fsx::private_file()
-                            .write(true)
-                            .create_new(true)
-                            .open(&path)
-                            .map_err(Error::io("create", &path))?;
-                        files.push((path, file));
-                    }
-                    let (paths, sinks): (Vec<_>, Vec<_>) = files.into_iter().unzip();
-                    forms.write(sinks)?;
-                    for (entry, file) in forms.forms.paths().zip(&paths) {
-                        writer.add_payload_file(entry, file, true)?;
-                    }
-                }
-                UnitSource::File { path, compress } => {
-                    writer.add_payload_file(&unit.path, &path, compress)?;
-                }
-                // The split writer measures and hashes as it lays out parts.
-                UnitSource::Verified { path, .. } => {
-                    writer.add_payload_file(&unit.path, &path, false)?;
-                }
-                UnitSource::Bytes(bytes) => writer.add_payload_bytes(&unit.path, &bytes, true)?,
-                UnitSource::Memory {
-                    bytes, compress, ..
-                } => {
-                    writer.add_payload_bytes(&unit.path, &bytes, compress)?;
-                }
-            }
-        }
-    }
-    Err(stopped_early())
 }
 
 /// Adds the viewer's page and the index files, and completes the archive.

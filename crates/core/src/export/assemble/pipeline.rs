@@ -40,8 +40,10 @@ struct Ready {
     lease: Option<Lease>,
 }
 
-/// Writes every job's entries into `writer` (which must be whole) and
-/// finishes it when the [`Job::Finish`] job comes.
+/// Writes every job's entries into `writer` and finishes it when the
+/// [`Job::Finish`] job comes. An archive in one piece continues what an
+/// interrupted run left in it; a split one sets its entries aside, prepared,
+/// until the parts are laid out.
 pub(super) fn run(
     mut writer: PartedWriter,
     jobs: Receiver<Job>,
@@ -49,16 +51,18 @@ pub(super) fn run(
     sync_every: u64,
     archived: &tokio::sync::watch::Sender<Option<super::Recovered>>,
 ) -> Result<FinishedSet> {
-    let Some(whole) = writer.whole_mut() else {
-        return Err(Error::Invalid(
-            "internal error: a split archive went to the parallel writer".into(),
-        ));
+    let spool_dir = writer.spool_dir().to_owned();
+    let (recovered, cleaner) = match writer.whole_mut() {
+        Some(whole) => (
+            Arc::new(whole.recovered_payload()),
+            whole.sync_point().and_then(Cleaner::start),
+        ),
+        // A split archive starts afresh, and keeps the staged files its
+        // entries are read from until its parts are written.
+        None => (Arc::default(), None),
     };
-    let spool_dir = whole.spool_dir().to_owned();
-    let recovered = Arc::new(whole.recovered_payload());
     // Downloads of files already in the archive can now be skipped.
     archived.send_replace(Some(Arc::clone(&recovered)));
-    let cleaner = whole.sync_point().and_then(Cleaner::start);
 
     let (ready_tx, ready) = crossbeam_channel::bounded::<Ready>(AHEAD);
     let (task_tx, tasks) = crossbeam_channel::unbounded::<Unit>();
@@ -240,7 +244,9 @@ impl Zip {
         lease: Option<Lease>,
     ) -> Result<()> {
         let Some(whole) = self.writer.whole_mut() else {
-            return Err(stopped_early());
+            self.writer.add_prepared(path, prepared?)?;
+            self.written += 1;
+            return Ok(());
         };
         let entry = whole.add_prepared(path, prepared?)?;
         drop(lease);
