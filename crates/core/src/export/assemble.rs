@@ -26,6 +26,7 @@ use crate::archive::{
     names::NameAllocator,
 };
 use crate::connector::Category;
+use crate::fsx::Stop;
 use crate::{Error, Result, viewer};
 pub(super) use records::Rewrite;
 
@@ -240,9 +241,13 @@ impl CategoryForms {
         self.forms.forms.len()
     }
 
-    /// Reads the records once, writing each form into its sink.
-    fn write<W: std::io::Write>(&self, sinks: Vec<W>) -> Result<Vec<W>> {
-        let failed = Error::io("read", &self.jsonl);
+    /// Reads the records once, writing each form into its sink (entries
+    /// being prepared, spooling into `spool_dir`).
+    fn write<W: std::io::Write>(
+        &self,
+        sinks: Vec<W>,
+        spool_dir: &std::path::Path,
+    ) -> Result<Vec<W>> {
         let mut lines: Box<dyn BufRead> = match &self.growing {
             Some(watch) => Box::new(BufReader::with_capacity(
                 LINES_BUFFER,
@@ -253,7 +258,12 @@ impl CategoryForms {
                 Box::new(BufReader::with_capacity(LINES_BUFFER, f))
             }
         };
-        self.forms.write(&mut lines, sinks).map_err(failed)
+        self.forms
+            .write(&mut lines, sinks)
+            .map_err(|stop| match stop {
+                Stop::Read(e) => Error::io("read", &self.jsonl)(e),
+                Stop::Sink(e) => Error::io("write a temporary file in", spool_dir)(e),
+            })
     }
 }
 

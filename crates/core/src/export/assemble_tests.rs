@@ -134,3 +134,35 @@ fn an_empty_category_still_has_every_form() {
     );
     assert!(js.contains("JSON.parse('[]')"), "{js}");
 }
+
+#[test]
+fn a_failure_says_whether_the_records_or_a_form_failed() {
+    /// A disk with no room left.
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::StorageFull.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let rewrite = Arc::new(Rewrite::new(&posts(), None));
+    let made = forms::forms_of("posts", posts().csv, rewrite, Formats::default());
+    let record = "{\"id\":1,\"created_at\":\"t\",\"body\":\"b\"}\n";
+    let full = made.write(&mut std::io::Cursor::new(record), vec![Full, Full, Full]);
+    assert!(
+        matches!(&full, Err(crate::fsx::Stop::Sink(e)) if e.kind() == std::io::ErrorKind::StorageFull),
+        "{:?}",
+        full.err()
+    );
+    let torn = made.write(
+        &mut std::io::Cursor::new("{\"id\":1,\"bo\n"),
+        vec![Vec::new(); 3],
+    );
+    assert!(
+        matches!(torn, Err(crate::fsx::Stop::Read(_))),
+        "{:?}",
+        torn.err()
+    );
+}

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::Rewrite;
 use crate::connector::Column;
 use crate::export::csv;
+use crate::fsx::Stop;
 use crate::viewer::{self, JsStatements};
 
 /// Each form's output is handed to its sink in pieces of this size: a
@@ -46,7 +47,13 @@ impl Forms {
 
     /// Reads the records in `lines` once and writes each form into its
     /// sink (`sinks[i]` for `forms[i]`).
-    pub fn write<W: Write>(&self, lines: &mut dyn BufRead, sinks: Vec<W>) -> io::Result<Vec<W>> {
+    /// A failure says which side failed: reading or parsing the records,
+    /// or writing a form.
+    pub fn write<W: Write>(
+        &self,
+        lines: &mut dyn BufRead,
+        sinks: Vec<W>,
+    ) -> Result<Vec<W>, Stop<io::Error>> {
         let mut outs: Vec<Out<W>> = self
             .forms
             .iter()
@@ -61,7 +68,7 @@ impl Forms {
             })
             .collect();
         for out in &mut outs {
-            out.begin()?;
+            out.begin().map_err(Stop::Sink)?;
         }
         // Parsed once, when a form needs the value: the CSV's cells, or a
         // record the archive changes (see `Rewrite`).
@@ -69,7 +76,7 @@ impl Forms {
         let (mut line, mut archived, mut piece) = (String::new(), Vec::new(), Vec::new());
         loop {
             line.clear();
-            if lines.read_line(&mut line)? == 0 {
+            if lines.read_line(&mut line).map_err(Stop::Read)? == 0 {
                 break;
             }
             let text = line.trim_end();
@@ -81,7 +88,7 @@ impl Forms {
             // the viewer, which show text.
             let lossy = crate::json_text::lossy(text);
             let value: Option<Value> = if parse {
-                Some(serde_json::from_str(&lossy).map_err(io::Error::other)?)
+                Some(serde_json::from_str(&lossy).map_err(|e| Stop::Read(io::Error::other(e)))?)
             } else {
                 None
             };
@@ -89,13 +96,13 @@ impl Forms {
                 if let (Form::Csv(columns), Some(v)) = (&out.form, &value) {
                     let mut row = String::new();
                     csv::push_row(&mut row, v, columns);
-                    out.sink.write_all(row.as_bytes())?;
+                    out.sink.write_all(row.as_bytes()).map_err(Stop::Sink)?;
                 }
             }
             archived.clear();
             let reencoded = match value {
                 Some(v) if self.rewrite.reencodes() => {
-                    self.rewrite.value(v, &mut archived)?;
+                    self.rewrite.value(v, &mut archived).map_err(Stop::Read)?;
                     true
                 }
                 _ => false,
@@ -104,14 +111,15 @@ impl Forms {
                 match (&out.form, &mut out.state) {
                     (Form::Json, State::Records(n)) => {
                         out.sink
-                            .write_all(if *n == 0 { b"\n" as &[u8] } else { b",\n" })?;
+                            .write_all(if *n == 0 { b"\n" as &[u8] } else { b",\n" })
+                            .map_err(Stop::Sink)?;
                         *n += 1;
                         let record = if reencoded {
                             &archived
                         } else {
                             text.as_bytes()
                         };
-                        out.sink.write_all(record)?;
+                        out.sink.write_all(record).map_err(Stop::Sink)?;
                     }
                     (Form::Viewer, State::Viewer(statements)) => {
                         piece.clear();
@@ -121,13 +129,15 @@ impl Forms {
                             lossy.as_bytes()
                         };
                         statements.record(record, &mut piece);
-                        out.sink.write_all(&piece)?;
+                        out.sink.write_all(&piece).map_err(Stop::Sink)?;
                     }
                     _ => {}
                 }
             }
         }
-        outs.into_iter().map(Out::end).collect()
+        outs.into_iter()
+            .map(|o| o.end().map_err(Stop::Sink))
+            .collect()
     }
 }
 

@@ -184,7 +184,7 @@ fn dispatch(
                         .paths()
                         .map(|_| Deflating::new(&spool_dir))
                         .collect();
-                    let prepared: Vec<Result<Prepared>> = match forms.write(sinks) {
+                    let prepared: Vec<Result<Prepared>> = match forms.write(sinks, &spool_dir) {
                         Ok(done) => done.into_iter().map(Deflating::finish).collect(),
                         // The fetch stopped (and says why): the entries are
                         // simply never finished, and the archive stays open
