@@ -160,7 +160,22 @@ impl PartedWriter {
     pub fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<()> {
         match &mut self.inner {
             Inner::Whole(w) => w.add_prepared(path_in_data, prepared).map(drop),
-            Inner::Split(p) => p.add_prepared(path_in_data, prepared),
+            Inner::Split(p) => p.add_prepared(path_in_data, prepared, false),
+        }
+    }
+
+    /// [`Self::add_prepared`] for a stored entry whose source file exists
+    /// only for it (a staged download): when split, the file is removed
+    /// once the part holding it is written and synced, so the disk holds
+    /// the file twice only for one part at a time.
+    pub fn add_prepared_disposable(
+        &mut self,
+        path_in_data: &str,
+        prepared: Prepared,
+    ) -> Result<()> {
+        match &mut self.inner {
+            Inner::Whole(w) => w.add_prepared(path_in_data, prepared).map(drop),
+            Inner::Split(p) => p.add_prepared(path_in_data, prepared, true),
         }
     }
 

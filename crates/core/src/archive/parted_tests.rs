@@ -165,10 +165,22 @@ fn prepared_entries_are_laid_out_from_their_exact_sizes() {
         fs_err::write(&src, &bytes).expect("write");
         let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
         let v = Prepared::verified_file(src, bytes.len() as u64, sha, crc32fast::hash(&bytes));
-        w.add_prepared(&name, v).expect("media");
+        // Half are staged downloads, which go once their part is written.
+        if i % 2 == 0 {
+            w.add_prepared_disposable(&name, v).expect("media");
+        } else {
+            w.add_prepared(&name, v).expect("media");
+        }
         expected.insert(format!("data/{name}"), bytes);
     }
     let set = w.finish(&mut manifest).expect("finish");
+    for i in 0..30u64 {
+        assert_eq!(
+            dir.path().join(format!("src{i}")).exists(),
+            i % 2 == 1,
+            "src{i}: a staged download goes once in a part, a file of the caller's stays"
+        );
+    }
 
     assert!(set.parts.len() > 5, "{} parts", set.parts.len());
     for part in &set.parts {

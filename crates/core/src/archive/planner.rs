@@ -127,12 +127,20 @@ impl Planner {
 
     /// Sets aside an entry prepared already: its data goes to the spool
     /// folder, unless it is a stored entry's own source file (which must
-    /// then stay as it is until [`Self::finish`]).
-    pub(super) fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<()> {
+    /// then stay as it is until its part is written). Data in the spool
+    /// folder, and a source file that is `disposable`, is removed once its
+    /// part is written and synced.
+    pub(super) fn add_prepared(
+        &mut self,
+        path_in_data: &str,
+        prepared: Prepared,
+        disposable: bool,
+    ) -> Result<()> {
         let name = format!("{DATA_PREFIX}{path_in_data}");
         self.names.check(&name).map_err(|why| self.refuse(why))?;
         let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
-        let kept = prepared.kept_in(&spool)?;
+        let mut kept = prepared.kept_in(&spool)?;
+        kept.disposable = disposable || kept.file == spool;
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
         self.push(name, false, Source::Prepared(kept), len, compress)
     }
@@ -240,11 +248,26 @@ impl Planner {
     }
 
     pub(super) fn finish_measured(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
-        let (sealed, plans, warnings) = self.write_parts(make_index)?;
+        let Written {
+            sealed,
+            plans,
+            warnings,
+            disposed,
+        } = self.write_parts(make_index)?;
         let too_large = sealed
             .iter()
             .zip(&plans)
             .any(|(s, p)| s.archive().bytes > self.limit && p.oversized.is_none());
+        if too_large && disposed {
+            // Exact sizes cannot come out larger; should they, the files
+            // of the parts written are gone and cannot be laid out again.
+            for s in &sealed {
+                let _ = fs_err::remove_file(partial_path_for(&s.archive().path));
+            }
+            return Err(
+                self.refuse("a part came out larger than laid out; start the export again".into())
+            );
+        }
         let (sealed, warnings) = if too_large {
             // Compressed data came out larger than measured (it should not):
             // lay out again from sizes DEFLATE cannot exceed.
@@ -255,8 +278,8 @@ impl Planner {
             for e in &mut self.entries {
                 e.measured = None;
             }
-            let (sealed, _, warnings) = self.write_parts(make_index)?;
-            (sealed, warnings)
+            let again = self.write_parts(make_index)?;
+            (again.sealed, again.warnings)
         } else {
             (sealed, warnings)
         };
@@ -267,11 +290,17 @@ impl Planner {
         Ok(FinishedSet { parts, warnings })
     }
 
-    /// Lays the parts out and writes them, sealed but not published.
-    fn write_parts(
-        &self,
-        make_index: &mut MakeIndex<'_>,
-    ) -> Result<(Vec<SealedArchive>, Vec<PartPlan>, Vec<String>)> {
+    /// Lays the parts out and writes them, sealed but not published. Where
+    /// every payload entry's size is exact (all prepared), the files kept
+    /// for a part that came out within the limit are removed as soon as it
+    /// is synced, so the disk holds them twice for one part at a time;
+    /// whether any was.
+    fn write_parts(&self, make_index: &mut MakeIndex<'_>) -> Result<Written> {
+        let exact = self
+            .entries
+            .iter()
+            .all(|e| e.tag || matches!(e.source, Source::Prepared(_)));
+        let mut disposed = false;
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         order.sort_by(|&a, &b| self.entries[a].sort_key().cmp(&self.entries[b].sort_key()));
 
@@ -347,6 +376,9 @@ impl Planner {
                 }
                 let mut s = w.seal()?;
                 s.close();
+                if exact && (s.archive().bytes <= self.limit || plan.oversized.is_some()) {
+                    disposed |= self.dispose(&part.entries);
+                }
                 sealed.push(s);
             }
             Ok(())
@@ -361,7 +393,35 @@ impl Planner {
             }
             return Err(e);
         }
-        Ok((sealed, plans, warnings))
+        Ok(Written {
+            sealed,
+            plans,
+            warnings,
+            disposed,
+        })
+    }
+
+    /// Removes the files kept only for `entries`, now in a synced part;
+    /// whether it removed any.
+    fn dispose(&self, entries: &[usize]) -> bool {
+        let mut any = false;
+        for &i in entries {
+            let Source::Prepared(kept) = &self.entries[i].source else {
+                continue;
+            };
+            if !kept.disposable {
+                continue;
+            }
+            any = true;
+            match fs_err::remove_file(&kept.file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
+                }
+            }
+        }
+        any
     }
 
     /// Room for one part's index files, with some slack. Refuses index
@@ -437,6 +497,16 @@ impl Drop for Planner {
     fn drop(&mut self) {
         let _ = fs_err::remove_dir_all(&self.spool_dir);
     }
+}
+
+/// The parts as [`Planner::write_parts`] wrote them.
+struct Written {
+    /// Sealed, not yet published.
+    sealed: Vec<SealedArchive>,
+    plans: Vec<PartPlan>,
+    warnings: Vec<String>,
+    /// Whether files kept for a part were removed once it was written.
+    disposed: bool,
 }
 
 /// The index files of part `number` of `plans` (`None` asked for an archive

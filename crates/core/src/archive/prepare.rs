@@ -111,6 +111,7 @@ impl Prepared {
             len: self.len,
             compressed_len: self.compressed_len,
             file,
+            disposable: false,
         })
     }
 }
@@ -125,6 +126,8 @@ pub(super) struct Kept {
     pub(super) len: u64,
     pub(super) compressed_len: u64,
     pub(super) file: PathBuf,
+    /// The file may be removed once the entry is written for good.
+    pub(super) disposable: bool,
 }
 
 impl Kept {

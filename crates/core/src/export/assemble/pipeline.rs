@@ -244,7 +244,11 @@ impl Zip {
         lease: Option<Lease>,
     ) -> Result<()> {
         let Some(whole) = self.writer.whole_mut() else {
-            self.writer.add_prepared(path, prepared?)?;
+            // Split: a staged download goes once its part is written.
+            match staged {
+                Some(_) => self.writer.add_prepared_disposable(path, prepared?)?,
+                None => self.writer.add_prepared(path, prepared?)?,
+            }
             self.written += 1;
             return Ok(());
         };
