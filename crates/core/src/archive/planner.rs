@@ -348,6 +348,18 @@ impl Planner {
         let single = plans.len() == 1;
         let mut sealed: Vec<SealedArchive> = Vec::with_capacity(plans.len());
         let mut current: Option<PathBuf> = None;
+        // Removing a part's files (slow on disks that discard freed
+        // blocks) goes on, on a thread of its own, while the next part is
+        // written; all done before this returns.
+        let (remove, batches) = std::sync::mpsc::channel::<Vec<PathBuf>>();
+        let remover = std::thread::Builder::new()
+            .name("keepsake-part-cleanup".into())
+            .spawn(move || {
+                for files in batches {
+                    remove_files(&files);
+                }
+            })
+            .ok();
         let written = (|| -> Result<()> {
             for (plan, (part, _)) in plans.iter().zip(&layout) {
                 let path = if single {
@@ -377,12 +389,22 @@ impl Planner {
                 let mut s = w.seal()?;
                 s.close();
                 if exact && (s.archive().bytes <= self.limit || plan.oversized.is_some()) {
-                    disposed |= self.dispose(&part.entries);
+                    let files = self.disposable(&part.entries);
+                    disposed |= !files.is_empty();
+                    if remover.is_none() {
+                        remove_files(&files);
+                    } else if let Err(unsent) = remove.send(files) {
+                        remove_files(&unsent.0);
+                    }
                 }
                 sealed.push(s);
             }
             Ok(())
         })();
+        drop(remove);
+        if let Some(thread) = remover {
+            let _ = thread.join();
+        }
         if let Err(e) = written {
             let partials = sealed
                 .iter()
@@ -401,27 +423,15 @@ impl Planner {
         })
     }
 
-    /// Removes the files kept only for `entries`, now in a synced part;
-    /// whether it removed any.
-    fn dispose(&self, entries: &[usize]) -> bool {
-        let mut any = false;
-        for &i in entries {
-            let Source::Prepared(kept) = &self.entries[i].source else {
-                continue;
-            };
-            if !kept.disposable {
-                continue;
-            }
-            any = true;
-            match fs_err::remove_file(&kept.file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
-                }
-            }
-        }
-        any
+    /// The files kept only for `entries` (now in a synced part).
+    fn disposable(&self, entries: &[usize]) -> Vec<PathBuf> {
+        entries
+            .iter()
+            .filter_map(|&i| match &self.entries[i].source {
+                Source::Prepared(kept) if kept.disposable => Some(kept.file.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Room for one part's index files, with some slack. Refuses index
@@ -496,6 +506,19 @@ impl Planner {
 impl Drop for Planner {
     fn drop(&mut self) {
         let _ = fs_err::remove_dir_all(&self.spool_dir);
+    }
+}
+
+/// Removes `files`, which are in a synced part now.
+fn remove_files(files: &[PathBuf]) {
+    for file in files {
+        match fs_err::remove_file(file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
+            }
+        }
     }
 }
 
