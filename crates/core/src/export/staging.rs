@@ -235,10 +235,14 @@ pub fn recheck_after_reboot(
         let path = staging_dir
             .join("media")
             .join(format!("{}.bin", file_slug(key)));
-        let Ok(bytes) = fs_err::read(&path) else {
+        // Read a piece at a time: a staged file can be larger than memory.
+        let mut crc = crc32fast::Hasher::new();
+        let Ok(len) = fs_err::File::open(&path).and_then(|mut file| {
+            crate::fsx::read_each(&mut file, &mut [0; 64 << 10], |p| crc.update(p))
+        }) else {
             return true;
         };
-        let intact = bytes.len() as u64 == f.bytes && Some(crc32fast::hash(&bytes)) == f.crc32;
+        let intact = len == f.bytes && Some(crc.finalize()) == f.crc32;
         if !intact {
             tracing::warn!(
                 key,
