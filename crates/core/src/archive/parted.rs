@@ -158,10 +158,7 @@ impl PartedWriter {
     /// parts to be laid out, its data in the spool folder (a stored entry's
     /// own source file must stay as it is until [`finish`](Self::finish)).
     pub fn add_prepared(&mut self, path_in_data: &str, prepared: Prepared) -> Result<()> {
-        match &mut self.inner {
-            Inner::Whole(w) => w.add_prepared(path_in_data, prepared).map(drop),
-            Inner::Split(p) => p.add_prepared(path_in_data, prepared, false),
-        }
+        self.set_aside(path_in_data, prepared, false)
     }
 
     /// [`Self::add_prepared`] for a stored entry whose source file exists
@@ -173,9 +170,18 @@ impl PartedWriter {
         path_in_data: &str,
         prepared: Prepared,
     ) -> Result<()> {
+        self.set_aside(path_in_data, prepared, true)
+    }
+
+    fn set_aside(
+        &mut self,
+        path_in_data: &str,
+        prepared: Prepared,
+        disposable: bool,
+    ) -> Result<()> {
         match &mut self.inner {
             Inner::Whole(w) => w.add_prepared(path_in_data, prepared).map(drop),
-            Inner::Split(p) => p.add_prepared(path_in_data, prepared, true),
+            Inner::Split(p) => p.add_prepared(path_in_data, prepared, disposable),
         }
     }
 

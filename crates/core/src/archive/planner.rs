@@ -125,6 +125,15 @@ impl Planner {
         Ok(())
     }
 
+    /// The entry name of `path_in_data`, checked, and the spool file the
+    /// next entry's data may go to.
+    fn slot(&self, path_in_data: &str) -> Result<(String, PathBuf)> {
+        let name = format!("{DATA_PREFIX}{path_in_data}");
+        self.names.check(&name).map_err(|why| self.refuse(why))?;
+        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        Ok((name, spool))
+    }
+
     /// Sets aside an entry prepared already: its data goes to the spool
     /// folder, unless it is a stored entry's own source file (which must
     /// then stay as it is until its part is written). Data in the spool
@@ -136,9 +145,7 @@ impl Planner {
         prepared: Prepared,
         disposable: bool,
     ) -> Result<()> {
-        let name = format!("{DATA_PREFIX}{path_in_data}");
-        self.names.check(&name).map_err(|why| self.refuse(why))?;
-        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        let (name, spool) = self.slot(path_in_data)?;
         let mut kept = prepared.kept_in(&spool)?;
         kept.disposable = disposable || kept.file == spool;
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
@@ -152,9 +159,7 @@ impl Planner {
         len_hint: Option<u64>,
         compress: bool,
     ) -> Result<()> {
-        let name = format!("{DATA_PREFIX}{path_in_data}");
-        self.names.check(&name).map_err(|why| self.refuse(why))?;
-        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        let (name, spool) = self.slot(path_in_data)?;
         let result = spool_into(&spool, reader, &name);
         let len = match result {
             Ok(len) if len_hint.is_none_or(|hint| hint == len) => len,

@@ -73,7 +73,8 @@ impl Forms {
         // Parsed once, when a form needs the value: the CSV's cells, or a
         // record the archive changes (see `Rewrite`).
         let parse = self.rewrite.reencodes() || outs.iter().any(|o| matches!(o.form, Form::Csv(_)));
-        let (mut line, mut archived, mut piece) = (String::new(), Vec::new(), Vec::new());
+        let (mut line, mut archived, mut piece, mut row) =
+            (String::new(), Vec::new(), Vec::new(), String::new());
         loop {
             line.clear();
             if lines.read_line(&mut line).map_err(Stop::Read)? == 0 {
@@ -94,7 +95,7 @@ impl Forms {
             };
             for out in &mut outs {
                 if let (Form::Csv(columns), Some(v)) = (&out.form, &value) {
-                    let mut row = String::new();
+                    row.clear();
                     csv::push_row(&mut row, v, columns);
                     out.sink.write_all(row.as_bytes()).map_err(Stop::Sink)?;
                 }

@@ -190,14 +190,8 @@ fn dispatch(
                         // simply never finished, and the archive stays open
                         // for a resume.
                         Err(_) if forms.growing.as_ref().is_some_and(|w| w.abandoned()) => return,
-                        Err(e) => {
-                            let shown = e.to_string();
-                            let mut errors = vec![Err(e)];
-                            errors.extend(
-                                (1..forms.len()).map(|_| Err(Error::Invalid(shown.clone()))),
-                            );
-                            errors
-                        }
+                        // The writer stops at the first failed entry.
+                        Err(e) => vec![Err(e)],
                     };
                     for (path, prepared) in forms.forms.paths().zip(prepared) {
                         let entry = Ready {
