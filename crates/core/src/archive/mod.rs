@@ -25,6 +25,7 @@ mod journal;
 pub mod names;
 mod out;
 mod part_sizes;
+mod part_writing;
 mod parted;
 mod partial;
 mod planner;

@@ -163,8 +163,8 @@ impl PartedWriter {
 
     /// [`Self::add_prepared`] for a stored entry whose source file exists
     /// only for it (a staged download): when split, the file is removed
-    /// once the part holding it is written and synced, so the disk holds
-    /// the file twice only for one part at a time.
+    /// once its entry is written into a part and synced, so the disk holds
+    /// little of the archive twice at any time.
     pub fn add_prepared_disposable(
         &mut self,
         path_in_data: &str,

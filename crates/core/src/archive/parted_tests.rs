@@ -211,6 +211,70 @@ fn a_prepared_file_that_changed_before_its_part_is_written_is_refused() {
     );
 }
 
+/// Sets aside `n` staged downloads `media/{i}-file.bin` of `size` bytes
+/// each, their sources `src{i}` in `dir`.
+fn staged_files(w: &mut PartedWriter, dir: &Path, n: u64, size: usize) {
+    for i in 0..n {
+        let bytes = noise(size, i + 1);
+        let src = dir.join(format!("src{i}"));
+        fs_err::write(&src, &bytes).expect("write");
+        let sha: [u8; 32] = sha2::Sha256::digest(&bytes).into();
+        let v = Prepared::verified_file(src, bytes.len() as u64, sha, crc32fast::hash(&bytes));
+        w.add_prepared_disposable(&format!("media/{i}-file.bin"), v)
+            .expect("media");
+    }
+}
+
+/// The names in `dir` that end with `suffix`.
+fn names_ending(dir: &Path, suffix: &str) -> Vec<String> {
+    fs_err::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(suffix))
+        .collect()
+}
+
+#[test]
+fn a_part_that_fails_while_others_are_written_leaves_no_part_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 64 * 1024)).expect("create");
+    staged_files(&mut w, dir.path(), 40, 12_000);
+    // A file in a middle part changed after it was set aside.
+    let changed = dir.path().join("src25");
+    let mut bytes = fs_err::read(&changed).expect("read");
+    bytes[0] ^= 1;
+    fs_err::write(&changed, &bytes).expect("change");
+
+    let err = w.finish(&mut manifest).expect_err("a file changed");
+    assert!(err.to_string().contains("data/media/25-file.bin"), "{err}");
+    assert_eq!(names_ending(dir.path(), ".partial"), Vec::<String>::new());
+    assert_eq!(names_ending(dir.path(), ".zip"), Vec::<String>::new());
+    assert!(changed.exists(), "the file that failed is kept");
+}
+
+#[test]
+fn a_parts_staged_files_go_as_it_is_written_and_synced() {
+    // One part of eight files, synced every quarter part (64 KiB): the
+    // files of the entries written before a sync go then, not only once
+    // the part is sealed. Seen here where the part's last entry fails.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 256 * 1024)).expect("create");
+    staged_files(&mut w, dir.path(), 8, 20_000);
+    let last = dir.path().join("src7");
+    let mut bytes = fs_err::read(&last).expect("read");
+    bytes[0] ^= 1;
+    fs_err::write(&last, &bytes).expect("change");
+
+    w.finish(&mut manifest).expect_err("the last file changed");
+    let gone = |i: u64| !dir.path().join(format!("src{i}")).exists();
+    assert!(gone(0), "written before a sync: removed");
+    assert!(!gone(6), "written after the last sync: kept");
+    assert!(!gone(7), "the file that failed is kept");
+    assert_eq!(names_ending(dir.path(), ".partial"), Vec::<String>::new());
+}
+
 #[test]
 fn a_file_larger_than_a_part_gets_a_part_of_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -15,13 +15,13 @@ use super::part_sizes::{
     INDEX_SLACK, Layout, Pending, Reserve, Source, Sums, data_bound, deflated_zip_len,
     entry_overhead, manifest_line_len, measured_bound,
 };
+use super::part_writing::{LaidOut, Sealed};
 use super::parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, SplitOptions, dir_and_stem,
     part_file_name, sibling_parts, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::Prepared;
-use super::writer::ArchiveWriter;
 use super::zipfmt::Method;
 use crate::fsx::create_private_dir;
 use crate::{Error, Result};
@@ -34,9 +34,9 @@ const MAX_ROUNDS: usize = 32;
 /// The split side of [`PartedWriter`].
 #[derive(Debug)]
 pub(super) struct Planner {
-    final_path: PathBuf,
-    info: BagInfo,
-    limit: u64,
+    pub(super) final_path: PathBuf,
+    pub(super) info: BagInfo,
+    pub(super) limit: u64,
     spool_dir: PathBuf,
     pub(super) entries: Vec<Pending>,
     names: NameSet,
@@ -297,15 +297,13 @@ impl Planner {
 
     /// Lays the parts out and writes them, sealed but not published. Where
     /// every payload entry's size is exact (all prepared), the files kept
-    /// for a part that came out within the limit are removed as soon as it
-    /// is synced, so the disk holds them twice for one part at a time;
+    /// for the entries are removed as they are written and synced; says
     /// whether any was.
     fn write_parts(&self, make_index: &mut MakeIndex<'_>) -> Result<Written> {
         let exact = self
             .entries
             .iter()
             .all(|e| e.tag || matches!(e.source, Source::Prepared(_)));
-        let mut disposed = false;
         let mut order: Vec<usize> = (0..self.entries.len()).collect();
         order.sort_by(|&a, &b| self.entries[a].sort_key().cmp(&self.entries[b].sort_key()));
 
@@ -350,98 +348,25 @@ impl Planner {
             reserve = needed;
         };
 
-        let single = plans.len() == 1;
-        let mut sealed: Vec<SealedArchive> = Vec::with_capacity(plans.len());
-        let mut current: Option<PathBuf> = None;
-        // Removing a part's files (slow on disks that discard freed
-        // blocks) goes on, on a thread of its own, while the next part is
-        // written; all done before this returns.
-        let (remove, batches) = std::sync::mpsc::channel::<Vec<PathBuf>>();
-        let remover = std::thread::Builder::new()
-            .name("keepsake-part-cleanup".into())
-            .spawn(move || {
-                for files in batches {
-                    remove_files(&files);
-                }
-            })
-            .ok();
-        let written = (|| -> Result<()> {
-            for (plan, (part, _)) in plans.iter().zip(&layout) {
-                let path = if single {
-                    self.final_path.clone()
-                } else {
-                    self.final_path.with_file_name(&plan.name)
-                };
-                let mut info = self.info.clone();
-                if !single {
-                    info.extra
-                        .extend(part_labels(&self.info, plan.number as usize, plans.len()));
-                }
-                current = Some(partial_path_for(&path));
-                let mut w = ArchiveWriter::create(&path, info)?;
-                for &i in &part.entries {
-                    write_entry(&mut w, &self.entries[i])?;
-                }
-                let index = index_for(make_index, &plans, plan.number, &warnings)?;
-                if !self.reserve(&index)?.fits_in(&reserve) {
-                    return Err(
-                        self.refuse("the index files changed between measuring and writing".into())
-                    );
-                }
-                for (path, bytes) in &index {
-                    w.add_payload_bytes(path, bytes, true)?;
-                }
-                let mut s = w.seal()?;
-                s.close();
-                if exact && (s.archive().bytes <= self.limit || plan.oversized.is_some()) {
-                    let files = self.disposable(&part.entries);
-                    disposed |= !files.is_empty();
-                    if remover.is_none() {
-                        remove_files(&files);
-                    } else if let Err(unsent) = remove.send(files) {
-                        remove_files(&unsent.0);
-                    }
-                }
-                sealed.push(s);
-            }
-            Ok(())
-        })();
-        drop(remove);
-        if let Some(thread) = remover {
-            let _ = thread.join();
-        }
-        if let Err(e) = written {
-            let partials = sealed
-                .iter()
-                .map(|s| partial_path_for(&s.archive().path))
-                .chain(current);
-            for p in partials {
-                let _ = fs_err::remove_file(p);
-            }
-            return Err(e);
-        }
+        let laid = LaidOut {
+            layout: &layout,
+            plans: &plans,
+            warnings: &warnings,
+            reserve: &reserve,
+            exact,
+        };
+        let Sealed { parts, disposed } = self.write_laid_out(&laid, make_index)?;
         Ok(Written {
-            sealed,
+            sealed: parts,
             plans,
             warnings,
             disposed,
         })
     }
 
-    /// The files kept only for `entries` (now in a synced part).
-    fn disposable(&self, entries: &[usize]) -> Vec<PathBuf> {
-        entries
-            .iter()
-            .filter_map(|&i| match &self.entries[i].source {
-                Source::Prepared(kept) if kept.disposable => Some(kept.file.clone()),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// Room for one part's index files, with some slack. Refuses index
     /// files whose names are taken.
-    fn reserve(&self, files: &[(String, Vec<u8>)]) -> Result<Reserve> {
+    pub(super) fn reserve(&self, files: &[(String, Vec<u8>)]) -> Result<Reserve> {
         let mut names = self.names.clone();
         let mut r = Reserve::default();
         for (path, bytes) in files {
@@ -514,19 +439,6 @@ impl Drop for Planner {
     }
 }
 
-/// Removes `files`, which are in a synced part now.
-fn remove_files(files: &[PathBuf]) {
-    for file in files {
-        match fs_err::remove_file(file) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
-            }
-        }
-    }
-}
-
 /// The parts as [`Planner::write_parts`] wrote them.
 struct Written {
     /// Sealed, not yet published.
@@ -539,7 +451,7 @@ struct Written {
 
 /// The index files of part `number` of `plans` (`None` asked for an archive
 /// in one piece).
-fn index_for(
+pub(super) fn index_for(
     make_index: &mut MakeIndex<'_>,
     plans: &[PartPlan],
     number: u32,
@@ -556,7 +468,7 @@ fn index_for(
 }
 
 /// The `bag-info.txt` lines that tie a part to its set (RFC 8493 §2.2.2).
-fn part_labels(info: &BagInfo, k: usize, n: usize) -> [(String, String); 2] {
+pub(super) fn part_labels(info: &BagInfo, k: usize, n: usize) -> [(String, String); 2] {
     [
         (
             "Bag-Group-Identifier".to_owned(),
@@ -564,30 +476,6 @@ fn part_labels(info: &BagInfo, k: usize, n: usize) -> [(String, String); 2] {
         ),
         ("Bag-Count".to_owned(), format!("{k} of {n}")),
     ]
-}
-
-/// Writes a set-aside entry into a part.
-fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
-    if e.tag {
-        let Source::Bytes(bytes) = &e.source else {
-            return Err(Error::Invalid(format!("{} has no content", e.name)));
-        };
-        return w.add_tag_file(&e.name, bytes).map(drop);
-    }
-    let path_in_data = e.name.strip_prefix(DATA_PREFIX).unwrap_or(&e.name);
-    match &e.source {
-        Source::Bytes(bytes) => w.add_payload_bytes(path_in_data, bytes, e.compress),
-        Source::File(src) | Source::Spool(src) => {
-            // The length planned with: a file that changed since would break
-            // the layout, and the writer refuses it.
-            let mut file = fs_err::File::open(src).map_err(Error::io("open", src))?;
-            w.add_payload_reader(path_in_data, &mut file, Some(e.len), e.compress)
-        }
-        // Copied as prepared, checked against its length (and a stored
-        // one's CRC).
-        Source::Prepared(kept) => w.add_prepared(path_in_data, kept.prepared()),
-    }
-    .map(drop)
 }
 
 #[cfg(test)]

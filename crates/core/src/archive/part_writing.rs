@@ -1,0 +1,348 @@
+//! Writing the parts of a split archive once they are laid out, two at a
+//! time. Every part is a file of its own and its entries are prepared
+//! already, so writing one is copying, a CRC and the part's SHA-256: work
+//! that spreads over two cores. Two, not more: a spinning disk would seek
+//! between more files than that. Meanwhile this thread makes the next
+//! part's index files, one part ahead, so they are in memory for at most
+//! three parts at once. The files kept for a part's entries (staged
+//! downloads, spooled text) go as the part is written and synced, so the
+//! disk holds little more than the archive's size throughout.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossbeam_channel::Sender;
+
+use super::bagit::{BagInfo, DATA_PREFIX};
+use super::out::SyncPoint;
+use super::part_sizes::{Layout, Pending, Reserve, Source};
+use super::parted::{MakeIndex, PartPlan};
+use super::partial::{SealedArchive, partial_path_for};
+use super::planner::{Planner, index_for, part_labels};
+use super::writer::ArchiveWriter;
+use crate::{Error, Result};
+
+/// Parts written at once.
+const WRITERS: usize = 2;
+
+/// How much of a part is written between two syncs, at most, after each
+/// of which the files kept for its entries before go.
+const SYNC_EVERY: u64 = 32 << 20;
+
+/// The parts as laid out, to be written.
+pub(super) struct LaidOut<'a> {
+    pub(super) layout: &'a [(Layout, bool)],
+    pub(super) plans: &'a [PartPlan],
+    pub(super) warnings: &'a [String],
+    /// Room each part keeps for its index files.
+    pub(super) reserve: &'a Reserve,
+    /// Whether every payload entry's size is exact (all prepared), so that
+    /// a part within the limit cannot be laid out again and its kept files
+    /// may go.
+    pub(super) exact: bool,
+}
+
+/// One part to write.
+struct PartJob<'a> {
+    /// 0-based.
+    k: usize,
+    path: PathBuf,
+    info: BagInfo,
+    entries: &'a [usize],
+    index: Vec<(String, Vec<u8>)>,
+    /// Whether it holds one file too large for a part (and may be larger).
+    oversized: bool,
+    /// Whether its kept files may be removed once it is synced, should it
+    /// come out within the limit.
+    dispose: bool,
+}
+
+/// Where a written part goes, shared by the writers.
+struct Out<'a> {
+    done: &'a Sender<(usize, Result<SealedArchive>)>,
+    remove: &'a Sender<Batch>,
+    /// Set by the first part that fails: the others are not started.
+    failed: &'a AtomicBool,
+    disposed: &'a AtomicBool,
+    /// Whether the cleanup thread runs (else files are removed here).
+    remover: bool,
+}
+
+/// What writing the parts left.
+pub(super) struct Sealed {
+    /// In part order, sealed but not published.
+    pub(super) parts: Vec<SealedArchive>,
+    /// Whether files kept for a part were removed once it was written.
+    pub(super) disposed: bool,
+}
+
+impl Planner {
+    /// Writes every part of `laid`, sealed but not published. Where every
+    /// payload entry's size is exact, the files kept for its entries are
+    /// removed once they are in a synced part (see [`Self::write_part`]).
+    /// On failure no part's `.partial` file is left.
+    pub(super) fn write_laid_out(
+        &self,
+        laid: &LaidOut<'_>,
+        make_index: &mut MakeIndex<'_>,
+    ) -> Result<Sealed> {
+        let n = laid.plans.len();
+        let failed = AtomicBool::new(false);
+        let disposed = AtomicBool::new(false);
+        let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<SealedArchive>)>();
+        // Removing a part's files (slow on disks that discard freed blocks)
+        // goes on, on a thread of its own, while the next parts are written.
+        let (remove, batches) = crossbeam_channel::unbounded::<Batch>();
+        let made = std::thread::scope(|scope| {
+            let remover = std::thread::Builder::new()
+                .name("keepsake-part-cleanup".into())
+                .spawn_scoped(scope, move || {
+                    for batch in batches {
+                        batch.run();
+                    }
+                })
+                .is_ok();
+            let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<PartJob<'_>>(0);
+            let writers = (0..WRITERS.min(n))
+                .filter(|_| {
+                    let (jobs, done, remove) = (jobs_rx.clone(), done_tx.clone(), remove.clone());
+                    let (failed, disposed) = (&failed, &disposed);
+                    std::thread::Builder::new()
+                        .name("keepsake-part-writer".into())
+                        .spawn_scoped(scope, move || {
+                            let out = Out {
+                                done: &done,
+                                remove: &remove,
+                                failed,
+                                disposed,
+                                remover,
+                            };
+                            for job in jobs {
+                                self.run_job(job, &out);
+                            }
+                        })
+                        .is_ok()
+                })
+                .count();
+            drop(jobs_rx);
+            let made = (|| -> Result<()> {
+                for (k, (plan, (part, _))) in laid.plans.iter().zip(laid.layout).enumerate() {
+                    if failed.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let index = index_for(make_index, laid.plans, plan.number, laid.warnings)?;
+                    if !self.reserve(&index)?.fits_in(laid.reserve) {
+                        return Err(self.refuse(
+                            "the index files changed between measuring and writing".into(),
+                        ));
+                    }
+                    let mut info = self.info.clone();
+                    let path = if n == 1 {
+                        self.final_path.clone()
+                    } else {
+                        info.extra.extend(part_labels(&self.info, k + 1, n));
+                        self.final_path.with_file_name(&plan.name)
+                    };
+                    let job = PartJob {
+                        k,
+                        path,
+                        info,
+                        entries: &part.entries,
+                        index,
+                        oversized: plan.oversized.is_some(),
+                        dispose: laid.exact,
+                    };
+                    if writers == 0 {
+                        let out = Out {
+                            done: &done_tx,
+                            remove: &remove,
+                            failed: &failed,
+                            disposed: &disposed,
+                            remover,
+                        };
+                        self.run_job(job, &out);
+                    } else if jobs_tx.send(job).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            })();
+            if made.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            drop(jobs_tx);
+            drop(remove);
+            made
+        });
+        drop(done_tx);
+        let mut parts: Vec<Option<SealedArchive>> = (0..n).map(|_| None).collect();
+        let mut first_error = made.err();
+        for (k, result) in done_rx {
+            match result {
+                Ok(s) => parts[k] = Some(s),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if first_error.is_none() && parts.iter().any(Option::is_none) {
+            first_error = Some(self.refuse("a part was not written".into()));
+        }
+        if let Some(e) = first_error {
+            for s in parts.iter().flatten() {
+                let _ = fs_err::remove_file(partial_path_for(&s.archive().path));
+            }
+            return Err(e);
+        }
+        Ok(Sealed {
+            parts: parts.into_iter().flatten().collect(),
+            disposed: disposed.into_inner(),
+        })
+    }
+
+    /// Writes one part, unless a part failed already.
+    fn run_job(&self, job: PartJob<'_>, out: &Out<'_>) {
+        if out.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let sealed = self.write_part(&job, out);
+        if sealed.is_err() {
+            out.failed.store(true, Ordering::Relaxed);
+        }
+        let _ = out.done.send((job.k, sealed));
+    }
+
+    /// Writes one part and seals it; on failure, removes its `.partial`.
+    /// Where the part's kept files may go, they go as it is written: every
+    /// [`SYNC_EVERY`] bytes (a quarter part at most) the part is synced and the files of the entries
+    /// before are removed, the rest once it is sealed within the limit. So
+    /// the disk holds little more than the archive at any time.
+    fn write_part(&self, job: &PartJob<'_>, out: &Out<'_>) -> Result<SealedArchive> {
+        let mut w = ArchiveWriter::create(&job.path, job.info.clone())?;
+        let sync = job.dispose.then(|| w.sync_point().map(Arc::new)).flatten();
+        let mut batch = (Vec::new(), 0);
+        let sealed = job
+            .entries
+            .iter()
+            .try_for_each(|&i| {
+                write_entry(&mut w, &self.entries[i])?;
+                let Some(sync) = &sync else { return Ok(()) };
+                if let Some(file) = self.disposable(i) {
+                    batch.0.push(file);
+                    batch.1 += self.entries[i].len;
+                }
+                if batch.1 >= (self.limit / 4).min(SYNC_EVERY) {
+                    out.dispose(Some(sync.clone()), std::mem::take(&mut batch.0));
+                    batch.1 = 0;
+                }
+                Ok(())
+            })
+            .and_then(|()| {
+                job.index
+                    .iter()
+                    .try_for_each(|(path, bytes)| w.add_payload_bytes(path, bytes, true).map(drop))
+            })
+            .and_then(|()| w.seal());
+        match sealed {
+            Ok(mut s) => {
+                s.close();
+                let within = s.archive().bytes <= self.limit || job.oversized;
+                if job.dispose && within {
+                    // Sealing synced it.
+                    let rest = match sync {
+                        Some(_) => batch.0,
+                        None => job
+                            .entries
+                            .iter()
+                            .filter_map(|&i| self.disposable(i))
+                            .collect(),
+                    };
+                    out.dispose(None, rest);
+                }
+                Ok(s)
+            }
+            Err(e) => {
+                let _ = fs_err::remove_file(partial_path_for(&job.path));
+                Err(e)
+            }
+        }
+    }
+
+    /// The file kept only for entry `i`, to go once it is in a synced part.
+    fn disposable(&self, i: usize) -> Option<PathBuf> {
+        match &self.entries[i].source {
+            Source::Prepared(kept) if kept.disposable => Some(kept.file.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Out<'_> {
+    /// Removes `files` once `sync` (if any) has made their part's entries
+    /// durable: on the cleanup thread where it runs.
+    fn dispose(&self, sync: Option<Arc<SyncPoint>>, files: Vec<PathBuf>) {
+        if files.is_empty() {
+            return;
+        }
+        self.disposed.store(true, Ordering::Relaxed);
+        let batch = Batch { sync, files };
+        if !self.remover {
+            batch.run();
+        } else if let Err(unsent) = self.remove.send(batch) {
+            unsent.0.run();
+        }
+    }
+}
+
+/// Files kept for entries now in a part, to remove once it is on disk.
+struct Batch {
+    /// Synced first, where the part is not sealed yet.
+    sync: Option<Arc<SyncPoint>>,
+    files: Vec<PathBuf>,
+}
+
+impl Batch {
+    fn run(self) {
+        if let Some(sync) = &self.sync
+            && let Err(e) = sync.sync()
+        {
+            // Keep the files: the part may not hold them safely yet.
+            tracing::warn!(error = %e, "could not sync a part; its files are kept until it is sealed");
+            return;
+        }
+        for file in &self.files {
+            match fs_err::remove_file(file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
+                }
+            }
+        }
+    }
+}
+/// Writes a set-aside entry into a part.
+fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
+    if e.tag {
+        let Source::Bytes(bytes) = &e.source else {
+            return Err(Error::Invalid(format!("{} has no content", e.name)));
+        };
+        return w.add_tag_file(&e.name, bytes).map(drop);
+    }
+    let path_in_data = e.name.strip_prefix(DATA_PREFIX).unwrap_or(&e.name);
+    match &e.source {
+        Source::Bytes(bytes) => w.add_payload_bytes(path_in_data, bytes, e.compress),
+        Source::File(src) | Source::Spool(src) => {
+            // The length planned with: a file that changed since would break
+            // the layout, and the writer refuses it.
+            let mut file = fs_err::File::open(src).map_err(Error::io("open", src))?;
+            w.add_payload_reader(path_in_data, &mut file, Some(e.len), e.compress)
+        }
+        // Copied as prepared, checked against its length (and a stored
+        // one's CRC).
+        Source::Prepared(kept) => w.add_prepared(path_in_data, kept.prepared()),
+    }
+    .map(drop)
+}
