@@ -4,10 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use keepsake_core::Error;
 use keepsake_core::archive::{parse_part_file_name, read_entry_to_string, verify, verify_set};
 use keepsake_core::audit::Outcome;
-use keepsake_core::export::ExportReport;
+use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Reporter, ResumeMode};
 use keepsake_platform::Config;
 use keepsake_platform::seed::Preset;
 use keepsake_tests::Platform;
@@ -333,4 +335,94 @@ async fn a_media_file_larger_than_a_part_gets_a_part_of_its_own_with_a_warning()
         );
     }
     check_set(&report, LIMIT);
+}
+
+/// Cancels (keeping what was fetched) once `fraction` of the estimated
+/// bytes are in.
+struct CancelAtBytes {
+    flag: CancelFlag,
+    fraction: f64,
+}
+
+impl Reporter for CancelAtBytes {
+    fn report(&self, e: ExportEvent) {
+        if let ExportEvent::Bytes { done, total, .. } = e
+            && total > 0
+            && done as f64 >= total as f64 * self.fraction
+        {
+            self.flag.cancel(true);
+        }
+    }
+}
+
+/// Media downloads the platform has served since its counts were reset.
+fn downloads(p: &Platform) -> u64 {
+    p.state
+        .requests()
+        .iter()
+        .filter(|(k, _)| k.contains("/content"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() {
+    const LIMIT: u64 = 300_000;
+    let p = platform().await;
+    let token = p.token("alice", "export:self");
+    let client = support::client(&p, &token);
+    let split = |dest: &Dest| {
+        let mut opts = support::options(&dest.out());
+        opts.split_size = Some(LIMIT);
+        opts
+    };
+
+    let dest = Dest::new();
+    p.state.reset_requests();
+    let uninterrupted = support::run(&p, &token, &dest, split(&dest))
+        .await
+        .expect("export");
+    let media = downloads(&p);
+    let expected = check_set(&uninterrupted, LIMIT).files;
+
+    for fraction in [0.2, 0.5, 0.9] {
+        let dest = Dest::new();
+        p.state.reset_requests();
+        let flag = CancelFlag::default();
+        let cancel = Arc::new(CancelAtBytes {
+            flag: flag.clone(),
+            fraction,
+        });
+        let err = export::run(&client, &split(&dest), cancel, flag, Some(&dest.audit))
+            .await
+            .expect_err("cancelled");
+        assert!(matches!(err, Error::Cancelled), "{fraction}: {err:?}");
+        assert!(dest.archives().is_empty(), "{fraction}: no part is final");
+        let before = downloads(&p);
+
+        let mut opts = split(&dest);
+        opts.resume = ResumeMode::Require;
+        let report = support::run(&p, &token, &dest, opts)
+            .await
+            .expect("resumed");
+        assert!(report.resumed, "{fraction}");
+        assert_eq!(report.outcome, Outcome::Completed, "{fraction}");
+        let got = check_set(&report, LIMIT).files;
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{fraction}: the same files as an uninterrupted run"
+        );
+        for (name, bytes) in &expected {
+            assert!(got[name] == *bytes, "{fraction}: {name} differs");
+        }
+        // Files staged before the cancel stay staged: only those in
+        // flight then (one per downloader at most) come twice.
+        let again = downloads(&p) - before;
+        eprintln!("cancelled at {fraction}: {before} downloads, then {again}, of {media} files");
+        assert!(
+            before + again <= media + 4,
+            "{fraction}: {before} downloads, then {again}, of {media} files"
+        );
+    }
 }
