@@ -94,7 +94,7 @@ impl Planner {
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<SealedArchive>)>();
         // Removing a part's files (slow on disks that discard freed blocks)
         // goes on, on a thread of its own, while the next parts are written.
-        let (remove, batches) = crossbeam_channel::unbounded::<Batch>();
+        let (remove, batches) = crossbeam_channel::bounded::<Batch>(2);
         let made = std::thread::scope(|scope| {
             let remover = std::thread::Builder::new()
                 .name("keepsake-part-cleanup".into())
