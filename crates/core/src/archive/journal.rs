@@ -331,7 +331,7 @@ mod tests {
     use std::path::Path;
 
     use super::journal_path;
-    use crate::archive::tests::info;
+    use crate::archive::tests::{info, noise};
     use crate::archive::{ArchiveWriter, FinishedArchive, partial_path_for, verify};
 
     /// A source that must not be read: its entry is already in the archive.
@@ -346,17 +346,6 @@ mod tests {
     fn text(n: usize) -> Vec<u8> {
         (0..n)
             .flat_map(|i| format!("{{\"id\":{i},\"body\":\"post number {i}\"}}\n").into_bytes())
-            .collect()
-    }
-
-    fn noise(n: usize, mut x: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
             .collect()
     }
 

@@ -1,21 +1,9 @@
 //! Tests of `parted`.
 
 use super::*;
-use crate::archive::tests::info;
+use crate::archive::tests::{info, noise};
 use crate::archive::{Prepared, SetProblem, read_entry_to_string, verify, verify_set};
 use sha2::Digest as _;
-
-/// `n` bytes DEFLATE cannot shrink.
-fn noise(n: usize, mut seed: u64) -> Vec<u8> {
-    (0..n)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as u8
-        })
-        .collect()
-}
 
 /// An index maker like the export's: the manifest, with the layout.
 fn manifest(req: Option<IndexRequest<'_>>) -> Result<Vec<(String, Vec<u8>)>> {

@@ -27,6 +27,18 @@ pub(super) fn info() -> BagInfo {
     info
 }
 
+/// `n` bytes DEFLATE cannot shrink (xorshift from `seed`, not 0).
+pub(super) fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
 /// A small finished bag at `dir/name`: a JSON file, a stored "photo" and a
 /// tag file.
 pub(super) fn small_bag(dir: &Path, name: &str) -> FinishedArchive {

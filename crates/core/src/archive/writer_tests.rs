@@ -1,7 +1,7 @@
 //! Tests of `writer`.
 
 use super::*;
-use crate::archive::tests::{info, small_bag};
+use crate::archive::tests::{info, noise, small_bag};
 use crate::archive::{read_entry_to_string, verify};
 
 fn names_in(path: &Path) -> Vec<String> {
@@ -222,25 +222,17 @@ fn a_source_of_the_wrong_length_is_left_out() {
 
 #[test]
 fn a_failing_source_leaves_no_trace() {
-    /// Gives `.0` bytes of noise (DEFLATE cannot shrink it), then fails.
-    struct Failing(usize, u64);
+    /// Gives its bytes (noise, which DEFLATE cannot shrink), then fails.
+    struct Failing(io::Cursor<Vec<u8>>);
     impl Read for Failing {
         fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            if self.0 == 0 {
-                return Err(io::Error::new(
+            match self.0.read(buf)? {
+                0 => Err(io::Error::new(
                     io::ErrorKind::ConnectionReset,
                     "network gone",
-                ));
+                )),
+                n => Ok(n),
             }
-            let n = buf.len().min(self.0);
-            for b in &mut buf[..n] {
-                self.1 ^= self.1 << 13;
-                self.1 ^= self.1 >> 7;
-                self.1 ^= self.1 << 17;
-                *b = self.1 as u8;
-            }
-            self.0 -= n;
-            Ok(n)
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
@@ -248,7 +240,12 @@ fn a_failing_source_leaves_no_trace() {
     let mut w = ArchiveWriter::create(&path, info()).expect("create");
     for compress in [false, true] {
         let err = w
-            .add_payload_reader("media/big.bin", &mut Failing(300_000, 1), None, compress)
+            .add_payload_reader(
+                "media/big.bin",
+                &mut Failing(io::Cursor::new(noise(300_000, 1))),
+                None,
+                compress,
+            )
             .expect_err("fails");
         assert!(matches!(&err, Error::Io { action: "read", .. }), "{err}");
         assert!(err.to_string().contains("network gone"), "{err}");
