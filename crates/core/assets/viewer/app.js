@@ -91,6 +91,13 @@ function filtering() {
   return !!(state.q || state.from || state.to);
 }
 
+// Whether day `d` ('YYYY-MM-DD', '' when unknown) is within the dates
+// chosen; an entry of no known day is not, once any date is.
+function inDates(d) {
+  if (!state.from && !state.to) return true;
+  return !!d && !(state.from && d < state.from) && !(state.to && d > state.to);
+}
+
 function applyFilters(v) {
   if (v.kind === 'chat') {
     filterChat(v);
@@ -110,10 +117,7 @@ function applyFilters(v) {
   var rev = v.reversed();
   for (var k = 0; k < n; k++) {
     var j = rev ? n - 1 - k : k;
-    if (state.from || state.to) {
-      var d = v.dayOf(j);
-      if (!d || (state.from && d < state.from) || (state.to && d > state.to)) continue;
-    }
+    if ((state.from || state.to) && !inDates(v.dayOf(j))) continue;
     if (state.q && v.search[j].indexOf(state.q) < 0) continue;
     out.push(j);
   }

@@ -347,7 +347,7 @@ function filterChat(v) {
       continue;
     }
     if (!it.msg) continue;
-    if ((state.from || state.to) && (!it.d || (state.from && it.d < state.from) || (state.to && it.d > state.to))) continue;
+    if (!inDates(it.d)) continue;
     if (state.q && v.search[k].indexOf(state.q) < 0) continue;
     if (heading >= 0 && heading !== lastHeading) {
       out.push(heading);

@@ -13,8 +13,13 @@ function nouns(desc) {
   return [many.replace(/ies$/, 'y').replace(/s$/, ''), many];
 }
 
+// A record's key as text (null when it has none).
+function recKey(desc, rec) {
+  return keyText(pointer(rec, desc.key));
+}
+
 function descKey(desc) {
-  return function (rec) { return keyText(pointer(rec, desc.key)); };
+  return function (rec) { return recKey(desc, rec); };
 }
 
 function descDay(desc) {
@@ -38,7 +43,7 @@ function tagEl(rec, ptr) {
 }
 
 function keyTag(desc, rec) {
-  var k = keyText(pointer(rec, desc.key));
+  var k = recKey(desc, rec);
   return k === null ? null : el('span', 'id', '#' + k);
 }
 
@@ -76,7 +81,7 @@ function entryTitle(v, rec) {
   var t = (vw.title && titleText(field(rec, vw.title))) ||
     (vw.html && titleText(field(rec, vw.html))) || (vw.text && field(rec, vw.text).replace(/\s+/g, ' ').trim());
   if (t && t.length > 80) t = t.slice(0, 77) + '\u2026';
-  return t || '#' + keyText(pointer(rec, v.desc.key));
+  return t || '#' + recKey(v.desc, rec);
 }
 
 // "On the post “Title”", "in reply to Ada’s comment “…”", linking to them.
@@ -85,7 +90,7 @@ function contextLine(v, rec) {
   function add(words, hit) {
     var target = hit.view.records()[hit.index];
     p.appendChild(document.createTextNode((p.firstChild ? ', ' + words.charAt(0).toLowerCase() + words.slice(1) : words) + ' '));
-    var a = inner([hit.view.id, keyText(pointer(target, hit.view.desc.key))], '\u201c' + entryTitle(hit.view, target) + '\u201d');
+    var a = inner([hit.view.id, recKey(hit.view.desc, target)], '\u201c' + entryTitle(hit.view, target) + '\u201d');
     a.dir = 'auto';
     p.appendChild(a);
   }
@@ -198,7 +203,7 @@ function entryView(desc, base) {
 // The archived file a record names: by its key in data/files.json, else by
 // the record's own archive_path.
 function fileOfRecord(desc, rec) {
-  var k = keyText(pointer(rec, desc.key));
+  var k = recKey(desc, rec);
   var f = k !== null ? fileByKey.get(k) : null;
   if (f) return f;
   if (typeof rec.archive_path === 'string' || rec.archive_path === null) {
@@ -275,7 +280,7 @@ function recordView(desc, base) {
     render: function (rec) {
       var box = el('div', 'item record');
       box.appendChild(head([
-        bidi('span', 'who', (vw.title && field(rec, vw.title)) || keyText(pointer(rec, desc.key)) || base.label),
+        bidi('span', 'who', (vw.title && field(rec, vw.title)) || recKey(desc, rec) || base.label),
         vw.who && field(rec, vw.who) ? bidi('span', null, field(rec, vw.who)) : null,
         vw.date ? timeEl(pointer(rec, vw.date)) : null,
         tagEl(rec, vw.tag)
