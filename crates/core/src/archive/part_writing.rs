@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::Sender;
 
 use super::bagit::{BagInfo, DATA_PREFIX};
+use super::journal::Journal;
 use super::out::SyncPoint;
 use super::part_sizes::{Layout, Pending, Reserve, Source};
 use super::parted::{MakeIndex, PartPlan};
@@ -38,9 +39,9 @@ pub(super) struct LaidOut<'a> {
     pub(super) warnings: &'a [String],
     /// Room each part keeps for its index files.
     pub(super) reserve: &'a Reserve,
-    /// Whether every payload entry's size is exact (all prepared), so that
-    /// a part within the limit cannot be laid out again and its kept files
-    /// may go.
+    /// Whether every payload entry's size is exact (all prepared): then no
+    /// part can come out larger than laid out, so the parts are never laid
+    /// out again and the files kept for their entries may go.
     pub(super) exact: bool,
 }
 
@@ -54,8 +55,8 @@ struct PartJob<'a> {
     index: Vec<(String, Vec<u8>)>,
     /// Whether it holds one file too large for a part (and may be larger).
     oversized: bool,
-    /// Whether its kept files may be removed once it is synced, should it
-    /// come out within the limit.
+    /// Whether its kept files may go as it is written and synced (its
+    /// sizes are exact).
     dispose: bool,
 }
 
@@ -68,6 +69,18 @@ struct Out<'a> {
     disposed: &'a AtomicBool,
     /// Whether the cleanup thread runs (else files are removed here).
     remover: bool,
+}
+
+/// Stops the other writers should its thread panic, so that no more
+/// parts are written (and their files removed) for a set that is lost.
+struct StopOthersOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOthersOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What writing the parts left.
@@ -112,6 +125,7 @@ impl Planner {
                     std::thread::Builder::new()
                         .name("keepsake-part-writer".into())
                         .spawn_scoped(scope, move || {
+                            let _stop = StopOthersOnPanic(failed);
                             let out = Out {
                                 done: &done,
                                 remove: &remove,
@@ -182,6 +196,8 @@ impl Planner {
         for (k, result) in done_rx {
             match result {
                 Ok(s) => parts[k] = Some(s),
+                // Stopped by another part's failure: that one says why.
+                Err(Error::WriterStopped) => {}
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
@@ -218,7 +234,11 @@ impl Planner {
     /// Where the part's kept files may go, they go as it is written: every
     /// [`SYNC_EVERY`] bytes (a quarter part at most) the part is synced and the files of the entries
     /// before are removed, the rest once it is sealed within the limit. So
-    /// the disk holds little more than the archive at any time.
+    /// the disk holds little more than the archive at any time. Sizes are
+    /// exact where files may go (see [`LaidOut::exact`]), so the part cannot
+    /// come out larger than laid out; should it all the same, the export
+    /// stops with an error instead of laying the parts out again, since
+    /// some of their files are gone.
     fn write_part(&self, job: &PartJob<'_>, out: &Out<'_>) -> Result<SealedArchive> {
         let mut w = ArchiveWriter::create(&job.path, job.info.clone())?;
         let sync = job.dispose.then(|| w.sync_point().map(Arc::new)).flatten();
@@ -227,6 +247,10 @@ impl Planner {
             .entries
             .iter()
             .try_for_each(|&i| {
+                if out.failed.load(Ordering::Relaxed) {
+                    // Another part failed: this one is discarded too.
+                    return Err(Error::WriterStopped);
+                }
                 write_entry(&mut w, &self.entries[i])?;
                 let Some(sync) = &sync else { return Ok(()) };
                 if let Some(file) = self.disposable(i) {
@@ -264,7 +288,11 @@ impl Planner {
                 Ok(s)
             }
             Err(e) => {
-                let _ = fs_err::remove_file(partial_path_for(&job.path));
+                // With its journal. (Not `remove_stale_partial`: a batch
+                // may still hold the part's lock through its sync point.)
+                let partial = partial_path_for(&job.path);
+                Journal::remove(&partial);
+                let _ = fs_err::remove_file(&partial);
                 Err(e)
             }
         }
@@ -283,7 +311,9 @@ impl Out<'_> {
     /// Removes `files` once `sync` (if any) has made their part's entries
     /// durable: on the cleanup thread where it runs.
     fn dispose(&self, sync: Option<Arc<SyncPoint>>, files: Vec<PathBuf>) {
-        if files.is_empty() {
+        // Once a part failed, the set is lost: the files are what a resumed
+        // run needs. (Batches queued before still go.)
+        if files.is_empty() || self.failed.load(Ordering::Relaxed) {
             return;
         }
         self.disposed.store(true, Ordering::Relaxed);
