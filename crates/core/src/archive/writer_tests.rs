@@ -2,7 +2,11 @@
 
 use super::*;
 use crate::archive::tests::{info, noise, small_bag};
-use crate::archive::{read_entry_to_string, verify};
+use std::io;
+
+use sha2::Sha256;
+
+use crate::archive::{partial_path_for, read_entry_to_string, verify};
 
 fn names_in(path: &Path) -> Vec<String> {
     let zip = zip::ZipArchive::new(fs_err::File::open(path).expect("open")).expect("zip");
