@@ -290,6 +290,17 @@ pub enum ProgressEvent {
         #[serde(rename = "etaSecs")]
         eta_secs: Option<u64>,
     },
+    /// A split archive's parts being written, once everything is fetched.
+    WritingParts {
+        /// Parts written and synced.
+        written: u32,
+        /// Parts in all.
+        parts: u32,
+        /// Bytes of the parts' files written so far.
+        done: u64,
+        /// Bytes of all their files.
+        total: u64,
+    },
     /// Waiting before trying again (rate limit, platform busy).
     Waiting {
         /// Why, in words.
@@ -352,6 +363,17 @@ impl From<ExportEvent> for ProgressEvent {
                 total,
                 rate,
                 eta_secs,
+            },
+            ExportEvent::WritingParts {
+                written,
+                parts,
+                done,
+                total,
+            } => ProgressEvent::WritingParts {
+                written,
+                parts,
+                done,
+                total,
             },
             ExportEvent::Waiting { reason, secs, .. } => ProgressEvent::Waiting {
                 reason,

@@ -89,6 +89,16 @@ fn describe_raw(event: &ExportEvent) -> Option<String> {
             None => format!("{name}: {fetched}"),
         },
         ExportEvent::Bytes { .. } => return None,
+        ExportEvent::WritingParts {
+            written,
+            parts,
+            done,
+            total,
+        } => format!(
+            "writing the parts: {written} of {parts} complete, {} of {}",
+            human_bytes(*done),
+            human_bytes(*total)
+        ),
         ExportEvent::Waiting {
             reason,
             until,
@@ -153,6 +163,11 @@ impl Reporter for Bars {
             }
             ExportEvent::Bytes { done, total, .. } => {
                 let pb = self.bar("downloaded", *total, true);
+                pb.set_length(*total);
+                pb.set_position(*done);
+            }
+            ExportEvent::WritingParts { done, total, .. } => {
+                let pb = self.bar("parts", *total, true);
                 pb.set_length(*total);
                 pb.set_position(*done);
             }

@@ -55,6 +55,8 @@ export interface Progress {
   rate: number;
   etaSecs: number | null;
   waiting: { reason: string; untilMs: number; giveUpMs: number | null } | null;
+  /** A split archive's parts being written, once everything is fetched. */
+  parts: { written: number; parts: number; done: number; total: number } | null;
   warnings: string[];
   resumed: boolean;
 }
@@ -65,7 +67,7 @@ function noPlatform(demo = false): PlatformInfo {
 }
 
 function emptyProgress(): Progress {
-  return { phase: 'opening', categories: [], done: 0, total: 0, rate: 0, etaSecs: null, waiting: null, warnings: [], resumed: false };
+  return { phase: 'opening', categories: [], done: 0, total: 0, rate: 0, etaSecs: null, waiting: null, parts: null, warnings: [], resumed: false };
 }
 
 export class KeepsakeApp {
@@ -465,6 +467,9 @@ export class KeepsakeApp {
         p.rate = e.rate;
         p.etaSecs = e.etaSecs;
         if (p.waiting && Date.now() >= p.waiting.untilMs) p.waiting = null;
+        break;
+      case 'writingParts':
+        p.parts = { written: e.written, parts: e.parts, done: e.done, total: e.total };
         break;
       case 'waiting':
         p.waiting = { reason: e.reason, untilMs: e.untilMs, giveUpMs: e.giveUpMs ?? null };

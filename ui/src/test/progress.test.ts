@@ -71,6 +71,20 @@ describe('Progress', () => {
     expect(bytes.getAttribute('aria-valuetext')).toContain('about 4 s left');
   });
 
+  it('shows how far writing the parts of a split archive has got', async () => {
+    const { app, send } = await exporting();
+    render(App, { app });
+    send({ event: 'phase', phase: 'finishing' });
+    expect(screen.queryByRole('progressbar', { name: 'Writing the parts' })).toBeNull();
+    send({ event: 'writingParts', written: 1, parts: 3, done: 250_000_000, total: 600_000_000 });
+    const bar = await screen.findByRole('progressbar', { name: 'Writing the parts' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('250000000');
+    expect(bar.getAttribute('aria-valuemax')).toBe('600000000');
+    expect(bar.getAttribute('aria-valuetext')).toBe('1 of 3 parts complete · 250 MB of 600 MB');
+    send({ event: 'writingParts', written: 3, parts: 3, done: 600_000_000, total: 600_000_000 });
+    await waitFor(() => expect(bar.getAttribute('aria-valuetext')).toBe('3 of 3 parts complete · 600 MB of 600 MB'));
+  });
+
   it('counts down while waiting out a rate limit', async () => {
     const { app, send } = await exporting();
     render(App, { app });

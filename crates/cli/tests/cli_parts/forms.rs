@@ -47,6 +47,19 @@ async fn split_parts_verify_alone_and_as_a_set_and_a_missing_part_is_reported() 
         .collect();
     let n = parts.len();
     assert!(n >= 3, "alice in 300 KB parts: {n}");
+    // Writing the parts is told as it goes, ending with every part done.
+    let writing: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "writing_parts")
+        .collect();
+    let last = writing.last().expect("writing_parts events");
+    assert_eq!(
+        (&last["written"], &last["parts"]),
+        (&Value::from(n), &Value::from(n)),
+        "{last}"
+    );
+    assert_eq!(last["done"], last["total"], "{last}");
     for (k, part) in parts.iter().enumerate() {
         let name = part.file_name().and_then(|n| n.to_str()).expect("name");
         assert!(

@@ -42,8 +42,8 @@ mod tests;
 pub use bagit::BagInfo;
 pub use out::SyncPoint;
 pub use parted::{
-    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, SplitOptions,
-    parse_part_file_name, part_file_name,
+    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, PartsProgress,
+    SplitOptions, parse_part_file_name, part_file_name,
 };
 pub use partial::{SealedArchive, partial_path_for, remove_partial};
 pub use prepare::{Deflating, Prepared, prepare_file, prepare_reader, prepare_verified_text};

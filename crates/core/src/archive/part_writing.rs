@@ -11,7 +11,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_channel::Sender;
 
@@ -19,7 +19,7 @@ use super::bagit::{BagInfo, DATA_PREFIX};
 use super::journal::Journal;
 use super::out::SyncPoint;
 use super::part_sizes::{Layout, Pending, Reserve, Source};
-use super::parted::{MakeIndex, PartPlan};
+use super::parted::{MakeIndex, PartPlan, PartsProgress, ProgressFn};
 use super::partial::{SealedArchive, partial_path_for};
 use super::planner::{Planner, index_for, part_labels};
 use super::writer::ArchiveWriter;
@@ -69,6 +69,35 @@ struct Out<'a> {
     disposed: &'a AtomicBool,
     /// Whether the cleanup thread runs (else files are removed here).
     remover: bool,
+    progress: &'a Progress<'a>,
+}
+
+/// How far the writers have got, told to [`Planner::progress`].
+struct Progress<'a> {
+    to: Option<&'a ProgressFn>,
+    parts: u32,
+    total: u64,
+    written: AtomicU32,
+    done: AtomicU64,
+}
+
+impl Progress<'_> {
+    /// Counts `bytes` more written, or a part more when `part`, and tells.
+    fn add(&self, bytes: u64, part: bool) {
+        let Some(to) = self.to else { return };
+        let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let written = self.written.fetch_add(u32::from(part), Ordering::Relaxed) + u32::from(part);
+        if part && written == self.parts {
+            // Told once, after the writers are done (see `write_laid_out`).
+            return;
+        }
+        (to.0)(PartsProgress {
+            written,
+            parts: self.parts,
+            done,
+            total: self.total,
+        });
+    }
 }
 
 /// Stops the other writers should its thread panic, so that no more
@@ -102,6 +131,19 @@ impl Planner {
         make_index: &mut MakeIndex<'_>,
     ) -> Result<Sealed> {
         let n = laid.plans.len();
+        let progress = Progress {
+            to: self.progress.as_ref(),
+            parts: n as u32,
+            total: laid
+                .layout
+                .iter()
+                .flat_map(|(part, _)| &part.entries)
+                .map(|&i| self.entries[i].len)
+                .sum(),
+            written: AtomicU32::new(0),
+            done: AtomicU64::new(0),
+        };
+        progress.add(0, false);
         let failed = AtomicBool::new(false);
         let disposed = AtomicBool::new(false);
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<SealedArchive>)>();
@@ -121,7 +163,7 @@ impl Planner {
             let writers = (0..WRITERS.min(n))
                 .filter(|_| {
                     let (jobs, done, remove) = (jobs_rx.clone(), done_tx.clone(), remove.clone());
-                    let (failed, disposed) = (&failed, &disposed);
+                    let (failed, disposed, progress) = (&failed, &disposed, &progress);
                     std::thread::Builder::new()
                         .name("keepsake-part-writer".into())
                         .spawn_scoped(scope, move || {
@@ -132,6 +174,7 @@ impl Planner {
                                 failed,
                                 disposed,
                                 remover,
+                                progress,
                             };
                             for job in jobs {
                                 self.run_job(job, &out);
@@ -175,6 +218,7 @@ impl Planner {
                             failed: &failed,
                             disposed: &disposed,
                             remover,
+                            progress: &progress,
                         };
                         self.run_job(job, &out);
                     } else if jobs_tx.send(job).is_err() {
@@ -212,6 +256,9 @@ impl Planner {
             }
             return Err(e);
         }
+        // The writers' last reports may arrive in either order: this one
+        // comes after them all.
+        progress.add(0, false);
         Ok(Sealed {
             parts: parts.into_iter().flatten().collect(),
             disposed: disposed.into_inner(),
@@ -224,8 +271,9 @@ impl Planner {
             return;
         }
         let sealed = self.write_part(&job, out);
-        if sealed.is_err() {
-            out.failed.store(true, Ordering::Relaxed);
+        match &sealed {
+            Ok(_) => out.progress.add(0, true),
+            Err(_) => out.failed.store(true, Ordering::Relaxed),
         }
         let _ = out.done.send((job.k, sealed));
     }
@@ -252,6 +300,7 @@ impl Planner {
                     return Err(Error::WriterStopped);
                 }
                 write_entry(&mut w, &self.entries[i])?;
+                out.progress.add(self.entries[i].len, false);
                 let Some(sync) = &sync else { return Ok(()) };
                 if let Some(file) = self.disposable(i) {
                     batch.0.push(file);

@@ -18,6 +18,7 @@
 //! one is ever larger, every part is laid out and written again from sizes
 //! DEFLATE cannot exceed, so the limit holds whatever the measurement said.
 
+use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -146,6 +147,15 @@ impl PartedWriter {
         match &mut self.inner {
             Inner::Whole(w) => Some(w),
             Inner::Split(_) => None,
+        }
+    }
+
+    /// Has `progress` told how far writing the parts has got, from the
+    /// writing threads, at each entry and each part complete (many times a
+    /// second: throttle it). An archive in one piece has no such phase.
+    pub fn on_progress(&mut self, progress: impl Fn(PartsProgress) + Send + Sync + 'static) {
+        if let Inner::Split(p) = &mut self.inner {
+            p.progress = Some(ProgressFn(Box::new(progress)));
         }
     }
 
@@ -293,6 +303,29 @@ impl PartedWriter {
             }
             Inner::Split(p) => p.finish(make_index),
         }
+    }
+}
+
+/// How far writing the parts of a split archive has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartsProgress {
+    /// Parts written and synced.
+    pub written: u32,
+    /// Parts in all.
+    pub parts: u32,
+    /// Bytes of the parts' files written so far (as they are, not as
+    /// compressed).
+    pub done: u64,
+    /// Bytes of all their files.
+    pub total: u64,
+}
+
+/// Where [`PartsProgress`] goes.
+pub(super) struct ProgressFn(pub(super) Box<dyn Fn(PartsProgress) + Send + Sync>);
+
+impl fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressFn")
     }
 }
 

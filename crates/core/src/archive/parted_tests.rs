@@ -268,6 +268,41 @@ fn a_parts_staged_files_go_as_it_is_written_and_synced() {
 }
 
 #[test]
+fn writing_the_parts_is_told_as_it_goes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 64 * 1024)).expect("create");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&seen);
+    w.on_progress(move |p| sink.lock().expect("lock").push(p));
+    staged_files(&mut w, dir.path(), 30, 10_000);
+    let set = w.finish(&mut manifest).expect("finish");
+
+    let seen = seen.lock().expect("lock").clone();
+    let (n, total) = (set.parts.len() as u32, 30 * 10_000);
+    assert!(n > 2, "{n} parts");
+    let at = |written, done| PartsProgress {
+        written,
+        parts: n,
+        done,
+        total,
+    };
+    assert_eq!(seen.first(), Some(&at(0, 0)), "told before the first part");
+    assert_eq!(
+        seen.last(),
+        Some(&at(n, total)),
+        "and last, when all are done"
+    );
+    // Every file and every part on the way.
+    assert!(seen.len() > 30 + n as usize, "{} reports", seen.len());
+    assert_eq!(
+        seen.iter().filter(|p| **p == at(n, total)).count(),
+        1,
+        "the end is told once"
+    );
+}
+
+#[test]
 fn a_file_larger_than_a_part_gets_a_part_of_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("export.zip");

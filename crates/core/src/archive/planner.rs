@@ -17,8 +17,8 @@ use super::part_sizes::{
 };
 use super::part_writing::{LaidOut, Sealed};
 use super::parted::{
-    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, SplitOptions, dir_and_stem,
-    part_file_name, sibling_parts, spool_into,
+    FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, ProgressFn, SplitOptions,
+    dir_and_stem, part_file_name, sibling_parts, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::Prepared;
@@ -40,6 +40,8 @@ pub(super) struct Planner {
     spool_dir: PathBuf,
     pub(super) entries: Vec<Pending>,
     names: NameSet,
+    /// Told how far writing the parts has got.
+    pub(super) progress: Option<ProgressFn>,
 }
 
 impl Planner {
@@ -90,6 +92,7 @@ impl Planner {
             spool_dir: split.spool_dir,
             entries: Vec::new(),
             names,
+            progress: None,
         })
     }
 

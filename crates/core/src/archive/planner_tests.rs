@@ -25,6 +25,7 @@ fn planner(limit: u64, entries: Vec<Pending>) -> Planner {
         spool_dir: PathBuf::from("never-written.spool"),
         entries,
         names: NameSet::default(),
+        progress: None,
     }
 }
 

@@ -20,7 +20,7 @@ pub(super) mod growing;
 mod pipeline;
 mod records;
 
-use super::Formats;
+use super::{ExportEvent, Formats, Reporter};
 use crate::archive::{
     ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
     names::NameAllocator,
@@ -142,19 +142,29 @@ pub(super) struct Started {
 
 /// Starts the zip thread writing `final_path` (or its parts, with `split`),
 /// with the forms of the data `formats` asks for. An archive in one piece
-/// continues what an interrupted run of the same export left.
+/// continues what an interrupted run of the same export left. A split
+/// archive's parts are written at the end: `reporter` hears how far.
 pub(super) fn start(
     final_path: PathBuf,
     info: BagInfo,
     formats: Formats,
     split: Option<SplitOptions>,
     sync_every: u64,
+    reporter: Arc<dyn Reporter>,
 ) -> Result<Started> {
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
     let spawned = if split.is_some() {
         // A split archive starts afresh.
-        let writer = PartedWriter::create(&final_path, info, split)?;
+        let mut writer = PartedWriter::create(&final_path, info, split)?;
+        writer.on_progress(move |p| {
+            reporter.report(ExportEvent::WritingParts {
+                written: p.written,
+                parts: p.parts,
+                done: p.done,
+                total: p.total,
+            })
+        });
         std::thread::Builder::new()
             .name("keepsake-zip".into())
             .spawn(move || pipeline::run(writer, rx, formats, sync_every, &archived_tx))

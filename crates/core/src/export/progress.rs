@@ -66,6 +66,18 @@ pub enum ExportEvent {
         /// Seconds left at that rate, when known.
         eta_secs: Option<u64>,
     },
+    /// The parts of a split archive being written, once everything is
+    /// fetched: for a large archive, most of finishing it.
+    WritingParts {
+        /// Parts written and synced.
+        written: u32,
+        /// Parts in all.
+        parts: u32,
+        /// Bytes of the parts' files written so far.
+        done: u64,
+        /// Bytes of all their files.
+        total: u64,
+    },
     /// The client is waiting before retrying.
     Waiting {
         /// Why (e.g. "rate limited", "server unavailable").
@@ -129,6 +141,14 @@ impl<R: Reporter> Reporter for Throttled<R> {
                 format!("c:{name}")
             }
             ExportEvent::Bytes { done, total, .. } if done < total => "b".to_owned(),
+            // The first report after each part is complete gets through,
+            // and the end.
+            ExportEvent::WritingParts {
+                written,
+                done,
+                total,
+                ..
+            } if done < total => format!("w{written}"),
             _ => return self.inner.report(event),
         };
         let now = Instant::now();
@@ -183,5 +203,23 @@ mod tests {
         let got = sink.0.lock().expect("lock").clone();
         assert_eq!(got.len(), 3, "{got:?}");
         assert!(matches!(got[1], ExportEvent::Category { fetched: 100, .. }));
+    }
+
+    #[test]
+    fn writing_parts_is_throttled_but_its_end_passes() {
+        let sink = Collect::default();
+        let t = Throttled::new(sink.clone(), Duration::from_secs(3600));
+        let at = |written: u32, done: u64| ExportEvent::WritingParts {
+            written,
+            parts: 3,
+            done,
+            total: 300,
+        };
+        for done in 0..300u64 {
+            t.report(at((done / 100) as u32, done));
+        }
+        t.report(at(3, 300));
+        let got = sink.0.lock().expect("lock").clone();
+        assert_eq!(got, [at(0, 0), at(1, 100), at(2, 200), at(3, 300)]);
     }
 }

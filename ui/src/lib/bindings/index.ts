@@ -277,7 +277,23 @@ rate: number,
 /**
  * Seconds left, when known.
  */
-etaSecs: number | null, } | { "event": "waiting", 
+etaSecs: number | null, } | { "event": "writingParts", 
+/**
+ * Parts written and synced.
+ */
+written: number, 
+/**
+ * Parts in all.
+ */
+parts: number, 
+/**
+ * Bytes of the parts' files written so far.
+ */
+done: number, 
+/**
+ * Bytes of all their files.
+ */
+total: number, } | { "event": "waiting", 
 /**
  * Why, in words.
  */
