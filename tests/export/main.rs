@@ -12,6 +12,9 @@ mod refusals;
 mod faults;
 // Cancel, then resume: nothing fetched twice, the same records.
 mod resume;
+// A disk that fills up mid-export: what was fetched is kept, and the export
+// continues once there is room (a tmpfs mounted as root).
+mod disk_full;
 // CSV copies read back by Python's csv module, equal to the JSON cell by cell.
 mod csv;
 // Split archives: every part a valid zip and bag within the size; together

@@ -105,6 +105,9 @@ fn hint_text(hint: keepsake_core::Hint) -> &'static str {
             "to continue: run the same command again with the same --out folder (or add --resume)"
         }
         Hint::OtherFolder => "to write elsewhere: --out FOLDER",
+        Hint::FreeSpace => {
+            "what was fetched is kept: free some space, then run the same command again with the same --out folder to continue"
+        }
         Hint::NoKeyring => {
             "on a machine with no keyring at all: --insecure-token-file PATH keeps the token in a plain file you choose"
         }

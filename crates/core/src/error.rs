@@ -276,6 +276,7 @@ impl Error {
                 ..
             } => Some(Hint::Resume),
             Error::DiskFull { .. } => Some(Hint::OtherFolder),
+            Error::Io { .. } if self.is_disk_full() => Some(Hint::FreeSpace),
             Error::Keyring { .. } => Some(Hint::NoKeyring),
             Error::UnknownPlatform { .. } => Some(Hint::NameKind),
             _ if self.class() == Class::NeedsSignIn => Some(Hint::SignIn),
@@ -285,6 +286,20 @@ impl Error {
                 Some(Hint::Resume)
             }
             _ => None,
+        }
+    }
+
+    /// Whether the disk (or the user's quota on it) filled up: found
+    /// before the export, or while writing. An export stopped by it keeps
+    /// what it fetched, to continue once there is room.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Error::DiskFull { .. } => true,
+            Error::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
+            _ => false,
         }
     }
 
@@ -346,6 +361,7 @@ impl Error {
             Error::NotSignedIn { .. } => Code::SignedOut,
             Error::Keyring { .. } => Code::Keyring,
             Error::SignIn { .. } => Code::SignIn,
+            Error::Io { .. } if self.is_disk_full() => Code::DiskFull,
             Error::Io { .. } => Code::Io,
             Error::Archive { .. } => Code::Archive,
             Error::Audit { .. } => Code::Audit,
@@ -369,6 +385,9 @@ pub enum Hint {
     Resume,
     /// Choose another destination folder.
     OtherFolder,
+    /// The disk filled up while the export wrote to it: free some space
+    /// and run it again in the same folder, where it continues.
+    FreeSpace,
     /// The keyring does not answer; on a machine without one, the command
     /// line can keep the token in a plain file the user chooses.
     NoKeyring,
@@ -522,6 +541,23 @@ mod tests {
             Error::io("read", &missing)(plain).to_string(),
             format!("read {}: odd", missing.display())
         );
+    }
+
+    #[test]
+    fn a_full_disk_while_writing_is_told_apart() {
+        let full = Error::io("write", "/x/a.zip.partial")(std::io::Error::from_raw_os_error(28));
+        assert!(full.is_disk_full(), "{full:?}");
+        assert_eq!(full.code(), Code::DiskFull);
+        assert_eq!(full.hint(), Some(Hint::FreeSpace));
+        assert!(
+            full.to_string().contains("No space left on device"),
+            "{full}"
+        );
+        let quota = Error::io("write", "/x/a")(std::io::Error::from_raw_os_error(122));
+        assert!(quota.is_disk_full(), "{quota:?}");
+        let other = Error::io("write", "/x/a")(std::io::Error::from_raw_os_error(13));
+        assert!(!other.is_disk_full());
+        assert_eq!(other.code(), Code::Io);
     }
 
     #[test]

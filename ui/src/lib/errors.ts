@@ -61,7 +61,7 @@ export function explain(e: IpcError): Explained {
     case 'disk_full':
       return {
         title: 'Not enough free space',
-        body: 'The destination folder does not have room for this export. Free some space, or choose another folder.',
+        body: 'The destination folder does not have room for this export. Free some space and start it again: anything already downloaded is kept and the export continues. Or choose another folder.',
         action: 'chooseFolder',
         actionLabel: 'Choose another folder',
       };

@@ -140,6 +140,8 @@ describe('Progress', () => {
     fail({ code: 'disk_full', message: 'not enough free space in /x' });
     const alert = await screen.findByRole('alert');
     expect(alert.textContent).toContain('Not enough free space');
+    // It may have filled up mid-way: what was downloaded stays for a later run.
+    expect(alert.textContent).toContain('anything already downloaded is kept');
     expect(screen.getByRole('button', { name: 'Choose another folder' })).toBeTruthy();
   });
 

@@ -276,15 +276,7 @@ async fn run_inner(
             Ok(report)
         }
         Err(e) => {
-            let keep = cancel.state() == CANCEL_KEEP
-                || (matches!(
-                    e.class(),
-                    crate::Class::Retryable | crate::Class::NeedsSignIn
-                ) && !matches!(e, Error::Cancelled))
-                // The client gave up on a failing platform, or it named a
-                // time far off: a later run resumes what was fetched.
-                || matches!(e, Error::TryLater { .. });
-            if !keep {
+            if !keeps_what_was_fetched(&e, cancel.state()) {
                 let status = if matches!(e, Error::Cancelled) {
                     "cancelled"
                 } else {
@@ -303,6 +295,24 @@ async fn run_inner(
             Err(e)
         }
     }
+}
+
+/// Whether an export that stopped with `e` (cancelled as `cancel` says)
+/// keeps what it fetched for a later run to continue, rather than ending
+/// the export on the platform and removing it.
+fn keeps_what_was_fetched(e: &Error, cancel: u8) -> bool {
+    cancel == CANCEL_KEEP
+        || (matches!(
+            e.class(),
+            crate::Class::Retryable | crate::Class::NeedsSignIn
+        ) && !matches!(e, Error::Cancelled))
+        // The client gave up on a failing platform, or it named a time far
+        // off: a later run resumes what was fetched.
+        || matches!(e, Error::TryLater { .. })
+        // So does one run once the disk that filled up while writing has
+        // room again. (Found short before anything was fetched, the export
+        // is ended on the platform instead.)
+        || (matches!(e, Error::Io { .. }) && e.is_disk_full())
 }
 
 /// How many bytes of staged media the archive takes in between syncs, after
@@ -509,4 +519,31 @@ async fn fetch_and_assemble(
         as_of: session.as_of.clone(),
         reported: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_was_fetched_is_kept_for_a_full_disk_and_a_failing_platform() {
+        let os = |code| {
+            Error::io("write", "/out/a.zip.partial")(std::io::Error::from_raw_os_error(code))
+        };
+        // ENOSPC while writing: kept, to continue once there is room.
+        assert!(keeps_what_was_fetched(&os(28), RUNNING));
+        // Another file error: the export ends.
+        assert!(!keeps_what_was_fetched(&os(13), RUNNING));
+        // Too little space found before anything was fetched: it ends too.
+        let short = Error::DiskFull {
+            path: "/out".into(),
+            needed_mb: 10,
+            available_mb: 1,
+        };
+        assert!(!keeps_what_was_fetched(&short, RUNNING));
+        // Cancelled: as the user chose.
+        assert!(keeps_what_was_fetched(&Error::Cancelled, CANCEL_KEEP));
+        assert!(!keeps_what_was_fetched(&Error::Cancelled, CANCEL_DISCARD));
+        assert!(keeps_what_was_fetched(&Error::WriterStopped, CANCEL_KEEP));
+    }
 }

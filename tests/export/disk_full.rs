@@ -1,0 +1,177 @@
+//! A disk that fills up while the export writes: the export stops with a
+//! full-disk error, keeps what it fetched, and continues once there is room.
+//! On a real (small) file system: a tmpfs mounted for the test, which needs
+//! root; elsewhere the test says so and is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use keepsake_core::audit::Outcome;
+use keepsake_core::export::{self, CancelFlag, ExportEvent, Phase, Reporter, ResumeMode};
+use keepsake_platform::Config;
+use keepsake_platform::seed::Preset;
+use keepsake_tests::Platform;
+
+use crate::support::{self, Dest, ids, records, validate_externally};
+
+/// A tmpfs of a few MiB mounted on a folder, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mounts one of `bytes` on `at`; `None` (said why) where this machine
+    /// does not let the test mount one.
+    fn mount(at: &Path, bytes: u64) -> Option<Self> {
+        fs_err::create_dir_all(at).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={bytes},mode=0700"))
+            .arg("tmpfs")
+            .arg(at)
+            .output();
+        match mounted {
+            Ok(o) if o.status.success() => Some(Self(at.to_owned())),
+            Ok(o) => {
+                // Only root may mount; CI runs as root, where this must work.
+                let root = Command::new("id")
+                    .arg("-u")
+                    .output()
+                    .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+                assert!(
+                    !(root && std::env::var_os("KEEPSAKE_REQUIRE_TOOLS").is_some()),
+                    "mounting a tmpfs as root failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                eprintln!(
+                    "skipped: cannot mount a small file system here ({})",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: no mount command ({e})");
+                None
+            }
+        }
+    }
+}
+
+/// Bytes free on the file system of `dir`.
+fn free_bytes(dir: &Path) -> u64 {
+    let o = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(dir)
+        .output()
+        .expect("df");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .expect("df's free bytes")
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the disk to `leave` free bytes as the fetch starts (after the
+/// export checked the space it needs).
+struct FillAtFetching {
+    filler: PathBuf,
+    leave: u64,
+    disk: Arc<AtomicBool>,
+}
+
+impl Reporter for FillAtFetching {
+    fn report(&self, e: ExportEvent) {
+        if let ExportEvent::Phase {
+            phase: Phase::Fetching,
+        } = e
+            && !self.disk.swap(true, Ordering::SeqCst)
+        {
+            let dir = self.filler.parent().expect("parent");
+            let n = free_bytes(dir).saturating_sub(self.leave);
+            fs_err::write(&self.filler, vec![0u8; n as usize]).expect("fill the disk");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_continues() {
+    let p = Platform::start_with(
+        Preset::Demo,
+        Config {
+            quota_per_window: 0,
+            rate_limit_per_min: 0,
+            ..Config::default()
+        },
+    )
+    .await;
+    let token = p.token("alice", "export:self");
+    let dest = Dest::new();
+    // Room for the export's own check (its estimate and a 64 MiB margin).
+    let Some(disk) = SmallDisk::mount(&dest.out(), 80 << 20) else {
+        return;
+    };
+    let filler = dest.out().join("filler");
+    let client = support::client(&p, &token);
+    let opts = support::options(&dest.out());
+
+    let fill = Arc::new(FillAtFetching {
+        filler: filler.clone(),
+        leave: 64 << 10,
+        disk: Arc::default(),
+    });
+    let err = export::run(
+        &client,
+        &opts,
+        fill,
+        CancelFlag::default(),
+        Some(&dest.audit),
+    )
+    .await
+    .expect_err("the disk filled up");
+    assert!(err.is_disk_full(), "{err:?}");
+    assert_eq!(err.code().as_str(), "disk_full");
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    assert!(
+        dest.archives().is_empty(),
+        "no archive from the stopped run"
+    );
+    let staging: Vec<String> = fs_err::read_dir(dest.out())
+        .expect("out")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".keepsake-"))
+        .collect();
+    assert_eq!(staging.len(), 1, "what was fetched is kept: {staging:?}");
+
+    // Room again: the same export continues.
+    fs_err::remove_file(&filler).expect("free the disk");
+    let mut opts = opts;
+    opts.resume = ResumeMode::Require;
+    let report = support::run(&p, &token, &dest, opts)
+        .await
+        .expect("continued");
+    assert!(report.resumed);
+    assert_eq!(
+        report.outcome,
+        Outcome::Completed,
+        "{:?}",
+        report.shortfalls
+    );
+    validate_externally(&report.archive);
+    assert_eq!(
+        ids(&records(&report.archive, "posts")),
+        p.state.store().post_ids(p.user_id("alice")).expect("ids")
+    );
+    let log = dest.audit.list().expect("audit");
+    assert_eq!(
+        log[0].entry.export_id, log[1].entry.export_id,
+        "one export session, continued"
+    );
+    drop(disk);
+}
