@@ -337,19 +337,30 @@ async fn a_media_file_larger_than_a_part_gets_a_part_of_its_own_with_a_warning()
     check_set(&report, LIMIT);
 }
 
-/// Cancels (keeping what was fetched) once `fraction` of the estimated
-/// bytes are in.
-struct CancelAtBytes {
-    flag: CancelFlag,
-    fraction: f64,
+/// Where a test cancels an export (keeping what was fetched).
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// Once this fraction of the estimated bytes are in.
+    Bytes(f64),
+    /// Once the parts are being written, after everything was fetched.
+    WritingParts,
 }
 
-impl Reporter for CancelAtBytes {
+struct CancelAt {
+    flag: CancelFlag,
+    at: At,
+}
+
+impl Reporter for CancelAt {
     fn report(&self, e: ExportEvent) {
-        if let ExportEvent::Bytes { done, total, .. } = e
-            && total > 0
-            && done as f64 >= total as f64 * self.fraction
-        {
+        let now = match (e, self.at) {
+            (ExportEvent::Bytes { done, total, .. }, At::Bytes(fraction)) => {
+                total > 0 && done as f64 >= total as f64 * fraction
+            }
+            (ExportEvent::WritingParts { done, .. }, At::WritingParts) => done > 0,
+            _ => false,
+        };
+        if now {
             self.flag.cancel(true);
         }
     }
@@ -385,19 +396,34 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
     let media = downloads(&p);
     let expected = check_set(&uninterrupted, LIMIT).files;
 
-    for fraction in [0.2, 0.5, 0.9] {
+    let points = [
+        At::Bytes(0.2),
+        At::Bytes(0.5),
+        At::Bytes(0.9),
+        At::WritingParts,
+    ];
+    for point in points {
         let dest = Dest::new();
         p.state.reset_requests();
         let flag = CancelFlag::default();
-        let cancel = Arc::new(CancelAtBytes {
+        let cancel = Arc::new(CancelAt {
             flag: flag.clone(),
-            fraction,
+            at: point,
         });
         let err = export::run(&client, &split(&dest), cancel, flag, Some(&dest.audit))
             .await
             .expect_err("cancelled");
-        assert!(matches!(err, Error::Cancelled), "{fraction}: {err:?}");
-        assert!(dest.archives().is_empty(), "{fraction}: no part is final");
+        assert!(matches!(err, Error::Cancelled), "{point:?}: {err:?}");
+        assert!(dest.archives().is_empty(), "{point:?}: no part is final");
+        let left: Vec<String> = fs_err::read_dir(dest.out())
+            .expect("out")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.len() == 1 && left[0].starts_with(".keepsake-"),
+            "{point:?}: only what was fetched is left: {left:?}"
+        );
         let before = downloads(&p);
 
         let mut opts = split(&dest);
@@ -405,24 +431,30 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
         let report = support::run(&p, &token, &dest, opts)
             .await
             .expect("resumed");
-        assert!(report.resumed, "{fraction}");
-        assert_eq!(report.outcome, Outcome::Completed, "{fraction}");
+        assert!(report.resumed, "{point:?}");
+        assert_eq!(report.outcome, Outcome::Completed, "{point:?}");
         let got = check_set(&report, LIMIT).files;
         assert_eq!(
             got.keys().collect::<Vec<_>>(),
             expected.keys().collect::<Vec<_>>(),
-            "{fraction}: the same files as an uninterrupted run"
+            "{point:?}: the same files as an uninterrupted run"
         );
         for (name, bytes) in &expected {
-            assert!(got[name] == *bytes, "{fraction}: {name} differs");
+            assert!(got[name] == *bytes, "{point:?}: {name} differs");
         }
-        // Files staged before the cancel stay staged: only those in
-        // flight then (one per downloader at most) come twice.
         let again = downloads(&p) - before;
-        eprintln!("cancelled at {fraction}: {before} downloads, then {again}, of {media} files");
+        eprintln!("cancelled at {point:?}: {before} downloads, then {again}, of {media} files");
+        let most = match point {
+            // Files staged before the cancel stay staged: only those in
+            // flight then (one per downloader at most) come twice.
+            At::Bytes(_) => media + 4,
+            // Every file was in; those already in parts written before the
+            // cancel left staging, and come again (the parts do not stay).
+            At::WritingParts => 2 * media,
+        };
         assert!(
-            before + again <= media + 4,
-            "{fraction}: {before} downloads, then {again}, of {media} files"
+            before + again <= most,
+            "{point:?}: {before} downloads, then {again}, of {media} files"
         );
     }
 }

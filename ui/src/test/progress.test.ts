@@ -71,13 +71,16 @@ describe('Progress', () => {
     expect(bytes.getAttribute('aria-valuetext')).toContain('about 4 s left');
   });
 
-  it('shows how far writing the parts of a split archive has got', async () => {
+  it('shows how far writing the parts of a split archive has got, and lets it be stopped', async () => {
     const { app, send } = await exporting();
     render(App, { app });
     send({ event: 'phase', phase: 'finishing' });
     expect(screen.queryByRole('progressbar', { name: 'Writing the parts' })).toBeNull();
+    await waitFor(() => expect(screen.getByRole('button', { name: 'Cancel…' }).hasAttribute('disabled')).toBe(true));
     send({ event: 'writingParts', written: 1, parts: 3, done: 250_000_000, total: 600_000_000 });
     const bar = await screen.findByRole('progressbar', { name: 'Writing the parts' });
+    // Minutes for a large archive: it can be stopped.
+    expect(screen.getByRole('button', { name: 'Cancel…' }).hasAttribute('disabled')).toBe(false);
     expect(bar.getAttribute('aria-valuenow')).toBe('250000000');
     expect(bar.getAttribute('aria-valuemax')).toBe('600000000');
     expect(bar.getAttribute('aria-valuetext')).toBe('1 of 3 parts complete · 250 MB of 600 MB');

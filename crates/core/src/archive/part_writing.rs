@@ -186,6 +186,9 @@ impl Planner {
             drop(jobs_rx);
             let made = (|| -> Result<()> {
                 for (k, (plan, (part, _))) in laid.plans.iter().zip(laid.layout).enumerate() {
+                    if self.stopped() {
+                        return Err(Error::Cancelled);
+                    }
                     if failed.load(Ordering::Relaxed) {
                         break;
                     }
@@ -295,6 +298,10 @@ impl Planner {
             .entries
             .iter()
             .try_for_each(|&i| {
+                if self.stopped() {
+                    out.failed.store(true, Ordering::Relaxed);
+                    return Err(Error::Cancelled);
+                }
                 if out.failed.load(Ordering::Relaxed) {
                     // Another part failed: this one is discarded too.
                     return Err(Error::WriterStopped);
@@ -345,6 +352,11 @@ impl Planner {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the parts' writing is to stop (see `PartedWriter::stop_when`).
+    fn stopped(&self) -> bool {
+        self.stop.as_ref().is_some_and(|s| (s.0)())
     }
 
     /// The file kept only for entry `i`, to go once it is in a synced part.

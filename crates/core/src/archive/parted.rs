@@ -159,6 +159,15 @@ impl PartedWriter {
         }
     }
 
+    /// Has the parts' writing stop, with [`Error::Cancelled`], at the next
+    /// file once `stop` says so (a cancel while a large split archive is
+    /// written at the end). An archive in one piece is finished at once.
+    pub fn stop_when(&mut self, stop: impl Fn() -> bool + Send + Sync + 'static) {
+        if let Inner::Split(p) = &mut self.inner {
+            p.stop = Some(StopFn(Box::new(stop)));
+        }
+    }
+
     /// Whether the archive may come out in several parts.
     pub fn is_split(&self) -> bool {
         matches!(self.inner, Inner::Split(_))
@@ -326,6 +335,15 @@ pub(super) struct ProgressFn(pub(super) Box<dyn Fn(PartsProgress) + Send + Sync>
 impl fmt::Debug for ProgressFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ProgressFn")
+    }
+}
+
+/// When to stop writing the parts (see [`PartedWriter::stop_when`]).
+pub(super) struct StopFn(pub(super) Box<dyn Fn() -> bool + Send + Sync>);
+
+impl fmt::Debug for StopFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StopFn")
     }
 }
 

@@ -303,6 +303,30 @@ fn writing_the_parts_is_told_as_it_goes() {
 }
 
 #[test]
+fn writing_the_parts_stops_when_asked_and_leaves_no_part() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path(), 64 * 1024)).expect("create");
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop, ask) = (std::sync::Arc::clone(&asked), std::sync::Arc::clone(&asked));
+    w.stop_when(move || stop.load(std::sync::atomic::Ordering::SeqCst));
+    // Asked once the first file is written.
+    w.on_progress(move |p| {
+        if p.done > 0 {
+            ask.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    staged_files(&mut w, dir.path(), 30, 10_000);
+    let err = w.finish(&mut manifest).expect_err("stopped");
+    assert!(matches!(err, Error::Cancelled), "{err:?}");
+    for leftover in [".partial", ".journal", ".zip"] {
+        assert_eq!(names_ending(dir.path(), leftover), Vec::<String>::new());
+    }
+    // The files of the parts not written are all still there.
+    assert!(dir.path().join("src29").exists());
+}
+
+#[test]
 fn a_file_larger_than_a_part_gets_a_part_of_its_own() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("export.zip");

@@ -18,7 +18,7 @@ use super::part_sizes::{
 use super::part_writing::{LaidOut, Sealed};
 use super::parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, ProgressFn, SplitOptions,
-    dir_and_stem, part_file_name, sibling_parts, spool_into,
+    StopFn, dir_and_stem, part_file_name, sibling_parts, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::Prepared;
@@ -42,6 +42,8 @@ pub(super) struct Planner {
     names: NameSet,
     /// Told how far writing the parts has got.
     pub(super) progress: Option<ProgressFn>,
+    /// Asked whether to stop writing the parts.
+    pub(super) stop: Option<StopFn>,
 }
 
 impl Planner {
@@ -93,6 +95,7 @@ impl Planner {
             entries: Vec::new(),
             names,
             progress: None,
+            stop: None,
         })
     }
 

@@ -26,6 +26,7 @@ fn planner(limit: u64, entries: Vec<Pending>) -> Planner {
         entries,
         names: NameSet::default(),
         progress: None,
+        stop: None,
     }
 }
 

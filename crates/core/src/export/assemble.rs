@@ -20,7 +20,7 @@ pub(super) mod growing;
 mod pipeline;
 mod records;
 
-use super::{ExportEvent, Formats, Reporter};
+use super::{CancelFlag, ExportEvent, Formats, Reporter};
 use crate::archive::{
     ArchiveWriter, BagInfo, FinishedSet, IndexRequest, PartedWriter, SplitOptions,
     names::NameAllocator,
@@ -143,14 +143,15 @@ pub(super) struct Started {
 /// Starts the zip thread writing `final_path` (or its parts, with `split`),
 /// with the forms of the data `formats` asks for. An archive in one piece
 /// continues what an interrupted run of the same export left. A split
-/// archive's parts are written at the end: `reporter` hears how far.
+/// archive's parts are written at the end: `reporter` hears how far, and
+/// `cancel` stops them.
 pub(super) fn start(
     final_path: PathBuf,
     info: BagInfo,
     formats: Formats,
     split: Option<SplitOptions>,
     sync_every: u64,
-    reporter: Arc<dyn Reporter>,
+    (reporter, cancel): (Arc<dyn Reporter>, CancelFlag),
 ) -> Result<Started> {
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
@@ -165,6 +166,7 @@ pub(super) fn start(
                 total: p.total,
             })
         });
+        writer.stop_when(move || cancel.state() != super::RUNNING);
         std::thread::Builder::new()
             .name("keepsake-zip".into())
             .spawn(move || pipeline::run(writer, rx, formats, sync_every, &archived_tx))

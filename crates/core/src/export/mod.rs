@@ -402,7 +402,7 @@ async fn fetch_and_assemble(
         formats,
         split,
         sync_interval(total_bytes),
-        Arc::clone(&reporter),
+        (Arc::clone(&reporter), cancel.clone()),
     )?;
     // A wait before a retry (which may last until the give-up time) ends
     // as soon as the export is cancelled.
