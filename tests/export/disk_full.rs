@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use keepsake_core::audit::Outcome;
 use keepsake_core::export::{self, CancelFlag, ExportEvent, Phase, Reporter, ResumeMode};
-use keepsake_platform::Config;
 use keepsake_platform::seed::Preset;
-use keepsake_tests::Platform;
 
 use crate::support::{self, Dest, ids, records, validate_externally};
 
@@ -101,15 +99,7 @@ impl Reporter for FillAtFetching {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_continues() {
-    let p = Platform::start_with(
-        Preset::Demo,
-        Config {
-            quota_per_window: 0,
-            rate_limit_per_min: 0,
-            ..Config::default()
-        },
-    )
-    .await;
+    let p = support::unlimited(Preset::Demo).await;
     let token = p.token("alice", "export:self");
     let dest = Dest::new();
     // Room for the export's own check (its estimate and a 64 MiB margin).

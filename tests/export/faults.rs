@@ -2,7 +2,7 @@
 //! every record exactly once, and every file intact.
 
 use keepsake_core::audit::Outcome;
-use keepsake_platform::{Config, FaultPlan, seed::Preset};
+use keepsake_platform::{FaultPlan, seed::Preset};
 use keepsake_tests::Platform;
 
 use crate::support::{self, Dest, ids, records};
@@ -11,15 +11,7 @@ const CATS: [&str; 5] = ["posts", "comments", "likes", "connections", "media"];
 
 /// Exports alice with `plan` in force and compares with a clean walk.
 async fn survives(name: &str, plan: FaultPlan, workers: usize) -> Platform {
-    let p = Platform::start_with(
-        Preset::Demo,
-        Config {
-            quota_per_window: 0,
-            rate_limit_per_min: 0,
-            ..Config::default()
-        },
-    )
-    .await;
+    let p = support::unlimited(Preset::Demo).await;
     let mut reference = Vec::new();
     for cat in CATS {
         reference.push(support::reference_ids(&p, "carol", "alice", cat).await);

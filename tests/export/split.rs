@@ -10,7 +10,6 @@ use keepsake_core::Error;
 use keepsake_core::archive::{parse_part_file_name, read_entry_to_string, verify, verify_set};
 use keepsake_core::audit::Outcome;
 use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Reporter, ResumeMode};
-use keepsake_platform::Config;
 use keepsake_platform::seed::Preset;
 use keepsake_tests::Platform;
 use serde_json::Value;
@@ -25,19 +24,6 @@ const BAG_FILES: [&str; 4] = [
     "manifest-sha256.txt",
     "tagmanifest-sha256.txt",
 ];
-
-/// A platform that lets one account export several times in a row.
-async fn platform() -> Platform {
-    Platform::start_with(
-        Preset::Demo,
-        Config {
-            quota_per_window: 0,
-            rate_limit_per_min: 0,
-            ..Config::default()
-        },
-    )
-    .await
-}
 
 /// Every entry of a zip with its content.
 fn entries(zip: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -205,7 +191,7 @@ fn part_records(report: &ExportReport, cat: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alice_in_300_kb_parts_holds_every_record_and_file_exactly_once() {
     const LIMIT: u64 = 300_000;
-    let p = platform().await;
+    let p = support::unlimited(Preset::Demo).await;
     let token = p.token("alice", "export:self");
 
     // The same account in one archive, to compare with.
@@ -296,7 +282,7 @@ async fn alice_in_300_kb_parts_holds_every_record_and_file_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_media_file_larger_than_a_part_gets_a_part_of_its_own_with_a_warning() {
     const LIMIT: u64 = 40_000;
-    let p = platform().await;
+    let p = support::unlimited(Preset::Demo).await;
     let dest = Dest::new();
     let mut opts = support::options(&dest.out());
     opts.split_size = Some(LIMIT);
@@ -379,7 +365,7 @@ fn downloads(p: &Platform) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() {
     const LIMIT: u64 = 300_000;
-    let p = platform().await;
+    let p = support::unlimited(Preset::Demo).await;
     let token = p.token("alice", "export:self");
     let client = support::client(&p, &token);
     let split = |dest: &Dest| {

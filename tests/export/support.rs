@@ -46,6 +46,20 @@ pub fn options(out: &Path) -> ExportOptions {
     }
 }
 
+/// A platform seeded with `preset` that lets one account export several
+/// times in a row: no quota, no rate limit.
+pub async fn unlimited(preset: keepsake_platform::seed::Preset) -> Platform {
+    Platform::start_with(
+        preset,
+        keepsake_platform::Config {
+            quota_per_window: 0,
+            rate_limit_per_min: 0,
+            ..keepsake_platform::Config::default()
+        },
+    )
+    .await
+}
+
 /// A scratch destination and audit log.
 pub struct Dest {
     pub dir: tempfile::TempDir,
