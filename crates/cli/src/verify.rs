@@ -1,13 +1,14 @@
 //! `keepsake verify`: an archive, or a split archive's whole set, checked
 //! against its own checksums and manifests, with no network.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use keepsake_core::{Result, archive};
 use serde_json::json;
 
 use crate::args::Global;
-use crate::{code, print_result, render};
+use crate::{code, print_result, render, sanitize_lines};
 
 pub(crate) fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<ExitCode> {
     if set {
@@ -55,9 +56,21 @@ pub(crate) fn verify(g: &Global, path: &std::path::Path, set: bool) -> Result<Ex
     })
 }
 
-/// `keepsake verify --set`: every part, then the set as a whole.
+/// `keepsake verify --set`: every part, then the set as a whole. Each
+/// part's line is printed as soon as it is checked: a large set takes
+/// minutes.
 fn verify_set(g: &Global, any_part: &std::path::Path) -> Result<ExitCode> {
-    let report = archive::verify_set(any_part)?;
+    let n = any_part
+        .file_name()
+        .and_then(|f| f.to_str())
+        .and_then(archive::parse_part_file_name)
+        .map_or(0, |(_, _, n)| n);
+    let mut tell = |p: &archive::PartReport| {
+        if !g.json {
+            out!("{}", part_line(p, n).trim_end());
+        }
+    };
+    let report = archive::verify_set_telling(any_part, &mut tell)?;
     let summary = json!({
         "ok": report.ok,
         "expected_parts": report.expected_parts,
@@ -76,36 +89,6 @@ fn verify_set(g: &Global, any_part: &std::path::Path) -> Result<ExitCode> {
     });
     print_result(g, &summary, || {
         let mut s = String::new();
-        for p in &report.parts {
-            match &p.report {
-                Ok(r) if r.ok => s.push_str(&format!(
-                    "part {} of {}: {}: intact — {} files, {} checked\n",
-                    p.number,
-                    report.expected_parts,
-                    p.path.display(),
-                    r.files_checked,
-                    render::human_bytes(r.bytes_checked)
-                )),
-                Ok(r) => {
-                    s.push_str(&format!(
-                        "part {} of {}: {}: DAMAGED — {} problem(s):\n",
-                        p.number,
-                        report.expected_parts,
-                        p.path.display(),
-                        r.problems.len()
-                    ));
-                    for x in &r.problems {
-                        s.push_str(&format!("  {x}\n"));
-                    }
-                }
-                Err(e) => s.push_str(&format!(
-                    "part {} of {}: {}: UNREADABLE — {e}\n",
-                    p.number,
-                    report.expected_parts,
-                    p.path.display()
-                )),
-            }
-        }
         for p in &report.problems {
             s.push_str(&format!("set: {p}\n"));
         }
@@ -128,4 +111,24 @@ fn verify_set(g: &Global, any_part: &std::path::Path) -> Result<ExitCode> {
     } else {
         ExitCode::from(code::DAMAGED)
     })
+}
+
+/// What checking part `p` of `n` found, in a line (and one per problem).
+fn part_line(p: &archive::PartReport, n: usize) -> String {
+    let head = format!("part {} of {n}: {}", p.number, p.path.display());
+    match &p.report {
+        Ok(r) if r.ok => format!(
+            "{head}: intact — {} files, {} checked",
+            r.files_checked,
+            render::human_bytes(r.bytes_checked)
+        ),
+        Ok(r) => {
+            let mut s = format!("{head}: DAMAGED — {} problem(s):", r.problems.len());
+            for x in &r.problems {
+                s.push_str(&format!("\n  {x}"));
+            }
+            s
+        }
+        Err(e) => format!("{head}: UNREADABLE — {e}"),
+    }
 }

@@ -47,7 +47,7 @@ pub use parted::{
 };
 pub use partial::{SealedArchive, partial_path_for, remove_partial};
 pub use prepare::{Deflating, Prepared, prepare_file, prepare_reader, prepare_verified_text};
-pub use set::{PartReport, SetProblem, SetReport, verify_set};
+pub use set::{PartReport, SetProblem, SetReport, verify_set, verify_set_telling};
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive};
 

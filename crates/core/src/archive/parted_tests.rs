@@ -396,6 +396,14 @@ fn a_missing_or_foreign_part_spoils_the_set() {
     let b = make("b", "exp_b");
     assert_eq!(a.parts.len(), 3);
     assert!(verify_set(&a.parts[0].path).expect("verify").ok);
+    // Each part is told as soon as it is checked, in order.
+    let mut told = Vec::new();
+    let report = crate::archive::verify_set_telling(&a.parts[2].path, &mut |p| {
+        told.push((p.number, p.ok()))
+    })
+    .expect("verify");
+    assert_eq!(told, [(1, true), (2, true), (3, true)]);
+    assert!(report.ok);
 
     // Part 2 of another export in its place.
     fs_err::copy(&b.parts[1].path, &a.parts[1].path).expect("copy");

@@ -97,6 +97,12 @@ impl fmt::Display for SetProblem {
 ///
 /// Fails when `any_part` is not named like a part (`NAME.partNN-of-NN.zip`).
 pub fn verify_set(any_part: &Path) -> Result<SetReport> {
+    verify_set_telling(any_part, &mut |_| {})
+}
+
+/// [`verify_set`], telling `each` of every part as soon as it is checked:
+/// a large set takes minutes, part by part.
+pub fn verify_set_telling(any_part: &Path, each: &mut dyn FnMut(&PartReport)) -> Result<SetReport> {
     let name = any_part
         .file_name()
         .and_then(|n| n.to_str())
@@ -126,11 +132,13 @@ pub fn verify_set(any_part: &Path) -> Result<SetReport> {
                 index = read_index(&path);
             }
         }
-        parts.push(PartReport {
+        let part = PartReport {
             number: k,
             path,
             report,
-        });
+        };
+        each(&part);
+        parts.push(part);
     }
     if let Some(index) = &index {
         for part in parts.iter().filter(|p| p.report.is_ok()) {
