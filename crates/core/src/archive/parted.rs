@@ -155,7 +155,7 @@ impl PartedWriter {
     /// second: throttle it). An archive in one piece has no such phase.
     pub fn on_progress(&mut self, progress: impl Fn(PartsProgress) + Send + Sync + 'static) {
         if let Inner::Split(p) = &mut self.inner {
-            p.progress = Some(ProgressFn(Box::new(progress)));
+            p.progress = Some(Hook(Box::new(progress)));
         }
     }
 
@@ -164,7 +164,7 @@ impl PartedWriter {
     /// written at the end). An archive in one piece is finished at once.
     pub fn stop_when(&mut self, stop: impl Fn() -> bool + Send + Sync + 'static) {
         if let Inner::Split(p) = &mut self.inner {
-            p.stop = Some(StopFn(Box::new(stop)));
+            p.stop = Some(Hook(Box::new(stop)));
         }
     }
 
@@ -329,23 +329,21 @@ pub struct PartsProgress {
     pub total: u64,
 }
 
-/// Where [`PartsProgress`] goes.
-pub(super) struct ProgressFn(pub(super) Box<dyn Fn(PartsProgress) + Send + Sync>);
+/// A caller's function the parts' writers call ([`PartedWriter::on_progress`],
+/// [`PartedWriter::stop_when`]), from their threads.
+pub(super) struct Hook<F: ?Sized>(pub(super) Box<F>);
 
-impl fmt::Debug for ProgressFn {
+impl<F: ?Sized> fmt::Debug for Hook<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ProgressFn")
+        f.write_str("Hook")
     }
 }
+
+/// Where [`PartsProgress`] goes.
+pub(super) type ProgressFn = Hook<dyn Fn(PartsProgress) + Send + Sync>;
 
 /// When to stop writing the parts (see [`PartedWriter::stop_when`]).
-pub(super) struct StopFn(pub(super) Box<dyn Fn() -> bool + Send + Sync>);
-
-impl fmt::Debug for StopFn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StopFn")
-    }
-}
+pub(super) type StopFn = Hook<dyn Fn() -> bool + Send + Sync>;
 
 /// The file name of part `k` of `n` of the archive `{stem}.zip`.
 pub fn part_file_name(stem: &str, k: usize, n: usize) -> String {

@@ -213,6 +213,14 @@ fn staged_files(w: &mut PartedWriter, dir: &Path, n: u64, size: usize) {
     }
 }
 
+/// Changes a set-aside file's first byte (its length stays), as if it
+/// changed after it was prepared.
+fn change_first_byte(path: &Path) {
+    let mut bytes = fs_err::read(path).expect("read");
+    bytes[0] ^= 1;
+    fs_err::write(path, &bytes).expect("change");
+}
+
 /// The names in `dir` that end with `suffix`.
 fn names_ending(dir: &Path, suffix: &str) -> Vec<String> {
     fs_err::read_dir(dir)
@@ -230,9 +238,7 @@ fn a_part_that_fails_while_others_are_written_leaves_no_part_behind() {
     staged_files(&mut w, dir.path(), 40, 12_000);
     // A file in a middle part changed after it was set aside.
     let changed = dir.path().join("src25");
-    let mut bytes = fs_err::read(&changed).expect("read");
-    bytes[0] ^= 1;
-    fs_err::write(&changed, &bytes).expect("change");
+    change_first_byte(&changed);
 
     let err = w.finish(&mut manifest).expect_err("a file changed");
     // The failing part's own error, not the other writer's stopping.
@@ -252,10 +258,7 @@ fn a_parts_staged_files_go_as_it_is_written_and_synced() {
     let path = dir.path().join("export.zip");
     let mut w = PartedWriter::create(&path, info(), split(dir.path(), 256 * 1024)).expect("create");
     staged_files(&mut w, dir.path(), 8, 20_000);
-    let last = dir.path().join("src7");
-    let mut bytes = fs_err::read(&last).expect("read");
-    bytes[0] ^= 1;
-    fs_err::write(&last, &bytes).expect("change");
+    change_first_byte(&dir.path().join("src7"));
 
     w.finish(&mut manifest).expect_err("the last file changed");
     let gone = |i: u64| !dir.path().join(format!("src{i}")).exists();
