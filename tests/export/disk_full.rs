@@ -9,8 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use keepsake_core::audit::Outcome;
-use keepsake_core::export::{self, CancelFlag, ExportEvent, Phase, Reporter, ResumeMode};
+use keepsake_core::export::{self, CancelFlag, ExportEvent, Phase, Reporter};
 use keepsake_platform::seed::Preset;
 
 use crate::support::{self, Dest, ids, records, validate_externally};
@@ -124,28 +123,16 @@ async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_c
         dest.archives().is_empty(),
         "no archive from the stopped run"
     );
-    let staging: Vec<String> = fs_err::read_dir(dest.out())
-        .expect("out")
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    let staging: Vec<String> = dest
+        .names()
+        .into_iter()
         .filter(|n| n.starts_with(".keepsake-"))
         .collect();
     assert_eq!(staging.len(), 1, "what was fetched is kept: {staging:?}");
 
     // Room again: the same export continues.
     fs_err::remove_file(&filler).expect("free the disk");
-    let mut opts = opts;
-    opts.resume = ResumeMode::Require;
-    let report = support::run(&p, &token, &dest, opts)
-        .await
-        .expect("continued");
-    assert!(report.resumed);
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let report = support::resume_to_completion(&p, &token, &dest, opts, "disk full").await;
     validate_externally(&report.archive);
     assert_eq!(
         ids(&records(&report.archive, "posts")),

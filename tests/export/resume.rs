@@ -482,16 +482,6 @@ async fn a_cancel_as_the_export_starts_returns_at_once_and_keeps_it() {
     );
 
     p.state.set_faults(FaultPlan::default());
-    let mut opts = support::options(&dest.out());
-    opts.resume = ResumeMode::Require;
-    let report = support::run(&p, &token, &dest, opts)
-        .await
-        .expect("resumed");
-    assert!(report.resumed);
-    assert_eq!(
-        report.outcome,
-        Outcome::Completed,
-        "{:?}",
-        report.shortfalls
-    );
+    let opts = support::options(&dest.out());
+    support::resume_to_completion(&p, &token, &dest, opts, "faults off").await;
 }

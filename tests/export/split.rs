@@ -9,7 +9,7 @@ use std::sync::Arc;
 use keepsake_core::Error;
 use keepsake_core::archive::{parse_part_file_name, read_entry_to_string, verify, verify_set};
 use keepsake_core::audit::Outcome;
-use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Reporter, ResumeMode};
+use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Reporter};
 use keepsake_platform::seed::Preset;
 use keepsake_tests::Platform;
 use serde_json::Value;
@@ -401,24 +401,15 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             .expect_err("cancelled");
         assert!(matches!(err, Error::Cancelled), "{point:?}: {err:?}");
         assert!(dest.archives().is_empty(), "{point:?}: no part is final");
-        let left: Vec<String> = fs_err::read_dir(dest.out())
-            .expect("out")
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let left = dest.names();
         assert!(
             left.len() == 1 && left[0].starts_with(".keepsake-"),
             "{point:?}: only what was fetched is left: {left:?}"
         );
         let before = downloads(&p);
 
-        let mut opts = split(&dest);
-        opts.resume = ResumeMode::Require;
-        let report = support::run(&p, &token, &dest, opts)
-            .await
-            .expect("resumed");
-        assert!(report.resumed, "{point:?}");
-        assert_eq!(report.outcome, Outcome::Completed, "{point:?}");
+        let what = format!("{point:?}");
+        let report = support::resume_to_completion(&p, &token, &dest, split(&dest), &what).await;
         let got = check_set(&report, LIMIT).files;
         assert_eq!(
             got.keys().collect::<Vec<_>>(),

@@ -28,6 +28,30 @@ pub fn client(p: &Platform, token: &str) -> ApiClient {
     })
 }
 
+/// Continues the export `opts` describes (there must be one to continue)
+/// and checks that it ran to completion; `what` names the case in failures.
+pub async fn resume_to_completion(
+    p: &Platform,
+    token: &str,
+    dest: &Dest,
+    mut opts: ExportOptions,
+    what: &str,
+) -> ExportReport {
+    opts.resume = ResumeMode::Require;
+    let report = run(p, token, dest, opts).await.expect("resumed");
+    assert!(
+        report.resumed,
+        "{what}: it continued the interrupted export"
+    );
+    assert_eq!(
+        report.outcome,
+        keepsake_core::audit::Outcome::Completed,
+        "{what}: {:?}",
+        report.shortfalls
+    );
+    report
+}
+
 /// Default options into `out`.
 pub fn options(out: &Path) -> ExportOptions {
     ExportOptions {
@@ -74,6 +98,15 @@ impl Dest {
     }
     pub fn out(&self) -> PathBuf {
         self.dir.path().join("out")
+    }
+    /// The names of everything in the destination.
+    pub fn names(&self) -> Vec<String> {
+        let Ok(rd) = fs_err::read_dir(self.out()) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
     }
     /// Archives (finished `.zip` files) in the destination.
     pub fn archives(&self) -> Vec<PathBuf> {
