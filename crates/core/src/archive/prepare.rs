@@ -81,6 +81,16 @@ impl Prepared {
         }
     }
 
+    /// The file the entry's data is read from when it is written, where
+    /// that is its source as it is (a stored download); `None` where the
+    /// data was copied (compressed, spooled or in memory).
+    pub fn source_file(&self) -> Option<&Path> {
+        match &self.data {
+            Spool::Source(src) => Some(src),
+            Spool::Memory(_) | Spool::Temp(_) => None,
+        }
+    }
+
     /// Whether the content is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -117,7 +117,7 @@ pub fn media_archive_path(key: &str, filename: &str) -> String {
 const LINES_BUFFER: usize = 64 << 10;
 
 /// Compress what compresses; store what is already compressed.
-fn compressible(content_type: &str) -> bool {
+pub(super) fn compressible(content_type: &str) -> bool {
     let ct = content_type.to_ascii_lowercase();
     ct.starts_with("text/")
         || ct.contains("json")

@@ -44,19 +44,38 @@ pub(super) struct MediaTally {
 }
 
 /// Files up to this size are downloaded into memory and go from there
-/// straight into an archive written in one piece: no staged copy to write,
-/// read back and delete. (A file held so is not kept by a killed run; one
-/// the archive holds is not downloaded again.)
+/// straight into an archive written in one piece, or compressed into a
+/// split one's spool: no staged copy to write, read back and delete. (A
+/// file held so is not kept by a killed run; one the archive holds is not
+/// downloaded again.)
 const IN_MEMORY_MAX: u64 = 4 << 20;
 /// The unit of the memory budget, in bytes.
 const PERMIT_BYTES: u64 = 64 << 10;
 
-/// The budget for downloads held in memory, of `bytes` in all (see
-/// [`super::ExportOptions::media_memory`]); `None` for none. When it is
-/// taken, downloads go to the staging folder.
-pub(super) fn memory_budget(bytes: u64) -> Option<Arc<tokio::sync::Semaphore>> {
-    let permits = usize::try_from(bytes / PERMIT_BYTES).ok()?;
-    (permits > 0).then(|| Arc::new(tokio::sync::Semaphore::new(permits)))
+/// Which downloads may be held in memory on their way into the archive.
+pub(super) struct InMemory {
+    /// Shared by the downloads held; when it is taken, downloads go to the
+    /// staging folder.
+    budget: Arc<tokio::sync::Semaphore>,
+    /// Only those the archive compresses. A split archive keeps every
+    /// entry in a file until its parts are laid out: a file stored as it
+    /// is would only move from the staging folder to the spool (and no
+    /// longer be kept by a killed run), while one compressed on its way
+    /// would otherwise be written to disk twice, as downloaded and as
+    /// compressed.
+    compressed_only: bool,
+}
+
+impl InMemory {
+    /// A budget of `bytes` in all (see
+    /// [`super::ExportOptions::media_memory`]); `None` for none.
+    pub(super) fn new(bytes: u64, compressed_only: bool) -> Option<Self> {
+        let permits = usize::try_from(bytes / PERMIT_BYTES).ok()?;
+        (permits > 0).then(|| Self {
+            budget: Arc::new(tokio::sync::Semaphore::new(permits)),
+            compressed_only,
+        })
+    }
 }
 
 /// Where a download went.
@@ -308,13 +327,17 @@ async fn in_archive(shared: &Shared, path: &str) -> Result<Option<[u8; 32]>> {
 /// A share of the memory budget for `file`, when it may be held in
 /// memory: small (and its size known beforehand), and memory to spare.
 fn lease(shared: &Shared, file: &FileRef) -> Option<Lease> {
-    let budget = shared.in_memory.as_ref()?;
+    let memory = shared.in_memory.as_ref()?;
     let size = file.size?;
-    if size > IN_MEMORY_MAX {
+    if size > IN_MEMORY_MAX
+        || (memory.compressed_only && !super::assemble::compressible(&file.content_type))
+    {
         return None;
     }
     let permits = u32::try_from(size.div_ceil(PERMIT_BYTES).max(1)).ok()?;
-    Arc::clone(budget).try_acquire_many_owned(permits).ok()
+    Arc::clone(&memory.budget)
+        .try_acquire_many_owned(permits)
+        .ok()
 }
 
 /// Downloads and verifies one file into `body`: its length, SHA-256 and

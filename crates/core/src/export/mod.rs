@@ -391,7 +391,7 @@ async fn fetch_and_assemble(
         max_part_bytes,
         spool_dir: staging_dir.join("spool"),
     });
-    let in_memory = media::memory_budget(opts.media_memory).filter(|_| split.is_none());
+    let in_memory = media::InMemory::new(opts.media_memory, split.is_some());
     let assemble::Started {
         jobs: zip_tx,
         thread: zip_thread,

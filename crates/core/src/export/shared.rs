@@ -33,9 +33,8 @@ pub(crate) struct Shared {
     /// What the archive already holds, once the zip thread has checked it.
     pub(super) archived: assemble::Archived,
     /// The memory downloads may hold on their way into the archive; `None`
-    /// where every download is staged (a split archive, which is laid out
-    /// at the end).
-    pub(super) in_memory: Option<Arc<tokio::sync::Semaphore>>,
+    /// where every download is staged.
+    pub(super) in_memory: Option<super::media::InMemory>,
     pub(super) cancel: CancelFlag,
     pub(super) failed: std::sync::atomic::AtomicBool,
     pub(super) bytes: AtomicU64,

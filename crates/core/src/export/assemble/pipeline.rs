@@ -238,10 +238,22 @@ impl Zip {
         lease: Option<Lease>,
     ) -> Result<()> {
         let Some(whole) = self.writer.whole_mut() else {
-            // Split: a staged download goes once its part is written.
+            let prepared = prepared?;
             match staged {
-                Some(_) => self.writer.add_prepared_disposable(path, prepared?)?,
-                None => self.writer.add_prepared(path, prepared?)?,
+                // Split: a staged download stored as it is goes once its
+                // part is written.
+                Some(file) if prepared.source_file() == Some(&*file) => {
+                    self.writer.add_prepared_disposable(path, prepared)?;
+                }
+                // One whose data was compressed into the spool is not needed
+                // any more: the disk would hold it twice until the end. (A
+                // resumed run downloads it again, as it does the files of
+                // parts already written.)
+                Some(file) => {
+                    self.writer.add_prepared(path, prepared)?;
+                    remove_staged(&file);
+                }
+                None => self.writer.add_prepared(path, prepared)?,
             }
             self.written += 1;
             return Ok(());
@@ -312,11 +324,7 @@ impl Cleaner {
                         return;
                     }
                     for file in batch {
-                        match fs_err::remove_file(&file) {
-                            Ok(()) => {}
-                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                            Err(e) => tracing::warn!(path = %file.display(), error = %crate::error::os_error(e), "could not remove a staged file"),
-                        }
+                        remove_staged(&file);
                     }
                 }
             })
@@ -341,6 +349,18 @@ impl Drop for Cleaner {
         self.batches = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+/// Removes a staged file whose entry no longer needs it; one that cannot
+/// be removed stays until the staging folder goes.
+fn remove_staged(file: &std::path::Path) {
+    match fs_err::remove_file(file) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %file.display(), error = %crate::error::os_error(e), "could not remove a staged file");
         }
     }
 }
@@ -406,5 +426,57 @@ fn prepare(source: UnitSource, spool_dir: &std::path::Path, path: &str) -> Resul
             spool_dir,
             path,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{BagInfo, SplitOptions, prepare_file};
+
+    /// A split archive's writer, its entries set aside (see [`Zip::add`]).
+    fn split_zip(dir: &std::path::Path) -> Zip {
+        let info = BagInfo::new(
+            "Reference Platform",
+            "exp_0123",
+            time::macros::datetime!(2025-06-01 12:34:56 UTC),
+        );
+        let split = SplitOptions {
+            max_part_bytes: 1 << 20,
+            spool_dir: dir.join("spool"),
+        };
+        let writer = PartedWriter::create(&dir.join("export.zip"), info, Some(split))
+            .expect("a split writer");
+        Zip {
+            writer,
+            cleaner: None,
+            written: 0,
+            unsynced: (Vec::new(), 0),
+            not_written_back: 0,
+            sync_every: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_split_archive_keeps_a_stored_download_but_not_one_it_compressed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut zip = split_zip(dir.path());
+        let (stored, text) = (dir.path().join("1"), dir.path().join("2"));
+        fs_err::write(&stored, [7u8; 5000]).expect("stored");
+        fs_err::write(&text, "words, words and words\n".repeat(500)).expect("text");
+
+        let prepared = prepare_file(&stored, false, zip.writer.spool_dir());
+        zip.add("media/1-a.png", prepared, Some(stored.clone()), None)
+            .expect("stored");
+        let prepared = prepare_file(&text, true, zip.writer.spool_dir());
+        zip.add("media/2-b.txt", prepared, Some(text.clone()), None)
+            .expect("compressed");
+
+        // The stored one is read when its part is written; the compressed
+        // one is in the spool, and its download would only take the space
+        // twice until the end.
+        assert!(stored.exists(), "a stored download stays until its part");
+        assert!(!text.exists(), "a compressed download goes at once");
+        assert_eq!(zip.written, 2);
     }
 }
