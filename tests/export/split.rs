@@ -352,6 +352,30 @@ impl Reporter for CancelAt {
     }
 }
 
+/// The ids of the media files a stopped split export set aside in its
+/// spool folder, as its journal lists them (`data/media/{id}-{name}`).
+fn set_aside_media(dest: &Dest) -> Vec<String> {
+    let staging = fs_err::read_dir(dest.out())
+        .expect("out")
+        .map(|e| e.expect("entry").path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".keepsake-"))
+        })
+        .expect("a staging folder");
+    let Ok(journal) = fs_err::read_to_string(staging.join("spool").join("kept.jsonl")) else {
+        return Vec::new();
+    };
+    journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            let name = v["name"].as_str()?.strip_prefix("data/media/")?;
+            Some(name.split('-').next()?.to_owned())
+        })
+        .collect()
+}
+
 /// Media downloads the platform has served since its counts were reset.
 fn downloads(p: &Platform) -> u64 {
     p.state
@@ -387,6 +411,7 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
         .count() as u64;
     assert!(compressed > 0, "alice has text files, which are compressed");
 
+    let mut ever_set_aside = false;
     let points = [
         At::Bytes(0.2),
         At::Bytes(0.5),
@@ -412,6 +437,9 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             "{point:?}: only what was fetched is left: {left:?}"
         );
         let before = downloads(&p);
+        let journaled = set_aside_media(&dest);
+        ever_set_aside |= !journaled.is_empty();
+        let counts = p.state.requests();
 
         let what = format!("{point:?}");
         let report = support::resume_to_completion(&p, &token, &dest, split(&dest), &what).await;
@@ -425,12 +453,29 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             assert!(got[name] == *bytes, "{point:?}: {name} differs");
         }
         let again = downloads(&p) - before;
+        // What was set aside in the spool (a compressed download) is kept.
+        let now = p.state.requests();
+        for id in &journaled {
+            let label = format!("/media/{id}/content");
+            let count = |c: &std::collections::HashMap<String, u64>| -> u64 {
+                c.iter()
+                    .filter(|(k, _)| k.contains(&label))
+                    .map(|(_, n)| n)
+                    .sum()
+            };
+            assert_eq!(
+                count(&now) - count(&counts),
+                0,
+                "{point:?}: media {id} was set aside before the cancel, yet downloaded again"
+            );
+        }
         eprintln!("cancelled at {point:?}: {before} downloads, then {again}, of {media} files");
         let most = match point {
-            // Stored files downloaded before the cancel stay staged: only
-            // those in flight then (one per downloader at most) come twice,
-            // and the compressed ones, which are not staged (held in
-            // memory, or removed once compressed into the spool).
+            // Stored files downloaded before the cancel stay staged, and
+            // compressed ones set aside in the spool stay there: only
+            // those in flight then (one per downloader at most) come
+            // twice, and compressed ones not yet set aside (they are held
+            // in memory, not staged).
             At::Bytes(_) => media + 4 + compressed,
             // Every file was in; those already in parts written before the
             // cancel left staging, and come again (the parts do not stay).
@@ -441,4 +486,8 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             "{point:?}: {before} downloads, then {again}, of {media} files"
         );
     }
+    assert!(
+        ever_set_aside,
+        "some cancel came after a compressed file was set aside in the spool"
+    );
 }

@@ -31,6 +31,7 @@ mod partial;
 mod planner;
 mod prepare;
 mod set;
+mod spool_journal;
 mod unsafe_names;
 mod verify;
 mod writer;

@@ -18,6 +18,7 @@
 //! one is ever larger, every part is laid out and written again from sizes
 //! DEFLATE cannot exceed, so the limit holds whatever the measurement said.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,8 +44,13 @@ pub struct SplitOptions {
     /// No part is larger than this, in bytes, unless one file alone is.
     pub max_part_bytes: u64,
     /// A private scratch folder for streams set aside until the parts are
-    /// laid out; emptied at the start and removed at the end.
+    /// laid out; emptied at the start (kept by [`PartedWriter::resume`]
+    /// as journaled) and removed at the end.
     pub spool_dir: PathBuf,
+    /// This boot of the system, where it names it: a resumed run keeps
+    /// what the spool folder holds only when it was written in the same
+    /// boot (its files are not synced); `None` keeps nothing.
+    pub boot: Option<String>,
 }
 
 /// One part as laid out: what the index in every part says about it.
@@ -129,15 +135,24 @@ impl PartedWriter {
     }
 
     /// [`create`](Self::create), continuing what an interrupted writer of
-    /// the same bag left when the archive is whole (see
-    /// [`ArchiveWriter::resume`]). A split archive is laid out at the end,
-    /// so there is nothing to continue: it starts afresh.
+    /// the same bag left: an archive in one piece (see
+    /// [`ArchiveWriter::resume`]), or, for a split one, the entries set
+    /// aside in the spool folder (its parts are laid out at the end, so
+    /// none was written).
     pub fn resume(final_path: &Path, info: BagInfo, split: Option<SplitOptions>) -> Result<Self> {
-        match split {
-            None => Ok(Self {
-                inner: Inner::Whole(Box::new(ArchiveWriter::resume(final_path, info)?)),
-            }),
-            split => Self::create(final_path, info, split),
+        let inner = match split {
+            None => Inner::Whole(Box::new(ArchiveWriter::resume(final_path, info)?)),
+            Some(split) => Inner::Split(Box::new(Planner::resume(final_path, info, split)?)),
+        };
+        Ok(Self { inner })
+    }
+
+    /// The payload an interrupted run left and this one keeps: SHA-256 by
+    /// path under `data/` (see [`resume`](Self::resume)).
+    pub fn recovered_payload(&self) -> HashMap<String, [u8; 32]> {
+        match &self.inner {
+            Inner::Whole(w) => w.recovered_payload(),
+            Inner::Split(p) => p.recovered_payload(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! then laid out into parts from what each costs at most
 //! ([`super::part_sizes`]) and written, each part a complete zip and bag.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
@@ -21,7 +22,8 @@ use super::parted::{
     StopFn, dir_and_stem, part_file_name, sibling_parts, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
-use super::prepare::Prepared;
+use super::prepare::{Kept, Prepared};
+use super::spool_journal::{self, SpoolJournal};
 use super::zipfmt::Method;
 use crate::fsx::create_private_dir;
 use crate::{Error, Result};
@@ -44,10 +46,28 @@ pub(super) struct Planner {
     pub(super) progress: Option<ProgressFn>,
     /// Asked whether to stop writing the parts.
     pub(super) stop: Option<StopFn>,
+    /// Where entries set aside in the spool folder are recorded.
+    journal: Option<SpoolJournal>,
+    /// The number of the next data file in the spool folder.
+    next_slot: usize,
+    /// What an interrupted run set aside and this one keeps: SHA-256 by
+    /// path under `data/`.
+    recovered: HashMap<String, [u8; 32]>,
 }
 
 impl Planner {
+    /// Starts afresh: the spool folder emptied.
     pub(super) fn create(final_path: &Path, info: BagInfo, split: SplitOptions) -> Result<Self> {
+        Self::open(final_path, info, split, false)
+    }
+
+    /// Starts keeping what an interrupted run of the same bag set aside in
+    /// the spool folder and journaled (see [`super::spool_journal`]).
+    pub(super) fn resume(final_path: &Path, info: BagInfo, split: SplitOptions) -> Result<Self> {
+        Self::open(final_path, info, split, true)
+    }
+
+    fn open(final_path: &Path, info: BagInfo, split: SplitOptions, keep: bool) -> Result<Self> {
         info.check()?;
         if split.max_part_bytes < MIN_PART_BYTES {
             return Err(Error::Invalid(format!(
@@ -77,26 +97,58 @@ impl Planner {
         {
             remove_stale_partial(&stale)?;
         }
-        match fs_err::remove_dir_all(&split.spool_dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("empty", &split.spool_dir)(e)),
-        }
-        create_private_dir(&split.spool_dir)?;
+        let (bag, boot) = (info.external_identifier.clone(), split.boot.as_deref());
+        let (kept, next_slot) = if keep && split.spool_dir.is_dir() {
+            spool_journal::recover(&split.spool_dir, &bag, boot)?
+        } else {
+            match fs_err::remove_dir_all(&split.spool_dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("empty", &split.spool_dir)(e)),
+            }
+            create_private_dir(&split.spool_dir)?;
+            (Vec::new(), 0)
+        };
         let mut names = NameSet::default();
         for own in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
             names.claim(own);
         }
-        Ok(Self {
+        let mut planner = Self {
             final_path: final_path.to_owned(),
             info,
             limit: split.max_part_bytes,
+            journal: SpoolJournal::create(&split.spool_dir, &bag, boot)?,
             spool_dir: split.spool_dir,
             entries: Vec::new(),
             names,
             progress: None,
             stop: None,
-        })
+            next_slot,
+            recovered: HashMap::new(),
+        };
+        for (name, kept) in kept {
+            planner.keep(name, kept)?;
+        }
+        Ok(planner)
+    }
+
+    /// Takes `kept` back as `name`, as an interrupted run set it aside.
+    fn keep(&mut self, name: String, kept: Kept) -> Result<()> {
+        let Some(path) = name.strip_prefix(DATA_PREFIX) else {
+            return Ok(());
+        };
+        self.recovered.insert(path.to_owned(), kept.sha256);
+        if let Some(journal) = &mut self.journal {
+            journal.record(&name, &kept)?;
+        }
+        let (len, compress) = (kept.len, kept.method == Method::Deflated);
+        self.push(name, false, Source::Prepared(kept), len, compress)
+    }
+
+    /// What an interrupted run set aside and this one keeps (see
+    /// [`Self::resume`]): SHA-256 by path under `data/`.
+    pub(super) fn recovered_payload(&self) -> HashMap<String, [u8; 32]> {
+        self.recovered.clone()
     }
 
     pub(super) fn spool_dir(&self) -> &Path {
@@ -133,10 +185,11 @@ impl Planner {
 
     /// The entry name of `path_in_data`, checked, and the spool file the
     /// next entry's data may go to.
-    fn slot(&self, path_in_data: &str) -> Result<(String, PathBuf)> {
+    fn slot(&mut self, path_in_data: &str) -> Result<(String, PathBuf)> {
         let name = format!("{DATA_PREFIX}{path_in_data}");
         self.names.check(&name).map_err(|why| self.refuse(why))?;
-        let spool = self.spool_dir.join(format!("{:08}", self.entries.len()));
+        let spool = self.spool_dir.join(format!("{:08}", self.next_slot));
+        self.next_slot += 1;
         Ok((name, spool))
     }
 
@@ -154,6 +207,9 @@ impl Planner {
         let (name, spool) = self.slot(path_in_data)?;
         let mut kept = prepared.kept_in(&spool)?;
         kept.disposable = disposable || kept.file == spool;
+        if let Some(journal) = self.journal.as_mut().filter(|_| kept.file == spool) {
+            journal.record(&name, &kept)?;
+        }
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
         self.push(name, false, Source::Prepared(kept), len, compress)
     }
@@ -259,6 +315,9 @@ impl Planner {
     }
 
     pub(super) fn finish_measured(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
+        // From here the spool's files go as their parts are written: there
+        // is nothing left to keep for a resumed run (see `Drop`).
+        self.journal = None;
         let Written {
             sealed,
             plans,
@@ -440,8 +499,13 @@ impl Planner {
 }
 
 impl Drop for Planner {
+    /// Removes the spool folder, unless what it holds is journaled for a
+    /// resumed run (an export stopped while fetching); the staging folder
+    /// it is in goes when the export ends for good.
     fn drop(&mut self) {
-        let _ = fs_err::remove_dir_all(&self.spool_dir);
+        if self.journal.is_none() {
+            let _ = fs_err::remove_dir_all(&self.spool_dir);
+        }
     }
 }
 

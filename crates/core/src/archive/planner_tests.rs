@@ -27,6 +27,9 @@ fn planner(limit: u64, entries: Vec<Pending>) -> Planner {
         names: NameSet::default(),
         progress: None,
         stop: None,
+        journal: None,
+        next_slot: 0,
+        recovered: Default::default(),
     }
 }
 

@@ -142,9 +142,9 @@ pub(super) struct Started {
 
 /// Starts the zip thread writing `final_path` (or its parts, with `split`),
 /// with the forms of the data `formats` asks for. An archive in one piece
-/// continues what an interrupted run of the same export left. A split
-/// archive's parts are written at the end: `reporter` hears how far, and
-/// `cancel` stops them.
+/// continues what an interrupted run of the same export left; a split one
+/// keeps the entries it set aside. A split archive's parts are written at
+/// the end: `reporter` hears how far, and `cancel` stops them.
 pub(super) fn start(
     final_path: PathBuf,
     info: BagInfo,
@@ -156,8 +156,8 @@ pub(super) fn start(
     let (tx, rx) = crossbeam_channel::unbounded::<Job>();
     let (archived_tx, archived) = tokio::sync::watch::channel(None);
     let spawned = if split.is_some() {
-        // A split archive starts afresh.
-        let mut writer = PartedWriter::create(&final_path, info, split)?;
+        // A split archive keeps the entries an interrupted run set aside.
+        let mut writer = PartedWriter::resume(&final_path, info, split)?;
         writer.on_progress(move |p| {
             reporter.report(ExportEvent::WritingParts {
                 written: p.written,

@@ -390,6 +390,7 @@ async fn fetch_and_assemble(
     let split = split_size.map(|max_part_bytes| crate::archive::SplitOptions {
         max_part_bytes,
         spool_dir: staging_dir.join("spool"),
+        boot: boot.clone(),
     });
     let in_memory = media::InMemory::new(opts.media_memory, split.is_some());
     let assemble::Started {

@@ -13,7 +13,9 @@
 //!    its last intact journaled entry (`ArchiveWriter::resume`). Checking
 //!    it reads it all, so it runs while fetching starts; downloads learn
 //!    which files it holds through `Archived` before they would fetch one
-//!    again.
+//!    again. A split archive keeps instead the entries its spool folder's
+//!    journal lists (`PartedWriter::resume`), and downloads learn of them
+//!    the same way.
 
 use std::collections::HashMap;
 use std::path::Path;

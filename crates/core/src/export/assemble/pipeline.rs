@@ -52,15 +52,13 @@ pub(super) fn run(
     archived: &tokio::sync::watch::Sender<Option<super::Recovered>>,
 ) -> Result<FinishedSet> {
     let spool_dir = writer.spool_dir().to_owned();
-    let (recovered, cleaner) = match writer.whole_mut() {
-        Some(whole) => (
-            Arc::new(whole.recovered_payload()),
-            whole.sync_point().and_then(Cleaner::start),
-        ),
-        // A split archive starts afresh, and keeps the staged files its
-        // entries are read from until its parts are written.
-        None => (Arc::default(), None),
-    };
+    let recovered = Arc::new(writer.recovered_payload());
+    // A split archive keeps the staged files its entries are read from
+    // until its parts are written.
+    let cleaner = writer
+        .whole_mut()
+        .and_then(|whole| whole.sync_point())
+        .and_then(Cleaner::start);
     // Downloads of files already in the archive can now be skipped.
     archived.send_replace(Some(Arc::clone(&recovered)));
 
@@ -444,6 +442,7 @@ mod tests {
         let split = SplitOptions {
             max_part_bytes: 1 << 20,
             spool_dir: dir.join("spool"),
+            boot: None,
         };
         let writer = PartedWriter::create(&dir.join("export.zip"), info, Some(split))
             .expect("a split writer");

@@ -1,0 +1,191 @@
+//! What a split archive has set aside in its spool folder, journaled so
+//! that a resumed export keeps it instead of downloading and compressing
+//! it again: the category files and the compressed downloads. An entry's
+//! data is written whole before its line, and the line says all the
+//! layout needs (sizes, CRC-32, SHA-256).
+//!
+//! The spool's files are not synced: a sync for each of thousands of small
+//! files would cost more than making them again. So a line counts only in
+//! the boot of the system it was written in (a power cut may have taken
+//! the data it names), and only where the system names its boot; else the
+//! spool is made again, as before journaling. (Stored downloads are not
+//! here: the staging folder's own journal keeps those.)
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::prepare::Kept;
+use super::zipfmt::Method;
+use crate::{Error, Result};
+
+/// The journal's file in the spool folder (the data files are numbered).
+pub(super) const JOURNAL: &str = "kept.jsonl";
+
+/// The first line: whose spool this is, and when it was written.
+#[derive(Serialize, Deserialize, PartialEq)]
+struct Header {
+    bag: String,
+    boot: String,
+}
+
+/// One entry set aside.
+#[derive(Serialize, Deserialize)]
+struct Line {
+    /// The entry's name in the zip.
+    name: String,
+    /// Its data file in the spool folder.
+    file: String,
+    deflated: bool,
+    sha256: String,
+    crc32: u32,
+    len: u64,
+    compressed_len: u64,
+}
+
+/// The journal being written.
+#[derive(Debug)]
+pub(super) struct SpoolJournal {
+    file: fs_err::File,
+}
+
+impl SpoolJournal {
+    /// A new journal for the bag `bag` in `dir`, replacing any, or `None`
+    /// where the system does not name its boot.
+    pub(super) fn create(dir: &Path, bag: &str, boot: Option<&str>) -> Result<Option<Self>> {
+        let Some(boot) = boot else { return Ok(None) };
+        let path = dir.join(JOURNAL);
+        let file = crate::fsx::private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(Error::io("create", &path))?;
+        let mut journal = Self { file };
+        let header = Header {
+            bag: bag.to_owned(),
+            boot: boot.to_owned(),
+        };
+        journal.append(&header)?;
+        Ok(Some(journal))
+    }
+
+    /// Records `kept`, whose data is whole in the spool folder, as `name`.
+    pub(super) fn record(&mut self, name: &str, kept: &Kept) -> Result<()> {
+        let file = kept
+            .file
+            .file_name()
+            .and_then(|f| f.to_str())
+            .ok_or_else(|| Error::Invalid("internal error: a spool file without a name".into()))?;
+        self.append(&Line {
+            name: name.to_owned(),
+            file: file.to_owned(),
+            deflated: kept.method == Method::Deflated,
+            sha256: hex::encode(kept.sha256),
+            crc32: kept.crc32,
+            len: kept.len,
+            compressed_len: kept.compressed_len,
+        })
+    }
+
+    /// One line, in one write: a killed process leaves whole lines, or a
+    /// last one cut short, which [`recover`] passes over.
+    fn append(&mut self, value: &impl Serialize) -> Result<()> {
+        let mut line = serde_json::to_vec(value).map_err(|e| Error::Invalid(e.to_string()))?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::io("write", self.file.path())(e))
+    }
+}
+
+/// What an interrupted run of the bag `bag` set aside in `dir` and may be
+/// kept: entries whose line is whole, whose file is there with the length
+/// the line gives, written in this boot. Every other file in `dir` is
+/// removed. Also returns the number after the highest a line names, from
+/// which new data files are numbered, so that no file named in an old line
+/// is ever made again with other data.
+pub(super) fn recover(
+    dir: &Path,
+    bag: &str,
+    boot: Option<&str>,
+) -> Result<(Vec<(String, Kept)>, usize)> {
+    let lines = read(dir, bag, boot);
+    let next = lines
+        .iter()
+        .filter_map(|l| l.file.parse::<usize>().ok())
+        .max()
+        .map_or(0, |n| n + 1);
+    let mut kept = Vec::new();
+    let mut names = HashSet::new();
+    for line in lines {
+        let file = dir.join(&line.file);
+        let whole = fs_err::symlink_metadata(&file)
+            .is_ok_and(|m| m.is_file() && m.len() == line.compressed_len);
+        let mut sha256 = [0u8; 32];
+        let hashed = hex::decode_to_slice(&line.sha256, &mut sha256).is_ok();
+        // (A name twice would be the journal's fault: the first stands.)
+        if whole && hashed && names.insert(line.name.clone()) {
+            let entry = kept_entry(file, sha256, &line);
+            kept.push((line.name, entry));
+        }
+    }
+    let keep: HashSet<PathBuf> = kept.iter().map(|(_, k)| k.file.clone()).collect();
+    for entry in fs_err::read_dir(dir).map_err(Error::io("read", dir))? {
+        let path = entry.map_err(Error::io("read", dir))?.path();
+        if !keep.contains(&path) {
+            fs_err::remove_file(&path).map_err(Error::io("remove", &path))?;
+        }
+    }
+    Ok((kept, next))
+}
+
+fn kept_entry(file: PathBuf, sha256: [u8; 32], line: &Line) -> Kept {
+    Kept {
+        method: if line.deflated {
+            Method::Deflated
+        } else {
+            Method::Stored
+        },
+        sha256,
+        crc32: line.crc32,
+        len: line.len,
+        compressed_len: line.compressed_len,
+        file,
+        disposable: true,
+    }
+}
+
+/// The journal's entry lines, when it is the bag's and of this boot; none
+/// otherwise (no journal, another export's, another boot, unreadable). A
+/// name that is not a plain file name is passed over.
+fn read(dir: &Path, bag: &str, boot: Option<&str>) -> Vec<Line> {
+    let Some(boot) = boot else { return Vec::new() };
+    let Ok(file) = fs_err::File::open(dir.join(JOURNAL)) else {
+        return Vec::new();
+    };
+    let mut lines = BufReader::new(file).lines();
+    let expected = Header {
+        bag: bag.to_owned(),
+        boot: boot.to_owned(),
+    };
+    let ours = lines
+        .next()
+        .and_then(|l| l.ok())
+        .and_then(|l| serde_json::from_str::<Header>(&l).ok())
+        .is_some_and(|h| h == expected);
+    if !ours {
+        return Vec::new();
+    }
+    lines
+        .map_while(|l| l.ok())
+        .filter_map(|l| serde_json::from_str::<Line>(&l).ok())
+        .filter(|l| !l.file.is_empty() && l.file.bytes().all(|b| b.is_ascii_digit()))
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "spool_journal_tests.rs"]
+mod tests;

@@ -1,0 +1,194 @@
+//! Tests of `spool_journal`, through the split writer that keeps it.
+
+use std::collections::BTreeMap;
+use std::io::Read as _;
+
+use sha2::Digest as _;
+
+use super::JOURNAL;
+use crate::archive::tests::{info, noise};
+use crate::archive::{
+    IndexRequest, PartedWriter, Prepared, SplitOptions, prepare_verified_text, verify_set,
+};
+use crate::fsx::Digests;
+
+const LIMIT: u64 = 64 * 1024;
+
+fn split(dir: &std::path::Path, boot: Option<&str>) -> Option<SplitOptions> {
+    Some(SplitOptions {
+        max_part_bytes: LIMIT,
+        spool_dir: dir.join("spool"),
+        boot: boot.map(str::to_owned),
+    })
+}
+
+fn sums(bytes: &[u8]) -> ([u8; 32], u32) {
+    let mut d = Digests::default();
+    d.update(bytes);
+    let (sha256, crc32, _) = d.finish();
+    (sha256, crc32)
+}
+
+/// Compressed text, as a category's forms or a text download are.
+fn text(dir: &std::path::Path, bytes: &[u8]) -> Prepared {
+    let (sha256, crc32) = sums(bytes);
+    prepare_verified_text(bytes, sha256, crc32, &dir.join("spool")).expect("text")
+}
+
+/// Bytes stored as they are, as a download held in memory is.
+fn stored(bytes: Vec<u8>) -> Prepared {
+    let (sha256, crc32) = sums(&bytes);
+    Prepared::verified_bytes(bytes, sha256, crc32)
+}
+
+/// A writer that set aside two entries in its spool and one stored source
+/// file, then was dropped as a killed run's is. Returns what each holds.
+fn interrupted(dir: &std::path::Path, boot: Option<&str>) -> BTreeMap<String, Vec<u8>> {
+    let path = dir.join("export.zip");
+    let mut w = PartedWriter::create(&path, info(), split(dir, boot)).expect("create");
+    let posts = "{\"id\":1,\"body\":\"words that compress\"}\n".repeat(900);
+    let photo = noise(40_000, 7);
+    let source = noise(30_000, 8);
+    w.add_prepared("posts.json", text(dir, posts.as_bytes()))
+        .expect("posts");
+    w.add_prepared("media/1-photo.png", stored(photo.clone()))
+        .expect("photo");
+    let src = dir.join("staged-2");
+    fs_err::write(&src, &source).expect("staged");
+    let (sha256, crc32) = sums(&source);
+    let prepared = Prepared::verified_file(src, source.len() as u64, sha256, crc32);
+    w.add_prepared_disposable("media/2-clip.bin", prepared)
+        .expect("staged");
+    drop(w);
+    BTreeMap::from([
+        ("posts.json".to_owned(), posts.into_bytes()),
+        ("media/1-photo.png".to_owned(), photo),
+        ("media/2-clip.bin".to_owned(), source),
+    ])
+}
+
+fn manifest(req: Option<IndexRequest<'_>>) -> crate::Result<Vec<(String, Vec<u8>)>> {
+    let v = serde_json::json!({"format": "test", "part": req.map(|r| r.this_part)});
+    Ok(vec![(
+        "manifest.json".to_owned(),
+        serde_json::to_vec(&v).expect("json"),
+    )])
+}
+
+/// Every payload file of a finished set, by path under `data/`.
+fn payload(set: &crate::archive::FinishedSet) -> BTreeMap<String, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    for part in &set.parts {
+        let mut zip =
+            zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open")).expect("zip");
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i).expect("entry");
+            let name = e.name().expect("name").into_owned();
+            let Some(path) = name.strip_prefix("data/") else {
+                continue;
+            };
+            if path == "manifest.json" {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).expect("read");
+            all.insert(path.to_owned(), bytes);
+        }
+    }
+    all
+}
+
+#[test]
+fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expected = interrupted(dir.path(), Some("boot-1"));
+
+    let path = dir.path().join("export.zip");
+    let mut w =
+        PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    let kept = w.recovered_payload();
+    let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    // The staged source file is the staging folder's to keep, not the
+    // spool's: the export takes it back from there.
+    assert_eq!(names, ["media/1-photo.png", "posts.json"]);
+    for (name, sha256) in &kept {
+        assert_eq!(
+            *sha256,
+            <[u8; 32]>::from(sha2::Sha256::digest(&expected[name])),
+            "{name}"
+        );
+    }
+    let source = &expected["media/2-clip.bin"];
+    let src = dir.path().join("staged-2");
+    let (sha256, crc32) = sums(source);
+    let prepared = Prepared::verified_file(src, source.len() as u64, sha256, crc32);
+    w.add_prepared_disposable("media/2-clip.bin", prepared)
+        .expect("staged again");
+    let set = w.finish(&mut manifest).expect("finish");
+
+    assert!(set.parts.len() > 1, "split: {} part", set.parts.len());
+    assert_eq!(payload(&set), expected, "every entry once, as set aside");
+    let report = verify_set(&set.parts[0].path).expect("verify the set");
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
+fn nothing_is_kept_from_another_boot_or_where_the_system_names_none() {
+    for (then, now) in [(Some("boot-1"), Some("boot-2")), (None, None)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        interrupted(dir.path(), then);
+        let path = dir.path().join("export.zip");
+        let w = PartedWriter::resume(&path, info(), split(dir.path(), now)).expect("resume");
+        assert!(w.recovered_payload().is_empty(), "{then:?} then {now:?}");
+        let left: Vec<_> = fs_err::read_dir(dir.path().join("spool"))
+            .expect("spool")
+            .map(|e| e.expect("entry").file_name())
+            .filter(|n| n != JOURNAL)
+            .collect();
+        assert!(left.is_empty(), "the spool is made again: {left:?}");
+    }
+}
+
+#[test]
+fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    interrupted(dir.path(), Some("boot-1"));
+    let spool = dir.path().join("spool");
+    // The photo's data cut short, and a last line cut short by the kill.
+    let photo = spool.join("00000001");
+    let len = fs_err::metadata(&photo).expect("photo").len();
+    fs_err::OpenOptions::new()
+        .write(true)
+        .open(&photo)
+        .expect("open")
+        .set_len(len - 1)
+        .expect("cut");
+    let mut journal = fs_err::OpenOptions::new()
+        .append(true)
+        .open(spool.join(JOURNAL))
+        .expect("journal");
+    std::io::Write::write_all(&mut journal, b"{\"name\":\"data/media/9-x.png\",\"fi")
+        .expect("cut line");
+
+    let path = dir.path().join("export.zip");
+    let mut w =
+        PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    let kept: Vec<String> = w.recovered_payload().into_keys().collect();
+    assert_eq!(kept, ["posts.json"]);
+    assert!(!photo.exists(), "damaged data is removed");
+    // Made again, the photo gets a file of a new number: an old line can
+    // never name it.
+    w.add_prepared("media/1-photo.png", stored(noise(40_000, 7)))
+        .expect("photo again");
+    assert!(!photo.exists());
+    assert!(spool.join("00000002").exists());
+    drop(w);
+
+    // And a second resume keeps both.
+    let w = PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1")))
+        .expect("resume again");
+    let mut kept: Vec<String> = w.recovered_payload().into_keys().collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ["media/1-photo.png", "posts.json"]);
+}
