@@ -132,9 +132,12 @@ impl Planner {
         Ok(planner)
     }
 
-    /// Takes `kept` back as `name`, as an interrupted run set it aside.
+    /// Takes `kept` back as `name`, as an interrupted run set it aside; one
+    /// whose name this run would refuse is made again instead.
     fn keep(&mut self, name: String, kept: Kept) -> Result<()> {
-        let Some(path) = name.strip_prefix(DATA_PREFIX) else {
+        let path = name.strip_prefix(DATA_PREFIX);
+        let Some(path) = path.filter(|_| self.names.check(&name).is_ok()) else {
+            let _ = fs_err::remove_file(&kept.file);
             return Ok(());
         };
         self.recovered.insert(path.to_owned(), kept.sha256);

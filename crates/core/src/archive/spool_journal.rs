@@ -119,15 +119,17 @@ pub(super) fn recover(
         .max()
         .map_or(0, |n| n + 1);
     let mut kept = Vec::new();
-    let mut names = HashSet::new();
+    let (mut names, mut files) = (HashSet::new(), HashSet::new());
     for line in lines {
         let file = dir.join(&line.file);
         let whole = fs_err::symlink_metadata(&file)
             .is_ok_and(|m| m.is_file() && m.len() == line.compressed_len);
         let mut sha256 = [0u8; 32];
         let hashed = hex::decode_to_slice(&line.sha256, &mut sha256).is_ok();
-        // (A name twice would be the journal's fault: the first stands.)
-        if whole && hashed && names.insert(line.name.clone()) {
+        // (A name or a file twice would be the journal's fault: the first
+        // stands.)
+        if whole && hashed && !names.contains(&line.name) && files.insert(line.file.clone()) {
+            names.insert(line.name.clone());
             let entry = kept_entry(file, sha256, &line);
             kept.push((line.name, entry));
         }

@@ -1,7 +1,7 @@
 //! Tests of `spool_journal`, through the split writer that keeps it.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 
 use sha2::Digest as _;
 
@@ -168,6 +168,21 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
         .append(true)
         .open(spool.join(JOURNAL))
         .expect("journal");
+    // Lines no run writes: a name the writer refuses, a file named twice.
+    fs_err::write(spool.join("00000007"), b"12345").expect("odd file");
+    let posts_len = fs_err::metadata(spool.join("00000000"))
+        .expect("posts")
+        .len();
+    for (name, file, len) in [
+        ("data/../outside.txt", "00000007", 5),
+        ("data/again.json", "00000000", posts_len),
+    ] {
+        let line = serde_json::json!({
+            "name": name, "file": file, "deflated": false, "sha256": "0".repeat(64),
+            "crc32": 0, "len": len, "compressed_len": len,
+        });
+        writeln!(journal, "{line}").expect("odd line");
+    }
     std::io::Write::write_all(&mut journal, b"{\"name\":\"data/media/9-x.png\",\"fi")
         .expect("cut line");
 
@@ -177,12 +192,16 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
     let kept: Vec<String> = w.recovered_payload().into_keys().collect();
     assert_eq!(kept, ["posts.json"]);
     assert!(!photo.exists(), "damaged data is removed");
+    assert!(
+        !spool.join("00000007").exists(),
+        "so is what a refused line names"
+    );
     // Made again, the photo gets a file of a new number: an old line can
     // never name it.
     w.add_prepared("media/1-photo.png", stored(noise(40_000, 7)))
         .expect("photo again");
     assert!(!photo.exists());
-    assert!(spool.join("00000002").exists());
+    assert!(spool.join("00000008").exists());
     drop(w);
 
     // And a second resume keeps both.
