@@ -147,6 +147,23 @@ impl PartedWriter {
         Ok(Self { inner })
     }
 
+    /// Whether entries set aside with their data in the spool folder are
+    /// kept by a resumed run (see [`resume`](Self::resume)): then the
+    /// source a compressed entry was made from is no longer needed. Always
+    /// `false` for an archive in one piece.
+    pub fn keeps_spool(&self) -> bool {
+        matches!(&self.inner, Inner::Split(p) if p.keeps_spool())
+    }
+
+    /// Ends what [`keeps_spool`](Self::keeps_spool) promised: what is set
+    /// aside from now on depends on the whole run (where each file is), so
+    /// a resumed run makes it again, and with it all the spool held.
+    pub fn stop_keeping_spool(&mut self) {
+        if let Inner::Split(p) = &mut self.inner {
+            p.stop_journal();
+        }
+    }
+
     /// The payload an interrupted run left and this one keeps: SHA-256 by
     /// path under `data/` (see [`resume`](Self::resume)).
     pub fn recovered_payload(&self) -> HashMap<String, [u8; 32]> {

@@ -4,7 +4,7 @@
 //! ([`super::part_sizes`]) and written, each part a complete zip and bag.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::bagit::{
@@ -25,7 +25,6 @@ use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::{Kept, Prepared};
 use super::spool_journal::{self, SpoolJournal};
 use super::zipfmt::Method;
-use crate::fsx::create_private_dir;
 use crate::{Error, Result};
 
 /// End of central directory, its ZIP64 form and the locator, with room.
@@ -97,18 +96,12 @@ impl Planner {
         {
             remove_stale_partial(&stale)?;
         }
-        let (bag, boot) = (info.external_identifier.clone(), split.boot.as_deref());
-        let (kept, next_slot) = if keep && split.spool_dir.is_dir() {
-            spool_journal::recover(&split.spool_dir, &bag, boot)?
-        } else {
-            match fs_err::remove_dir_all(&split.spool_dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("empty", &split.spool_dir)(e)),
-            }
-            create_private_dir(&split.spool_dir)?;
-            (Vec::new(), 0)
-        };
+        let spool = spool_journal::open(
+            &split.spool_dir,
+            &info.external_identifier,
+            split.boot.as_deref(),
+            keep,
+        )?;
         let mut names = NameSet::default();
         for own in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
             names.claim(own);
@@ -117,19 +110,37 @@ impl Planner {
             final_path: final_path.to_owned(),
             info,
             limit: split.max_part_bytes,
-            journal: SpoolJournal::create(&split.spool_dir, &bag, boot)?,
+            journal: spool.journal,
             spool_dir: split.spool_dir,
             entries: Vec::new(),
             names,
             progress: None,
             stop: None,
-            next_slot,
+            next_slot: spool.next_slot,
             recovered: HashMap::new(),
         };
-        for (name, kept) in kept {
+        for (name, kept) in spool.kept {
             planner.keep(name, kept)?;
         }
+        if let Some(journal) = &mut planner.journal {
+            journal.publish()?;
+        }
         Ok(planner)
+    }
+
+    /// Whether what is set aside in the spool folder is journaled, so that
+    /// a resumed run keeps it.
+    pub(super) fn keeps_spool(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Ends the spool's journal: what is set aside from now on depends on
+    /// the whole run (where each file is), so a resumed run makes it again,
+    /// and with it everything else.
+    pub(super) fn stop_journal(&mut self) {
+        if let Some(journal) = self.journal.take() {
+            journal.remove();
+        }
     }
 
     /// Takes `kept` back as `name`, as an interrupted run set it aside; one
@@ -320,7 +331,7 @@ impl Planner {
     pub(super) fn finish_measured(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
         // From here the spool's files go as their parts are written: there
         // is nothing left to keep for a resumed run (see `Drop`).
-        self.journal = None;
+        self.stop_journal();
         let Written {
             sealed,
             plans,

@@ -23,12 +23,71 @@ use crate::{Error, Result};
 
 /// The journal's file in the spool folder (the data files are numbered).
 pub(super) const JOURNAL: &str = "kept.jsonl";
+/// The journal being made, renamed to [`JOURNAL`] once whole.
+const NEW_JOURNAL: &str = "kept.jsonl.new";
+/// Raised whenever what a line means, or the data it names, changes: a
+/// journal of another format is not kept.
+const FORMAT: u32 = 1;
 
 /// The first line: whose spool this is, and when it was written.
 #[derive(Serialize, Deserialize, PartialEq)]
 struct Header {
+    format: u32,
     bag: String,
     boot: String,
+}
+
+impl Header {
+    fn new(bag: &str, boot: &str) -> Self {
+        Self {
+            format: FORMAT,
+            bag: bag.to_owned(),
+            boot: boot.to_owned(),
+        }
+    }
+}
+
+/// The spool folder as a run starts with it.
+pub(super) struct Spool {
+    /// What an interrupted run set aside and may be kept, by entry name.
+    pub(super) kept: Vec<(String, Kept)>,
+    /// The number of the next data file.
+    pub(super) next_slot: usize,
+    /// The journal for this run, to be [published](SpoolJournal::publish)
+    /// once what is kept is in it; `None` where the system does not name
+    /// its boot.
+    pub(super) journal: Option<SpoolJournal>,
+}
+
+/// Opens the spool folder `dir` of the bag `bag`: with `keep`, keeping what
+/// an interrupted run set aside (see [`recover`]), else emptied. Should the
+/// folder not be readable as it was left, it is emptied: what it held is
+/// made again.
+pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Result<Spool> {
+    let recovered = if keep && dir.is_dir() {
+        recover(dir, bag, boot)
+            .inspect_err(|e| tracing::warn!(error = %e, "the spool folder is made again"))
+            .ok()
+    } else {
+        None
+    };
+    let (kept, next_slot) = match recovered {
+        Some(found) => found,
+        None => {
+            match fs_err::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("empty", dir)(e)),
+            }
+            crate::fsx::create_private_dir(dir)?;
+            (Vec::new(), 0)
+        }
+    };
+    Ok(Spool {
+        kept,
+        next_slot,
+        journal: SpoolJournal::create(dir, bag, boot)?,
+    })
 }
 
 /// One entry set aside.
@@ -49,27 +108,49 @@ struct Line {
 #[derive(Debug)]
 pub(super) struct SpoolJournal {
     file: fs_err::File,
+    dir: PathBuf,
 }
 
 impl SpoolJournal {
-    /// A new journal for the bag `bag` in `dir`, replacing any, or `None`
+    /// A new journal for the bag `bag` in `dir`, beside the one an
+    /// interrupted run left until [published](Self::publish), or `None`
     /// where the system does not name its boot.
-    pub(super) fn create(dir: &Path, bag: &str, boot: Option<&str>) -> Result<Option<Self>> {
+    fn create(dir: &Path, bag: &str, boot: Option<&str>) -> Result<Option<Self>> {
         let Some(boot) = boot else { return Ok(None) };
-        let path = dir.join(JOURNAL);
+        let path = dir.join(NEW_JOURNAL);
         let file = crate::fsx::private_file()
             .write(true)
             .create(true)
             .truncate(true)
             .open(&path)
             .map_err(Error::io("create", &path))?;
-        let mut journal = Self { file };
-        let header = Header {
-            bag: bag.to_owned(),
-            boot: boot.to_owned(),
+        let mut journal = Self {
+            file,
+            dir: dir.to_owned(),
         };
-        journal.append(&header)?;
+        journal.append(&Header::new(bag, boot))?;
         Ok(Some(journal))
+    }
+
+    /// Makes this the journal, in place of the one an interrupted run left:
+    /// a run killed before lost nothing that journal kept.
+    pub(super) fn publish(&mut self) -> Result<()> {
+        let from = self.dir.join(NEW_JOURNAL);
+        fs_err::rename(&from, self.dir.join(JOURNAL)).map_err(Error::io("rename", &from))
+    }
+
+    /// Ends the journal: nothing in the spool folder is kept any more.
+    pub(super) fn remove(self) {
+        for name in [JOURNAL, NEW_JOURNAL] {
+            let path = self.dir.join(name);
+            match fs_err::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::os_error(e), "could not remove the spool's journal");
+                }
+            }
+        }
     }
 
     /// Records `kept`, whose data is whole in the spool folder, as `name`.
@@ -103,15 +184,12 @@ impl SpoolJournal {
 
 /// What an interrupted run of the bag `bag` set aside in `dir` and may be
 /// kept: entries whose line is whole, whose file is there with the length
-/// the line gives, written in this boot. Every other file in `dir` is
-/// removed. Also returns the number after the highest a line names, from
-/// which new data files are numbered, so that no file named in an old line
-/// is ever made again with other data.
-pub(super) fn recover(
-    dir: &Path,
-    bag: &str,
-    boot: Option<&str>,
-) -> Result<(Vec<(String, Kept)>, usize)> {
+/// the line gives, written in this boot. Every other data file in `dir` is
+/// removed (the journal stays until a new one replaces it). Also returns
+/// the number after the highest a line names, from which new data files
+/// are numbered, so that no file named in an old line is ever made again
+/// with other data.
+fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Kept)>, usize)> {
     let lines = read(dir, bag, boot);
     let next = lines
         .iter()
@@ -134,7 +212,8 @@ pub(super) fn recover(
             kept.push((line.name, entry));
         }
     }
-    let keep: HashSet<PathBuf> = kept.iter().map(|(_, k)| k.file.clone()).collect();
+    let mut keep: HashSet<PathBuf> = kept.iter().map(|(_, k)| k.file.clone()).collect();
+    keep.insert(dir.join(JOURNAL));
     for entry in fs_err::read_dir(dir).map_err(Error::io("read", dir))? {
         let path = entry.map_err(Error::io("read", dir))?.path();
         if !keep.contains(&path) {
@@ -169,10 +248,7 @@ fn read(dir: &Path, bag: &str, boot: Option<&str>) -> Vec<Line> {
         return Vec::new();
     };
     let mut lines = BufReader::new(file).lines();
-    let expected = Header {
-        bag: bag.to_owned(),
-        boot: boot.to_owned(),
-    };
+    let expected = Header::new(bag, boot);
     let ours = lines
         .next()
         .and_then(|l| l.ok())

@@ -133,21 +133,71 @@ fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
     assert!(report.ok, "{report:?}");
 }
 
-#[test]
-fn nothing_is_kept_from_another_boot_or_where_the_system_names_none() {
-    for (then, now) in [(Some("boot-1"), Some("boot-2")), (None, None)] {
-        let dir = tempfile::tempdir().expect("tempdir");
-        interrupted(dir.path(), then);
-        let path = dir.path().join("export.zip");
-        let w = PartedWriter::resume(&path, info(), split(dir.path(), now)).expect("resume");
-        assert!(w.recovered_payload().is_empty(), "{then:?} then {now:?}");
-        let left: Vec<_> = fs_err::read_dir(dir.path().join("spool"))
+/// What a resume with `boot` keeps of an interrupted run's spool (from
+/// `boot-1`), the bag `bag`, after `change` was done to the spool folder.
+fn kept_after(bag: &str, boot: Option<&str>, change: impl FnOnce(&std::path::Path)) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    interrupted(dir.path(), Some("boot-1"));
+    let spool = dir.path().join("spool");
+    change(&spool);
+    let mut info = info();
+    info.external_identifier = bag.to_owned();
+    let path = dir.path().join("export.zip");
+    let w = PartedWriter::resume(&path, info, split(dir.path(), boot)).expect("resume");
+    let mut kept: Vec<String> = w.recovered_payload().into_keys().collect();
+    kept.sort_unstable();
+    if kept.is_empty() {
+        let left: Vec<_> = fs_err::read_dir(&spool)
             .expect("spool")
             .map(|e| e.expect("entry").file_name())
-            .filter(|n| n != JOURNAL)
+            .filter(|n| !n.to_string_lossy().starts_with(JOURNAL))
             .collect();
         assert!(left.is_empty(), "the spool is made again: {left:?}");
     }
+    kept
+}
+
+#[test]
+fn nothing_is_kept_from_another_boot_export_or_journal_format() {
+    let unchanged = |_: &std::path::Path| {};
+    let all = ["media/1-photo.png", "posts.json"];
+    assert_eq!(kept_after("exp_0123", Some("boot-1"), unchanged), all);
+    assert!(kept_after("exp_0123", Some("boot-2"), unchanged).is_empty());
+    assert!(kept_after("exp_0123", None, unchanged).is_empty());
+    assert!(kept_after("exp_other", Some("boot-1"), unchanged).is_empty());
+    let older_format = |spool: &std::path::Path| {
+        let journal = spool.join(JOURNAL);
+        let text = fs_err::read_to_string(&journal).expect("journal");
+        fs_err::write(&journal, text.replacen("\"format\":1", "\"format\":0", 1)).expect("write");
+    };
+    assert!(kept_after("exp_0123", Some("boot-1"), older_format).is_empty());
+    // A journal being replaced when the run was killed: the one it would
+    // have replaced stands.
+    let half_replaced = |spool: &std::path::Path| {
+        fs_err::write(spool.join("kept.jsonl.new"), b"{\"format\":1,").expect("write");
+    };
+    assert_eq!(kept_after("exp_0123", Some("boot-1"), half_replaced), all);
+}
+
+#[test]
+fn once_the_run_makes_what_depends_on_all_of_it_nothing_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("export.zip");
+    let mut w =
+        PartedWriter::create(&path, info(), split(dir.path(), Some("boot-1"))).expect("create");
+    w.add_prepared("posts.json", text(dir.path(), b"[1, 2, 3]"))
+        .expect("posts");
+    assert!(w.keeps_spool());
+    w.stop_keeping_spool();
+    assert!(!w.keeps_spool());
+    assert!(!dir.path().join("spool").join(JOURNAL).exists());
+    drop(w);
+    assert!(
+        !dir.path().join("spool").exists(),
+        "a stopped run leaves no spool it would not keep"
+    );
+    let w = PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    assert!(w.recovered_payload().is_empty());
 }
 
 #[test]

@@ -118,6 +118,9 @@ pub(super) fn run(
                     senders = None;
                     continue;
                 }
+                if depends_on_the_whole_run(&job) {
+                    zip.writer.stop_keeping_spool();
+                }
                 let Some((task_tx, ready_tx)) = &senders else { continue };
                 for mut unit in units(job, formats) {
                     // What an interrupted run archived is kept, not made again.
@@ -244,14 +247,13 @@ impl Zip {
                     self.writer.add_prepared_disposable(path, prepared)?;
                 }
                 // One whose data was compressed into the spool is not needed
-                // any more: the disk would hold it twice until the end. (A
-                // resumed run downloads it again, as it does the files of
-                // parts already written.)
-                Some(file) => {
+                // any more where a resumed run keeps the spool: the disk
+                // would hold it twice until the end.
+                Some(file) if self.writer.keeps_spool() => {
                     self.writer.add_prepared(path, prepared)?;
                     remove_staged(&file);
                 }
-                None => self.writer.add_prepared(path, prepared)?,
+                Some(_) | None => self.writer.add_prepared(path, prepared)?,
             }
             self.written += 1;
             return Ok(());
@@ -351,6 +353,14 @@ impl Drop for Cleaner {
     }
 }
 
+/// Whether what `job` brings depends on the whole run, not only on what was
+/// fetched: where each file is (the files' category, the file index), known
+/// once every download is done. A resumed run must make it again.
+fn depends_on_the_whole_run(job: &Job) -> bool {
+    matches!(job, Job::Category { descriptor, retrieved, .. }
+        if retrieved.is_some() || descriptor.name == crate::export::FILES_INDEX)
+}
+
 /// Removes a staged file whose entry no longer needs it; one that cannot
 /// be removed stays until the staging folder goes.
 fn remove_staged(file: &std::path::Path) {
@@ -433,7 +443,7 @@ mod tests {
     use crate::archive::{BagInfo, SplitOptions, prepare_file};
 
     /// A split archive's writer, its entries set aside (see [`Zip::add`]).
-    fn split_zip(dir: &std::path::Path) -> Zip {
+    fn split_zip(dir: &std::path::Path, boot: Option<&str>) -> Zip {
         let info = BagInfo::new(
             "Reference Platform",
             "exp_0123",
@@ -442,7 +452,7 @@ mod tests {
         let split = SplitOptions {
             max_part_bytes: 1 << 20,
             spool_dir: dir.join("spool"),
-            boot: None,
+            boot: boot.map(str::to_owned),
         };
         let writer = PartedWriter::create(&dir.join("export.zip"), info, Some(split))
             .expect("a split writer");
@@ -456,26 +466,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_split_archive_keeps_a_stored_download_but_not_one_it_compressed() {
+    /// Adds a stored and a compressed download, as staged files; says
+    /// whether each staged file is still there.
+    fn add_two(boot: Option<&str>) -> (bool, bool) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut zip = split_zip(dir.path());
+        let mut zip = split_zip(dir.path(), boot);
         let (stored, text) = (dir.path().join("1"), dir.path().join("2"));
         fs_err::write(&stored, [7u8; 5000]).expect("stored");
         fs_err::write(&text, "words, words and words\n".repeat(500)).expect("text");
-
         let prepared = prepare_file(&stored, false, zip.writer.spool_dir());
         zip.add("media/1-a.png", prepared, Some(stored.clone()), None)
             .expect("stored");
         let prepared = prepare_file(&text, true, zip.writer.spool_dir());
         zip.add("media/2-b.txt", prepared, Some(text.clone()), None)
             .expect("compressed");
-
-        // The stored one is read when its part is written; the compressed
-        // one is in the spool, and its download would only take the space
-        // twice until the end.
-        assert!(stored.exists(), "a stored download stays until its part");
-        assert!(!text.exists(), "a compressed download goes at once");
         assert_eq!(zip.written, 2);
+        (stored.exists(), text.exists())
+    }
+
+    #[test]
+    fn a_split_archive_keeps_a_stored_download_but_not_one_its_spool_keeps() {
+        // The stored one is read when its part is written; the compressed
+        // one is in the spool, journaled, and its download would only take
+        // the space twice until the end.
+        assert_eq!(add_two(Some("boot-1")), (true, false));
+        // Where the system names no boot the spool is not kept by a resumed
+        // run: the staged download is what it would take again.
+        assert_eq!(add_two(None), (true, true));
     }
 }
