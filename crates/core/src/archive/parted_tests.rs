@@ -1,7 +1,7 @@
 //! Tests of `parted`.
 
 use super::*;
-use crate::archive::tests::{info, noise};
+use crate::archive::tests::{info, noise, union};
 use crate::archive::{Prepared, SetProblem, read_entry_to_string, verify, verify_set};
 use sha2::Digest as _;
 
@@ -25,27 +25,6 @@ fn split(dir: &Path, max: u64) -> Option<SplitOptions> {
         spool_dir: dir.join("spool"),
         boot: None,
     })
-}
-
-/// What a set holds: entry name → content, over every part; panics on a
-/// payload file held twice.
-fn union(set: &FinishedSet) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut all = std::collections::BTreeMap::new();
-    for part in &set.parts {
-        let mut zip =
-            zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open")).expect("zip");
-        for i in 0..zip.len() {
-            let mut e = zip.by_index(i).expect("entry");
-            let name = e.name().expect("name").into_owned();
-            if !name.starts_with("data/") || name == "data/manifest.json" {
-                continue;
-            }
-            let mut bytes = Vec::new();
-            e.read_to_end(&mut bytes).expect("read");
-            assert!(all.insert(name.clone(), bytes).is_none(), "{name} twice");
-        }
-    }
-    all
 }
 
 #[test]

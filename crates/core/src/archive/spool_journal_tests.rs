@@ -1,12 +1,12 @@
 //! Tests of `spool_journal`, through the split writer that keeps it.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 
 use sha2::Digest as _;
 
 use super::JOURNAL;
-use crate::archive::tests::{info, noise};
+use crate::archive::tests::{info, noise, union};
 use crate::archive::{
     IndexRequest, PartedWriter, Prepared, SplitOptions, prepare_verified_text, verify_set,
 };
@@ -75,29 +75,6 @@ fn manifest(req: Option<IndexRequest<'_>>) -> crate::Result<Vec<(String, Vec<u8>
     )])
 }
 
-/// Every payload file of a finished set, by path under `data/`.
-fn payload(set: &crate::archive::FinishedSet) -> BTreeMap<String, Vec<u8>> {
-    let mut all = BTreeMap::new();
-    for part in &set.parts {
-        let mut zip =
-            zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open")).expect("zip");
-        for i in 0..zip.len() {
-            let mut e = zip.by_index(i).expect("entry");
-            let name = e.name().expect("name").into_owned();
-            let Some(path) = name.strip_prefix("data/") else {
-                continue;
-            };
-            if path == "manifest.json" {
-                continue;
-            }
-            let mut bytes = Vec::new();
-            e.read_to_end(&mut bytes).expect("read");
-            all.insert(path.to_owned(), bytes);
-        }
-    }
-    all
-}
-
 #[test]
 fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,7 +105,11 @@ fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
     let set = w.finish(&mut manifest).expect("finish");
 
     assert!(set.parts.len() > 1, "split: {} part", set.parts.len());
-    assert_eq!(payload(&set), expected, "every entry once, as set aside");
+    let expected: BTreeMap<String, Vec<u8>> = expected
+        .into_iter()
+        .map(|(path, bytes)| (format!("data/{path}"), bytes))
+        .collect();
+    assert_eq!(union(&set), expected, "every entry once, as set aside");
     let report = verify_set(&set.parts[0].path).expect("verify the set");
     assert!(report.ok, "{report:?}");
 }

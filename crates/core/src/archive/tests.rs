@@ -27,6 +27,27 @@ pub(super) fn info() -> BagInfo {
     info
 }
 
+/// What a set holds: entry name → content, over every part; panics on a
+/// payload file held twice.
+pub(super) fn union(set: &FinishedSet) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut all = std::collections::BTreeMap::new();
+    for part in &set.parts {
+        let mut zip =
+            zip::ZipArchive::new(fs_err::File::open(&part.path).expect("open")).expect("zip");
+        for i in 0..zip.len() {
+            let mut e = zip.by_index(i).expect("entry");
+            let name = e.name().expect("name").into_owned();
+            if !name.starts_with("data/") || name == "data/manifest.json" {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).expect("read");
+            assert!(all.insert(name.clone(), bytes).is_none(), "{name} twice");
+        }
+    }
+    all
+}
+
 /// `n` bytes DEFLATE cannot shrink (xorshift from `seed`, not 0).
 pub(super) fn noise(n: usize, mut seed: u64) -> Vec<u8> {
     (0..n)
