@@ -459,3 +459,6 @@ async fn exit_codes_tell_scripts_what_happened() {
 // Archives in other forms: split parts, formats, date ranges.
 #[path = "cli_parts/forms.rs"]
 mod forms;
+
+#[path = "cli_parts/split_resume.rs"]
+mod split_resume;

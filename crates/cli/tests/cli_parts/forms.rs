@@ -5,7 +5,7 @@
 use super::*;
 
 /// A platform where one account may export several times in a row.
-async fn unlimited(preset: Preset) -> Platform {
+pub(super) async fn unlimited(preset: Preset) -> Platform {
     Platform::start_with(
         preset,
         Config {
