@@ -2,7 +2,8 @@
 //! that a resumed export keeps it instead of downloading and compressing
 //! it again: the category files and the compressed downloads. An entry's
 //! data is written whole before its line, and the line says all the
-//! layout needs (sizes, CRC-32, SHA-256).
+//! layout needs (sizes, CRC-32, SHA-256) and the CRC-32 of the data file,
+//! checked before the file is kept.
 //!
 //! The spool's files are not synced: a sync for each of thousands of small
 //! files would cost more than making them again. So a line counts only in
@@ -102,6 +103,10 @@ struct Line {
     crc32: u32,
     len: u64,
     compressed_len: u64,
+    /// CRC-32 of the data file as it is (compressed): checked before the
+    /// file is kept, so data a failing or removed-and-returned disk lost
+    /// within the boot is made again rather than archived.
+    stored_crc32: u32,
 }
 
 /// The journal being written.
@@ -160,6 +165,9 @@ impl SpoolJournal {
             .file_name()
             .and_then(|f| f.to_str())
             .ok_or_else(|| Error::Invalid("internal error: a spool file without a name".into()))?;
+        // Read back from the page cache it was just written to: a few
+        // milliseconds for a whole export's spool.
+        let stored_crc32 = stored_crc(&kept.file)?;
         self.append(&Line {
             name: name.to_owned(),
             file: file.to_owned(),
@@ -168,6 +176,7 @@ impl SpoolJournal {
             crc32: kept.crc32,
             len: kept.len,
             compressed_len: kept.compressed_len,
+            stored_crc32,
         })
     }
 
@@ -184,11 +193,11 @@ impl SpoolJournal {
 
 /// What an interrupted run of the bag `bag` set aside in `dir` and may be
 /// kept: entries whose line is whole, whose file is there with the length
-/// the line gives, written in this boot. Every other data file in `dir` is
-/// removed (the journal stays until a new one replaces it). Also returns
-/// the number after the highest a line names, from which new data files
-/// are numbered, so that no file named in an old line is ever made again
-/// with other data.
+/// and CRC-32 the line gives, written in this boot. Every other data file
+/// in `dir` is removed (the journal stays until a new one replaces it).
+/// Also returns the number after the highest a line names, from which new
+/// data files are numbered, so that no file named in an old line is ever
+/// made again with other data.
 fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Kept)>, usize)> {
     let lines = read(dir, bag, boot);
     let next = lines
@@ -201,7 +210,8 @@ fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Ke
     for line in lines {
         let file = dir.join(&line.file);
         let whole = fs_err::symlink_metadata(&file)
-            .is_ok_and(|m| m.is_file() && m.len() == line.compressed_len);
+            .is_ok_and(|m| m.is_file() && m.len() == line.compressed_len)
+            && stored_crc(&file).is_ok_and(|crc| crc == line.stored_crc32);
         let mut sha256 = [0u8; 32];
         let hashed = hex::decode_to_slice(&line.sha256, &mut sha256).is_ok();
         // (A name or a file twice would be the journal's fault: the first
@@ -221,6 +231,16 @@ fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Ke
         }
     }
     Ok((kept, next))
+}
+
+/// The CRC-32 of the file at `path`.
+fn stored_crc(path: &Path) -> Result<u32> {
+    let mut file = fs_err::File::open(path).map_err(Error::io("open", path))?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut buf = vec![0; super::CHUNK];
+    crate::fsx::read_each(&mut file, &mut buf, |piece| crc.update(piece))
+        .map_err(Error::io("read", path))?;
+    Ok(crc.finalize())
 }
 
 fn kept_entry(file: PathBuf, sha256: [u8; 32], line: &Line) -> Kept {

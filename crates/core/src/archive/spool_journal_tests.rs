@@ -161,6 +161,21 @@ fn nothing_is_kept_from_another_boot_export_or_journal_format() {
 }
 
 #[test]
+fn data_lost_at_the_same_length_is_made_again() {
+    // What a disk that lost unsynced data within the boot leaves: the
+    // file at its length, its bytes gone.
+    let zeroed = |spool: &std::path::Path| {
+        let photo = spool.join("00000001");
+        let len = fs_err::metadata(&photo).expect("photo").len();
+        fs_err::write(&photo, vec![0u8; len as usize]).expect("zero");
+    };
+    assert_eq!(
+        kept_after("exp_0123", Some("boot-1"), zeroed),
+        ["posts.json"]
+    );
+}
+
+#[test]
 fn once_the_run_makes_what_depends_on_all_of_it_nothing_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("export.zip");
@@ -208,9 +223,11 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
         ("data/../outside.txt", "00000007", 5),
         ("data/again.json", "00000000", posts_len),
     ] {
+        let stored = fs_err::read(spool.join(file)).expect("data");
         let line = serde_json::json!({
             "name": name, "file": file, "deflated": false, "sha256": "0".repeat(64),
             "crc32": 0, "len": len, "compressed_len": len,
+            "stored_crc32": crc32fast::hash(&stored),
         });
         writeln!(journal, "{line}").expect("odd line");
     }
