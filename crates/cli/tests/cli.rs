@@ -178,19 +178,23 @@ async fn the_audit_log_detects_edits_deletions_and_truncation() {
 }
 
 /// Waits until the staging journal of an export in `out` has `lines` lines.
+/// The staging folder of the export in `out`, once there is one.
+fn staging_dir(out: &Path) -> Option<PathBuf> {
+    fs_err::read_dir(out)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with(".keepsake-"))
+        .map(|e| e.path())
+}
+
 fn wait_for_journal(out: &Path, lines: usize, child: &mut std::process::Child) -> bool {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
         }
-        let n = fs_err::read_dir(out)
-            .ok()
-            .and_then(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .find(|e| e.file_name().to_string_lossy().starts_with(".keepsake-"))
-            })
-            .and_then(|e| fs_err::read_to_string(e.path().join("journal.jsonl")).ok())
+        let n = staging_dir(out)
+            .and_then(|dir| fs_err::read_to_string(dir.join("journal.jsonl")).ok())
             .map(|j| j.lines().count())
             .unwrap_or(0);
         if n >= lines {

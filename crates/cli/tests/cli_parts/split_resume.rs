@@ -47,13 +47,8 @@ fn wait_for_spooled_media(out: &Path, child: &mut std::process::Child) -> Vec<St
         if let Ok(Some(_)) = child.try_wait() {
             return Vec::new();
         }
-        let journal = fs_err::read_dir(out)
-            .ok()
-            .and_then(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .find(|e| e.file_name().to_string_lossy().starts_with(".keepsake-"))
-            })
-            .and_then(|e| fs_err::read_to_string(e.path().join("spool/kept.jsonl")).ok())
+        let journal = staging_dir(out)
+            .and_then(|dir| fs_err::read_to_string(dir.join("spool/kept.jsonl")).ok())
             .unwrap_or_default();
         let ids: Vec<String> = journal
             .lines()
