@@ -353,7 +353,8 @@ impl Reporter for CancelAt {
 }
 
 /// The ids of the media files a stopped split export set aside in its
-/// spool folder, as its journal lists them (`data/media/{id}-{name}`).
+/// spool folder, as its journal lists them (`data/media/{id}-{name}`), and
+/// whose data is still there (not yet written into a part and removed).
 fn set_aside_media(dest: &Dest) -> Vec<String> {
     let staging = fs_err::read_dir(dest.out())
         .expect("out")
@@ -363,12 +364,14 @@ fn set_aside_media(dest: &Dest) -> Vec<String> {
                 .is_some_and(|n| n.to_string_lossy().starts_with(".keepsake-"))
         })
         .expect("a staging folder");
-    let Ok(journal) = fs_err::read_to_string(staging.join("spool").join("kept.jsonl")) else {
+    let spool = staging.join("spool");
+    let Ok(journal) = fs_err::read_to_string(spool.join("kept.jsonl")) else {
         return Vec::new();
     };
     journal
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["file"].as_str().is_some_and(|f| spool.join(f).is_file()))
         .filter_map(|v| {
             let name = v["name"].as_str()?.strip_prefix("data/media/")?;
             Some(name.split('-').next()?.to_owned())
@@ -478,7 +481,8 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             // in memory, not staged).
             At::Bytes(_) => media + 4 + compressed,
             // Every file was in; those already in parts written before the
-            // cancel left staging, and come again (the parts do not stay).
+            // cancel left staging or the spool, and come again (the parts
+            // do not stay).
             At::WritingParts => 2 * media,
         };
         assert!(

@@ -155,12 +155,13 @@ impl PartedWriter {
         matches!(&self.inner, Inner::Split(p) if p.keeps_spool())
     }
 
-    /// Ends what [`keeps_spool`](Self::keeps_spool) promised: what is set
-    /// aside from now on depends on the whole run (where each file is), so
-    /// a resumed run makes it again, and with it all the spool held.
+    /// Ends what [`keeps_spool`](Self::keeps_spool) promised for what comes
+    /// next: what is set aside from now on depends on the whole run (where
+    /// each file is), so a resumed run makes it again. What was set aside
+    /// before stays kept.
     pub fn stop_keeping_spool(&mut self) {
         if let Inner::Split(p) = &mut self.inner {
-            p.stop_journal();
+            p.close_journal();
         }
     }
 

@@ -128,18 +128,19 @@ impl Planner {
         Ok(planner)
     }
 
-    /// Whether what is set aside in the spool folder is journaled, so that
-    /// a resumed run keeps it.
+    /// Whether what is set aside in the spool folder now is journaled, so
+    /// that a resumed run keeps it.
     pub(super) fn keeps_spool(&self) -> bool {
-        self.journal.is_some()
+        self.journal.as_ref().is_some_and(SpoolJournal::is_open)
     }
 
-    /// Ends the spool's journal: what is set aside from now on depends on
-    /// the whole run (where each file is), so a resumed run makes it again,
-    /// and with it everything else.
-    pub(super) fn stop_journal(&mut self) {
-        if let Some(journal) = self.journal.take() {
-            journal.remove();
+    /// Journals nothing more: what is set aside from now on depends on the
+    /// whole run (where each file is), so a resumed run makes it again.
+    /// What was journaled before stays kept, as long as its file is there
+    /// (the parts' writing removes the files it has written).
+    pub(super) fn close_journal(&mut self) {
+        if let Some(journal) = &mut self.journal {
+            journal.close();
         }
     }
 
@@ -221,7 +222,11 @@ impl Planner {
         let (name, spool) = self.slot(path_in_data)?;
         let mut kept = prepared.kept_in(&spool)?;
         kept.disposable = disposable || kept.file == spool;
-        if let Some(journal) = self.journal.as_mut().filter(|_| kept.file == spool) {
+        if let Some(journal) = self
+            .journal
+            .as_mut()
+            .filter(|j| j.is_open() && kept.file == spool)
+        {
             journal.record(&name, &kept)?;
         }
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
@@ -329,9 +334,6 @@ impl Planner {
     }
 
     pub(super) fn finish_measured(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
-        // From here the spool's files go as their parts are written: there
-        // is nothing left to keep for a resumed run (see `Drop`).
-        self.stop_journal();
         let Written {
             sealed,
             plans,
@@ -514,8 +516,8 @@ impl Planner {
 
 impl Drop for Planner {
     /// Removes the spool folder, unless what it holds is journaled for a
-    /// resumed run (an export stopped while fetching); the staging folder
-    /// it is in goes when the export ends for good.
+    /// resumed run (an export stopped while fetching or writing its parts);
+    /// the staging folder it is in goes when the export ends for good.
     fn drop(&mut self) {
         if self.journal.is_none() {
             let _ = fs_err::remove_dir_all(&self.spool_dir);

@@ -114,6 +114,8 @@ struct Line {
 pub(super) struct SpoolJournal {
     file: fs_err::File,
     dir: PathBuf,
+    /// Whether entries are still recorded (see [`Self::close`]).
+    open: bool,
 }
 
 impl SpoolJournal {
@@ -132,6 +134,7 @@ impl SpoolJournal {
         let mut journal = Self {
             file,
             dir: dir.to_owned(),
+            open: true,
         };
         journal.append(&Header::new(bag, boot))?;
         Ok(Some(journal))
@@ -144,18 +147,14 @@ impl SpoolJournal {
         fs_err::rename(&from, self.dir.join(JOURNAL)).map_err(Error::io("rename", &from))
     }
 
-    /// Ends the journal: nothing in the spool folder is kept any more.
-    pub(super) fn remove(self) {
-        for name in [JOURNAL, NEW_JOURNAL] {
-            let path = self.dir.join(name);
-            match fs_err::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::os_error(e), "could not remove the spool's journal");
-                }
-            }
-        }
+    /// Records nothing more: what the journal holds stays kept.
+    pub(super) fn close(&mut self) {
+        self.open = false;
+    }
+
+    /// Whether entries are still recorded.
+    pub(super) fn is_open(&self) -> bool {
+        self.open
     }
 
     /// Records `kept`, whose data is whole in the spool folder, as `name`.
