@@ -35,6 +35,17 @@ async fn open(api: &Api, user: i64, categories: &[&str]) -> String {
         .to_owned()
 }
 
+/// Opens an export of alice's `category` alone and fetches its first page
+/// of `limit` records: the export's id, and the page.
+async fn first_page(api: &Api, alice: i64, category: &str, limit: u32) -> (String, Reply) {
+    let export = open(api, alice, &[category]).await;
+    let page = api
+        .get(&page_path(alice, &export, category, limit, None))
+        .await
+        .expect(200);
+    (export, page)
+}
+
 fn page_path(
     user: i64,
     export: &str,

@@ -70,11 +70,7 @@ async fn raw_get(base: &str, path: &str, token: Option<&str>) -> RawReply {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_mid_body_delivers_exactly_half_a_download_then_cuts() {
     let (platform, api, alice) = demo().await;
-    let export = open(&api, alice, &["media"]).await;
-    let media = api
-        .get(&page_path(alice, &export, "media", 1, None))
-        .await
-        .expect(200);
+    let (_, media) = first_page(&api, alice, "media", 1).await;
     let item = &media.body["items"][0];
     let url = item["download_url"]
         .as_str()
@@ -229,11 +225,7 @@ async fn slow_body_delivers_the_same_bytes_slowly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_media_flips_a_byte_so_the_declared_sha256_no_longer_matches() {
     let (platform, api, alice) = demo().await;
-    let export = open(&api, alice, &["media"]).await;
-    let page = api
-        .get(&page_path(alice, &export, "media", 1, None))
-        .await
-        .expect(200);
+    let (_, page) = first_page(&api, alice, "media", 1).await;
     let item = &page.body["items"][0];
     let url = item["download_url"].as_str().expect("a download URL");
     let declared = item["sha256"].as_str().expect("a declared sha256");

@@ -5,11 +5,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeat_cursor_hands_back_the_cursor_it_was_given() {
     let (platform, api, alice) = demo().await;
-    let export = open(&api, alice, &["posts"]).await;
-    let first = api
-        .get(&page_path(alice, &export, "posts", 10, None))
-        .await
-        .expect(200);
+    let (export, first) = first_page(&api, alice, "posts", 10).await;
     let cursor = first.body["next_cursor"]
         .as_str()
         .expect("alice has more than 10 posts")
@@ -46,11 +42,7 @@ async fn repeat_cursor_hands_back_the_cursor_it_was_given() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicate_record_starts_a_page_with_the_previous_pages_last_record() {
     let (platform, api, alice) = demo().await;
-    let export = open(&api, alice, &["posts"]).await;
-    let first = api
-        .get(&page_path(alice, &export, "posts", 10, None))
-        .await
-        .expect(200);
+    let (export, first) = first_page(&api, alice, "posts", 10).await;
     let items = first.body["items"].as_array().expect("items").clone();
     let cursor = first.body["next_cursor"]
         .as_str()

@@ -5,11 +5,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_touch_only_the_api_and_media_downloads() {
     let (platform, api, alice) = demo().await;
-    let export = open(&api, alice, &["media"]).await;
-    let page = api
-        .get(&page_path(alice, &export, "media", 1, None))
-        .await
-        .expect(200);
+    let (_, page) = first_page(&api, alice, "media", 1).await;
     let url = page.body["items"][0]["download_url"]
         .as_str()
         .expect("a download URL")
@@ -132,14 +128,7 @@ async fn the_loopback_admin_endpoint_reads_sets_and_validates_the_plan() {
         ),
     ] {
         let resp = http.put(&admin).json(&bad).send().await.expect("PUT");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body: Value = resp.json().await.expect("a problem body");
-        let reply = Reply {
-            status,
-            headers,
-            body,
-        };
+        let reply = Reply::read(resp).await;
         assert_problem(&reply, 400, "bad-request");
         let detail = reply.body["detail"].as_str().unwrap_or_default();
         assert!(detail.contains(why), "the refusal names {why}: {detail}");
