@@ -55,6 +55,19 @@ pub(crate) fn replace_private(path: &Path, tmp: &Path, bytes: &[u8]) -> Result<(
     sync_dir(parent_of(path))
 }
 
+/// Removes the file at `path`, if it is there, when nothing depends on its
+/// going: one that cannot be removed is only logged as `what` (it stays
+/// until its folder goes).
+pub(crate) fn remove_or_log(path: &Path, what: &str) {
+    match fs_err::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %crate::error::os_error(e), "could not remove {what}");
+        }
+    }
+}
+
 /// The folder `path` is in (`.` for a bare name).
 pub(crate) fn parent_of(path: &Path) -> &Path {
     match path.parent() {

@@ -191,12 +191,7 @@ impl Journal {
 
     /// Removes the journal of `partial`, if any.
     pub fn remove(partial: &Path) {
-        let path = journal_path(partial);
-        match fs_err::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(error = %e, "could not remove the archive journal"),
-        }
+        crate::fsx::remove_or_log(&journal_path(partial), "the archive journal");
     }
 
     /// What can be kept of `partial` for the bag `info` (its date aside):

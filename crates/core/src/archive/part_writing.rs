@@ -8,7 +8,6 @@
 //! downloads, spooled text) go as the part is written and synced, so the
 //! disk holds little more than the archive's size throughout.
 
-use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -288,8 +287,9 @@ impl Planner {
 
     /// Writes one part and seals it; on failure, removes its `.partial`.
     /// Where the part's kept files may go, they go as it is written: every
-    /// [`SYNC_EVERY`] bytes (a quarter part at most) the part is synced and the files of the entries
-    /// before are removed, the rest once it is sealed within the limit. So
+    /// [`SYNC_EVERY`] bytes (a quarter part at most) the part is synced and
+    /// the files of the entries before are removed, the rest once it is
+    /// sealed within the limit. So
     /// the disk holds little more than the archive at any time. Sizes are
     /// exact where files may go (see [`LaidOut::exact`]), so the part cannot
     /// come out larger than laid out; should it all the same, the export
@@ -409,16 +409,11 @@ impl Batch {
             return;
         }
         for file in &self.files {
-            match fs_err::remove_file(file) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::os_error(e), "could not remove a file already in a part")
-                }
-            }
+            crate::fsx::remove_or_log(file, "a file already in a part");
         }
     }
 }
+
 /// Writes a set-aside entry into a part.
 fn write_entry(w: &mut ArchiveWriter, e: &Pending) -> Result<()> {
     if e.tag {

@@ -364,13 +364,7 @@ fn depends_on_the_whole_run(job: &Job) -> bool {
 /// Removes a staged file whose entry no longer needs it; one that cannot
 /// be removed stays until the staging folder goes.
 fn remove_staged(file: &std::path::Path) {
-    match fs_err::remove_file(file) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            tracing::warn!(path = %file.display(), error = %crate::error::os_error(e), "could not remove a staged file");
-        }
-    }
+    crate::fsx::remove_or_log(file, "a staged file");
 }
 
 /// The error for a staged file that an interrupted run removed once it was
