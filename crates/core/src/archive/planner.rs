@@ -144,18 +144,16 @@ impl Planner {
         }
     }
 
-    /// Takes `kept` back as `name`, as an interrupted run set it aside; one
-    /// whose name this run would refuse is made again instead.
+    /// Takes `kept` back as `name`, as an interrupted run set it aside (and
+    /// the new journal holds it already); one whose name this run would
+    /// refuse is made again instead.
     fn keep(&mut self, name: String, kept: Kept) -> Result<()> {
         let path = name.strip_prefix(DATA_PREFIX);
         let Some(path) = path.filter(|_| self.names.check(&name).is_ok()) else {
-            let _ = fs_err::remove_file(&kept.file);
+            crate::fsx::remove_or_log(&kept.file, "a spool file");
             return Ok(());
         };
         self.recovered.insert(path.to_owned(), kept.sha256);
-        if let Some(journal) = &mut self.journal {
-            journal.record(&name, &kept)?;
-        }
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
         self.push(name, false, Source::Prepared(kept), len, compress)
     }

@@ -54,9 +54,9 @@ pub(super) struct Spool {
     pub(super) kept: Vec<(String, Kept)>,
     /// The number of the next data file.
     pub(super) next_slot: usize,
-    /// The journal for this run, to be [published](SpoolJournal::publish)
-    /// once what is kept is in it; `None` where the system does not name
-    /// its boot.
+    /// The journal for this run, holding what is kept already, to be
+    /// [published](SpoolJournal::publish); `None` where the system does not
+    /// name its boot.
     pub(super) journal: Option<SpoolJournal>,
 }
 
@@ -72,7 +72,7 @@ pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Res
     } else {
         None
     };
-    let (kept, next_slot) = match recovered {
+    let (found, next_slot) = match recovered {
         Some(found) => found,
         None => {
             match fs_err::remove_dir_all(dir) {
@@ -84,10 +84,20 @@ pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Res
             (Vec::new(), 0)
         }
     };
+    // What is kept goes into the new journal as it was (a name the writer
+    // then refuses leaves a line whose file is gone: passed over next time).
+    let mut journal = SpoolJournal::create(dir, bag, boot)?;
+    let mut kept = Vec::with_capacity(found.len());
+    for (line, entry) in found {
+        if let Some(journal) = &mut journal {
+            journal.append(&line)?;
+        }
+        kept.push((line.name, entry));
+    }
     Ok(Spool {
         kept,
         next_slot,
-        journal: SpoolJournal::create(dir, bag, boot)?,
+        journal,
     })
 }
 
@@ -197,7 +207,7 @@ impl SpoolJournal {
 /// Also returns the number after the highest a line names, from which new
 /// data files are numbered, so that no file named in an old line is ever
 /// made again with other data.
-fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Kept)>, usize)> {
+fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(Line, Kept)>, usize)> {
     let lines = read(dir, bag, boot);
     let next = lines
         .iter()
@@ -218,7 +228,7 @@ fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(String, Ke
         if whole && hashed && !names.contains(&line.name) && files.insert(line.file.clone()) {
             names.insert(line.name.clone());
             let entry = kept_entry(file, sha256, &line);
-            kept.push((line.name, entry));
+            kept.push((line, entry));
         }
     }
     let mut keep: HashSet<PathBuf> = kept.iter().map(|(_, k)| k.file.clone()).collect();
