@@ -456,7 +456,8 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             assert!(got[name] == *bytes, "{point:?}: {name} differs");
         }
         let again = downloads(&p) - before;
-        // What was set aside in the spool (a compressed download) is kept.
+        // What was set aside in the spool (a download held in memory) is
+        // kept.
         let now = p.state.requests();
         for id in &journaled {
             let label = format!("/media/{id}/content");
@@ -474,15 +475,15 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
         }
         eprintln!("cancelled at {point:?}: {before} downloads, then {again}, of {media} files");
         let most = match point {
-            // Stored files downloaded before the cancel stay staged, and
-            // compressed ones set aside in the spool stay there: only
-            // those in flight then (one per downloader at most) come
-            // twice, and compressed ones not yet set aside (they are held
-            // in memory, not staged).
+            // Files downloaded before the cancel and set aside in the
+            // spool stay there: only those in flight then (one per
+            // downloader at most) come twice, and those held in memory
+            // not yet set aside (compressed ones wait for the preparing
+            // pool).
             At::Bytes(_) => media + 4 + compressed,
             // Every file was in; those already in parts written before the
             // cancel left staging or the spool, and come again (the parts
-            // do not stay).
+            // do not stay): at most every file once more.
             At::WritingParts => 2 * media,
         };
         assert!(
@@ -492,6 +493,6 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
     }
     assert!(
         ever_set_aside,
-        "some cancel came after a compressed file was set aside in the spool"
+        "some cancel came after a file was set aside in the spool"
     );
 }

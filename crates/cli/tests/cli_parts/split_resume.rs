@@ -97,7 +97,7 @@ async fn a_split_export_killed_with_9_keeps_what_its_spool_journaled() {
     let _ = child.wait();
     assert!(
         !spooled.is_empty(),
-        "the export was killed once a compressed download was set aside"
+        "the export was killed once a download was set aside"
     );
     let left: Vec<String> = fs_err::read_dir(&out)
         .expect("out")

@@ -30,6 +30,7 @@ mod parted;
 mod partial;
 mod planner;
 mod prepare;
+mod segments;
 mod set;
 mod spool_journal;
 mod unsafe_names;

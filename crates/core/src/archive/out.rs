@@ -100,6 +100,17 @@ pub(super) fn copy_data(
             ),
             path,
         ),
+        // Other entries' data follows in the segment: only this range is
+        // read, so a range cut short is caught by its length below.
+        Spool::Range(path, offset) => {
+            let open = || -> io::Result<fs_err::File> {
+                let mut file = fs_err::File::open(&path)?;
+                file.seek(SeekFrom::Start(offset))?;
+                Ok(file)
+            };
+            let file = open().map_err(|e| WriteFailure::Source(Error::io("open", &path)(e)))?;
+            (Box::new(file.take(entry.compressed_len)), path)
+        }
     };
     let mut buf = vec![0; CHUNK];
     let mut copied = 0u64;

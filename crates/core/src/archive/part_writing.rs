@@ -21,6 +21,7 @@ use super::part_sizes::{Layout, Pending, Reserve, Source};
 use super::parted::{MakeIndex, PartPlan, PartsProgress, ProgressFn};
 use super::partial::{SealedArchive, partial_path_for};
 use super::planner::{Planner, index_for, part_labels};
+use super::prepare::Disposal;
 use super::writer::ArchiveWriter;
 use crate::{Error, Result};
 
@@ -364,10 +365,10 @@ impl Planner {
         self.stop.as_ref().is_some_and(|s| (s.0)())
     }
 
-    /// The file kept only for entry `i`, to go once it is in a synced part.
-    fn disposable(&self, i: usize) -> Option<PathBuf> {
+    /// The data kept for entry `i`, to go once it is in a synced part.
+    fn disposable(&self, i: usize) -> Option<Disposal> {
         match &self.entries[i].source {
-            Source::Prepared(kept) if kept.disposable => Some(kept.file.clone()),
+            Source::Prepared(kept) => kept.disposal(),
             _ => None,
         }
     }
@@ -376,7 +377,7 @@ impl Planner {
 impl Out<'_> {
     /// Removes `files` once `sync` (if any) has made their part's entries
     /// durable: on the cleanup thread where it runs.
-    fn dispose(&self, sync: Option<Arc<SyncPoint>>, files: Vec<PathBuf>) {
+    fn dispose(&self, sync: Option<Arc<SyncPoint>>, files: Vec<Disposal>) {
         // Once a part failed, the set is lost: the files are what a resumed
         // run needs. (Batches queued before still go.)
         if files.is_empty() || self.failed.load(Ordering::Relaxed) {
@@ -392,11 +393,11 @@ impl Out<'_> {
     }
 }
 
-/// Files kept for entries now in a part, to remove once it is on disk.
+/// Data kept for entries now in a part, to remove once it is on disk.
 struct Batch {
     /// Synced first, where the part is not sealed yet.
     sync: Option<Arc<SyncPoint>>,
-    files: Vec<PathBuf>,
+    files: Vec<Disposal>,
 }
 
 impl Batch {
@@ -409,7 +410,7 @@ impl Batch {
             return;
         }
         for file in &self.files {
-            crate::fsx::remove_or_log(file, "a file already in a part");
+            file.run();
         }
     }
 }

@@ -23,6 +23,7 @@ use super::parted::{
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::{Kept, Prepared};
+use super::segments::Segments;
 use super::spool_journal::{self, SpoolJournal};
 use super::zipfmt::Method;
 use crate::{Error, Result};
@@ -47,8 +48,9 @@ pub(super) struct Planner {
     pub(super) stop: Option<StopFn>,
     /// Where entries set aside in the spool folder are recorded.
     journal: Option<SpoolJournal>,
-    /// The number of the next data file in the spool folder.
-    next_slot: usize,
+    /// The spool folder's files: segments of entries' data, and files of
+    /// their own for streams.
+    segments: Segments,
     /// What an interrupted run set aside and this one keeps: SHA-256 by
     /// path under `data/`.
     recovered: HashMap<String, [u8; 32]>,
@@ -111,12 +113,12 @@ impl Planner {
             info,
             limit: split.max_part_bytes,
             journal: spool.journal,
+            segments: Segments::new(&split.spool_dir, spool.next_slot),
             spool_dir: split.spool_dir,
             entries: Vec::new(),
             names,
             progress: None,
             stop: None,
-            next_slot: spool.next_slot,
             recovered: HashMap::new(),
         };
         for (name, kept) in spool.kept {
@@ -150,7 +152,9 @@ impl Planner {
     fn keep(&mut self, name: String, kept: Kept) -> Result<()> {
         let path = name.strip_prefix(DATA_PREFIX);
         let Some(path) = path.filter(|_| self.names.check(&name).is_ok()) else {
-            crate::fsx::remove_or_log(&kept.file, "a spool file");
+            if let Some(disposal) = kept.disposal() {
+                disposal.run();
+            }
             return Ok(());
         };
         self.recovered.insert(path.to_owned(), kept.sha256);
@@ -196,36 +200,31 @@ impl Planner {
         Ok(())
     }
 
-    /// The entry name of `path_in_data`, checked, and the spool file the
-    /// next entry's data may go to.
-    fn slot(&mut self, path_in_data: &str) -> Result<(String, PathBuf)> {
+    /// The entry name of `path_in_data`, checked.
+    fn checked_name(&self, path_in_data: &str) -> Result<String> {
         let name = format!("{DATA_PREFIX}{path_in_data}");
         self.names.check(&name).map_err(|why| self.refuse(why))?;
-        let spool = self.spool_dir.join(format!("{:08}", self.next_slot));
-        self.next_slot += 1;
-        Ok((name, spool))
+        Ok(name)
     }
 
-    /// Sets aside an entry prepared already: its data goes to the spool
-    /// folder, unless it is a stored entry's own source file (which must
-    /// then stay as it is until its part is written). Data in the spool
-    /// folder, and a source file that is `disposable`, is removed once its
-    /// part is written and synced.
+    /// Sets aside an entry prepared already: its data goes to a segment in
+    /// the spool folder, unless it is a stored entry's own source file
+    /// (which must then stay as it is until its part is written). A
+    /// segment goes once every entry in it is written into a part and
+    /// synced; a source file that is `disposable` goes once its own is.
     pub(super) fn add_prepared(
         &mut self,
         path_in_data: &str,
         prepared: Prepared,
         disposable: bool,
     ) -> Result<()> {
-        let (name, spool) = self.slot(path_in_data)?;
-        let mut kept = prepared.kept_in(&spool)?;
-        kept.disposable = disposable || kept.file == spool;
-        if let Some(journal) = self
-            .journal
-            .as_mut()
-            .filter(|j| j.is_open() && kept.file == spool)
+        let name = self.checked_name(path_in_data)?;
+        let (mut kept, stored_crc32) = prepared.kept_in(&mut self.segments, &name)?;
+        kept.disposable = disposable;
+        if let (Some(journal), Some(stored_crc32)) =
+            (self.journal.as_mut().filter(|j| j.is_open()), stored_crc32)
         {
-            journal.record(&name, &kept)?;
+            journal.record(&name, &kept, stored_crc32)?;
         }
         let (len, compress) = (kept.len, kept.method == Method::Deflated);
         self.push(name, false, Source::Prepared(kept), len, compress)
@@ -238,7 +237,8 @@ impl Planner {
         len_hint: Option<u64>,
         compress: bool,
     ) -> Result<()> {
-        let (name, spool) = self.slot(path_in_data)?;
+        let name = self.checked_name(path_in_data)?;
+        let spool = self.segments.own_file();
         let result = spool_into(&spool, reader, &name);
         let len = match result {
             Ok(len) if len_hint.is_none_or(|hint| hint == len) => len,

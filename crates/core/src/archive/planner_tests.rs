@@ -28,7 +28,7 @@ fn planner(limit: u64, entries: Vec<Pending>) -> Planner {
         progress: None,
         stop: None,
         journal: None,
-        next_slot: 0,
+        segments: Segments::new(Path::new("never-written.spool"), 0),
         recovered: Default::default(),
     }
 }

@@ -7,8 +7,10 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::CHUNK;
+use super::segments::{Segment, Segments};
 use super::zipfmt::Method;
 use crate::fsx::{Digests, Stop, pump};
 use crate::{Error, Result};
@@ -87,7 +89,7 @@ impl Prepared {
     pub fn source_file(&self) -> Option<&Path> {
         match &self.data {
             Spool::Source(src) => Some(src),
-            Spool::Memory(_) | Spool::Temp(_) => None,
+            Spool::Memory(_) | Spool::Temp(_) | Spool::Range(..) => None,
         }
     }
 
@@ -98,31 +100,54 @@ impl Prepared {
 
     /// The entry with its data in a file, to be written later and as often
     /// as needed (a split archive's entries wait for the parts to be laid
-    /// out): a stored entry's own source file as it is, other data written
-    /// to `path` (a new private file).
-    pub(super) fn kept_in(self, path: &Path) -> Result<Kept> {
-        let file = match self.data {
-            Spool::Source(src) => src,
+    /// out): a stored entry's own source file as it is, other data
+    /// appended to a spool segment (with the CRC-32 of the data as written
+    /// there).
+    pub(super) fn kept_in(
+        self,
+        segments: &mut Segments,
+        label: &str,
+    ) -> Result<(Kept, Option<u32>)> {
+        let (file, offset, segment, stored_crc32) = match self.data {
+            Spool::Source(src) => (src, 0, None, None),
+            Spool::Range(..) => {
+                return Err(Error::Invalid(format!(
+                    "internal error: {label} was set aside twice"
+                )));
+            }
             Spool::Memory(bytes) => {
-                let mut out = super::partial::create_private(path)?;
-                out.write_all(&bytes).map_err(Error::io("write", path))?;
-                path.to_owned()
+                let placed = segments.append(&mut &bytes[..], self.compressed_len, label)?;
+                let file = placed.segment.path().to_owned();
+                (
+                    file,
+                    placed.offset,
+                    Some(placed.segment),
+                    Some(placed.stored_crc32),
+                )
             }
             Spool::Temp(mut temp) => {
-                let mut out = super::partial::create_private(path)?;
-                crate::fsx::copy(&mut temp, &mut out, CHUNK, path, path)?;
-                path.to_owned()
+                let placed = segments.append(&mut temp, self.compressed_len, label)?;
+                let file = placed.segment.path().to_owned();
+                (
+                    file,
+                    placed.offset,
+                    Some(placed.segment),
+                    Some(placed.stored_crc32),
+                )
             }
         };
-        Ok(Kept {
+        let kept = Kept {
             method: self.method,
             sha256: self.sha256,
             crc32: self.crc32,
             len: self.len,
             compressed_len: self.compressed_len,
             file,
+            offset,
+            segment,
             disposable: false,
-        })
+        };
+        Ok((kept, stored_crc32))
     }
 }
 
@@ -136,7 +161,13 @@ pub(super) struct Kept {
     pub(super) len: u64,
     pub(super) compressed_len: u64,
     pub(super) file: PathBuf,
-    /// The file may be removed once the entry is written for good.
+    /// Where the data starts in `file`.
+    pub(super) offset: u64,
+    /// The spool segment `file` is, shared with other entries; `None` for
+    /// a file of the entry's own.
+    pub(super) segment: Option<Arc<Segment>>,
+    /// The file of its own may be removed once the entry is written for
+    /// good (a segment is released instead).
     pub(super) disposable: bool,
 }
 
@@ -144,13 +175,50 @@ impl Kept {
     /// The entry, ready to be written: its data read from the file again
     /// and checked against its length (and a stored one's CRC).
     pub(super) fn prepared(&self) -> Prepared {
+        let data = match &self.segment {
+            Some(_) => Spool::Range(self.file.clone(), self.offset),
+            None => Spool::Source(self.file.clone()),
+        };
         Prepared {
             method: self.method,
             sha256: self.sha256,
             crc32: self.crc32,
             len: self.len,
             compressed_len: self.compressed_len,
-            data: Spool::Source(self.file.clone()),
+            data,
+        }
+    }
+
+    /// What to do once the entry is in a part on disk: release its
+    /// segment, or remove its own file if that is the entry's alone.
+    pub(super) fn disposal(&self) -> Option<Disposal> {
+        match &self.segment {
+            Some(segment) => Some(Disposal::Release(
+                Arc::clone(segment),
+                self.offset,
+                self.compressed_len,
+            )),
+            None if self.disposable => Some(Disposal::Remove(self.file.clone())),
+            None => None,
+        }
+    }
+}
+
+/// Data kept for an entry that is needed no more once the entry is in a
+/// part on disk.
+#[derive(Debug)]
+pub(super) enum Disposal {
+    /// A file of its own.
+    Remove(PathBuf),
+    /// Its range of a segment: offset and length.
+    Release(Arc<Segment>, u64, u64),
+}
+
+impl Disposal {
+    pub(super) fn run(&self) {
+        match self {
+            Self::Remove(file) => crate::fsx::remove_or_log(file, "a file already in a part"),
+            Self::Release(segment, offset, len) => segment.release(*offset, *len),
         }
     }
 }
@@ -164,6 +232,9 @@ pub(super) enum Spool {
     /// A stored entry's source file, read again when written (and checked
     /// against the CRC taken when prepared).
     Source(PathBuf),
+    /// Data in a spool segment from this offset, read again when written
+    /// (and checked against its length, and a stored entry's CRC).
+    Range(PathBuf, u64),
 }
 
 /// Prepares `reader`'s content: deflated (level [`DEFLATE_LEVEL`]) when

@@ -1,24 +1,28 @@
 //! What a split archive has set aside in its spool folder, journaled so
 //! that a resumed export keeps it instead of downloading and compressing
-//! it again: the category files and the compressed downloads. An entry's
-//! data is written whole before its line, and the line says all the
-//! layout needs (sizes, CRC-32, SHA-256) and the CRC-32 of the data file,
-//! checked before the file is kept.
+//! it again: the category files and the downloads held in memory. An
+//! entry's data is written whole into a segment (see [`super::segments`])
+//! before its line, and the line says all the layout needs (sizes, CRC-32,
+//! SHA-256), where the data is in the segment, and the CRC-32 of the data
+//! as written there, checked before the entry is kept.
 //!
 //! The spool's files are not synced: a sync for each of thousands of small
 //! files would cost more than making them again. So a line counts only in
 //! the boot of the system it was written in (a power cut may have taken
 //! the data it names), and only where the system names its boot; else the
-//! spool is made again, as before journaling. (Stored downloads are not
-//! here: the staging folder's own journal keeps those.)
+//! spool is made again, as before journaling. (Downloads staged on disk,
+//! too large or too many to be held in memory, are not here: the staging
+//! folder's own journal keeps those.)
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::prepare::Kept;
+use super::segments::{Segment, read_range};
 use super::zipfmt::Method;
 use crate::{Error, Result};
 
@@ -27,8 +31,9 @@ pub(super) const JOURNAL: &str = "kept.jsonl";
 /// The journal being made, renamed to [`JOURNAL`] once whole.
 const NEW_JOURNAL: &str = "kept.jsonl.new";
 /// Raised whenever what a line means, or the data it names, changes: a
-/// journal of another format is not kept.
-const FORMAT: u32 = 1;
+/// journal of another format is not kept. (2: data in segments, at an
+/// offset.)
+const FORMAT: u32 = 2;
 
 /// The first line: whose spool this is, and when it was written.
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -106,15 +111,17 @@ pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Res
 struct Line {
     /// The entry's name in the zip.
     name: String,
-    /// Its data file in the spool folder.
+    /// The segment in the spool folder its data is in.
     file: String,
+    /// Where its data starts in the segment.
+    offset: u64,
     deflated: bool,
     sha256: String,
     crc32: u32,
     len: u64,
     compressed_len: u64,
-    /// CRC-32 of the data file as it is (compressed): checked before the
-    /// file is kept, so data a failing or removed-and-returned disk lost
+    /// CRC-32 of the data as written (compressed): checked before the
+    /// entry is kept, so data a failing or removed-and-returned disk lost
     /// within the boot is made again rather than archived.
     stored_crc32: u32,
 }
@@ -167,19 +174,18 @@ impl SpoolJournal {
         self.open
     }
 
-    /// Records `kept`, whose data is whole in the spool folder, as `name`.
-    pub(super) fn record(&mut self, name: &str, kept: &Kept) -> Result<()> {
+    /// Records `kept`, whose data is whole in a segment of the spool
+    /// folder with the CRC-32 `stored_crc32` as written, as `name`.
+    pub(super) fn record(&mut self, name: &str, kept: &Kept, stored_crc32: u32) -> Result<()> {
         let file = kept
             .file
             .file_name()
             .and_then(|f| f.to_str())
             .ok_or_else(|| Error::Invalid("internal error: a spool file without a name".into()))?;
-        // Read back from the page cache it was just written to: a few
-        // milliseconds for a whole export's spool.
-        let stored_crc32 = stored_crc(&kept.file)?;
         self.append(&Line {
             name: name.to_owned(),
             file: file.to_owned(),
+            offset: kept.offset,
             deflated: kept.method == Method::Deflated,
             sha256: hex::encode(kept.sha256),
             crc32: kept.crc32,
@@ -201,12 +207,12 @@ impl SpoolJournal {
 }
 
 /// What an interrupted run of the bag `bag` set aside in `dir` and may be
-/// kept: entries whose line is whole, whose file is there with the length
-/// and CRC-32 the line gives, written in this boot. Every other data file
-/// in `dir` is removed (the journal stays until a new one replaces it).
-/// Also returns the number after the highest a line names, from which new
-/// data files are numbered, so that no file named in an old line is ever
-/// made again with other data.
+/// kept: entries whose line is whole, whose data is there with the CRC-32
+/// the line gives, written in this boot. Every other file in `dir` is
+/// removed (the journal stays until a new one replaces it). Also returns
+/// the number after the highest a line names, from which new files are
+/// numbered, so that no segment named in an old line is ever made again
+/// with other data.
 fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(Line, Kept)>, usize)> {
     let lines = read(dir, bag, boot);
     let next = lines
@@ -214,45 +220,67 @@ fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(Line, Kept
         .filter_map(|l| l.file.parse::<usize>().ok())
         .max()
         .map_or(0, |n| n + 1);
-    let mut kept = Vec::new();
-    let (mut names, mut files) = (HashSet::new(), HashSet::new());
+    let mut found = Vec::new();
+    let mut names = HashSet::new();
+    // Where the last range kept in each segment ends: a line whose range
+    // starts before it would share its data (the journal's fault).
+    let mut ends: HashMap<String, u64> = HashMap::new();
     for line in lines {
         let file = dir.join(&line.file);
-        let whole = fs_err::symlink_metadata(&file)
-            .is_ok_and(|m| m.is_file() && m.len() == line.compressed_len)
-            && stored_crc(&file).is_ok_and(|crc| crc == line.stored_crc32);
+        let end = line.offset.checked_add(line.compressed_len);
+        let after = ends.get(&line.file).is_none_or(|&e| line.offset >= e);
+        let whole = end.is_some_and(|end| {
+            after
+                && fs_err::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.len() >= end)
+                && stored_crc(&file, line.offset, line.compressed_len)
+                    .is_ok_and(|crc| crc == line.stored_crc32)
+        });
         let mut sha256 = [0u8; 32];
         let hashed = hex::decode_to_slice(&line.sha256, &mut sha256).is_ok();
-        // (A name or a file twice would be the journal's fault: the first
-        // stands.)
-        if whole && hashed && !names.contains(&line.name) && files.insert(line.file.clone()) {
+        // (A name twice would be the journal's fault: the first stands.)
+        if let (true, true, false, Some(end)) = (whole, hashed, names.contains(&line.name), end) {
             names.insert(line.name.clone());
-            let entry = kept_entry(file, sha256, &line);
-            kept.push((line, entry));
+            ends.insert(line.file.clone(), end);
+            found.push((line, file, sha256));
         }
     }
-    let mut keep: HashSet<PathBuf> = kept.iter().map(|(_, k)| k.file.clone()).collect();
-    keep.insert(dir.join(JOURNAL));
+    let mut live: HashMap<&PathBuf, usize> = HashMap::new();
+    for (_, file, _) in &found {
+        *live.entry(file).or_default() += 1;
+    }
+    let segments: HashMap<PathBuf, Arc<Segment>> = live
+        .into_iter()
+        .map(|(file, n)| (file.clone(), Segment::new(file.clone(), n)))
+        .collect();
+    let kept = found
+        .into_iter()
+        .map(|(line, file, sha256)| {
+            let entry = kept_entry(Arc::clone(&segments[&file]), sha256, &line);
+            (line, entry)
+        })
+        .collect();
     for entry in fs_err::read_dir(dir).map_err(Error::io("read", dir))? {
         let path = entry.map_err(Error::io("read", dir))?.path();
-        if !keep.contains(&path) {
+        if !segments.contains_key(&path) && path != dir.join(JOURNAL) {
             fs_err::remove_file(&path).map_err(Error::io("remove", &path))?;
         }
     }
     Ok((kept, next))
 }
 
-/// The CRC-32 of the file at `path`.
-fn stored_crc(path: &Path) -> Result<u32> {
-    let mut file = fs_err::File::open(path).map_err(Error::io("open", path))?;
+/// The CRC-32 of `len` bytes of the file at `path` from `offset`; a file
+/// that ends before is an error.
+fn stored_crc(path: &Path, offset: u64, len: u64) -> Result<u32> {
     let mut crc = crc32fast::Hasher::new();
-    let mut buf = vec![0; super::CHUNK];
-    crate::fsx::read_each(&mut file, &mut buf, |piece| crc.update(piece))
+    let read = read_range(path, offset, len, |piece| crc.update(piece))
         .map_err(Error::io("read", path))?;
+    if read != len {
+        return Err(Error::Invalid(format!("{} ends early", path.display())));
+    }
     Ok(crc.finalize())
 }
 
-fn kept_entry(file: PathBuf, sha256: [u8; 32], line: &Line) -> Kept {
+fn kept_entry(segment: Arc<Segment>, sha256: [u8; 32], line: &Line) -> Kept {
     Kept {
         method: if line.deflated {
             Method::Deflated
@@ -263,8 +291,10 @@ fn kept_entry(file: PathBuf, sha256: [u8; 32], line: &Line) -> Kept {
         crc32: line.crc32,
         len: line.len,
         compressed_len: line.compressed_len,
-        file,
-        disposable: true,
+        file: segment.path().to_owned(),
+        offset: line.offset,
+        segment: Some(segment),
+        disposable: false,
     }
 }
 

@@ -75,6 +75,20 @@ fn manifest(req: Option<IndexRequest<'_>>) -> crate::Result<Vec<(String, Vec<u8>
     )])
 }
 
+/// Where the journal in `spool` says the data of entry `name` is: its
+/// segment, offset and length.
+fn range_of(spool: &std::path::Path, name: &str) -> (String, u64, u64) {
+    let journal = fs_err::read_to_string(spool.join(JOURNAL)).expect("journal");
+    let line = journal
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["name"] == name)
+        .expect("journaled");
+    let number = |key: &str| line[key].as_u64().expect(key);
+    let file = line["file"].as_str().expect("file").to_owned();
+    (file, number("offset"), number("compressed_len"))
+}
+
 #[test]
 fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,13 +163,13 @@ fn nothing_is_kept_from_another_boot_export_or_journal_format() {
     let older_format = |spool: &std::path::Path| {
         let journal = spool.join(JOURNAL);
         let text = fs_err::read_to_string(&journal).expect("journal");
-        fs_err::write(&journal, text.replacen("\"format\":1", "\"format\":0", 1)).expect("write");
+        fs_err::write(&journal, text.replacen("\"format\":2", "\"format\":1", 1)).expect("write");
     };
     assert!(kept_after("exp_0123", Some("boot-1"), older_format).is_empty());
     // A journal being replaced when the run was killed: the one it would
     // have replaced stands.
     let half_replaced = |spool: &std::path::Path| {
-        fs_err::write(spool.join("kept.jsonl.new"), b"{\"format\":1,").expect("write");
+        fs_err::write(spool.join("kept.jsonl.new"), b"{\"format\":2,").expect("write");
     };
     assert_eq!(kept_after("exp_0123", Some("boot-1"), half_replaced), all);
 }
@@ -165,9 +179,13 @@ fn data_lost_at_the_same_length_is_made_again() {
     // What a disk that lost unsynced data within the boot leaves: the
     // file at its length, its bytes gone.
     let zeroed = |spool: &std::path::Path| {
-        let photo = spool.join("00000001");
-        let len = fs_err::metadata(&photo).expect("photo").len();
-        fs_err::write(&photo, vec![0u8; len as usize]).expect("zero");
+        let (file, offset, len) = range_of(spool, "data/media/1-photo.png");
+        let mut segment = fs_err::OpenOptions::new()
+            .write(true)
+            .open(spool.join(file))
+            .expect("segment");
+        std::io::Seek::seek(&mut segment, std::io::SeekFrom::Start(offset)).expect("seek");
+        segment.write_all(&vec![0u8; len as usize]).expect("zero");
     };
     assert_eq!(
         kept_after("exp_0123", Some("boot-1"), zeroed),
@@ -200,33 +218,34 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
     let dir = tempfile::tempdir().expect("tempdir");
     interrupted(dir.path(), Some("boot-1"));
     let spool = dir.path().join("spool");
+    // Both set aside in one segment, the photo last.
+    let (segment, offset, len) = range_of(&spool, "data/media/1-photo.png");
+    assert_eq!(range_of(&spool, "data/posts.json").0, segment);
+    assert!(offset > 0);
     // The photo's data cut short, and a last line cut short by the kill.
-    let photo = spool.join("00000001");
-    let len = fs_err::metadata(&photo).expect("photo").len();
+    let segment = spool.join(segment);
     fs_err::OpenOptions::new()
         .write(true)
-        .open(&photo)
+        .open(&segment)
         .expect("open")
-        .set_len(len - 1)
+        .set_len(offset + len - 1)
         .expect("cut");
     let mut journal = fs_err::OpenOptions::new()
         .append(true)
         .open(spool.join(JOURNAL))
         .expect("journal");
-    // Lines no run writes: a name the writer refuses, a file named twice.
+    // Lines no run writes: a name the writer refuses, and a range another
+    // line's data is in.
     fs_err::write(spool.join("00000007"), b"12345").expect("odd file");
-    let posts_len = fs_err::metadata(spool.join("00000000"))
-        .expect("posts")
-        .len();
     for (name, file, len) in [
         ("data/../outside.txt", "00000007", 5),
-        ("data/again.json", "00000000", posts_len),
+        ("data/again.json", "00000000", 10),
     ] {
-        let stored = fs_err::read(spool.join(file)).expect("data");
+        let stored = &fs_err::read(spool.join(file)).expect("data")[..len];
         let line = serde_json::json!({
-            "name": name, "file": file, "deflated": false, "sha256": "0".repeat(64),
-            "crc32": 0, "len": len, "compressed_len": len,
-            "stored_crc32": crc32fast::hash(&stored),
+            "name": name, "file": file, "offset": 0, "deflated": false,
+            "sha256": "0".repeat(64), "crc32": 0, "len": len, "compressed_len": len,
+            "stored_crc32": crc32fast::hash(stored),
         });
         writeln!(journal, "{line}").expect("odd line");
     }
@@ -238,16 +257,15 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
         PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
     let kept: Vec<String> = w.recovered_payload().into_keys().collect();
     assert_eq!(kept, ["posts.json"]);
-    assert!(!photo.exists(), "damaged data is removed");
+    assert!(segment.exists(), "the segment holds the posts still");
     assert!(
         !spool.join("00000007").exists(),
-        "so is what a refused line names"
+        "what a refused line names is removed"
     );
-    // Made again, the photo gets a file of a new number: an old line can
-    // never name it.
+    // Made again, the photo goes to a segment of a new number: an old line
+    // can never name it.
     w.add_prepared("media/1-photo.png", stored(noise(40_000, 7)))
         .expect("photo again");
-    assert!(!photo.exists());
     assert!(spool.join("00000008").exists());
     drop(w);
 

@@ -44,10 +44,11 @@ pub(super) struct MediaTally {
 }
 
 /// Files up to this size are downloaded into memory and go from there
-/// straight into an archive written in one piece, or compressed into a
-/// split one's spool: no staged copy to write, read back and delete. (A
-/// file held so is not kept by a killed run; one the archive holds is not
-/// downloaded again.)
+/// straight into an archive written in one piece, or into a segment of a
+/// split one's spool (compressed where they compress): no staged copy to
+/// write, read back and delete. (A file held so is not kept by a killed
+/// run until the archive or the spool's journal holds it; one they hold is
+/// not downloaded again.)
 const IN_MEMORY_MAX: u64 = 4 << 20;
 /// The unit of the memory budget, in bytes.
 const PERMIT_BYTES: u64 = 64 << 10;
@@ -57,23 +58,15 @@ pub(super) struct InMemory {
     /// Shared by the downloads held; when it is taken, downloads go to the
     /// staging folder.
     budget: Arc<tokio::sync::Semaphore>,
-    /// Only those the archive compresses. A split archive keeps every
-    /// entry in a file until its parts are laid out: a file stored as it
-    /// is would only move from the staging folder to the spool (and no
-    /// longer be kept by a killed run), while one compressed on its way
-    /// would otherwise be written to disk twice, as downloaded and as
-    /// compressed.
-    compressed_only: bool,
 }
 
 impl InMemory {
     /// A budget of `bytes` in all (see
     /// [`super::ExportOptions::media_memory`]); `None` for none.
-    pub(super) fn new(bytes: u64, compressed_only: bool) -> Option<Self> {
+    pub(super) fn new(bytes: u64) -> Option<Self> {
         let permits = usize::try_from(bytes / PERMIT_BYTES).ok()?;
         (permits > 0).then(|| Self {
             budget: Arc::new(tokio::sync::Semaphore::new(permits)),
-            compressed_only,
         })
     }
 }
@@ -329,9 +322,7 @@ async fn in_archive(shared: &Shared, path: &str) -> Result<Option<[u8; 32]>> {
 fn lease(shared: &Shared, file: &FileRef) -> Option<Lease> {
     let memory = shared.in_memory.as_ref()?;
     let size = file.size?;
-    if size > IN_MEMORY_MAX
-        || (memory.compressed_only && !super::assemble::compressible(&file.content_type))
-    {
+    if size > IN_MEMORY_MAX {
         return None;
     }
     let permits = u32::try_from(size.div_ceil(PERMIT_BYTES).max(1)).ok()?;

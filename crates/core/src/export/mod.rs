@@ -392,10 +392,11 @@ async fn fetch_and_assemble(
         spool_dir: staging_dir.join("spool"),
         boot: boot.clone(),
     });
-    // A split archive keeps a compressed download held in memory only in
-    // its spool, whose journal needs the boot named (see `SplitOptions`).
-    let in_memory = media::InMemory::new(opts.media_memory, split.is_some())
-        .filter(|_| split.is_none() || boot.is_some());
+    // A split archive keeps a download held in memory only in its spool,
+    // whose journal needs the boot named (see `SplitOptions`); without
+    // one, downloads are staged, where the staging journal keeps them.
+    let in_memory =
+        media::InMemory::new(opts.media_memory).filter(|_| split.is_none() || boot.is_some());
     let assemble::Started {
         jobs: zip_tx,
         thread: zip_thread,
