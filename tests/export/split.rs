@@ -354,7 +354,8 @@ impl Reporter for CancelAt {
 
 /// The ids of the media files a stopped split export set aside in its
 /// spool folder, as its journal lists them (`data/media/{id}-{name}`), and
-/// whose data is still there (not yet written into a part and removed).
+/// whose data is still there (not yet written into a part and freed): its
+/// range of its segment has the CRC-32 the line gives.
 fn set_aside_media(dest: &Dest) -> Vec<String> {
     let staging = fs_err::read_dir(dest.out())
         .expect("out")
@@ -371,7 +372,25 @@ fn set_aside_media(dest: &Dest) -> Vec<String> {
     journal
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["file"].as_str().is_some_and(|f| spool.join(f).is_file()))
+        .filter(|v| {
+            let (Some(file), Some(offset), Some(len)) = (
+                v["file"].as_str(),
+                v["offset"].as_u64(),
+                v["compressed_len"].as_u64(),
+            ) else {
+                return false;
+            };
+            fs_err::read(spool.join(file)).is_ok_and(|data| {
+                let range = usize::try_from(offset)
+                    .ok()
+                    .zip(usize::try_from(offset + len).ok());
+                range
+                    .and_then(|(from, to)| data.get(from..to))
+                    .is_some_and(|r| {
+                        Some(u64::from(crc32fast::hash(r))) == v["stored_crc32"].as_u64()
+                    })
+            })
+        })
         .filter_map(|v| {
             let name = v["name"].as_str()?.strip_prefix("data/media/")?;
             Some(name.split('-').next()?.to_owned())
