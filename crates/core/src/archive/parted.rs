@@ -47,10 +47,6 @@ pub struct SplitOptions {
     /// laid out; emptied at the start (kept by [`PartedWriter::resume`]
     /// as journaled) and removed at the end.
     pub spool_dir: PathBuf,
-    /// This boot of the system, where it names it: a resumed run keeps
-    /// what the spool folder holds only when it was written in the same
-    /// boot (its files are not synced); `None` keeps nothing.
-    pub boot: Option<String>,
 }
 
 /// One part as laid out: what the index in every part says about it.

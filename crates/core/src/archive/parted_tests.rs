@@ -23,7 +23,6 @@ fn split(dir: &Path, max: u64) -> Option<SplitOptions> {
     Some(SplitOptions {
         max_part_bytes: max,
         spool_dir: dir.join("spool"),
-        boot: None,
     })
 }
 

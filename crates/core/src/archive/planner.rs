@@ -98,12 +98,7 @@ impl Planner {
         {
             remove_stale_partial(&stale)?;
         }
-        let spool = spool_journal::open(
-            &split.spool_dir,
-            &info.external_identifier,
-            split.boot.as_deref(),
-            keep,
-        )?;
+        let spool = spool_journal::open(&split.spool_dir, &info.external_identifier, keep)?;
         let mut names = NameSet::default();
         for own in [BAGIT_TXT, BAG_INFO_TXT, MANIFEST, TAG_MANIFEST] {
             names.claim(own);
@@ -112,7 +107,7 @@ impl Planner {
             final_path: final_path.to_owned(),
             info,
             limit: split.max_part_bytes,
-            journal: spool.journal,
+            journal: Some(spool.journal),
             segments: Segments::new(&split.spool_dir, spool.next_slot),
             spool_dir: split.spool_dir,
             entries: Vec::new(),
@@ -371,6 +366,9 @@ impl Planner {
         for s in sealed {
             parts.push(s.publish()?);
         }
+        // The set is complete: nothing in the spool is needed again, and
+        // dropping the journal has it removed (see `Drop`).
+        self.journal = None;
         Ok(FinishedSet { parts, warnings })
     }
 
@@ -513,9 +511,10 @@ impl Planner {
 }
 
 impl Drop for Planner {
-    /// Removes the spool folder, unless what it holds is journaled for a
-    /// resumed run (an export stopped while fetching or writing its parts);
-    /// the staging folder it is in goes when the export ends for good.
+    /// Removes the spool folder once the set is complete, and never while
+    /// what it holds is journaled for a resumed run (an export stopped
+    /// while fetching or writing its parts): the staging folder it is in
+    /// goes when the export ends for good.
     fn drop(&mut self) {
         if self.journal.is_none() {
             let _ = fs_err::remove_dir_all(&self.spool_dir);

@@ -6,13 +6,14 @@
 //! SHA-256), where the data is in the segment, and the CRC-32 of the data
 //! as written there, checked before the entry is kept.
 //!
-//! The spool's files are not synced: a sync for each of thousands of small
-//! files would cost more than making them again. So a line counts only in
-//! the boot of the system it was written in (a power cut may have taken
-//! the data it names), and only where the system names its boot; else the
-//! spool is made again, as before journaling. (Downloads staged on disk,
-//! too large or too many to be held in memory, are not here: the staging
-//! folder's own journal keeps those.)
+//! The spool is not synced: syncing as it is written would cost more than
+//! making again what a power cut takes. Nothing unchecked is kept for it:
+//! a line counts only while its data still has the CRC-32 the line gives,
+//! within the boot and after a restart alike (a power cut may leave a
+//! line whose data never reached the disk: that entry is made again), as
+//! the staging folder's journal does for a download staged unsynced.
+//! (Downloads staged on disk, too large or too many to be held in memory,
+//! are not here: the staging folder's own journal keeps those.)
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
@@ -35,20 +36,18 @@ const NEW_JOURNAL: &str = "kept.jsonl.new";
 /// offset.)
 const FORMAT: u32 = 2;
 
-/// The first line: whose spool this is, and when it was written.
+/// The first line: whose spool this is.
 #[derive(Serialize, Deserialize, PartialEq)]
 struct Header {
     format: u32,
     bag: String,
-    boot: String,
 }
 
 impl Header {
-    fn new(bag: &str, boot: &str) -> Self {
+    fn new(bag: &str) -> Self {
         Self {
             format: FORMAT,
             bag: bag.to_owned(),
-            boot: boot.to_owned(),
         }
     }
 }
@@ -60,18 +59,17 @@ pub(super) struct Spool {
     /// The number of the next data file.
     pub(super) next_slot: usize,
     /// The journal for this run, holding what is kept already, to be
-    /// [published](SpoolJournal::publish); `None` where the system does not
-    /// name its boot.
-    pub(super) journal: Option<SpoolJournal>,
+    /// [published](SpoolJournal::publish).
+    pub(super) journal: SpoolJournal,
 }
 
 /// Opens the spool folder `dir` of the bag `bag`: with `keep`, keeping what
 /// an interrupted run set aside (see [`recover`]), else emptied. Should the
 /// folder not be readable as it was left, it is emptied: what it held is
 /// made again.
-pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Result<Spool> {
+pub(super) fn open(dir: &Path, bag: &str, keep: bool) -> Result<Spool> {
     let recovered = if keep && dir.is_dir() {
-        recover(dir, bag, boot)
+        recover(dir, bag)
             .inspect_err(|e| tracing::warn!(error = %e, "the spool folder is made again"))
             .ok()
     } else {
@@ -91,12 +89,10 @@ pub(super) fn open(dir: &Path, bag: &str, boot: Option<&str>, keep: bool) -> Res
     };
     // What is kept goes into the new journal as it was (a name the writer
     // then refuses leaves a line whose file is gone: passed over next time).
-    let mut journal = SpoolJournal::create(dir, bag, boot)?;
+    let mut journal = SpoolJournal::create(dir, bag)?;
     let mut kept = Vec::with_capacity(found.len());
     for (line, entry) in found {
-        if let Some(journal) = &mut journal {
-            journal.append(&line)?;
-        }
+        journal.append(&line)?;
         kept.push((line.name, entry));
     }
     Ok(Spool {
@@ -121,8 +117,8 @@ struct Line {
     len: u64,
     compressed_len: u64,
     /// CRC-32 of the data as written (compressed): checked before the
-    /// entry is kept, so data a failing or removed-and-returned disk lost
-    /// within the boot is made again rather than archived.
+    /// entry is kept, so data a power cut, or a failing or
+    /// removed-and-returned disk, lost is made again rather than archived.
     stored_crc32: u32,
 }
 
@@ -137,10 +133,8 @@ pub(super) struct SpoolJournal {
 
 impl SpoolJournal {
     /// A new journal for the bag `bag` in `dir`, beside the one an
-    /// interrupted run left until [published](Self::publish), or `None`
-    /// where the system does not name its boot.
-    fn create(dir: &Path, bag: &str, boot: Option<&str>) -> Result<Option<Self>> {
-        let Some(boot) = boot else { return Ok(None) };
+    /// interrupted run left until [published](Self::publish).
+    fn create(dir: &Path, bag: &str) -> Result<Self> {
         let path = dir.join(NEW_JOURNAL);
         let file = crate::fsx::private_file()
             .write(true)
@@ -153,8 +147,8 @@ impl SpoolJournal {
             dir: dir.to_owned(),
             open: true,
         };
-        journal.append(&Header::new(bag, boot))?;
-        Ok(Some(journal))
+        journal.append(&Header::new(bag))?;
+        Ok(journal)
     }
 
     /// Makes this the journal, in place of the one an interrupted run left:
@@ -207,14 +201,14 @@ impl SpoolJournal {
 }
 
 /// What an interrupted run of the bag `bag` set aside in `dir` and may be
-/// kept: entries whose line is whole, whose data is there with the CRC-32
-/// the line gives, written in this boot. Every other file in `dir` is
+/// kept: entries whose line is whole and whose data is there with the
+/// CRC-32 the line gives. Every other file in `dir` is
 /// removed (the journal stays until a new one replaces it). Also returns
 /// the number after the highest a line names, from which new files are
 /// numbered, so that no segment named in an old line is ever made again
 /// with other data.
-fn recover(dir: &Path, bag: &str, boot: Option<&str>) -> Result<(Vec<(Line, Kept)>, usize)> {
-    let lines = read(dir, bag, boot);
+fn recover(dir: &Path, bag: &str) -> Result<(Vec<(Line, Kept)>, usize)> {
+    let lines = read(dir, bag);
     let next = lines
         .iter()
         .filter_map(|l| l.file.parse::<usize>().ok())
@@ -298,16 +292,15 @@ fn kept_entry(segment: Arc<Segment>, sha256: [u8; 32], line: &Line) -> Kept {
     }
 }
 
-/// The journal's entry lines, when it is the bag's and of this boot; none
-/// otherwise (no journal, another export's, another boot, unreadable). A
-/// name that is not a plain file name is passed over.
-fn read(dir: &Path, bag: &str, boot: Option<&str>) -> Vec<Line> {
-    let Some(boot) = boot else { return Vec::new() };
+/// The journal's entry lines, when it is the bag's and of this format;
+/// none otherwise (no journal, another export's, another format,
+/// unreadable). A name that is not a plain file name is passed over.
+fn read(dir: &Path, bag: &str) -> Vec<Line> {
     let Ok(file) = fs_err::File::open(dir.join(JOURNAL)) else {
         return Vec::new();
     };
     let mut lines = BufReader::new(file).lines();
-    let expected = Header::new(bag, boot);
+    let expected = Header::new(bag);
     let ours = lines
         .next()
         .and_then(|l| l.ok())

@@ -14,11 +14,10 @@ use crate::fsx::Digests;
 
 const LIMIT: u64 = 64 * 1024;
 
-fn split(dir: &std::path::Path, boot: Option<&str>) -> Option<SplitOptions> {
+fn split(dir: &std::path::Path) -> Option<SplitOptions> {
     Some(SplitOptions {
         max_part_bytes: LIMIT,
         spool_dir: dir.join("spool"),
-        boot: boot.map(str::to_owned),
     })
 }
 
@@ -43,9 +42,9 @@ fn stored(bytes: Vec<u8>) -> Prepared {
 
 /// A writer that set aside two entries in its spool and one stored source
 /// file, then was dropped as a killed run's is. Returns what each holds.
-fn interrupted(dir: &std::path::Path, boot: Option<&str>) -> BTreeMap<String, Vec<u8>> {
+fn interrupted(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
     let path = dir.join("export.zip");
-    let mut w = PartedWriter::create(&path, info(), split(dir, boot)).expect("create");
+    let mut w = PartedWriter::create(&path, info(), split(dir)).expect("create");
     let posts = "{\"id\":1,\"body\":\"words that compress\"}\n".repeat(900);
     let photo = noise(40_000, 7);
     let source = noise(30_000, 8);
@@ -90,13 +89,12 @@ fn range_of(spool: &std::path::Path, name: &str) -> (String, u64, u64) {
 }
 
 #[test]
-fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
+fn a_resumed_split_archive_keeps_what_its_spool_holds() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let expected = interrupted(dir.path(), Some("boot-1"));
+    let expected = interrupted(dir.path());
 
     let path = dir.path().join("export.zip");
-    let mut w =
-        PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    let mut w = PartedWriter::resume(&path, info(), split(dir.path())).expect("resume");
     let kept = w.recovered_payload();
     let mut names: Vec<&str> = kept.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -128,17 +126,17 @@ fn a_resumed_split_archive_keeps_what_its_spool_holds_from_the_same_boot() {
     assert!(report.ok, "{report:?}");
 }
 
-/// What a resume with `boot` keeps of an interrupted run's spool (from
-/// `boot-1`), the bag `bag`, after `change` was done to the spool folder.
-fn kept_after(bag: &str, boot: Option<&str>, change: impl FnOnce(&std::path::Path)) -> Vec<String> {
+/// What a resume keeps of an interrupted run's spool, the bag `bag`, after
+/// `change` was done to the spool folder.
+fn kept_after(bag: &str, change: impl FnOnce(&std::path::Path)) -> Vec<String> {
     let dir = tempfile::tempdir().expect("tempdir");
-    interrupted(dir.path(), Some("boot-1"));
+    interrupted(dir.path());
     let spool = dir.path().join("spool");
     change(&spool);
     let mut info = info();
     info.external_identifier = bag.to_owned();
     let path = dir.path().join("export.zip");
-    let w = PartedWriter::resume(&path, info, split(dir.path(), boot)).expect("resume");
+    let w = PartedWriter::resume(&path, info, split(dir.path())).expect("resume");
     let mut kept: Vec<String> = w.recovered_payload().into_keys().collect();
     kept.sort_unstable();
     if kept.is_empty() {
@@ -153,30 +151,28 @@ fn kept_after(bag: &str, boot: Option<&str>, change: impl FnOnce(&std::path::Pat
 }
 
 #[test]
-fn nothing_is_kept_from_another_boot_export_or_journal_format() {
+fn nothing_is_kept_from_another_export_or_journal_format() {
     let unchanged = |_: &std::path::Path| {};
     let all = ["media/1-photo.png", "posts.json"];
-    assert_eq!(kept_after("exp_0123", Some("boot-1"), unchanged), all);
-    assert!(kept_after("exp_0123", Some("boot-2"), unchanged).is_empty());
-    assert!(kept_after("exp_0123", None, unchanged).is_empty());
-    assert!(kept_after("exp_other", Some("boot-1"), unchanged).is_empty());
+    assert_eq!(kept_after("exp_0123", unchanged), all);
+    assert!(kept_after("exp_other", unchanged).is_empty());
     let older_format = |spool: &std::path::Path| {
         let journal = spool.join(JOURNAL);
         let text = fs_err::read_to_string(&journal).expect("journal");
         fs_err::write(&journal, text.replacen("\"format\":2", "\"format\":1", 1)).expect("write");
     };
-    assert!(kept_after("exp_0123", Some("boot-1"), older_format).is_empty());
+    assert!(kept_after("exp_0123", older_format).is_empty());
     // A journal being replaced when the run was killed: the one it would
     // have replaced stands.
     let half_replaced = |spool: &std::path::Path| {
         fs_err::write(spool.join("kept.jsonl.new"), b"{\"format\":2,").expect("write");
     };
-    assert_eq!(kept_after("exp_0123", Some("boot-1"), half_replaced), all);
+    assert_eq!(kept_after("exp_0123", half_replaced), all);
 }
 
 #[test]
 fn data_lost_at_the_same_length_is_made_again() {
-    // What a disk that lost unsynced data within the boot leaves: the
+    // What a power cut, or a disk that lost unsynced data, leaves: the
     // file at its length, its bytes gone.
     let zeroed = |spool: &std::path::Path| {
         let (file, offset, len) = range_of(spool, "data/media/1-photo.png");
@@ -187,18 +183,14 @@ fn data_lost_at_the_same_length_is_made_again() {
         std::io::Seek::seek(&mut segment, std::io::SeekFrom::Start(offset)).expect("seek");
         segment.write_all(&vec![0u8; len as usize]).expect("zero");
     };
-    assert_eq!(
-        kept_after("exp_0123", Some("boot-1"), zeroed),
-        ["posts.json"]
-    );
+    assert_eq!(kept_after("exp_0123", zeroed), ["posts.json"]);
 }
 
 #[test]
 fn what_depends_on_the_whole_run_is_made_again_and_what_came_before_is_kept() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("export.zip");
-    let mut w =
-        PartedWriter::create(&path, info(), split(dir.path(), Some("boot-1"))).expect("create");
+    let mut w = PartedWriter::create(&path, info(), split(dir.path())).expect("create");
     w.add_prepared("posts.json", text(dir.path(), b"[1, 2, 3]"))
         .expect("posts");
     assert!(w.keeps_spool());
@@ -208,7 +200,7 @@ fn what_depends_on_the_whole_run_is_made_again_and_what_came_before_is_kept() {
     w.add_prepared("files.json", text(dir.path(), b"[{\"key\": \"1\"}]"))
         .expect("index");
     drop(w);
-    let w = PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    let w = PartedWriter::resume(&path, info(), split(dir.path())).expect("resume");
     let kept: Vec<String> = w.recovered_payload().into_keys().collect();
     assert_eq!(kept, ["posts.json"]);
 }
@@ -216,7 +208,7 @@ fn what_depends_on_the_whole_run_is_made_again_and_what_came_before_is_kept() {
 #[test]
 fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    interrupted(dir.path(), Some("boot-1"));
+    interrupted(dir.path());
     let spool = dir.path().join("spool");
     // Both set aside in one segment, the photo last.
     let (segment, offset, len) = range_of(&spool, "data/media/1-photo.png");
@@ -253,8 +245,7 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
         .expect("cut line");
 
     let path = dir.path().join("export.zip");
-    let mut w =
-        PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1"))).expect("resume");
+    let mut w = PartedWriter::resume(&path, info(), split(dir.path())).expect("resume");
     let kept: Vec<String> = w.recovered_payload().into_keys().collect();
     assert_eq!(kept, ["posts.json"]);
     assert!(segment.exists(), "the segment holds the posts still");
@@ -270,8 +261,7 @@ fn a_damaged_spool_file_or_journal_line_is_made_again_and_never_reused() {
     drop(w);
 
     // And a second resume keeps both.
-    let w = PartedWriter::resume(&path, info(), split(dir.path(), Some("boot-1")))
-        .expect("resume again");
+    let w = PartedWriter::resume(&path, info(), split(dir.path())).expect("resume again");
     let mut kept: Vec<String> = w.recovered_payload().into_keys().collect();
     kept.sort_unstable();
     assert_eq!(kept, ["media/1-photo.png", "posts.json"]);

@@ -390,13 +390,8 @@ async fn fetch_and_assemble(
     let split = split_size.map(|max_part_bytes| crate::archive::SplitOptions {
         max_part_bytes,
         spool_dir: staging_dir.join("spool"),
-        boot: boot.clone(),
     });
-    // A split archive keeps a download held in memory only in its spool,
-    // whose journal needs the boot named (see `SplitOptions`); without
-    // one, downloads are staged, where the staging journal keeps them.
-    let in_memory =
-        media::InMemory::new(opts.media_memory).filter(|_| split.is_none() || boot.is_some());
+    let in_memory = media::InMemory::new(opts.media_memory);
     let assemble::Started {
         jobs: zip_tx,
         thread: zip_thread,

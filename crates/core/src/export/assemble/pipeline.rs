@@ -437,7 +437,7 @@ mod tests {
     use crate::archive::{BagInfo, SplitOptions, prepare_file};
 
     /// A split archive's writer, its entries set aside (see [`Zip::add`]).
-    fn split_zip(dir: &std::path::Path, boot: Option<&str>) -> Zip {
+    fn split_zip(dir: &std::path::Path) -> Zip {
         let info = BagInfo::new(
             "Reference Platform",
             "exp_0123",
@@ -446,7 +446,6 @@ mod tests {
         let split = SplitOptions {
             max_part_bytes: 1 << 20,
             spool_dir: dir.join("spool"),
-            boot: boot.map(str::to_owned),
         };
         let writer = PartedWriter::create(&dir.join("export.zip"), info, Some(split))
             .expect("a split writer");
@@ -460,11 +459,15 @@ mod tests {
         }
     }
 
-    /// Adds a stored and a compressed download, as staged files; says
-    /// whether each staged file is still there.
-    fn add_two(boot: Option<&str>) -> (bool, bool) {
+    /// Adds a stored and a compressed download, as staged files, with the
+    /// spool journal `keeping` what is set aside or not; says whether each
+    /// staged file is still there.
+    fn add_two(keeping: bool) -> (bool, bool) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut zip = split_zip(dir.path(), boot);
+        let mut zip = split_zip(dir.path());
+        if !keeping {
+            zip.writer.stop_keeping_spool();
+        }
         let (stored, text) = (dir.path().join("1"), dir.path().join("2"));
         fs_err::write(&stored, [7u8; 5000]).expect("stored");
         fs_err::write(&text, "words, words and words\n".repeat(500)).expect("text");
@@ -483,9 +486,10 @@ mod tests {
         // The stored one is read when its part is written; the compressed
         // one is in the spool, journaled, and its download would only take
         // the space twice until the end.
-        assert_eq!(add_two(Some("boot-1")), (true, false));
-        // Where the system names no boot the spool is not kept by a resumed
-        // run: the staged download is what it would take again.
-        assert_eq!(add_two(None), (true, true));
+        assert_eq!(add_two(true), (true, false));
+        // Where the journal no longer records (once every download is
+        // done) the spool is not kept by a resumed run: the staged
+        // download is what it would take again.
+        assert_eq!(add_two(false), (true, true));
     }
 }
