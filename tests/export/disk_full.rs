@@ -9,8 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use keepsake_core::export::{self, CancelFlag, ExportEvent, Phase, Reporter};
+use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Phase, Reporter};
 use keepsake_platform::seed::Preset;
+use keepsake_tests::Platform;
 
 use crate::support::{self, Dest, ids, records, validate_externally};
 
@@ -89,18 +90,23 @@ impl Reporter for FillAtFetching {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_continues() {
+/// Runs alice's export (split into parts of `split` bytes, if given) onto
+/// a small disk that fills up as the fetch starts: the export stops with a
+/// full-disk error, keeping what it fetched; once there is room, the same
+/// export session continues to the end. Returns its report, with the
+/// platform and the destination (which holds the mount until dropped).
+async fn fills_up_then_continues(
+    split: Option<u64>,
+) -> Option<(ExportReport, Platform, Dest, SmallDisk)> {
     let p = support::unlimited(Preset::Demo).await;
     let token = p.token("alice", "export:self");
     let dest = Dest::new();
     // Room for the export's own check (its estimate and a 64 MiB margin).
-    let Some(disk) = SmallDisk::mount(&dest.out(), 80 << 20) else {
-        return;
-    };
+    let disk = SmallDisk::mount(&dest.out(), 80 << 20)?;
     let filler = dest.out().join("filler");
     let client = support::client(&p, &token);
-    let opts = support::options(&dest.out());
+    let mut opts = support::options(&dest.out());
+    opts.split_size = split;
 
     let fill = Arc::new(FillAtFetching {
         filler: filler.clone(),
@@ -121,7 +127,7 @@ async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_c
     assert!(err.to_string().contains("No space left on device"), "{err}");
     assert!(
         dest.archives().is_empty(),
-        "no archive from the stopped run"
+        "no archive (and no part) from the stopped run"
     );
     let staging: Vec<String> = dest
         .names()
@@ -133,15 +139,43 @@ async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_c
     // Room again: the same export continues.
     fs_err::remove_file(&filler).expect("free the disk");
     let report = support::resume_to_completion(&p, &token, &dest, opts, "disk full").await;
-    validate_externally(&report.archive);
-    assert_eq!(
-        ids(&records(&report.archive, "posts")),
-        p.state.store().post_ids(p.user_id("alice")).expect("ids")
-    );
     let log = dest.audit.list().expect("audit");
     assert_eq!(
         log[0].entry.export_id, log[1].entry.export_id,
         "one export session, continued"
     );
+    Some((report, p, dest, disk))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_up_mid_export_keeps_what_was_fetched_and_the_export_continues() {
+    let Some((report, p, _dest, disk)) = fills_up_then_continues(None).await else {
+        return;
+    };
+    validate_externally(&report.archive);
+    assert_eq!(
+        ids(&records(&report.archive, "posts")),
+        p.state.store().post_ids(p.user_id("alice")).expect("ids")
+    );
+    drop(disk);
+}
+
+/// The same for a split archive, whose spool segments (not the archive)
+/// are what the disk fills up with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_export_on_a_disk_that_fills_up_continues_to_a_whole_set() {
+    const LIMIT: u64 = 300_000;
+    let Some((report, p, _dest, disk)) = fills_up_then_continues(Some(LIMIT)).await else {
+        return;
+    };
+    let set = crate::split::check_set(&report, LIMIT);
+    let posts: Vec<serde_json::Value> =
+        serde_json::from_slice(&set.files["data/posts.json"]).expect("posts");
+    assert_eq!(
+        ids(&posts),
+        p.state.store().post_ids(p.user_id("alice")).expect("ids")
+    );
+    let checked = keepsake_core::archive::verify_set(&report.parts[0].path).expect("verify");
+    assert!(checked.ok, "{checked:?}");
     drop(disk);
 }

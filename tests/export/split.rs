@@ -54,13 +54,13 @@ fn file_name(p: &Path) -> &str {
 /// What a set holds: the files its index lists (each in one part) with
 /// their content, and the names of the files every part has (the bag's tag
 /// files and the index files).
-struct Union {
-    files: BTreeMap<String, Vec<u8>>,
+pub(crate) struct Union {
+    pub(crate) files: BTreeMap<String, Vec<u8>>,
     common: BTreeSet<String>,
 }
 
 /// Checks what every split archive must be.
-fn check_set(report: &ExportReport, limit: u64) -> Union {
+pub(crate) fn check_set(report: &ExportReport, limit: u64) -> Union {
     let n = report.parts.len();
     assert!(n >= 2, "split into {n} parts");
     eprintln!(
