@@ -17,6 +17,7 @@ use serde_json::Value;
 
 mod forms;
 pub(super) mod growing;
+mod piped;
 mod pipeline;
 mod records;
 

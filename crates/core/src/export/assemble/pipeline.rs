@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender, select};
 use serde_json::Value;
 
+use super::piped::Piped;
 use super::{Formats, Job, Lease, Unit, UnitSource, finish, stopped_early, units};
 use crate::archive::{
     Deflating, FinishedSet, PartedWriter, Prepared, SyncPoint, prepare_file, prepare_reader,
@@ -180,13 +181,28 @@ fn dispatch(
             std::thread::Builder::new()
                 .name("keepsake-forms".into())
                 .spawn(move || {
-                    let sinks = forms
+                    // Each form deflated on a thread of its own (see
+                    // `piped`), this one reading the records.
+                    let sinks: std::io::Result<Vec<_>> = forms
                         .forms
                         .paths()
-                        .map(|_| Deflating::new(&spool_dir))
+                        .map(|_| Piped::spawn("keepsake-form-deflate", Deflating::new(&spool_dir)))
                         .collect();
-                    let prepared: Vec<Result<Prepared>> = match forms.write(sinks, &spool_dir) {
-                        Ok(done) => done.into_iter().map(Deflating::finish).collect(),
+                    let written = sinks
+                        .map_err(|e| {
+                            Error::Invalid(format!("could not start the archive writer: {e}"))
+                        })
+                        .and_then(|sinks| forms.write(sinks, &spool_dir));
+                    let prepared: Vec<Result<Prepared>> = match written {
+                        Ok(done) => done
+                            .into_iter()
+                            .map(|piped| {
+                                piped
+                                    .finish()
+                                    .map_err(Error::io("write a temporary file in", &spool_dir))
+                                    .and_then(Deflating::finish)
+                            })
+                            .collect(),
                         // The fetch stopped (and says why): the entries are
                         // simply never finished, and the archive stays open
                         // for a resume.
