@@ -152,18 +152,28 @@ impl Planner {
         let failed = AtomicBool::new(false);
         let disposed = AtomicBool::new(false);
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<SealedArchive>)>();
-        // Removing a part's files (slow on disks that discard freed blocks)
-        // goes on, on a thread of its own, while the next parts are written.
+        // Syncing a part and removing its files (slow on disks that
+        // discard freed blocks) goes on, on threads of their own, while the
+        // next parts are written: one per writer, so that one part's sync
+        // does not hold up the other writer's batches. (A batch syncs its
+        // part up to its own entries, so batches may run in any order.)
         let (remove, batches) = crossbeam_channel::bounded::<Batch>(2);
         let made = std::thread::scope(|scope| {
-            let remover = std::thread::Builder::new()
-                .name("keepsake-part-cleanup".into())
-                .spawn_scoped(scope, move || {
-                    for batch in batches {
-                        batch.run();
-                    }
+            let remover = (0..WRITERS.min(n))
+                .filter(|_| {
+                    let batches = batches.clone();
+                    std::thread::Builder::new()
+                        .name("keepsake-part-cleanup".into())
+                        .spawn_scoped(scope, move || {
+                            for batch in batches {
+                                batch.run();
+                            }
+                        })
+                        .is_ok()
                 })
-                .is_ok();
+                .count()
+                > 0;
+            drop(batches);
             let (jobs_tx, jobs_rx) = crossbeam_channel::bounded::<PartJob<'_>>(0);
             let writers = (0..WRITERS.min(n))
                 .filter(|_| {
