@@ -4,9 +4,10 @@
 //! that spreads over two cores. Two, not more: a spinning disk would seek
 //! between more files than that. Meanwhile this thread makes the next
 //! part's index files, one part ahead, so they are in memory for at most
-//! three parts at once. The files kept for a part's entries (staged
-//! downloads, spooled text) go as the part is written and synced, so the
-//! disk holds little more than the archive's size throughout.
+//! three parts at once. The data kept for a part's entries (staged
+//! downloads, ranges of spool segments) goes as the part is written and
+//! synced, on a cleanup thread per writer, so the disk holds little more
+//! than the archive's size throughout.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ const WRITERS: usize = 2;
 /// How much of a part is written between two syncs, at most, after each
 /// of which the files kept for its entries before go. What the disk holds
 /// twice while the parts are written is a few of these per writer (the one
-/// being written, and batches waiting for the cleanup thread): at 32 MiB
+/// being written, and batches waiting for the cleanup threads): at 32 MiB
 /// that was an eighth of the `large` bench's archive on top of it, at
 /// 8 MiB it is under a twentieth; the parts took as long (0.61–0.65 s
 /// against 0.64–0.66 s, three runs each).
@@ -72,7 +73,7 @@ struct Out<'a> {
     /// Set by the first part that fails: the others are not started.
     failed: &'a AtomicBool,
     disposed: &'a AtomicBool,
-    /// Whether the cleanup thread runs (else files are removed here).
+    /// Whether a cleanup thread runs (else files are removed here).
     remover: bool,
     progress: &'a Progress<'a>,
 }
@@ -386,7 +387,7 @@ impl Planner {
 
 impl Out<'_> {
     /// Removes `files` once `sync` (if any) has made their part's entries
-    /// durable: on the cleanup thread where it runs.
+    /// durable: on a cleanup thread where one runs.
     fn dispose(&self, sync: Option<Arc<SyncPoint>>, files: Vec<Disposal>) {
         // Once a part failed, the set is lost: the files are what a resumed
         // run needs. (Batches queued before still go.)
