@@ -57,7 +57,7 @@ REQUIREMENT = f"matrix-synapse=={SYNAPSE_VERSION}"
 # rendered from the templates its database was seeded with.
 TEMPLATES = ["homeserver.yaml.in", "log.yaml.in", "appservice.yaml"]
 # What a snapshot's content depends on: its stamp hashes these files.
-STAMPED = ["harness.py", "seed.py", "mx.py"] + TEMPLATES
+STAMPED = ["harness.py", "seed.py", "mx.py", "media_files.py"] + TEMPLATES
 SIGNING_KEY = "localhost.signing.key"
 PROCESSES = ["watchdog", "fake_cas", "synapse"]  # stop order: the watchdog first
 
