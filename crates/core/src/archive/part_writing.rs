@@ -23,6 +23,7 @@ use super::parted::{MakeIndex, PartPlan, PartsProgress, ProgressFn};
 use super::partial::{SealedArchive, partial_path_for};
 use super::planner::{Planner, index_for, part_labels};
 use super::prepare::Disposal;
+use super::segments::{Ranges, Segment};
 use super::writer::ArchiveWriter;
 use crate::{Error, Result};
 
@@ -420,8 +421,22 @@ impl Batch {
             tracing::warn!(error = %e, "could not sync a part; its files are kept until it is sealed");
             return;
         }
-        for file in &self.files {
-            file.run();
+        // A segment's ranges given back together (see
+        // `Segment::release_all`); other files one by one.
+        let mut segments: Vec<(Arc<Segment>, Ranges)> = Vec::new();
+        for file in self.files {
+            match file {
+                Disposal::Release(segment, offset, len) => {
+                    match segments.iter_mut().find(|(s, _)| Arc::ptr_eq(s, &segment)) {
+                        Some((_, ranges)) => ranges.push((offset, len)),
+                        None => segments.push((segment, vec![(offset, len)])),
+                    }
+                }
+                other => other.run(),
+            }
+        }
+        for (segment, ranges) in segments {
+            segment.release_all(ranges);
         }
     }
 }

@@ -60,11 +60,36 @@ impl Segment {
     /// (it is in a part on disk, or its entry is dropped): its space is
     /// given back where the system can, and the file goes with the last.
     pub(super) fn release(&self, offset: u64, len: u64) {
-        if self.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+        self.release_all(vec![(offset, len)]);
+    }
+
+    /// [`Self::release`] for several entries at once, their ranges given
+    /// back together: adjacent ones (entries set aside one after another,
+    /// written into a part one after another) in one call, which counts
+    /// where the segment's blocks are already on disk (a resumed run's
+    /// spool) and freeing each costs the file system a change of its
+    /// extents.
+    pub(super) fn release_all(&self, mut ranges: Ranges) {
+        if ranges.is_empty() {
+            return;
+        }
+        if self.live.fetch_sub(ranges.len(), Ordering::AcqRel) == ranges.len() {
             crate::fsx::remove_or_log(&self.path, "a spool segment");
-        } else if let Err(e) = free_range(&self.path, offset, len) {
-            // Only the disk's use until the segment goes.
-            tracing::debug!(error = %e, path = %self.path.display(), "could not free a spooled range");
+            return;
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+        for (offset, len) in ranges {
+            match merged.last_mut() {
+                Some((start, l)) if *start + *l == offset => *l += len,
+                _ => merged.push((offset, len)),
+            }
+        }
+        for (offset, len) in merged {
+            if let Err(e) = free_range(&self.path, offset, len) {
+                // Only the disk's use until the segment goes.
+                tracing::debug!(error = %e, path = %self.path.display(), "could not free a spooled range");
+            }
         }
     }
 }
@@ -92,6 +117,9 @@ fn free_range(path: &Path, offset: u64, len: u64) -> io::Result<()> {
 fn free_range(_path: &Path, _offset: u64, _len: u64) -> io::Result<()> {
     Ok(())
 }
+
+/// Ranges of a segment: offset and length of each.
+pub(super) type Ranges = Vec<(u64, u64)>;
 
 /// Where an entry's data went: its segment, where it starts, and the CRC-32
 /// of the data as written (compressed or not).
@@ -233,8 +261,9 @@ mod tests {
             read_range(a.segment.path(), 1000, 1000, |p| got.extend_from_slice(p)).expect("read");
         assert_eq!((n, got), (1000, small.clone()));
 
-        a.segment.release(a.offset, 1000);
-        b.segment.release(b.offset, 1000);
+        // Given back together, out of order: one range, 0..2000.
+        a.segment
+            .release_all(vec![(b.offset, 1000), (a.offset, 1000)]);
         assert!(a.segment.path().exists(), "c is still in it");
         #[cfg(target_os = "linux")]
         {
@@ -248,9 +277,11 @@ mod tests {
             .expect("read");
             assert_eq!(kept, vec![1u8; 4096], "c's data as it was");
         }
-        c.segment.release(c.offset, SEGMENT_BYTES);
+        c.segment.release_all(vec![(c.offset, SEGMENT_BYTES)]);
         assert!(!a.segment.path().exists(), "gone with its last entry");
         assert!(d.segment.path().exists());
+        d.segment.release(d.offset, 1000);
+        assert!(!d.segment.path().exists(), "one entry alone, released");
     }
 
     #[test]
