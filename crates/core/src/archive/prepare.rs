@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::CHUNK;
-use super::segments::{Segment, Segments};
+use super::segments::{Placed, Segment, Segments};
 use super::zipfmt::Method;
 use crate::fsx::{Digests, Stop, pump};
 use crate::{Error, Result};
@@ -108,6 +108,11 @@ impl Prepared {
         segments: &mut Segments,
         label: &str,
     ) -> Result<(Kept, Option<u32>)> {
+        let in_segment = |p: Placed| {
+            let file = p.segment.path().to_owned();
+            (file, p.offset, Some(p.segment), Some(p.stored_crc32))
+        };
+        let len = self.compressed_len;
         let (file, offset, segment, stored_crc32) = match self.data {
             Spool::Source(src) => (src, 0, None, None),
             Spool::Range(..) => {
@@ -115,26 +120,8 @@ impl Prepared {
                     "internal error: {label} was set aside twice"
                 )));
             }
-            Spool::Memory(bytes) => {
-                let placed = segments.append(&mut &bytes[..], self.compressed_len, label)?;
-                let file = placed.segment.path().to_owned();
-                (
-                    file,
-                    placed.offset,
-                    Some(placed.segment),
-                    Some(placed.stored_crc32),
-                )
-            }
-            Spool::Temp(mut temp) => {
-                let placed = segments.append(&mut temp, self.compressed_len, label)?;
-                let file = placed.segment.path().to_owned();
-                (
-                    file,
-                    placed.offset,
-                    Some(placed.segment),
-                    Some(placed.stored_crc32),
-                )
-            }
+            Spool::Memory(bytes) => in_segment(segments.append(&mut &bytes[..], len, label)?),
+            Spool::Temp(mut temp) => in_segment(segments.append(&mut temp, len, label)?),
         };
         let kept = Kept {
             method: self.method,

@@ -85,36 +85,33 @@ impl Segment {
                 _ => merged.push((offset, len)),
             }
         }
-        for (offset, len) in merged {
-            if let Err(e) = free_range(&self.path, offset, len) {
-                // Only the disk's use until the segment goes.
-                tracing::debug!(error = %e, path = %self.path.display(), "could not free a spooled range");
-            }
+        if let Err(e) = free_ranges(&self.path, &merged) {
+            // Only the disk's use until the segment goes.
+            tracing::debug!(error = %e, path = %self.path.display(), "could not free a spooled range");
         }
     }
 }
 
-/// Gives back the space of a range of the file at `path`, which then reads
+/// Gives back the space of `ranges` of the file at `path`, which then read
 /// as zeros (its length unchanged).
 #[cfg(target_os = "linux")]
-fn free_range(path: &Path, offset: u64, len: u64) -> io::Result<()> {
+fn free_ranges(path: &Path, ranges: &[(u64, u64)]) -> io::Result<()> {
     use rustix::fs::{FallocateFlags, fallocate};
-    if len == 0 {
-        return Ok(());
-    }
     let file = fs_err::OpenOptions::new().write(true).open(path)?;
-    fallocate(
-        &file,
-        FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-        offset,
-        len,
-    )
-    .map_err(io::Error::from)
+    for &(offset, len) in ranges.iter().filter(|(_, len)| *len > 0) {
+        fallocate(
+            &file,
+            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+            offset,
+            len,
+        )?;
+    }
+    Ok(())
 }
 
 /// Elsewhere a segment's space comes back when its last entry goes.
 #[cfg(not(target_os = "linux"))]
-fn free_range(_path: &Path, _offset: u64, _len: u64) -> io::Result<()> {
+fn free_ranges(_path: &Path, _ranges: &[(u64, u64)]) -> io::Result<()> {
     Ok(())
 }
 
