@@ -47,15 +47,6 @@ async fn survives(name: &str, plan: FaultPlan, workers: usize) -> Platform {
     p
 }
 
-fn hits(p: &Platform, needle: &str) -> u64 {
-    p.state
-        .requests()
-        .iter()
-        .filter(|(k, _)| k.contains(needle))
-        .map(|(_, n)| n)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_statuses_are_retried() {
     let plan = FaultPlan {
@@ -89,7 +80,7 @@ async fn broken_bodies_are_fetched_again_and_downloads_resume() {
         .filter(|k| k.contains("/content"))
         .collect();
     assert!(
-        hits(&p, "range=bytes=") > 0,
+        p.hits("range=bytes=") > 0,
         "an interrupted download resumed with Range: {keys:?}"
     );
 }

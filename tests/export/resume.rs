@@ -376,13 +376,7 @@ async fn resume_after_media_were_archived(media_memory: u64) {
     }
     let check = keepsake_core::archive::verify(&report.archive).expect("verify");
     assert!(check.ok, "{:?}", check.problems);
-    let downloads: u64 = p
-        .state
-        .requests()
-        .iter()
-        .filter(|(k, _)| k.contains("/content"))
-        .map(|(_, n)| n)
-        .sum();
+    let downloads = p.hits("/content");
     assert!(
         downloads < expected_media.len() as u64,
         "files archived before the cancel were not downloaded again ({downloads} downloads)"

@@ -11,7 +11,6 @@ use keepsake_core::archive::{parse_part_file_name, read_entry_to_string, verify,
 use keepsake_core::audit::Outcome;
 use keepsake_core::export::{self, CancelFlag, ExportEvent, ExportReport, Reporter};
 use keepsake_platform::seed::Preset;
-use keepsake_tests::Platform;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -398,16 +397,6 @@ fn set_aside_media(dest: &Dest) -> Vec<String> {
         .collect()
 }
 
-/// Media downloads the platform has served since its counts were reset.
-fn downloads(p: &Platform) -> u64 {
-    p.state
-        .requests()
-        .iter()
-        .filter(|(k, _)| k.contains("/content"))
-        .map(|(_, n)| n)
-        .sum()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() {
     const LIMIT: u64 = 300_000;
@@ -425,7 +414,7 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
     let uninterrupted = support::run(&p, &token, &dest, split(&dest))
         .await
         .expect("export");
-    let media = downloads(&p);
+    let media = p.hits("/content");
     let expected = check_set(&uninterrupted, LIMIT).files;
     let compressed = expected
         .keys()
@@ -458,10 +447,11 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
             left.len() == 1 && left[0].starts_with(".keepsake-"),
             "{point:?}: only what was fetched is left: {left:?}"
         );
-        let before = downloads(&p);
+        let before = p.hits("/content");
         let journaled = set_aside_media(&dest);
         ever_set_aside |= !journaled.is_empty();
-        let counts = p.state.requests();
+        let content = |id: &String| format!("/media/{id}/content");
+        let counts: Vec<u64> = journaled.iter().map(|id| p.hits(&content(id))).collect();
 
         let what = format!("{point:?}");
         let report = support::resume_to_completion(&p, &token, &dest, split(&dest), &what).await;
@@ -474,20 +464,12 @@ async fn a_split_export_cancelled_at_several_points_resumes_to_the_same_parts() 
         for (name, bytes) in &expected {
             assert!(got[name] == *bytes, "{point:?}: {name} differs");
         }
-        let again = downloads(&p) - before;
+        let again = p.hits("/content") - before;
         // What was set aside in the spool (a download held in memory) is
         // kept.
-        let now = p.state.requests();
-        for id in &journaled {
-            let label = format!("/media/{id}/content");
-            let count = |c: &std::collections::HashMap<String, u64>| -> u64 {
-                c.iter()
-                    .filter(|(k, _)| k.contains(&label))
-                    .map(|(_, n)| n)
-                    .sum()
-            };
+        for (id, count) in journaled.iter().zip(counts) {
             assert_eq!(
-                count(&now) - count(&counts),
+                p.hits(&content(id)) - count,
                 0,
                 "{point:?}: media {id} was set aside before the cancel, yet downloaded again"
             );

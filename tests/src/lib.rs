@@ -78,6 +78,17 @@ impl Platform {
         }
     }
 
+    /// Requests served since the counts were last reset whose route (the
+    /// counter's key: method, path and query) contains `needle`.
+    pub fn hits(&self, needle: &str) -> u64 {
+        self.state
+            .requests()
+            .iter()
+            .filter(|(k, _)| k.contains(needle))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// The id of an account.
     pub fn user_id(&self, login: &str) -> i64 {
         self.state.store().user_id(login).expect("known login")

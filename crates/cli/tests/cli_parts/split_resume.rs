@@ -116,14 +116,8 @@ async fn a_split_export_killed_with_9_keeps_what_its_spool_journaled() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     let report = result_json(&o);
     assert_eq!(report["resumed"], true, "{report}");
-    let requests = p.state.requests();
     for id in &spooled {
-        let label = format!("/media/{id}/content");
-        let again: u64 = requests
-            .iter()
-            .filter(|(k, _)| k.contains(&label))
-            .map(|(_, n)| n)
-            .sum();
+        let again = p.hits(&format!("/media/{id}/content"));
         assert_eq!(again, 0, "media {id} was set aside before the kill");
     }
     let got = files_of(&report);
