@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::CHUNK;
-use super::segments::{Placed, Segment, Segments};
+use super::segments::{Data, Placed, Segment, Segments};
 use super::zipfmt::Method;
 use crate::fsx::{Digests, Stop, pump};
 use crate::{Error, Result};
@@ -120,8 +120,10 @@ impl Prepared {
                     "internal error: {label} was set aside twice"
                 )));
             }
-            Spool::Memory(bytes) => in_segment(segments.append(&mut &bytes[..], len, label)?),
-            Spool::Temp(mut temp) => in_segment(segments.append(&mut temp, len, label)?),
+            Spool::Memory(bytes) => in_segment(segments.append(Data::Bytes(&bytes), len, label)?),
+            Spool::Temp(mut temp) => {
+                in_segment(segments.append(Data::Reader(&mut temp), len, label)?)
+            }
         };
         let kept = Kept {
             method: self.method,

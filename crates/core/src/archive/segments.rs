@@ -118,6 +118,14 @@ fn free_ranges(_path: &Path, _ranges: &[(u64, u64)]) -> io::Result<()> {
 /// Ranges of a segment: offset and length of each.
 pub(super) type Ranges = Vec<(u64, u64)>;
 
+/// An entry's data, to be appended to a segment.
+pub(super) enum Data<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// To be read to its end (a temporary file).
+    Reader(&'a mut dyn Read),
+}
+
 /// Where an entry's data went: its segment, where it starts, and the CRC-32
 /// of the data as written (compressed or not).
 pub(super) struct Placed {
@@ -161,10 +169,10 @@ impl Segments {
         path
     }
 
-    /// Appends `len` bytes read from `data` to the segment being filled
-    /// (begun when none is, or when the last is full). A failure leaves the
+    /// Appends `len` bytes of `data` to the segment being filled (begun
+    /// when none is, or when the last is full). A failure leaves the
     /// segment as it was for the entries before.
-    pub(super) fn append(&mut self, data: &mut dyn Read, len: u64, label: &str) -> Result<Placed> {
+    pub(super) fn append(&mut self, data: Data<'_>, len: u64, label: &str) -> Result<Placed> {
         if self
             .current
             .as_ref()
@@ -185,11 +193,24 @@ impl Segments {
         let offset = current.len;
         let path = current.segment.path().to_owned();
         let mut crc = crc32fast::Hasher::new();
-        let mut buf = vec![0; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)).max(1)];
-        let written = pump(data, &mut buf, |piece| {
-            crc.update(piece);
-            current.file.write_all(piece)
-        });
+        let written = match data {
+            // Written as it is: no copy through a buffer.
+            Data::Bytes(bytes) => {
+                crc.update(bytes);
+                current
+                    .file
+                    .write_all(bytes)
+                    .map(|()| bytes.len() as u64)
+                    .map_err(Stop::Sink)
+            }
+            Data::Reader(reader) => {
+                let mut buf = vec![0; CHUNK.min(usize::try_from(len).unwrap_or(CHUNK)).max(1)];
+                pump(reader, &mut buf, |piece| {
+                    crc.update(piece);
+                    current.file.write_all(piece)
+                })
+            }
+        };
         let failed = match written {
             Ok(n) if n == len => None,
             Ok(n) => Some(Error::Archive {
@@ -238,18 +259,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut segments = Segments::new(dir.path(), 3);
         let small = vec![7u8; 1000];
-        let a = segments.append(&mut &small[..], 1000, "a").expect("a");
-        let b = segments.append(&mut &small[..], 1000, "b").expect("b");
+        let a = segments.append(Data::Bytes(&small), 1000, "a").expect("a");
+        let b = segments
+            .append(Data::Reader(&mut &small[..]), 1000, "b")
+            .expect("b");
         assert_eq!(a.segment.path(), dir.path().join("00000003"));
         assert!(Arc::ptr_eq(&a.segment, &b.segment));
         assert_eq!((a.offset, b.offset), (0, 1000));
         assert_eq!(a.stored_crc32, crc32fast::hash(&small));
         let big = vec![1u8; SEGMENT_BYTES as usize];
         let c = segments
-            .append(&mut &big[..], SEGMENT_BYTES, "c")
+            .append(Data::Bytes(&big), SEGMENT_BYTES, "c")
             .expect("c");
         assert!(Arc::ptr_eq(&a.segment, &c.segment), "not full before it");
-        let d = segments.append(&mut &small[..], 1000, "d").expect("d");
+        let d = segments.append(Data::Bytes(&small), 1000, "d").expect("d");
         assert_eq!(d.segment.path(), dir.path().join("00000004"));
         assert_eq!(segments.own_file(), dir.path().join("00000005"));
 
@@ -285,13 +308,17 @@ mod tests {
     fn data_shorter_than_said_is_refused_and_the_next_entry_starts_afresh() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut segments = Segments::new(dir.path(), 0);
-        let a = segments.append(&mut &[1u8; 10][..], 10, "a").expect("a");
+        let a = segments
+            .append(Data::Bytes(&[1u8; 10]), 10, "a")
+            .expect("a");
         let err = segments
-            .append(&mut &[2u8; 5][..], 10, "short")
+            .append(Data::Reader(&mut &[2u8; 5][..]), 10, "short")
             .err()
             .expect("refused");
         assert!(err.to_string().contains("5 bytes where 10"), "{err}");
-        let b = segments.append(&mut &[3u8; 10][..], 10, "b").expect("b");
+        let b = segments
+            .append(Data::Bytes(&[3u8; 10]), 10, "b")
+            .expect("b");
         assert!(!Arc::ptr_eq(&a.segment, &b.segment));
         assert_eq!(b.offset, 0);
     }
