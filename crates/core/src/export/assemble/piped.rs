@@ -19,6 +19,8 @@ use crossbeam_channel::{Sender, bounded};
 const QUEUE: usize = 4;
 
 /// Writes into `W` on a thread of its own (see the module documentation).
+/// Dropped unfinished (a failure elsewhere), its channel closes and the
+/// thread ends by itself; its result is not needed.
 pub(super) struct Piped<W> {
     pieces: Option<Sender<Vec<u8>>>,
     writer: Option<JoinHandle<io::Result<W>>>,
@@ -78,14 +80,6 @@ impl<W: Write + Send + 'static> Write for Piped<W> {
     /// caller.
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
-    }
-}
-
-impl<W> Drop for Piped<W> {
-    /// Not finished (a failure elsewhere): the thread ends with the
-    /// channel; its result is not needed.
-    fn drop(&mut self) {
-        drop(self.pieces.take());
     }
 }
 
