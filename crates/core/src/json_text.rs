@@ -85,7 +85,7 @@ pub(crate) fn lossy(text: &str) -> Cow<'_, str> {
     while i < b.len() {
         // Backslashes appear in JSON only inside strings, where each one
         // starts an escape: no need to track where strings begin and end.
-        let Some(at) = b[i..].iter().position(|&c| c == b'\\') else {
+        let Some(at) = memchr::memchr(b'\\', &b[i..]) else {
             break;
         };
         i += at;

@@ -472,7 +472,7 @@ fn cat_url(shared: &Shared, cat: &str) -> String {
 /// the space between its tokens (byte for byte otherwise, so a string that
 /// is not valid Unicode is kept as sent).
 fn stage(record: &str, buf: &mut Vec<u8>) {
-    if record.contains(['\n', '\r']) {
+    if memchr::memchr2(b'\n', b'\r', record.as_bytes()).is_some() {
         crate::json_text::compact_into(record, buf);
     } else {
         buf.extend_from_slice(record.as_bytes());

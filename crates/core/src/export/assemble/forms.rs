@@ -25,8 +25,8 @@ const PIECE: usize = 64 << 10;
 pub(super) enum Form {
     /// The records as a JSON array, each as [`Rewrite`] archives it.
     Json,
-    /// A CSV row per record, from these columns.
-    Csv(Cow<'static, [Column]>),
+    /// A CSV row per record, in this layout.
+    Csv(csv::Layout),
     /// The viewer's data file: the JSON form's records, in statements.
     Viewer,
 }
@@ -94,9 +94,9 @@ impl Forms {
                 None
             };
             for out in &mut outs {
-                if let (Form::Csv(columns), Some(v)) = (&out.form, &value) {
+                if let (Form::Csv(layout), Some(v)) = (&out.form, &value) {
                     row.clear();
-                    csv::push_row(&mut row, v, columns);
+                    layout.push_row(&mut row, v);
                     out.sink.write_all(row.as_bytes()).map_err(Stop::Sink)?;
                 }
             }
@@ -159,7 +159,7 @@ impl<W: Write> Out<W> {
     fn begin(&mut self) -> io::Result<()> {
         match &self.form {
             Form::Json => self.sink.write_all(b"["),
-            Form::Csv(columns) => self.sink.write_all(csv::header(columns).as_bytes()),
+            Form::Csv(layout) => self.sink.write_all(layout.header().as_bytes()),
             Form::Viewer => Ok(()),
         }
     }
@@ -192,7 +192,10 @@ pub(super) fn forms_of(
 ) -> Forms {
     let mut forms = vec![(format!("{name}.json"), Form::Json)];
     if formats.csv && !csv_columns.is_empty() {
-        forms.push((format!("{name}.csv"), Form::Csv(csv_columns)));
+        forms.push((
+            format!("{name}.csv"),
+            Form::Csv(csv::Layout::new(csv_columns)),
+        ));
     }
     if formats.viewer {
         forms.push((viewer::data_file(name), Form::Viewer));
