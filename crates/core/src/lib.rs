@@ -15,6 +15,7 @@ pub mod audit;
 pub mod client;
 pub mod connector;
 pub mod credentials;
+mod csv_cell;
 pub mod error;
 pub mod export;
 mod fsx;

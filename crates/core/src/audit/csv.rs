@@ -87,29 +87,7 @@ fn push_row<S: AsRef<str>>(line: &mut String, cells: impl IntoIterator<Item = S>
         if i > 0 {
             line.push(',');
         }
-        push_cell(line, cell.as_ref());
+        crate::csv_cell::push_text(line, cell.as_ref());
     }
     line.push_str("\r\n");
-}
-
-/// One cell: a leading `'` where a spreadsheet would run the text as a
-/// formula (OWASP "CSV injection"), then quoted when RFC 4180 requires it.
-pub(super) fn push_cell(line: &mut String, value: &str) {
-    let formula = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let quoted = value.contains([',', '"', '\r', '\n']);
-    if quoted {
-        line.push('"');
-    }
-    if formula {
-        line.push('\'');
-    }
-    for c in value.chars() {
-        if c == '"' {
-            line.push('"');
-        }
-        line.push(c);
-    }
-    if quoted {
-        line.push('"');
-    }
 }

@@ -28,9 +28,6 @@ const BOM: &str = "\u{FEFF}";
 /// Separates the elements of a list in one cell.
 const LIST_SEPARATOR: &str = ";";
 
-/// Characters that make a spreadsheet read a cell as a formula.
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
 /// The columns of a category's CSV copy, each pointer split into its
 /// reference tokens once (RFC 6901: `~1` is `/`, `~0` is `~`).
 /// `Value::pointer` splits and unescapes the pointer again for every cell,
@@ -103,18 +100,8 @@ fn index(token: &str) -> Option<usize> {
     token.parse().ok()
 }
 
-/// Whether a cell holds a separator, a quote or a line break (also U+2028,
-/// U+2029 and U+0085, which some readers break lines at). Scanned for
-/// bytes first: the lead bytes of those three (E2, C2) are rare in text.
-fn needs_quotes(text: &str) -> bool {
-    let b = text.as_bytes();
-    memchr::memchr3(b',', b'"', b'\r', b).is_some()
-        || memchr::memchr3(b'\n', 0xE2, 0xC2, b).is_some()
-            && text.contains(['\n', '\u{2028}', '\u{2029}', '\u{85}'])
-}
-
-/// Appends `value` as one cell: quoted when it holds a separator, a quote or
-/// a line break (also the Unicode ones some readers break lines at).
+/// Appends `value` as one cell (see [`crate::csv_cell`]): numbers as they
+/// are (never taken for a formula), lists joined, objects as JSON.
 fn push_cell(out: &mut String, value: &Value) {
     let joined;
     let text: &str = match value {
@@ -145,26 +132,7 @@ fn push_cell(out: &mut String, value: &Value) {
             &joined
         }
     };
-    // Text a spreadsheet would run as a formula gets a leading `'`.
-    let prefix = if text.starts_with(FORMULA_START) {
-        "'"
-    } else {
-        ""
-    };
-    if needs_quotes(text) {
-        out.push('"');
-        out.push_str(prefix);
-        for (i, piece) in text.split('"').enumerate() {
-            if i > 0 {
-                out.push_str("\"\"");
-            }
-            out.push_str(piece);
-        }
-        out.push('"');
-    } else {
-        out.push_str(prefix);
-        out.push_str(text);
-    }
+    crate::csv_cell::push_text(out, text);
 }
 
 #[cfg(test)]
@@ -226,26 +194,6 @@ mod tests {
             out.split("\r\n").nth(1),
             Some("7,t,follower,8,z,\"Zoë, \"\"Z\"\"\"")
         );
-    }
-
-    #[test]
-    fn separators_quotes_and_line_breaks_are_quoted() {
-        for (body, cell) in [
-            ("a,b", "\"a,b\""),
-            ("say \"hi\"", "\"say \"\"hi\"\"\""),
-            ("two\r\nlines", "\"two\r\nlines\""),
-            ("lf\nonly", "\"lf\nonly\""),
-            ("u\u{2028}line", "\"u\u{2028}line\""),
-            ("u\u{2029}para", "\"u\u{2029}para\""),
-            ("nel\u{85}", "\"nel\u{85}\""),
-            // Same lead bytes (C2, E2), no line break: left as they are.
-            ("£5 … ok", "£5 … ok"),
-            ("plain text", "plain text"),
-        ] {
-            let mut out = String::new();
-            push_cell(&mut out, &Value::String(body.into()));
-            assert_eq!(out, cell, "{body:?}");
-        }
     }
 
     #[test]
