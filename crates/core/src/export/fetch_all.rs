@@ -114,7 +114,6 @@ pub(super) async fn fetch_everything(
     states: HashMap<String, staging::CategoryState>,
     zip: crossbeam_channel::Sender<assemble::Job>,
     media_workers: usize,
-    stream_text: bool,
 ) -> Result<(BTreeMap<String, Tally>, Option<media::MediaTally>)> {
     let zip_err = || Error::WriterStopped;
     let categories = descriptors(&shared, session);
@@ -146,8 +145,10 @@ pub(super) async fn fetch_everything(
         let is_files = category.kind == CategoryKind::Files;
         // The archive takes a category's records as they arrive, except
         // those of files (which say where each file is, known only at the
-        // end) and a split archive's (laid out at the end anyway).
-        let streamed = !is_files && stream_text;
+        // end). A split archive's too: its parts are laid out at the end,
+        // but its forms are then made and compressed while the walk and
+        // the downloads go on, not after.
+        let streamed = !is_files;
         let (shared, category, zip) = (shared.clone(), category.clone(), zip.clone());
         let left = (!is_files).then(|| Arc::clone(&text_left));
         let walks = Arc::clone(&walks);

@@ -435,7 +435,6 @@ async fn fetch_and_assemble(
         cat_states,
         zip_tx.clone(),
         opts.media_workers,
-        split_size.is_none(),
     )
     .await;
     let (tallies, files) = match outcome {
