@@ -72,7 +72,9 @@ fn describe_raw(event: &ExportEvent) -> Option<String> {
                     None => c.name.clone(),
                 })
                 .collect();
-            let est: u64 = categories.iter().map(|c| c.bytes).sum();
+            let est = categories
+                .iter()
+                .fold(0u64, |sum, c| sum.saturating_add(c.bytes));
             format!(
                 "{} export {export_id} (snapshot {as_of}): {} — about {}",
                 if *resumed { "resuming" } else { "opened" },

@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use body::{MAX_ERROR_BODY, MIN_BYTES_PER_WINDOW, Pace, STALL_WINDOW};
+pub(crate) use retry::parse_retry_after;
 pub use retry::{GIVE_UP_AFTER, MAX_RETRY_AFTER, RetryPolicy, Wait};
 pub use tokens::{StaticToken, TokenProvider};
 
@@ -368,12 +369,12 @@ impl ApiClient {
                         "longer than the {} Keepsake waits at most",
                         retry::human(policy.max_retry_after)
                     );
-                    return Err(retry::come_back_later(&shown, now + wait, &limit, &err));
+                    return Err(retry::come_back_later(&shown, now, wait, &limit, &err));
                 }
                 if start.elapsed() + wait > policy.give_up_after {
                     let limit =
                         format!("past {}, when Keepsake gives up", retry::clock(give_up_at));
-                    return Err(retry::come_back_later(&shown, now + wait, &limit, &err));
+                    return Err(retry::come_back_later(&shown, now, wait, &limit, &err));
                 }
             }
             let wait = match (asked, next) {

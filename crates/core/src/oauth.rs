@@ -286,14 +286,8 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Recorder {
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .map(Duration::from_secs)
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    crate::client::parse_retry_after(value, std::time::SystemTime::now())
 }
 
 /// A problem+json body, or at least its text as the detail.

@@ -23,6 +23,17 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
 /// against a platform answering `503` for good ends with a clear message.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(10 * 60);
 
+/// The longest wait a platform's answer is taken to name. A longer one is
+/// nonsense (a time in milliseconds read as seconds, a broken header) and
+/// is taken as this: still far past what Keepsake waits, so it stops and
+/// says so, and no date computed from it overflows.
+pub(crate) const LONGEST_NAMED: Duration = Duration::from_secs(365 * 86400);
+
+/// A wait the platform named, at most [`LONGEST_NAMED`].
+fn named(wait: Duration) -> Duration {
+    wait.min(LONGEST_NAMED)
+}
+
 /// How hard to try.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -98,10 +109,14 @@ pub(crate) fn from_headers(
     // Platforms disagree: GitHub sends a Unix time, others a number of
     // seconds. No wait is a billion seconds long.
     if reset >= 1_000_000_000 {
-        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-        Some(at.duration_since(now).unwrap_or_default())
+        let wait = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(reset))
+            .map_or(LONGEST_NAMED, |at| {
+                at.duration_since(now).unwrap_or_default()
+            });
+        Some(named(wait))
     } else {
-        Some(Duration::from_secs(reset))
+        Some(named(Duration::from_secs(reset)))
     }
 }
 
@@ -110,7 +125,7 @@ pub(crate) fn from_headers(
 pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(named(Duration::from_secs(secs)));
     }
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
@@ -118,14 +133,16 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     let at = time::PrimitiveDateTime::parse(value, format)
         .ok()?
         .assume_utc();
-    Some(SystemTime::from(at).duration_since(now).unwrap_or_default())
+    Some(named(
+        SystemTime::from(at).duration_since(now).unwrap_or_default(),
+    ))
 }
 
 /// The wait a Matrix homeserver names in its error body
 /// (`M_LIMIT_EXCEEDED` with `retry_after_ms`).
 pub(crate) fn from_body(problem: Option<&crate::error::Problem>) -> Option<Duration> {
     let ms = problem?.extensions.get("retry_after_ms")?.as_u64()?;
-    Some(Duration::from_millis(ms))
+    Some(named(Duration::from_millis(ms)))
 }
 
 /// A time as the user reads it in a message: `14:05:09 UTC`.
@@ -153,9 +170,28 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// The platform asked to come back at `at`, later than Keepsake waits.
-pub(crate) fn come_back_later(url: &str, at: SystemTime, limit: &str, last: &Error) -> Error {
-    let when = rfc3339(at);
+/// The platform asked to wait `wait` from `now`, longer than Keepsake
+/// waits. A wait of [`LONGEST_NAMED`] (or one taken as that) names no date:
+/// such an answer is the platform's mistake more likely than its plan.
+pub(crate) fn come_back_later(
+    url: &str,
+    now: SystemTime,
+    wait: Duration,
+    limit: &str,
+    last: &Error,
+) -> Error {
+    if wait >= LONGEST_NAMED {
+        return Error::TryLater {
+            code: last.code(),
+            message: format!(
+                "the platform asked Keepsake to wait a year or more before trying {url} again, \
+                 which is {limit}; Keepsake stopped instead of waiting. An answer like that is \
+                 most likely the platform's mistake: try again later."
+            ),
+            retry_at: None,
+        };
+    }
+    let when = rfc3339(now + wait);
     Error::TryLater {
         code: last.code(),
         message: format!(
@@ -246,7 +282,13 @@ mod tests {
             url: "u".into(),
             detail: "reset".into(),
         };
-        let e = come_back_later("u", at("2026-10-21T07:28:00Z"), "more than 1 h", &last);
+        let e = come_back_later(
+            "u",
+            at("2026-10-21T07:27:00Z"),
+            Duration::from_secs(60),
+            "more than 1 h",
+            &last,
+        );
         let Error::TryLater {
             message, retry_at, ..
         } = &e
@@ -258,5 +300,46 @@ mod tests {
         assert_eq!(e.code(), "network");
         assert_eq!(human(Duration::from_secs(600)), "10 min");
         assert_eq!(human(Duration::from_secs(999_999)), "11 days");
+    }
+
+    #[test]
+    fn a_wait_past_any_sense_is_a_year_and_names_no_date() {
+        // Bug pinned: a reset in milliseconds (or any huge wait) overflowed
+        // the date arithmetic and the process panicked.
+        let now = at("2026-10-21T07:27:00Z");
+        for value in ["999999999999", "18446744073709551615"] {
+            assert_eq!(
+                parse_retry_after(value, now),
+                Some(LONGEST_NAMED),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(LONGEST_NAMED)
+        );
+        let mut h = HeaderMap::new();
+        for reset in ["1718000000000", "18446744073709551615"] {
+            h.insert("x-ratelimit-reset", reset.parse().expect("value"));
+            assert_eq!(from_headers(&h, now, true), Some(LONGEST_NAMED), "{reset}");
+        }
+        let p: crate::error::Problem = serde_json::from_str(
+            r#"{"errcode":"M_LIMIT_EXCEEDED","error":"slow down","retry_after_ms":18446744073709551615}"#,
+        )
+        .expect("problem");
+        assert_eq!(from_body(Some(&p)), Some(LONGEST_NAMED));
+        let last = Error::Network {
+            url: "u".into(),
+            detail: "reset".into(),
+        };
+        let e = come_back_later("u", now, LONGEST_NAMED, "more than 1 h", &last);
+        let Error::TryLater {
+            message, retry_at, ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(retry_at, &None);
+        assert!(message.contains("a year or more"), "{message}");
     }
 }

@@ -349,7 +349,11 @@ async fn fetch_and_assemble(
         .iter()
         .map(|(k, v)| (k.clone(), v.count))
         .collect();
-    let total_bytes: u64 = session.categories.values().map(|e| e.bytes).sum();
+    // The platform's estimates: added without overflowing, whatever they say.
+    let total_bytes = session
+        .categories
+        .values()
+        .fold(0u64, |sum, e| sum.saturating_add(e.bytes));
     reporter.report(ExportEvent::Preflight {
         export_id: session.export_id.clone(),
         as_of: session.as_of.clone(),

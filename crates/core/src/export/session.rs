@@ -364,17 +364,21 @@ pub(super) fn needed_space(
     is_files: impl Fn(&str) -> bool,
     split: bool,
 ) -> u64 {
-    let total: u64 = categories.values().map(|e| e.bytes).sum();
+    // The estimates are the platform's: added without overflowing.
+    let sum = |bytes: &mut dyn Iterator<Item = u64>| bytes.fold(0u64, u64::saturating_add);
+    let total = sum(&mut categories.values().map(|e| e.bytes));
     let margin = 64 << 20;
     if split {
-        return total.saturating_mul(2) + margin;
+        return total.saturating_mul(2).saturating_add(margin);
     }
-    let records: u64 = categories
+    let records = sum(&mut categories
         .iter()
         .filter(|(name, _)| !is_files(name))
-        .map(|(_, e)| e.bytes)
-        .sum();
-    total + records + super::sync_interval(total) + margin
+        .map(|(_, e)| e.bytes));
+    total
+        .saturating_add(records)
+        .saturating_add(super::sync_interval(total))
+        .saturating_add(margin)
 }
 
 #[cfg(test)]
@@ -400,5 +404,21 @@ mod tests {
         assert_eq!(whole, (10_100 + 100 + 128 + 64) * MIB);
         assert_eq!(needed_space(&cats, is_files, true), (2 * 10_100 + 64) * MIB);
         assert!(whole < needed_space(&cats, is_files, true));
+    }
+
+    #[test]
+    fn estimates_past_any_disk_ask_for_all_of_it_without_overflowing() {
+        let estimate = |bytes: u64| Estimate {
+            count: None,
+            bytes,
+            start: None,
+        };
+        let cats: BTreeMap<String, Estimate> = [
+            ("posts".to_owned(), estimate(u64::MAX / 2 + 1)),
+            ("pages".to_owned(), estimate(u64::MAX / 2 + 1)),
+        ]
+        .into();
+        assert_eq!(needed_space(&cats, |_| false, false), u64::MAX);
+        assert_eq!(needed_space(&cats, |_| false, true), u64::MAX);
     }
 }

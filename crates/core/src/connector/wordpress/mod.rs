@@ -246,7 +246,8 @@ impl Connector for WordPress {
                     name.to_owned(),
                     Estimate {
                         count,
-                        bytes: count.unwrap_or(0) * 2_000,
+                        // (The count is the platform's: it may be anything.)
+                        bytes: count.unwrap_or(0).saturating_mul(2_000),
                         start: None,
                     },
                 );
