@@ -336,10 +336,14 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
             } else {
                 for r in &records {
                     let e = &r.entry;
+                    // Logins are the platform's, the reason and the path
+                    // may hold anything: each is one line, escaped whole
+                    // (a line feed in one would fake a record below it).
+                    let one = |s: &str| sanitize_for_terminal(s).into_owned();
                     let who = if e.actor == e.subject {
-                        e.subject.clone()
+                        one(&e.subject)
                     } else {
-                        format!("{} for {}", e.actor, e.subject)
+                        format!("{} for {}", one(&e.actor), one(&e.subject))
                     };
                     // A follow-up about the outcome report, not an export.
                     let result = match e.report {
@@ -354,9 +358,9 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
                         who,
                         e.reason
                             .as_deref()
-                            .map(|r| format!(" (reason: {r})"))
+                            .map(|r| format!(" (reason: {})", one(r)))
                             .unwrap_or_default(),
-                        e.archive_path.as_deref().unwrap_or("-")
+                        one(e.archive_path.as_deref().unwrap_or("-"))
                     );
                 }
             }
@@ -399,7 +403,23 @@ fn audit_cmd(g: &Global, command: AuditCommand) -> Result<ExitCode> {
                     f.flush().map_err(Error::io("write", &path))?;
                     n
                 }
-                None => log.export_csv(&mut std::io::stdout().lock())?,
+                None => {
+                    use std::io::IsTerminal;
+                    let mut stdout = std::io::stdout().lock();
+                    if stdout.is_terminal() {
+                        // Shown, not saved: the logins in it are the
+                        // platform's, so its control characters are escaped
+                        // (line feeds kept, CRLF shown as one).
+                        let mut csv = Vec::new();
+                        let n = log.export_csv(&mut csv)?;
+                        let text = String::from_utf8_lossy(&csv).replace("\r\n", "\n");
+                        let shown = sanitize_lines(&text);
+                        let _ = stdout.write_all(shown.as_bytes());
+                        n
+                    } else {
+                        log.export_csv(&mut stdout)?
+                    }
+                }
             };
             err!("{n} records exported");
             Ok(ExitCode::SUCCESS)

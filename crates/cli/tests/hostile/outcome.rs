@@ -320,6 +320,32 @@ async fn escapes_from_the_platform_never_reach_the_terminal_raw() {
     assert_audited(&home, "failed");
 }
 
+// A line feed in a login listed by `keepsake audit list` started what
+// looked like a record of its own (the list kept line feeds for its lines).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_cannot_fake_a_line_of_the_audit_list() {
+    let forged = "mallory\n#2    2020-01-01T00:00:00Z  completed  alice";
+    let h = Hostile::start(Script {
+        login: forged.into(),
+        ..Script::default()
+    })
+    .await;
+    let home = Home::new(&h.url);
+    let out = home.out();
+    home.run_bounded(
+        &["export", "--out", out.to_str().expect("utf-8 path")],
+        Duration::from_secs(60),
+    );
+    let records = home.audit().len();
+    assert!(records >= 1, "the export is recorded");
+    let listed = home.run(&["audit", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{}", text(&listed));
+    assert_no_raw_controls("audit list", &listed.stdout);
+    let shown = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(shown.lines().count(), records, "one line a record: {shown}");
+    assert!(shown.contains("mallory\\x0a#2"), "shown escaped: {shown}");
+}
+
 // Issue 14: the report of a failed export is bounded and cancellable too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_while_reporting_a_failure_ends_the_run_at_once_with_its_record() {
