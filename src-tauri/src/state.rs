@@ -262,6 +262,7 @@ impl AppState {
             resume,
             media_workers: MEDIA_WORKERS,
             media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
+            undeclared_file_max: keepsake_core::export::DEFAULT_UNDECLARED_FILE_MAX,
             // JSON always; CSV and the viewer unless turned off.
             formats: Formats {
                 csv: req.csv.unwrap_or(true),

@@ -405,6 +405,7 @@ async fn an_export_outlives_its_access_tokens() {
         resume: ResumeMode::Auto,
         media_workers: 2,
         media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
+        undeclared_file_max: keepsake_core::export::DEFAULT_UNDECLARED_FILE_MAX,
         formats: Default::default(),
         split_size: None,
     };

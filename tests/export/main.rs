@@ -10,6 +10,8 @@ mod full;
 mod refusals;
 // Every fault knob on: every record exactly once, or a clean failure.
 mod faults;
+// A file of no declared size from a server that never stops sending.
+mod undeclared;
 // Cancel, then resume: nothing fetched twice, the same records.
 mod resume;
 // A disk that fills up mid-export: what was fetched is kept, and the export

@@ -65,6 +65,7 @@ pub fn options(out: &Path) -> ExportOptions {
         resume: ResumeMode::Auto,
         media_workers: 4,
         media_memory: export::DEFAULT_MEDIA_MEMORY,
+        undeclared_file_max: export::DEFAULT_UNDECLARED_FILE_MAX,
         formats: Default::default(),
         split_size: None,
     }

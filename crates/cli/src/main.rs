@@ -213,6 +213,7 @@ async fn export(g: &Global, a: ExportArgs) -> Result<ExitCode> {
         },
         media_workers: a.parallel as usize,
         media_memory: keepsake_core::export::DEFAULT_MEDIA_MEMORY,
+        undeclared_file_max: keepsake_core::export::DEFAULT_UNDECLARED_FILE_MAX,
         formats: a.formats,
         split_size: a.split_size,
     };

@@ -169,12 +169,18 @@ impl From<User> for Account {
     }
 }
 
-/// A media record: the file it names, and a signed link to it.
+/// A media record: the file it names, and a signed link to it. The
+/// contract makes the size and the SHA-256 mandatory; a record without
+/// them still names a file, which is downloaded and checked as files of
+/// platforms that give neither are (and `files.json` says so), rather
+/// than left out without a word.
 #[derive(Deserialize)]
 struct Media {
     id: i64,
-    size: u64,
-    sha256: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    sha256: Option<String>,
     download_url: String,
     #[serde(default)]
     filename: String,
@@ -188,8 +194,8 @@ impl From<Media> for FileRef {
             key: m.id.to_string(),
             name: m.filename,
             content_type: m.content_type,
-            size: Some(m.size),
-            sha256: Some(m.sha256),
+            size: m.size,
+            sha256: m.sha256,
             url: m.download_url,
             // The signed URL is the credential; the token never goes to
             // it, on the platform's origin or a CDN's (`docs/api.md` §6).

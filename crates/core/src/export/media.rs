@@ -462,7 +462,8 @@ async fn transfer(
         body.discard().map_err(Failed::Request)?;
         digests = body.resume_from(file.size).map_err(Failed::Request)?;
     }
-    let announced = dl.content_length.map(|n| n + digests.len());
+    // (The server's number: added without overflowing, whatever it is.)
+    let announced = dl.content_length.map(|n| n.saturating_add(digests.len()));
     let limit = file.size.or(announced);
     loop {
         shared.check_cancelled().map_err(Failed::Request)?;
@@ -473,6 +474,18 @@ async fn transfer(
                 shared.add_bytes(chunk.len() as u64);
                 if limit.is_some_and(|limit| digests.len() > limit) {
                     break; // damaged: the caller starts over
+                }
+                // Nobody said how large it is: not an endless stream.
+                if limit.is_none() && digests.len() > shared.undeclared_file_max {
+                    body.discard().map_err(Failed::Request)?;
+                    return Err(Failed::Request(Error::Protocol {
+                        url: format!("file {}", shown_name(file)),
+                        detail: format!(
+                            "more than {} bytes arrived and neither the file's record nor the \
+                             server said how large it is; Keepsake stopped the download",
+                            shared.undeclared_file_max
+                        ),
+                    }));
                 }
             }
             Ok(None) => break,

@@ -100,6 +100,11 @@ pub struct ExportOptions {
     /// from the download into an archive written in one piece, rather than
     /// being staged on disk ([`DEFAULT_MEDIA_MEMORY`]; 0 stages them all).
     pub media_memory: u64,
+    /// The most one file may be when neither its record nor the server
+    /// says how large it is ([`DEFAULT_UNDECLARED_FILE_MAX`]): a server
+    /// that never ends such a download is stopped there, and the file is
+    /// reported missing.
+    pub undeclared_file_max: u64,
     /// Forms of the data besides JSON (recorded in `manifest.json`). A
     /// resumed export keeps the formats and split size it started with.
     pub formats: Formats,
@@ -116,6 +121,11 @@ pub const DEFAULT_MEDIA_WORKERS: usize = 8;
 
 /// The usual [`ExportOptions::media_memory`]: 16 MiB.
 pub const DEFAULT_MEDIA_MEMORY: u64 = 16 << 20;
+
+/// The usual [`ExportOptions::undeclared_file_max`]: 16 GiB, above the
+/// upload limits of the platforms Keepsake knows (WordPress and Synapse
+/// ship with a few to a few hundred megabytes).
+pub const DEFAULT_UNDECLARED_FILE_MAX: u64 = 16 << 30;
 
 /// Stops an export from outside (Ctrl-C, a Cancel button).
 ///
@@ -425,6 +435,7 @@ async fn fetch_and_assemble(
         staged_files,
         archived,
         in_memory,
+        undeclared_file_max: opts.undeclared_file_max,
         cancel,
         failed: Default::default(),
         bytes: AtomicU64::new(0),

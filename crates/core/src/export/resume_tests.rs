@@ -36,6 +36,7 @@ fn options(out_dir: &Path, formats: Formats) -> ExportOptions {
         resume: super::super::ResumeMode::Auto,
         media_workers: 1,
         media_memory: 0,
+        undeclared_file_max: crate::export::DEFAULT_UNDECLARED_FILE_MAX,
         formats,
         split_size: None,
     }

@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     /// The memory downloads may hold on their way into the archive; `None`
     /// where every download is staged.
     pub(super) in_memory: Option<super::media::InMemory>,
+    /// See [`super::ExportOptions::undeclared_file_max`].
+    pub(super) undeclared_file_max: u64,
     pub(super) cancel: CancelFlag,
     pub(super) failed: std::sync::atomic::AtomicBool,
     pub(super) bytes: AtomicU64,
