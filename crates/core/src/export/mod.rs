@@ -239,7 +239,13 @@ async fn run_inner(
     reporter.report(ExportEvent::Phase {
         phase: Phase::Opening,
     });
-    let opened = open_or_resume(client, opts, &*reporter).await;
+    // Opening may walk the platform too (WordPress reads the terms its
+    // posts use): a Cancel ends it, as it ends the fetch.
+    let stop = cancel.clone();
+    let stoppable = client
+        .clone()
+        .stop_when(Arc::new(move || stop.state() != RUNNING));
+    let opened = open_or_resume(&stoppable, opts, &*reporter).await;
     let (me, staging_dir, staged, resumed) = match opened {
         Ok(o) => o,
         Err((me, e)) => {

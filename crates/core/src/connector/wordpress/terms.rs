@@ -40,6 +40,7 @@ pub(super) async fn used(client: &ApiClient, posts: Walk<'_>) -> Result<[Vec<i64
         .push(("_fields", "id,date,tags,categories".into()));
     let (mut tags, mut categories) = (BTreeSet::new(), BTreeSet::new());
     let mut cursor = DateCursor::default();
+    let mut moved = walk::Moved::default();
     loop {
         let (items, next) = walk::by_date(client, &walk, &cursor).await?;
         for item in &items {
@@ -51,7 +52,10 @@ pub(super) async fn used(client: &ApiClient, posts: Walk<'_>) -> Result<[Vec<i64
             categories.extend(t.categories);
         }
         match next {
-            Some(n) => cursor = n,
+            Some(n) => {
+                moved.to(walk.route, &n)?;
+                cursor = n;
+            }
             None => break,
         }
     }

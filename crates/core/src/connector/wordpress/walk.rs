@@ -215,6 +215,32 @@ pub(super) fn is_past_the_end(e: &Error) -> bool {
     })
 }
 
+/// The cursors one walk inside a single call has moved to. A site that
+/// ignores `before` and `exclude` (a cache keyed without the query string,
+/// a broken plugin) would answer the same page forever; the engine's own
+/// guards see only what a call returns, not the pages it walks past.
+#[derive(Default)]
+pub(super) struct Moved(std::collections::HashSet<String>);
+
+impl Moved {
+    /// Moves on to `next`, unless the walk was there before.
+    pub(super) fn to(&mut self, route: &str, next: &DateCursor) -> Result<()> {
+        if self.0.insert(next.encode()) {
+            return Ok(());
+        }
+        Err(Error::Protocol {
+            url: route.to_owned(),
+            detail: "the site answered a page it had already given for the next one (it may \
+                     ignore the `before` and `exclude` parameters); the walk was stopped"
+                .into(),
+        })
+    }
+}
+
+/// The most revisions read of one post or page (at a hundred a page): a
+/// site that keeps announcing more pages is stopped there.
+const MAX_REVISIONS: u32 = 10_000;
+
 /// A number in a header (`X-WP-Total`), if the header holds one.
 pub(super) fn header_number(headers: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
@@ -229,6 +255,7 @@ pub(super) async fn revisions(
     cursor: Option<&str>,
 ) -> Result<Page> {
     let mut cursor = DateCursor::decode(cursor)?;
+    let mut moved = Moved::default();
     loop {
         let kind = cursor.t.clone().unwrap_or_else(|| "posts".into());
         let Some(walk) = parents(&kind) else {
@@ -268,7 +295,10 @@ pub(super) async fn revisions(
             None => None,
         };
         match next {
-            Some(n) if revisions.is_empty() => cursor = n,
+            Some(n) if revisions.is_empty() => {
+                moved.to(walk.route, &n)?;
+                cursor = n;
+            }
             next => {
                 return Ok(Page {
                     items: revisions,
@@ -284,6 +314,16 @@ async fn of(client: &ApiClient, kind: &str, id: i64) -> Result<Vec<Box<RawValue>
     let route = format!("/wp/v2/{kind}/{id}/revisions");
     let mut all = Vec::new();
     for page in 1u32.. {
+        if (page - 1) * PER_PAGE >= MAX_REVISIONS {
+            return Err(Error::Protocol {
+                url: route,
+                detail: format!(
+                    "the site lists more than {MAX_REVISIONS} revisions of one {}; the export \
+                     was stopped",
+                    kind.trim_end_matches('s')
+                ),
+            });
+        }
         let query = [
             ("context", "edit".to_owned()),
             ("per_page", PER_PAGE.to_string()),
@@ -297,6 +337,10 @@ async fn of(client: &ApiClient, kind: &str, id: i64) -> Result<Vec<Box<RawValue>
             Err(e) if is_past_the_end(&e) => break,
             Err(e) => return Err(e),
         };
+        // An empty page ends it, whatever the header promises.
+        if items.is_empty() {
+            break;
+        }
         all.extend(items);
         if u64::from(page) >= header_number(&headers, "x-wp-totalpages").unwrap_or(1) {
             break;
@@ -308,6 +352,30 @@ async fn of(client: &ApiClient, kind: &str, id: i64) -> Result<Vec<Box<RawValue>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_walk_that_comes_back_to_a_cursor_is_stopped() {
+        let mut moved = Moved::default();
+        let at = |b: &str, x: Vec<i64>| DateCursor {
+            b: Some(b.into()),
+            x,
+            t: None,
+        };
+        moved
+            .to("/wp/v2/posts", &at("2024-01-02T00:00:00", vec![]))
+            .expect("new");
+        moved
+            .to("/wp/v2/posts", &at("2024-01-01T00:00:00", vec![7]))
+            .expect("new");
+        moved
+            .to("/wp/v2/posts", &at("2024-01-01T00:00:00", vec![7, 8]))
+            .expect("new");
+        let again = moved.to("/wp/v2/posts", &at("2024-01-01T00:00:00", vec![7]));
+        assert!(
+            matches!(&again, Err(Error::Protocol { detail, .. }) if detail.contains("already")),
+            "{again:?}"
+        );
+    }
 
     #[test]
     fn dates_move_by_whole_seconds_across_days() {
