@@ -129,10 +129,18 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-/// Where a request without the token may go: https anywhere, plain http
-/// only to this machine (`PlatformUrl`'s rule).
-fn anonymous_ok(url: &Url) -> bool {
-    url.scheme() == "https" || (url.scheme() == "http" && crate::platform_url::is_loopback(url))
+/// Where a request without the token, first sent to `from` (the platform,
+/// or the address a redirect started at), may go: https anywhere, plain
+/// http only to this machine (`PlatformUrl`'s rule); and this machine only
+/// from a platform on it. A platform elsewhere naming `127.0.0.1` would
+/// have Keepsake read a service of the user's own into the archive.
+fn anonymous_ok(url: &Url, from: &Url) -> bool {
+    use crate::platform_url::is_loopback;
+    let local = is_loopback(url);
+    if local && !is_loopback(from) {
+        return false;
+    }
+    url.scheme() == "https" || (url.scheme() == "http" && local)
 }
 
 fn build_http(credentialed: bool) -> Result<reqwest::Client> {
@@ -148,7 +156,10 @@ fn build_http(credentialed: bool) -> Result<reqwest::Client> {
                 .first()
                 .is_some_and(|first| same_origin(first, attempt.url()))
         } else {
-            anonymous_ok(attempt.url())
+            attempt
+                .previous()
+                .first()
+                .is_some_and(|first| anonymous_ok(attempt.url(), first))
         };
         if ok { attempt.follow() } else { attempt.stop() }
     });
@@ -260,7 +271,10 @@ impl ApiClient {
             Auth::Token => {
                 "the platform pointed a request that carries the sign-in token to another host; refusing to send it there"
             }
-            Auth::Omit if anonymous_ok(&url) => return Ok(url),
+            Auth::Omit if anonymous_ok(&url, &self.base) => return Ok(url),
+            Auth::Omit if crate::platform_url::is_loopback(&url) => {
+                "the platform, which is not on this computer, pointed to an address on this computer; refusing to follow it"
+            }
             Auth::Omit => {
                 "the platform pointed to a plain-http URL on another host; refusing to follow it"
             }

@@ -392,9 +392,25 @@ async fn a_401_without_the_token_is_no_sign_in_problem() {
 fn where_a_request_may_go_depends_on_whether_it_carries_the_token() {
     let c = client("https://platform.example/", quick());
     assert!(c.url_for("https://cdn.example/m?sig=1", Auth::Omit).is_ok());
-    assert!(c.url_for("http://127.0.0.2:9/m", Auth::Omit).is_ok());
-    assert!(c.url_for("http://localhost:9/m", Auth::Omit).is_ok());
     assert!(c.url_for("http://cdn.example/m", Auth::Omit).is_err());
+    // A platform elsewhere cannot send Keepsake to this computer.
+    for local in [
+        "http://127.0.0.2:9/m",
+        "http://localhost:9/m",
+        "https://127.0.0.1:8443/m",
+        "http://[::1]:9/m",
+    ] {
+        let refused = c.url_for(local, Auth::Omit).expect_err(local);
+        assert!(
+            refused.to_string().contains("not on this computer"),
+            "{refused}"
+        );
+    }
+    // A platform on this computer can (the embedded one, a test server).
+    let here = client("http://127.0.0.1:9/", quick());
+    assert!(here.url_for("http://127.0.0.2:9/m", Auth::Omit).is_ok());
+    assert!(here.url_for("http://localhost:9/m", Auth::Omit).is_ok());
+    assert!(here.url_for("https://cdn.example/m", Auth::Omit).is_ok());
     // The token goes nowhere but the platform's origin.
     assert!(c.url_for("https://cdn.example/m", Auth::Token).is_err());
     assert!(c.url_for("http://platform.example/m", Auth::Token).is_err());
