@@ -30,7 +30,8 @@ pub use tokens::{StaticToken, TokenProvider};
 use crate::error::display_url;
 use crate::{Class, Error, PlatformUrl, Result, Secret};
 use body::Paced;
-use failure::{network, read_json, redact, status_error};
+pub(crate) use failure::redact;
+use failure::{network, read_json, status_error};
 
 /// A JSON page or object larger than this is refused (a page of 500 posts is
 /// well under 1 MiB; this bounds memory against a broken or hostile server).

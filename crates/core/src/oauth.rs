@@ -235,13 +235,23 @@ pub async fn revoke(platform: &str, oauth: &OAuthClient, token: &Secret) -> Resu
         return Ok(());
     }
     let retry_after = retry_after(response.headers());
-    let body = response.bytes().await.unwrap_or_default();
-    Err(Error::Status {
+    // The platform's answer: read up to a bound, and never shown with the
+    // token it was sent (a server may echo it).
+    let (mut response, mut body) = (response, Vec::new());
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = crate::client::MAX_ERROR_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= crate::client::MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let refused = Error::Status {
         status,
         url: crate::error::display_url(&url),
         problem: problem_from(&body),
         retry_after,
-    })
+    };
+    Err(crate::client::redact(refused, token))
 }
 
 /// Sends oauth2's requests through our client and remembers the last

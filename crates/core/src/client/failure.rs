@@ -94,7 +94,7 @@ pub(super) async fn read_json<T: DeserializeOwned>(url: &Url, mut body: Paced) -
 /// Hides `token`, and anything shaped like a token, in what the platform
 /// sent back: a server may echo the token in a problem `detail`, and that
 /// text reaches the terminal, the desktop and the audit log.
-pub(super) fn redact(e: Error, token: &Secret) -> Error {
+pub(crate) fn redact(e: Error, token: &Secret) -> Error {
     let scrub = |text: &mut String| {
         let t = token.expose();
         // Too short a "token" would blank out ordinary words.

@@ -439,3 +439,36 @@ async fn a_token_echoed_by_the_platform_is_redacted() {
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(shown.contains("[redacted]"), "{shown}");
 }
+
+// A revocation the platform refuses, echoing the token in a body that
+// never ends: read up to the bound, shown without the token.
+#[tokio::test]
+async fn a_refused_revocation_is_read_to_a_bound_and_redacted() {
+    let detail = format!("token {TOKEN} is not known ");
+    let body = format!(
+        r#"{{"type":"x/invalid","title":"no","detail":"{}"}}"#,
+        detail.repeat(20_000)
+    );
+    let s = Server::start(move |_, _| {
+        answer(
+            "400 Bad Request",
+            &[("content-type", "application/problem+json")],
+            &body,
+        )
+    })
+    .await;
+    let err = crate::oauth::revoke(
+        &s.url,
+        &crate::connector::keepsake::OAUTH,
+        &Secret::new(TOKEN),
+    )
+    .await
+    .expect_err("refused");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(TOKEN), "{}", &shown[..shown.len().min(300)]);
+    assert!(
+        shown.len() < 4 * MAX_ERROR_BODY,
+        "{} bytes shown",
+        shown.len()
+    );
+}
