@@ -15,10 +15,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{OffsetDateTime, UtcOffset};
 
+use super::CHUNK;
 use super::bagit::BagInfo;
 use super::prepare::DEFLATE_LEVEL;
 use super::zipfmt::{DosTime, Entry, Method, local_header};
-use super::{CHUNK, busy};
 use crate::{Error, Result};
 
 /// Bumped when the archive writer's output changes, so a `.partial` file
@@ -227,11 +227,7 @@ impl Journal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("open", partial)(e)),
         };
-        match file.file().try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(busy(partial)),
-            Err(std::fs::TryLockError::Error(_)) => {}
-        }
+        super::partial::lock(&file, partial)?;
 
         let when = DosTime::from(bagging_date);
         let mut kept = Vec::new();
@@ -306,18 +302,13 @@ fn intact(reader: &mut dyn Read, e: &JournalEntry, when: DosTime, sha: &mut Sha2
     }
     sha.update(&got);
     let mut crc = crc32fast::Hasher::new();
-    let mut left = e.entry.compressed_len;
-    let mut buf = vec![0; CHUNK];
-    while left > 0 {
-        let want = left.min(CHUNK as u64) as usize;
-        if reader.read_exact(&mut buf[..want]).is_err() {
-            return false;
-        }
-        crc.update(&buf[..want]);
-        sha.update(&buf[..want]);
-        left -= want as u64;
-    }
-    crc.finalize() == e.raw_crc32
+    let mut data = reader.take(e.entry.compressed_len);
+    let read = crate::fsx::read_each(&mut data, &mut vec![0; CHUNK], |piece| {
+        crc.update(piece);
+        sha.update(piece);
+    });
+    // Cut short, the file ended inside the entry.
+    read.is_ok_and(|n| n == e.entry.compressed_len) && crc.finalize() == e.raw_crc32
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ pub(crate) struct Shared {
     pub(super) staging_dir: PathBuf,
     /// Records per category, where the platform announced them.
     pub(super) expected: HashMap<String, Option<u64>>,
-    /// Files verified and staged, by key.
     /// The files an interrupted run downloaded, by key (see
     /// [`super::resume::ResumePlan`]).
     pub(super) staged_files: HashMap<String, staging::MediaFile>,
