@@ -252,73 +252,6 @@ impl Planner {
         self.push(name, false, Source::Spool(spool), len, compress)
     }
 
-    /// The most a part with `sums` takes, with index files within `index`
-    /// and a `bag-info.txt` of at most `bag_info` bytes.
-    fn bound(sums: Sums, index: &Reserve, bag_info: u64) -> u64 {
-        let payload_lines = sums.payload_lines + index.lines;
-        let tag_lines = sums.tag_lines
-            + [BAGIT_TXT, BAG_INFO_TXT, MANIFEST]
-                .iter()
-                .map(|n| manifest_line_len(n))
-                .sum::<u64>();
-        entry_overhead(BAGIT_TXT)
-            + BAGIT_TXT_CONTENT.len() as u64
-            + sums.costs
-            + index.overhead
-            + index.bytes
-            + entry_overhead(BAG_INFO_TXT)
-            + data_bound(bag_info, true)
-            + entry_overhead(MANIFEST)
-            + data_bound(payload_lines, true)
-            + entry_overhead(TAG_MANIFEST)
-            + data_bound(tag_lines, true)
-            + END_RECORDS
-    }
-
-    /// `bag-info.txt` with the longest values a part's can have.
-    fn bag_info_bound(&self) -> u64 {
-        let mut info = self.info.clone();
-        info.extra.extend(part_labels(
-            &self.info,
-            u32::MAX as usize,
-            u32::MAX as usize,
-        ));
-        bag_info_text(&info, u64::MAX, u64::MAX).len() as u64
-    }
-
-    /// Lays the entries out in parts, each with room for an index of
-    /// `index` bytes. Returns the parts' entries and the oversized ones.
-    fn lay_out(&self, order: &[usize], index: &Reserve) -> Result<Vec<(Layout, bool)>> {
-        let bag_info = self.bag_info_bound();
-        let bound = |s: Sums| Self::bound(s, index, bag_info);
-        let empty = bound(Layout::default().sums());
-        if empty > self.limit {
-            return Err(Error::Invalid(format!(
-                "a split size of {} bytes cannot hold even a part's tag files and the index of this archive ({} bytes); choose at least {} bytes",
-                self.limit,
-                empty,
-                empty.saturating_mul(4)
-            )));
-        }
-        let mut parts = Vec::new();
-        let mut current = Layout::default();
-        for &i in order {
-            let e = &self.entries[i];
-            if !current.entries.is_empty() && bound(current.sums_with(e)) > self.limit {
-                parts.push(std::mem::take(&mut current));
-            }
-            current.add(i, e);
-        }
-        parts.push(current);
-        Ok(parts
-            .into_iter()
-            .map(|l| {
-                let over = bound(l.sums()) > self.limit;
-                (l, over)
-            })
-            .collect())
-    }
-
     pub(super) fn finish(mut self, make_index: &mut MakeIndex<'_>) -> Result<FinishedSet> {
         for e in &mut self.entries {
             e.measure()?;
@@ -406,7 +339,13 @@ impl Planner {
         // again when the part is written: one at a time in memory.
         let (layout, plans, warnings) = loop {
             round += 1;
-            let layout = self.lay_out(&order, &reserve)?;
+            let layout = lay_out(
+                &self.entries,
+                &order,
+                &reserve,
+                bag_info_bound(&self.info),
+                self.limit,
+            )?;
             let (plans, warnings) = self.plans(&layout);
             let mut needed = Reserve::default();
             for plan in &plans {
@@ -520,6 +459,75 @@ impl Drop for Planner {
             let _ = fs_err::remove_dir_all(&self.spool_dir);
         }
     }
+}
+
+/// The most a part with `sums` takes, with index files within `index`
+/// and a `bag-info.txt` of at most `bag_info` bytes.
+fn bound(sums: Sums, index: &Reserve, bag_info: u64) -> u64 {
+    let payload_lines = sums.payload_lines + index.lines;
+    let tag_lines = sums.tag_lines
+        + [BAGIT_TXT, BAG_INFO_TXT, MANIFEST]
+            .iter()
+            .map(|n| manifest_line_len(n))
+            .sum::<u64>();
+    entry_overhead(BAGIT_TXT)
+        + BAGIT_TXT_CONTENT.len() as u64
+        + sums.costs
+        + index.overhead
+        + index.bytes
+        + entry_overhead(BAG_INFO_TXT)
+        + data_bound(bag_info, true)
+        + entry_overhead(MANIFEST)
+        + data_bound(payload_lines, true)
+        + entry_overhead(TAG_MANIFEST)
+        + data_bound(tag_lines, true)
+        + END_RECORDS
+}
+
+/// `bag-info.txt` of `info` with the longest values a part's can have.
+fn bag_info_bound(info: &BagInfo) -> u64 {
+    let mut info = info.clone();
+    let labels = part_labels(&info, u32::MAX as usize, u32::MAX as usize);
+    info.extra.extend(labels);
+    bag_info_text(&info, u64::MAX, u64::MAX).len() as u64
+}
+
+/// Lays `entries` out in parts of at most `limit` bytes, in `order`, each
+/// with room for an index of `index` bytes and a `bag-info.txt` of
+/// `bag_info`. Returns the parts' entries and whether each is one entry
+/// too large for a part. Pure: sizes in, parts out.
+fn lay_out(
+    entries: &[Pending],
+    order: &[usize],
+    index: &Reserve,
+    bag_info: u64,
+    limit: u64,
+) -> Result<Vec<(Layout, bool)>> {
+    let bound = |s: Sums| bound(s, index, bag_info);
+    let empty = bound(Layout::default().sums());
+    if empty > limit {
+        return Err(Error::Invalid(format!(
+            "a split size of {limit} bytes cannot hold even a part's tag files and the index of this archive ({empty} bytes); choose at least {} bytes",
+            empty.saturating_mul(4)
+        )));
+    }
+    let mut parts = Vec::new();
+    let mut current = Layout::default();
+    for &i in order {
+        let e = &entries[i];
+        if !current.entries.is_empty() && bound(current.sums_with(e)) > limit {
+            parts.push(std::mem::take(&mut current));
+        }
+        current.add(i, e);
+    }
+    parts.push(current);
+    Ok(parts
+        .into_iter()
+        .map(|l| {
+            let over = bound(l.sums()) > limit;
+            (l, over)
+        })
+        .collect())
 }
 
 /// The parts as [`Planner::write_parts`] wrote them.
