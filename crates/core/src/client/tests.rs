@@ -472,3 +472,27 @@ async fn a_refused_revocation_is_read_to_a_bound_and_redacted() {
         shown.len()
     );
 }
+
+// A homeserver that echoes the password in its refusal: the sign-in error
+// never shows it.
+#[tokio::test]
+async fn a_password_echoed_by_a_homeserver_is_redacted() {
+    const PASSWORD: &str = "correct-horse-battery-staple";
+    let body = format!(r#"{{"errcode":"M_FORBIDDEN","error":"wrong password {PASSWORD}"}}"#);
+    let s = Server::start(move |_, _| {
+        answer(
+            "403 Forbidden",
+            &[("content-type", "application/json")],
+            &body,
+        )
+    })
+    .await;
+    let platform = PlatformUrl::parse(&s.url).expect("loopback URL");
+    let err = crate::connector::matrix()
+        .sign_in_password(&platform, "@alice:example.org", Secret::new(PASSWORD))
+        .await
+        .expect_err("refused");
+    let shown = format!("{err} {err:?}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+    assert!(shown.contains("did not accept"), "{shown}");
+}

@@ -55,10 +55,18 @@ pub(super) async fn offers(c: &ApiClient) -> Result<Vec<Offer>> {
 /// A login of `kind` with `fields`, making a device named for Keepsake.
 async fn login(platform: &PlatformUrl, mut body: Value) -> Result<Credentials> {
     body["initial_device_display_name"] = json!(client_label());
+    // What goes as a secret is never shown back, whatever the homeserver
+    // echoes in its error (the request carries no token to redact by).
+    let sent: Vec<Secret> = ["password", "token"]
+        .iter()
+        .filter_map(|k| body[*k].as_str())
+        .map(Secret::new)
+        .collect();
     let c = crate::client::ApiClient::anonymous(platform)?;
     let (answer, _) = c
         .request::<LoggedIn>(Method::POST, &client("/login"), Some(&body), Auth::Omit)
         .await
+        .map_err(|e| sent.iter().fold(e, crate::client::redact))
         .map_err(|e| match &e {
             Error::Status {
                 status: 401 | 403, ..
