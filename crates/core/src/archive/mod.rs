@@ -24,6 +24,7 @@ mod bagit;
 mod journal;
 pub mod names;
 mod out;
+mod part_names;
 mod part_sizes;
 mod part_writing;
 mod parted;
@@ -43,9 +44,10 @@ mod tests;
 
 pub use bagit::BagInfo;
 pub use out::SyncPoint;
+pub use part_names::{parse_part_file_name, part_file_name};
 pub use parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, PartedWriter, PartsProgress,
-    SplitOptions, parse_part_file_name, part_file_name,
+    SplitOptions,
 };
 pub use partial::{SealedArchive, partial_path_for, remove_partial};
 pub use prepare::{Deflating, Prepared, prepare_file, prepare_reader, prepare_verified_text};
@@ -53,18 +55,6 @@ pub use set::{PartReport, SetProblem, SetReport, verify_set, verify_set_telling}
 pub use verify::{VerifyProblem, VerifyReport, read_entry_to_string, verify};
 pub use writer::{ArchiveWriter, EntryInfo, FinishedArchive};
 
-use std::path::Path;
-
-use crate::Error;
-
 /// Read and write in pieces of this size: large enough for few system calls,
 /// small enough that memory stays flat.
 const CHUNK: usize = 64 * 1024;
-
-/// A `.partial` file another live writer holds (its lock is taken).
-fn busy(partial: &Path) -> Error {
-    Error::Invalid(format!(
-        "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
-        partial.display()
-    ))
-}

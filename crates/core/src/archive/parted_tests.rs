@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::archive::tests::{info, noise, union};
-use crate::archive::{Prepared, SetProblem, read_entry_to_string, verify, verify_set};
+use crate::archive::{
+    Prepared, SetProblem, parse_part_file_name, read_entry_to_string, verify, verify_set,
+};
 use sha2::Digest as _;
 
 /// An index maker like the export's: the manifest, with the layout.
@@ -527,27 +529,4 @@ fn a_wrong_measurement_is_caught_and_laid_out_again() {
         .filter(|n| n.ends_with(".partial"))
         .collect();
     assert_eq!(leftovers, Vec::<String>::new());
-}
-
-#[test]
-fn part_names_sort_and_parse_back() {
-    assert_eq!(part_file_name("k", 3, 12), "k.part03-of-12.zip");
-    assert_eq!(part_file_name("k", 7, 100), "k.part007-of-100.zip");
-    assert_eq!(
-        parse_part_file_name("k.x.part03-of-12.zip"),
-        Some(("k.x", 3, 12))
-    );
-    for bad in [
-        "k.zip",
-        "k.part3-of-12.zip",
-        "k.part13-of-12.zip",
-        "k.part00-of-12.zip",
-        "k.part01-of-02.zip.partial",
-    ] {
-        assert_eq!(parse_part_file_name(bad), None, "{bad}");
-    }
-    let mut names: Vec<String> = (1..=12).rev().map(|k| part_file_name("k", k, 12)).collect();
-    names.sort();
-    assert_eq!(names[0], "k.part01-of-12.zip");
-    assert_eq!(names[11], "k.part12-of-12.zip");
 }

@@ -6,7 +6,6 @@ use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::busy;
 use super::writer::FinishedArchive;
 use crate::{Error, Result};
 
@@ -16,6 +15,14 @@ pub fn partial_path_for(final_path: &Path) -> PathBuf {
     let mut name = OsString::from(final_path.as_os_str());
     name.push(".partial");
     PathBuf::from(name)
+}
+
+/// A `.partial` file another live writer holds (its lock is taken).
+pub(super) fn busy(partial: &Path) -> Error {
+    Error::Invalid(format!(
+        "{} is being written by another Keepsake export right now; wait for it to finish, or choose another output file",
+        partial.display()
+    ))
 }
 
 /// Locks the `.partial` file against a second writer, where the file

@@ -12,6 +12,7 @@ use super::bagit::{
     bag_info_text,
 };
 use super::names::NameSet;
+use super::part_names::{dir_and_stem, part_file_name, sibling_parts};
 use super::part_sizes::{
     INDEX_SLACK, Layout, Pending, Reserve, Source, Sums, data_bound, deflated_zip_len,
     entry_overhead, manifest_line_len, measured_bound,
@@ -19,7 +20,7 @@ use super::part_sizes::{
 use super::part_writing::{LaidOut, Sealed};
 use super::parted::{
     FinishedSet, IndexRequest, MIN_PART_BYTES, MakeIndex, PartPlan, ProgressFn, SplitOptions,
-    StopFn, dir_and_stem, part_file_name, sibling_parts, spool_into,
+    StopFn, spool_into,
 };
 use super::partial::{SealedArchive, partial_path_for, remove_stale_partial};
 use super::prepare::{Kept, Prepared};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::bagit::{BAG_INFO_TXT, parse_tag_lines};
-use super::parted::{parse_part_file_name, part_file_name};
+use super::part_names::{parse_part_file_name, part_file_name};
 use super::verify::{VerifyReport, read_entry_to_string, verify};
 use crate::{Error, Result};
 
