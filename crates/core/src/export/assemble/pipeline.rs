@@ -383,11 +383,14 @@ fn remove_staged(file: &std::path::Path) {
     crate::fsx::remove_or_log(file, "a staged file");
 }
 
-/// The error for a staged file that an interrupted run removed once it was
-/// in the archive, when that part of the archive could not be kept.
+/// The error for a staged file that disappeared between its download and
+/// the zip thread. (One an interrupted run removed once it was archived,
+/// where that archive could not be continued, never gets here: the
+/// download sees it gone and fetches it again.) A resumed run does the
+/// same for this one, so that is what the message says.
 fn gone(path: &str) -> Error {
     Error::Invalid(format!(
-        "{path} was archived by the interrupted run and its staged copy removed, but the archive it went into could not be continued; start the export afresh (`keepsake export --no-resume`, or Discard in the app)"
+        "the downloaded copy of {path} disappeared from the staging folder before it went into the archive (something removed it); run the export again: it continues where it stopped and downloads that file again"
     ))
 }
 
