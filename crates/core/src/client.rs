@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use body::{MAX_ERROR_BODY, MIN_BYTES_PER_WINDOW, Pace, STALL_WINDOW};
-pub(crate) use retry::parse_retry_after;
+pub(crate) use retry::from_headers as asked_wait;
 pub use retry::{GIVE_UP_AFTER, MAX_RETRY_AFTER, RetryPolicy, Wait};
 pub use tokens::{StaticToken, TokenProvider};
 
@@ -32,6 +32,14 @@ use crate::{Class, Error, PlatformUrl, Result, Secret};
 use body::Paced;
 pub(crate) use failure::redact;
 use failure::{network, read_json, status_error};
+
+/// The first [`MAX_ERROR_BODY`] bytes of an error answer to a request sent
+/// outside [`ApiClient`] (OAuth's), read at the usual [`Pace`]: what
+/// [`ApiClient`]'s own failures read.
+pub(crate) async fn error_body(response: reqwest::Response, url: &Url) -> Vec<u8> {
+    let mut body = Paced::new(response, url, Pace::default());
+    body::error_prefix(&mut body, MAX_ERROR_BODY).await
+}
 
 /// A JSON page or object larger than this is refused (a page of 500 posts is
 /// well under 1 MiB; this bounds memory against a broken or hostile server).

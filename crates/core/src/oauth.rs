@@ -234,17 +234,10 @@ pub async fn revoke(platform: &str, oauth: &OAuthClient, token: &Secret) -> Resu
     if status == 200 {
         return Ok(());
     }
-    let retry_after = retry_after(response.headers());
+    let retry_after = retry_after(response.status(), response.headers());
     // The platform's answer: read up to a bound, and never shown with the
     // token it was sent (a server may echo it).
-    let (mut response, mut body) = (response, Vec::new());
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = crate::client::MAX_ERROR_BODY - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= crate::client::MAX_ERROR_BODY {
-            break;
-        }
-    }
+    let body = crate::client::error_body(response, &url).await;
     let refused = Error::Status {
         status,
         url: crate::error::display_url(&url),
@@ -288,16 +281,22 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Recorder {
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let response = self.http.call(request).await?;
-            let info = (response.status().as_u16(), retry_after(response.headers()));
+            let status = response.status();
+            let info = (status.as_u16(), retry_after(status, response.headers()));
             *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(info);
             Ok(response)
         })
     }
 }
 
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    crate::client::parse_retry_after(value, std::time::SystemTime::now())
+/// The wait an answer asks for, read as every other request's is
+/// (`Retry-After`, and on a `429` the rate-limit reset).
+fn retry_after(
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+) -> Option<Duration> {
+    let rate_limited = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
+    crate::client::asked_wait(headers, std::time::SystemTime::now(), rate_limited)
 }
 
 /// A problem+json body, or at least its text as the detail.
