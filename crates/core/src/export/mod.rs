@@ -365,11 +365,7 @@ async fn fetch_and_assemble(
         .iter()
         .map(|(k, v)| (k.clone(), v.count))
         .collect();
-    // The platform's estimates: added without overflowing, whatever they say.
-    let total_bytes = session
-        .categories
-        .values()
-        .fold(0u64, |sum, e| sum.saturating_add(e.bytes));
+    let total_bytes = session::estimated_bytes(session.categories.values());
     reporter.report(ExportEvent::Preflight {
         export_id: session.export_id.clone(),
         as_of: session.as_of.clone(),

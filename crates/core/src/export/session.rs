@@ -353,6 +353,14 @@ pub(super) fn files_of<'a>(
     }
 }
 
+/// The bytes the platform estimates for these categories, added without
+/// overflowing (the figures are the platform's, and may be anything).
+pub(super) fn estimated_bytes<'a>(estimates: impl IntoIterator<Item = &'a Estimate>) -> u64 {
+    estimates
+        .into_iter()
+        .fold(0, |sum, e| sum.saturating_add(e.bytes))
+}
+
 /// Free space an export needs, with a margin for the file system. An
 /// archive in one piece takes its own size, plus the staged records (kept
 /// until the end) and the media staged since the last sync (at most an
@@ -364,17 +372,17 @@ pub(super) fn needed_space(
     is_files: impl Fn(&str) -> bool,
     split: bool,
 ) -> u64 {
-    // The estimates are the platform's: added without overflowing.
-    let sum = |bytes: &mut dyn Iterator<Item = u64>| bytes.fold(0u64, u64::saturating_add);
-    let total = sum(&mut categories.values().map(|e| e.bytes));
+    let total = estimated_bytes(categories.values());
     let margin = 64 << 20;
     if split {
         return total.saturating_mul(2).saturating_add(margin);
     }
-    let records = sum(&mut categories
-        .iter()
-        .filter(|(name, _)| !is_files(name))
-        .map(|(_, e)| e.bytes));
+    let records = estimated_bytes(
+        categories
+            .iter()
+            .filter(|(name, _)| !is_files(name))
+            .map(|(_, e)| e),
+    );
     total
         .saturating_add(records)
         .saturating_add(super::sync_interval(total))
